@@ -1,0 +1,84 @@
+/** Character classes as lookup tables: no regular expressions on untrusted input. */
+function table(chars: string, alnum: boolean): Uint8Array {
+  const t = new Uint8Array(128);
+  if (alnum) {
+    for (let c = 48; c <= 57; c++) t[c] = 1;
+    for (let c = 65; c <= 90; c++) t[c] = 1;
+    for (let c = 97; c <= 122; c++) t[c] = 1;
+  }
+  for (let i = 0; i < chars.length; i++) t[chars.charCodeAt(i)] = 1;
+  return t;
+}
+
+/** RFC 3261 token. */
+export const TOKEN = table("-.!%*_+`'~", true);
+/** Characters a host name or IPv4/IPv6 literal may hold (brackets handled by the caller). */
+export const HOST = table('-._:', true);
+
+export function isToken(s: string, from = 0, to = s.length): boolean {
+  if (from >= to) return false;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || TOKEN[c] === 0) return false;
+  }
+  return true;
+}
+
+export const isWs = (c: number): boolean => c === 32 || c === 9;
+
+export function skipWs(s: string, i: number): number {
+  const n = s.length;
+  while (i < n) {
+    const c = s.charCodeAt(i);
+    if (c !== 32 && c !== 9) break;
+    i++;
+  }
+  return i;
+}
+
+/** Decimal digits only, at most `maxDigits`, value at most `max`; else -1. */
+export function parseUint(s: string, max: number, from = 0, to = s.length): number {
+  if (from >= to) return -1;
+  let v = 0;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
+    if (v > max) return -1;
+  }
+  return v;
+}
+
+/** Percent-decode once. Invalid escapes are kept literally (RFC 4475 esc02: "%Z%45" style text). */
+export function unescapePercent(s: string): string {
+  if (s.indexOf('%') === -1) return s;
+  const bytes: number[] = [];
+  let decoded = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 37 && i + 2 < s.length) {
+      const h = hex(s.charCodeAt(i + 1));
+      const l = hex(s.charCodeAt(i + 2));
+      if (h >= 0 && l >= 0) {
+        bytes.push(h * 16 + l);
+        i += 2;
+        decoded = true;
+        continue;
+      }
+    }
+    if (c < 128) bytes.push(c);
+    else {
+      const cp = s.codePointAt(i)!;
+      if (cp > 0xffff) i++;
+      for (const b of Buffer.from(String.fromCodePoint(cp), 'utf8')) bytes.push(b);
+    }
+  }
+  return decoded ? Buffer.from(bytes).toString('utf8') : s;
+}
+
+function hex(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 65 && c <= 70) return c - 55;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+}

@@ -1,0 +1,53 @@
+/**
+ * Header name normalisation: every name becomes a lower-case long-form key.
+ * Compact forms from RFC 3261 §7.3.3 and the registered extension ones.
+ */
+const COMPACT: Record<string, string> = {
+  i: 'call-id', m: 'contact', e: 'content-encoding', l: 'content-length', c: 'content-type',
+  f: 'from', s: 'subject', k: 'supported', t: 'to', v: 'via',
+  o: 'event', r: 'refer-to', b: 'referred-by', u: 'allow-events', x: 'session-expires',
+  y: 'identity', a: 'accept-contact', j: 'reject-contact', d: 'request-disposition',
+};
+
+/** Spelling used when we write a header that the caller named in another case or form. */
+const CANONICAL: Record<string, string> = {
+  'call-id': 'Call-ID', cseq: 'CSeq', 'www-authenticate': 'WWW-Authenticate', 'mime-version': 'MIME-Version',
+  'content-length': 'Content-Length', via: 'Via', from: 'From', to: 'To', contact: 'Contact',
+  'max-forwards': 'Max-Forwards', 'content-type': 'Content-Type', 'record-route': 'Record-Route',
+  route: 'Route', allow: 'Allow', supported: 'Supported', require: 'Require', unsupported: 'Unsupported',
+  'user-agent': 'User-Agent', server: 'Server', expires: 'Expires', 'min-expires': 'Min-Expires',
+  accept: 'Accept', 'accept-encoding': 'Accept-Encoding', 'accept-language': 'Accept-Language',
+  'proxy-require': 'Proxy-Require', 'retry-after': 'Retry-After', 'content-encoding': 'Content-Encoding',
+  'allow-events': 'Allow-Events', event: 'Event', 'refer-to': 'Refer-To', 'referred-by': 'Referred-By',
+  'session-expires': 'Session-Expires', 'proxy-authenticate': 'Proxy-Authenticate',
+  'proxy-authorization': 'Proxy-Authorization', authorization: 'Authorization', subject: 'Subject',
+  'reply-to': 'Reply-To', warning: 'Warning', timestamp: 'Timestamp', date: 'Date', path: 'Path',
+  'service-route': 'Service-Route', 'content-disposition': 'Content-Disposition', identity: 'Identity',
+  'accept-contact': 'Accept-Contact', 'reject-contact': 'Reject-Contact', 'request-disposition': 'Request-Disposition',
+};
+
+/**
+ * Headers whose grammar is a comma-separated list (RFC 3261 §7.3.1 and extensions), so that
+ * `getAll` splits "Via: a, b" into two values. Other headers (Date, WWW-Authenticate, unknown ones)
+ * may contain commas that do not separate values and are never split.
+ */
+export const LIST_HEADERS: ReadonlySet<string> = new Set([
+  'via', 'contact', 'route', 'record-route', 'path', 'service-route', 'allow', 'supported', 'require',
+  'proxy-require', 'unsupported', 'accept', 'accept-encoding', 'accept-language', 'content-encoding',
+  'content-language', 'alert-info', 'call-info', 'error-info', 'in-reply-to', 'warning', 'allow-events',
+  'accept-contact', 'reject-contact', 'request-disposition', 'p-asserted-identity', 'p-preferred-identity',
+  'reason', 'security-client', 'security-server', 'security-verify', 'history-info', 'p-associated-uri',
+]);
+
+export function headerKey(name: string): string {
+  if (name.length === 1) {
+    const c = COMPACT[name] ?? COMPACT[name.toLowerCase()];
+    if (c !== undefined) return c;
+  }
+  return name.toLowerCase();
+}
+
+export function canonicalName(key: string, given: string): string {
+  if (given.length === 1) return CANONICAL[key] ?? given;
+  return CANONICAL[key] ?? given;
+}

@@ -1,0 +1,16 @@
+export { SipParseError } from './errors.js';
+export { SipHeaders, type HeadersInit } from './headers.js';
+export { headerKey, LIST_HEADERS } from './header-names.js';
+export { SipMessage, SipRequest, SipResponse, type Body, type SipRequestInit, type SipResponseInit } from './message.js';
+export { parseMessage, DEFAULT_MAX_BODY, DEFAULT_MAX_HEADER, type ParseLimits } from './parse.js';
+export { StreamFramer, type FrameSink } from './framer.js';
+export { parseVia, formatVia, type Via } from './via.js';
+export { parseCSeq, type CSeq } from './cseq.js';
+export { parseNameAddr, parseContact, formatNameAddr, uriOf, type NameAddr, type Contact } from './name-addr.js';
+export { parseUri, formatUri, type SipUri } from './uri.js';
+export { parseParams, formatParams, unquote, type Params } from './params.js';
+export { splitList } from './split-list.js';
+export { createResponse, responseForParseError, type ResponseOptions } from './response.js';
+export { validateRequest } from './validate.js';
+export { reasonPhrase } from './status.js';
+export { generateBranch, generateTag, generateCallId, BRANCH_COOKIE } from './ids.js';

@@ -1,0 +1,184 @@
+import { SipParseError } from './errors.js';
+import { SipHeaders, type HeadersInit } from './headers.js';
+import { parseCSeq, type CSeq } from './cseq.js';
+import { parseContact, parseNameAddr, type Contact, type NameAddr } from './name-addr.js';
+import { parseUint } from './chars.js';
+import { parseUri, type SipUri } from './uri.js';
+import { parseVia, type Via } from './via.js';
+import { reasonPhrase } from './status.js';
+
+const EMPTY = Buffer.alloc(0);
+
+const missing = (name: string): SipParseError => new SipParseError(`Missing ${name} header`);
+
+// View parsers: module-level functions, so no closure is made per access.
+const viaView = (h: SipHeaders): Via[] => h.valuesOf('via').map(parseVia);
+const cseqView = (h: SipHeaders): CSeq => {
+  const v = h.valuesOf('cseq');
+  if (v.length === 0) throw missing('CSeq');
+  return parseCSeq(v[0]!);
+};
+const fromView = (h: SipHeaders): NameAddr => {
+  const v = h.linesOf('from');
+  if (v.length === 0) throw missing('From');
+  return parseNameAddr(v[0]!, 'From');
+};
+const toView = (h: SipHeaders): NameAddr => {
+  const v = h.linesOf('to');
+  if (v.length === 0) throw missing('To');
+  return parseNameAddr(v[0]!, 'To');
+};
+const contactView = (h: SipHeaders): Contact[] => h.valuesOf('contact').map(parseContact);
+const maxForwardsView = (h: SipHeaders): number | undefined => {
+  const v = h.linesOf('max-forwards');
+  if (v.length === 0) return undefined;
+  const n = parseUint(v[0]!.trim(), 255);
+  if (n < 0) throw new SipParseError('Max-Forwards out of range');
+  return n;
+};
+
+export type Body = Buffer | string | Uint8Array;
+
+const toBody = (b: Body | undefined): Buffer =>
+  b === undefined ? EMPTY : Buffer.isBuffer(b) ? b : typeof b === 'string' ? Buffer.from(b, 'utf8') : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
+/** What both requests and responses have: headers, body, and lazily parsed views of the common headers. */
+export abstract class SipMessage {
+  headers: SipHeaders;
+  body: Buffer;
+
+  constructor(headers?: HeadersInit, body?: Body) {
+    this.headers = headers instanceof SipHeaders ? headers : new SipHeaders(headers);
+    this.body = toBody(body);
+  }
+
+  abstract isRequest(): this is SipRequest;
+  abstract isResponse(): this is SipResponse;
+  /** The first line, without CRLF. */
+  abstract startLine(): string;
+
+  /** Every Via value, top first. */
+  get via(): Via[] {
+    return this.headers.view('via', viaView);
+  }
+  get topVia(): Via | undefined {
+    return this.headers.view('via', viaView)[0];
+  }
+  get cseq(): CSeq {
+    return this.headers.view('cseq', cseqView);
+  }
+  get from(): NameAddr {
+    return this.headers.view('from', fromView);
+  }
+  get to(): NameAddr {
+    return this.headers.view('to', toView);
+  }
+  get callId(): string {
+    const v = this.headers.get('call-id');
+    if (v === undefined || v.length === 0) throw missing('Call-ID');
+    return v;
+  }
+  get maxForwards(): number | undefined {
+    return this.headers.view('max-forwards', maxForwardsView);
+  }
+  get contacts(): Contact[] {
+    return this.headers.view('contact', contactView);
+  }
+  /** Length of the body (what Content-Length says on the wire once serialised). */
+  get contentLength(): number {
+    return this.body.length;
+  }
+  get contentType(): string | undefined {
+    return this.headers.get('content-type');
+  }
+
+  setBody(body: Body, contentType?: string): this {
+    this.body = toBody(body);
+    if (contentType !== undefined) this.headers.set('Content-Type', contentType);
+    return this;
+  }
+
+  /** Wire form. Content-Length always equals the body length. */
+  toBuffer(): Buffer {
+    const head = this.startLine() + '\r\n' + this.headers.serialize(this.body.length) + '\r\n';
+    const body = this.body;
+    if (body.length === 0) return Buffer.from(head, 'utf8');
+    const headLen = Buffer.byteLength(head, 'utf8');
+    const out = Buffer.allocUnsafe(headLen + body.length);
+    out.write(head, 0, 'utf8');
+    body.copy(out, headLen);
+    return out;
+  }
+
+  toString(): string {
+    return this.toBuffer().toString('utf8');
+  }
+}
+
+export interface SipRequestInit {
+  method: string;
+  uri: string;
+  headers?: HeadersInit;
+  body?: Body;
+}
+
+export class SipRequest extends SipMessage {
+  method: string;
+  /** Request-URI as written. */
+  uri: string;
+  private parsedUri: SipUri | undefined;
+  private parsedFrom: string | undefined;
+
+  constructor(init: SipRequestInit) {
+    super(init.headers, init.body);
+    this.method = init.method;
+    this.uri = init.uri;
+  }
+
+  isRequest(): this is SipRequest {
+    return true;
+  }
+  isResponse(): this is SipResponse {
+    return false;
+  }
+  startLine(): string {
+    return this.method + ' ' + this.uri + ' SIP/2.0';
+  }
+  /** The Request-URI, parsed (cached while `uri` is unchanged). */
+  get requestUri(): SipUri {
+    if (this.parsedUri === undefined || this.parsedFrom !== this.uri) {
+      this.parsedUri = parseUri(this.uri);
+      this.parsedFrom = this.uri;
+    }
+    return this.parsedUri;
+  }
+}
+
+export interface SipResponseInit {
+  status: number;
+  reason?: string;
+  headers?: HeadersInit;
+  body?: Body;
+}
+
+export class SipResponse extends SipMessage {
+  status: number;
+  reason: string;
+
+  constructor(init: SipResponseInit) {
+    super(init.headers, init.body);
+    this.status = init.status;
+    this.reason = init.reason ?? reasonPhrase(init.status);
+  }
+
+  isRequest(): this is SipRequest {
+    return false;
+  }
+  isResponse(): this is SipResponse {
+    return true;
+  }
+  startLine(): string {
+    return 'SIP/2.0 ' + this.status + ' ' + this.reason;
+  }
+}
+

@@ -1,0 +1,81 @@
+import type { SipParseError } from './errors.js';
+import type { HeadersInit, SipHeaders } from './headers.js';
+import { generateTag } from './ids.js';
+import { SipResponse, type Body, type SipRequest } from './message.js';
+import { reasonPhrase } from './status.js';
+
+export interface ResponseOptions {
+  /** To tag to add when the request's To has none (default: a fresh random tag). */
+  toTag?: string;
+  /** Extra headers, appended after the copied ones. */
+  headers?: HeadersInit;
+  body?: Body;
+}
+
+const COPIED = ['via', 'from', 'to', 'call-id', 'cseq'] as const;
+
+/**
+ * A response to `req` as RFC 3261 §8.2.6 says: Via (every value, in order), From, To, Call-ID and
+ * CSeq copied; a To tag added to every response but 100 when the request had none; Record-Route
+ * copied into 1xx/2xx responses to dialog-creating requests (§12.1.1).
+ */
+export function createResponse(req: SipRequest, status: number, reason?: string, opts?: ResponseOptions): SipResponse {
+  const res = new SipResponse({ status, reason: reason ?? reasonPhrase(status), body: opts?.body });
+  copyHeaders(req.headers, res.headers, status, opts?.toTag);
+  if (status > 100 && status < 300 && (req.method === 'INVITE' || req.method === 'SUBSCRIBE' || req.method === 'REFER')) {
+    req.headers.copyTo(res.headers, 'record-route');
+  }
+  if (opts?.headers !== undefined) {
+    const extra = opts.headers;
+    const pairs: Iterable<readonly [string, unknown]> =
+      typeof (extra as Iterable<unknown>)[Symbol.iterator] === 'function'
+        ? (extra as Iterable<readonly [string, string]>)
+        : Object.entries(extra as Record<string, unknown>);
+    for (const [n, v] of pairs) {
+      if (Array.isArray(v)) for (const one of v) res.headers.append(n, String(one));
+      else res.headers.append(n, String(v));
+    }
+  }
+  return res;
+}
+
+function copyHeaders(from: SipHeaders, to: SipHeaders, status: number, toTag: string | undefined): void {
+  for (const key of COPIED) {
+    if (key === 'to' && status > 100) {
+      const lines = from.linesOf('to');
+      if (lines.length > 0 && !hasTag(lines[0]!)) {
+        to.pushRaw('To', 'to', lines[0]! + ';tag=' + (toTag ?? generateTag()));
+        continue;
+      }
+    }
+    from.copyTo(to, key);
+  }
+}
+
+/** Whether a From/To value carries a tag parameter (params start after '>', or at ';' in addr-spec form). */
+function hasTag(value: string): boolean {
+  const gt = value.lastIndexOf('>');
+  const start = gt === -1 ? value.indexOf(';') : gt + 1;
+  if (start === -1) return false;
+  for (const p of value.slice(start).split(';')) {
+    const eq = p.indexOf('=');
+    if ((eq === -1 ? p : p.slice(0, eq)).trim().toLowerCase() === 'tag') return true;
+  }
+  return false;
+}
+
+/**
+ * Bytes of the response a server owes a request that failed to parse (400, 505 or 513), or
+ * undefined when it was a response or when Via, From, To, Call-ID or CSeq could not be read
+ * (then there is nobody to answer, and the message is dropped).
+ */
+export function responseForParseError(err: SipParseError): Buffer | undefined {
+  const h = err.headers;
+  if (!err.isRequest || h === undefined) return undefined;
+  for (const key of COPIED) if (!h.has(key)) return undefined;
+  const res = new SipResponse({ status: err.status, reason: reasonPhrase(err.status) });
+  copyHeaders(h, res.headers, err.status, undefined);
+  res.headers.append('Warning', `399 - "${err.reason.replace(/["\\]/g, '')}"`);
+  return res.toBuffer();
+}
+
