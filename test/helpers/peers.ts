@@ -1,0 +1,34 @@
+import { spawnSync } from 'node:child_process';
+
+/**
+ * Real SIP peers the interop tests drive. Outside CI a missing tool skips its tests, loudly;
+ * in CI (CI=true) the `assertPeerInstalled` test fails instead, so a missing install step is red.
+ */
+export interface PeerTool {
+  name: string;
+  available: boolean;
+  version?: string;
+}
+
+const cache = new Map<string, PeerTool>();
+
+export function peerTool(name: 'sipp' | 'sipsak' | 'kamailio' | 'openssl'): PeerTool {
+  let tool = cache.get(name);
+  if (tool) return tool;
+  const flag = name === 'sipp' ? '-v' : name === 'sipsak' ? '-V' : name === 'kamailio' ? '-v' : 'version';
+  const r = spawnSync(name, [flag], { encoding: 'utf8', timeout: 5000 });
+  const available = r.error === undefined;
+  tool = { name, available, version: available ? (r.stdout + r.stderr).trim().split('\n').find((l) => l.trim())?.trim() : undefined };
+  if (!available) {
+    const line = '!'.repeat(78);
+    console.warn(
+      `\n${line}\n!! ${name} is NOT installed: the interop tests that need it are SKIPPED.\n` +
+        `!! Install it (Debian: apt-get install ${name === 'sipp' ? 'sip-tester' : name}) or run .ci/run.\n` +
+        `!! In CI (CI=true) this is a failure, not a skip.\n${line}\n`,
+    );
+  }
+  cache.set(name, tool);
+  return tool;
+}
+
+export const inCI = (): boolean => process.env.CI === 'true' || process.env.CI === '1';
