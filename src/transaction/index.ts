@@ -1,0 +1,10 @@
+export { TransactionLayer, type TransactionLayerOptions, type TransactionLayerHooks, type AnyTransaction } from './transaction-layer.js';
+export { ServerTransaction, InviteServerTransaction, NonInviteServerTransaction, type ServerTransactionEvents, type ResponseOptions } from './server-transaction.js';
+export { ClientTransaction, InviteClientTransaction, NonInviteClientTransaction, type ClientTransactionHandlers } from './client-transaction.js';
+export { TransactionStats } from './core.js';
+export { SipTimeoutError, SipTransactionError, SipCancelledError, SipServerTimeoutError, type SipTransactionErrorCode } from './errors.js';
+export { TimerQueue, TimerEntry, type TimerTarget } from './timer-queue.js';
+export { resolveTimers, timerValues, DEFAULT_T1, DEFAULT_T2, DEFAULT_T4, type TimerOptions, type TimerValues } from './timers.js';
+export { systemClock, ManualClock, flushMicrotasks, type Clock } from './clock.js';
+export { buildAckForNon2xx, buildAckFor2xx, buildCancel, stampVia, serverKey, clientKey, ackDialogKey, isRfc3261Branch, MAGIC_COOKIE } from './messages.js';
+export type { SipDestination, SipPeer, SipTransportProto, TransactionTransport, ServerTransactionState, ClientTransactionState } from './types.js';

@@ -1,0 +1,122 @@
+import { formatVia, generateBranch, SipRequest, type SipResponse, type Via } from '../message/index.js';
+import type { SipPeer } from './types.js';
+
+/**
+ * Message helpers the transaction layer needs and the codec does not have (RFC 3261 §9.1,
+ * §17.1.1.3, §13.2.2.4, §18.2.1). All copy header values as written.
+ */
+
+export const MAGIC_COOKIE = 'z9hG4bK';
+const SEP = '\u0001';
+
+/** `ACK` for a non-2xx final response, hop by hop, as the INVITE client transaction sends it (§17.1.1.3). */
+export function buildAckForNon2xx(invite: SipRequest, response: SipResponse): SipRequest {
+  const h = invite.headers;
+  const headers: [string, string][] = [['Via', h.getAll('via')[0]!]];
+  for (const r of h.getAll('route')) headers.push(['Route', r]);
+  headers.push(
+    ['Max-Forwards', '70'],
+    ['From', h.get('from')!],
+    ['To', response.headers.get('to') ?? h.get('to')!],
+    ['Call-ID', invite.callId],
+    ['CSeq', invite.cseq.seq + ' ACK'],
+    ['Content-Length', '0'],
+  );
+  return new SipRequest({ method: 'ACK', uri: invite.uri, headers });
+}
+
+/**
+ * `CANCEL` for a pending request (§9.1): same Request-URI, Call-ID, From, To and CSeq number as
+ * the request, method CANCEL, one Via identical to the request's top Via (so the CANCEL takes the
+ * same branch), the request's Route headers.
+ */
+export function buildCancel(request: SipRequest): SipRequest {
+  const h = request.headers;
+  const headers: [string, string][] = [['Via', h.getAll('via')[0]!]];
+  for (const r of h.getAll('route')) headers.push(['Route', r]);
+  headers.push(
+    ['Max-Forwards', '70'],
+    ['From', h.get('from')!],
+    ['To', h.get('to')!],
+    ['Call-ID', request.callId],
+    ['CSeq', request.cseq.seq + ' CANCEL'],
+    ['Content-Length', '0'],
+  );
+  return new SipRequest({ method: 'CANCEL', uri: request.uri, headers });
+}
+
+/**
+ * `ACK` for a 2xx response to an INVITE (§13.2.2.4): a request of its own (new branch, end to
+ * end), Request-URI = the remote target (the response's Contact), route set = the response's
+ * Record-Route reversed. A UA core helper; the transaction layer never sends it by itself.
+ * Strict routing (a first route without `;lr`) is not handled.
+ */
+export function buildAckFor2xx(invite: SipRequest, response: SipResponse, opts: { branch?: string; body?: Buffer | string; contentType?: string } = {}): SipRequest {
+  const h = invite.headers;
+  const top = invite.topVia!;
+  const params = new Map(top.params);
+  params.set('branch', opts.branch ?? generateBranch());
+  const headers: [string, string][] = [['Via', formatVia({ ...top, params })]];
+  const rr = response.headers.getAll('record-route');
+  for (let i = rr.length - 1; i >= 0; i--) headers.push(['Route', rr[i]!]);
+  headers.push(
+    ['Max-Forwards', '70'],
+    ['From', h.get('from')!],
+    ['To', response.headers.get('to')!],
+    ['Call-ID', invite.callId],
+    ['CSeq', invite.cseq.seq + ' ACK'],
+  );
+  if (opts.contentType !== undefined) headers.push(['Content-Type', opts.contentType]);
+  const contact = response.contacts[0];
+  return new SipRequest({ method: 'ACK', uri: contact?.uri ?? invite.uri, headers, body: opts.body });
+}
+
+/**
+ * RFC 3261 §18.2.1 and RFC 3581: add `received` to the top Via of a request when the sent-by
+ * host differs from the source address, and fill an empty `rport` with the source port (which
+ * makes `received` mandatory). Rewrites only the top Via value; returns true if it changed.
+ */
+export function stampVia(req: SipRequest, from: SipPeer): boolean {
+  const via = req.topVia;
+  if (via === undefined) return false;
+  const fillRport = via.rport === null;
+  if (!fillRport && (via.host === from.addr || via.received === from.addr)) return false;
+  const params = new Map(via.params);
+  params.set('received', from.addr);
+  if (fillRport) params.set('rport', String(from.port));
+  const values = req.headers.getAll('via');
+  values[0] = formatVia({ ...via, params });
+  req.headers.set('Via', values);
+  return true;
+}
+
+/** True when the branch carries the RFC 3261 magic cookie. */
+export function isRfc3261Branch(branch: string | undefined): branch is string {
+  return branch !== undefined && branch.startsWith(MAGIC_COOKIE);
+}
+
+/**
+ * Server transaction key (§17.2.3). With a magic-cookie branch: branch + sent-by + method (ACK
+ * counts as INVITE). Otherwise the RFC 2543 rule: Request-URI, Call-ID, CSeq number, From tag,
+ * top Via, method, and the To tag except for INVITE (whose ACK and CANCEL carry another To tag).
+ * `method` is the method of the transaction looked for (INVITE for ACK and for a CANCEL's target).
+ */
+export function serverKey(req: SipRequest, via: Via, method: string): string {
+  const branch = via.branch;
+  if (isRfc3261Branch(branch)) return branch + SEP + via.sentBy.toLowerCase() + SEP + method;
+  const toTag = method === 'INVITE' ? '' : (req.to.tag ?? '');
+  return (
+    '2543' + SEP + req.uri + SEP + req.callId + SEP + req.cseq.seq + SEP + (req.from.tag ?? '') + SEP + toTag + SEP +
+    req.headers.getAll('via')[0] + SEP + method
+  );
+}
+
+/** Client transaction key (§17.1.3): branch + CSeq method. */
+export function clientKey(branch: string, method: string): string {
+  return branch + SEP + method;
+}
+
+/** Key of a 2xx-answered INVITE for its ACK (a new transaction, matched by dialog and CSeq number). */
+export function ackDialogKey(callId: string, seq: number, fromTag: string | undefined, toTag: string | undefined): string {
+  return callId + SEP + seq + SEP + (fromTag ?? '') + SEP + (toTag ?? '');
+}

@@ -1,0 +1,475 @@
+import { createResponse, generateTag, type SipRequest, type SipResponse } from '../message/index.js';
+import type { TransactionCore } from './core.js';
+import { TinyEmitter } from './emitter.js';
+import { SipCancelledError, SipServerTimeoutError, SipTransactionError } from './errors.js';
+import { ackDialogKey } from './messages.js';
+import type { TimerEntry, TimerTarget } from './timer-queue.js';
+import type { TimerValues } from './timers.js';
+import type { ServerTransactionState, SipPeer } from './types.js';
+
+export interface ServerTransactionEvents {
+  /** Every state change. */
+  state: (state: ServerTransactionState) => void;
+  /** INVITE: a CANCEL matched while no final response was sent; the layer already answered 200 and 487. */
+  cancel: (cancel: SipRequest) => void;
+  /** INVITE: the ACK for our 2xx (the first one; repeats are absorbed). Also given to the layer's onAck. */
+  ack: (ack: SipRequest, from: SipPeer) => void;
+  /** INVITE: a final response was never acknowledged: 2xx within 64*T1 (Timer L), non-2xx (Timer H). */
+  unacked: (response: SipResponse) => void;
+  /** The transport failed to send a response (the transaction is terminated, §17.2.4). */
+  error: (err: unknown) => void;
+  terminated: () => void;
+}
+
+const noop = (): void => {};
+function handledReject(err: unknown): Promise<never> {
+  const p = Promise.reject(err);
+  p.catch(noop);
+  return p;
+}
+
+// Timer kinds (TimerTarget.onTimer argument).
+const K_TRYING = 1; // auto 100 Trying
+const K_APP = 2; // application did not answer
+const K_RETX = 3; // G, or 2xx retransmission
+const K_WAIT = 4; // H, or L
+const K_END = 5; // I, or J
+
+export interface ResponseOptions {
+  headers?: Record<string, string | number | readonly (string | number)[]> | [string, string][];
+  body?: Buffer | string;
+}
+
+/**
+ * A server transaction (RFC 3261 §17.2): created by the layer for each new request and handed to
+ * the application through `onRequest`. The application answers with `respond()`; everything else
+ * (retransmissions, 100 Trying, ACK absorption, timers, CANCEL) happens here.
+ */
+export abstract class ServerTransaction extends TinyEmitter<ServerTransactionEvents> implements TimerTarget {
+  abstract readonly isInvite: boolean;
+  state: ServerTransactionState;
+  /** The last response sent (what a retransmitted request gets). */
+  lastResponse: SipResponse | undefined = undefined;
+  /** Set when the transaction was cancelled by a CANCEL. */
+  cancelRequest: SipRequest | undefined = undefined;
+  readonly method: string;
+  readonly reliable: boolean;
+
+  protected readonly t: TimerValues;
+  protected appTimer: TimerEntry | undefined = undefined;
+  protected retxTimer: TimerEntry | undefined = undefined;
+  protected waitTimer: TimerEntry | undefined = undefined;
+  protected endNow = false;
+  private ac: AbortController | undefined = undefined;
+  private abortReason: unknown = undefined;
+  private tag: string | undefined = undefined;
+  /** @internal no final response yet (counted in stats.pending). */
+  _pending = true;
+
+  constructor(
+    /** The request that created the transaction. */
+    readonly request: SipRequest,
+    /** Who sent it: responses go back there (socket included). */
+    readonly from: SipPeer,
+    /** @internal matching key (§17.2.3). */
+    readonly key: string,
+    /** @internal */
+    protected readonly core: TransactionCore,
+    initial: ServerTransactionState,
+  ) {
+    super();
+    this.method = request.method;
+    this.state = initial;
+    this.reliable = core.transport.reliable(from.proto);
+    this.t = core.timersFor(this.reliable);
+  }
+
+  /**
+   * Aborted when the application should stop working on the request: CANCEL (reason
+   * SipCancelledError), no answer in time (SipServerTimeoutError), transport failure (that
+   * error), layer closed (SipTransactionError 'ERR_SIP_LAYER_CLOSED').
+   */
+  get signal(): AbortSignal {
+    if (this.ac === undefined) {
+      this.ac = new AbortController();
+      if (this.abortReason !== undefined) this.ac.abort(this.abortReason);
+    }
+    return this.ac.signal;
+  }
+
+  get aborted(): boolean {
+    return this.abortReason !== undefined;
+  }
+
+  /** True once a final response was sent (or the transaction ended without one). */
+  get finalSent(): boolean {
+    return !this._pending;
+  }
+
+  /**
+   * The To tag of this transaction's responses: the request's own (in-dialog request), else the
+   * tag of the first tagged response sent, else a fresh one kept for every later response.
+   */
+  get toTag(): string {
+    if (this.tag === undefined) this.tag = this.request.to.tag ?? generateTag();
+    return this.tag;
+  }
+
+  /** @internal fix the To tag (CANCEL answers use the INVITE's, §9.2). */
+  _useToTag(tag: string): void {
+    this.tag = tag;
+  }
+
+  /** A response to this request (createResponse from the codec) with this transaction's To tag. */
+  createResponse(status: number, reason?: string, opts?: ResponseOptions): SipResponse {
+    return createResponse(this.request, status, reason, { ...opts, toTag: status > 100 ? this.toTag : undefined });
+  }
+
+  /**
+   * Send a response (a SipResponse, or a status to build one with `createResponse`). Provisional
+   * responses may be sent while no final one was; the first final response ends the
+   * application's part. Resolves when the transport took the bytes; rejects with the transport
+   * error (the transaction is then terminated), or with SipTransactionError 'ERR_SIP_TXN_STATE'
+   * when a final response was already sent (e.g. the layer answered 487 to a CANCEL, or 408/500
+   * on timeout: check `signal.aborted`), or 'ERR_SIP_TXN_TERMINATED' / 'ERR_SIP_LAYER_CLOSED'.
+   * The returned promise never causes an unhandled rejection if ignored; errors are also
+   * emitted as 'error' and given to the layer's onError.
+   */
+  respond(response: SipResponse | number, reason?: string, opts?: ResponseOptions): Promise<void> {
+    const res = typeof response === 'number' ? this.createResponse(response, reason, opts) : response;
+    const status = res.status;
+    if (!(status >= 100 && status <= 699)) return handledReject(new RangeError(`response status ${status} out of range 100..699`));
+    const err = this.check();
+    if (err !== undefined) return handledReject(err);
+    if (status > 100 && this.tag === undefined && this.request.to.tag === undefined) {
+      const t = res.to.tag;
+      if (t !== undefined) this.tag = t;
+    }
+    this.accept(res);
+    const p = this.transmit(res);
+    if (this.endNow) {
+      this.endNow = false;
+      this.terminate();
+    }
+    return p;
+  }
+
+  private check(): SipTransactionError | undefined {
+    if (this.state === 'terminated') {
+      return new SipTransactionError(
+        this.abortReason instanceof SipTransactionError && this.abortReason.code === 'ERR_SIP_LAYER_CLOSED' ? 'ERR_SIP_LAYER_CLOSED' : 'ERR_SIP_TXN_TERMINATED',
+        `${this.method} transaction is terminated`,
+      );
+    }
+    if (!this._pending) {
+      return new SipTransactionError('ERR_SIP_TXN_STATE', `${this.method} transaction already sent its final response (${this.lastResponse?.status ?? '-'}), state ${this.state}`);
+    }
+    return undefined;
+  }
+
+  /** State machine part of respond(); status is valid and the transaction still pending. */
+  protected abstract accept(res: SipResponse): void;
+  abstract onTimer(kind: number): void;
+  /** @internal a retransmission of the request arrived. */
+  abstract _retransmission(req: SipRequest, from: SipPeer): void;
+
+  /** @internal start timers (the layer calls it right after creating the transaction). */
+  _start(appTimeout: boolean): void {
+    if (appTimeout) {
+      const ms = this.isInvite ? this.t.serverInviteTimeout : this.t.serverNonInviteTimeout;
+      this.appTimer = this.core.queue.schedule(ms, this, K_APP);
+    }
+  }
+
+  protected transmit(res: SipResponse): Promise<void> {
+    let p: Promise<void>;
+    try {
+      p = this.core.transport.send(res, this.from);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    const out = p.then(undefined, (err: unknown) => {
+      this.transportFailed(err);
+      throw err;
+    });
+    out.catch(noop);
+    return out;
+  }
+
+  protected retransmit(res: SipResponse): void {
+    this.core.stats.responsesRetransmitted++;
+    void this.transmit(res);
+  }
+
+  protected transportFailed(err: unknown): void {
+    this.core.stats.transportErrors++;
+    if (this.state !== 'terminated') {
+      this.abort(err);
+      this.emit('error', err);
+      this.terminate();
+    }
+    this.core.reportError(err, this);
+  }
+
+  protected abort(reason: unknown): void {
+    if (this.abortReason !== undefined) return;
+    this.abortReason = reason;
+    this.ac?.abort(reason);
+  }
+
+  protected setState(state: ServerTransactionState): void {
+    this.state = state;
+    this.emit('state', state);
+  }
+
+  protected markFinal(): void {
+    if (this._pending) {
+      this._pending = false;
+      this.core.settled();
+    }
+  }
+
+  protected appTimeout(status: number): void {
+    if (!this._pending || this.state === 'terminated') return;
+    const ms = this.isInvite ? this.t.serverInviteTimeout : this.t.serverNonInviteTimeout;
+    this.core.stats.serverTimeouts++;
+    this.abort(new SipServerTimeoutError(status, ms));
+    void this.respond(status);
+  }
+
+  protected cancelTimers(): void {
+    const q = this.core.queue;
+    q.cancel(this.appTimer);
+    q.cancel(this.retxTimer);
+    q.cancel(this.waitTimer);
+    this.appTimer = this.retxTimer = this.waitTimer = undefined;
+  }
+
+  /** @internal end now (layer closing): abort the signal and terminate. */
+  _shutdown(reason: unknown): void {
+    if (this.state === 'terminated') return;
+    this.abort(reason);
+    this.terminate();
+  }
+
+  protected terminate(): void {
+    if (this.state === 'terminated') return;
+    this.cancelTimers();
+    if (this._pending) {
+      this._pending = false;
+      this.core.settled();
+    }
+    this.setState('terminated');
+    this.core.serverTerminated(this);
+    this.emit('terminated');
+  }
+
+  protected override listenerError(err: unknown): void {
+    this.core.reportError(err, this);
+  }
+}
+
+/**
+ * INVITE server transaction (RFC 3261 §17.2.1 with RFC 6026): Proceeding -> Completed (3xx-6xx,
+ * Timer G retransmits until ACK, H gives up) -> Confirmed (Timer I) -> Terminated, or Proceeding
+ * -> Accepted (2xx, retransmitted on G's schedule until its ACK arrives, Timer L) -> Terminated.
+ */
+export class InviteServerTransaction extends ServerTransaction {
+  readonly isInvite = true;
+  /** The 2xx was acknowledged. */
+  acked = false;
+  /** @internal key in the layer's 2xx-ACK map. */
+  _ackKey: string | undefined = undefined;
+  private tryingTimer: TimerEntry | undefined = undefined;
+  private interval = 0;
+
+  constructor(request: SipRequest, from: SipPeer, key: string, core: TransactionCore) {
+    super(request, from, key, core, 'proceeding');
+  }
+
+  override _start(appTimeout: boolean): void {
+    super._start(appTimeout);
+    const t100 = this.t.trying100;
+    if (t100 === false) return;
+    if (t100 === 0) this.sendTrying();
+    else this.tryingTimer = this.core.queue.schedule(t100, this, K_TRYING);
+  }
+
+  private sendTrying(): void {
+    if (this.state !== 'proceeding' || this.lastResponse !== undefined) return;
+    this.core.stats.auto100++;
+    void this.respond(100);
+  }
+
+  protected accept(res: SipResponse): void {
+    const status = res.status;
+    const q = this.core.queue;
+    if (this.tryingTimer !== undefined) {
+      q.cancel(this.tryingTimer);
+      this.tryingTimer = undefined;
+    }
+    this.lastResponse = res;
+    if (status < 200) return;
+    q.cancel(this.appTimer);
+    this.appTimer = undefined;
+    this.markFinal();
+    const t = this.t;
+    if (status < 300) {
+      this.setState('accepted');
+      const req = this.request;
+      this._ackKey = ackDialogKey(req.callId, req.cseq.seq, req.from.tag, res.to.tag);
+      this.core.registerAccepted(this, this._ackKey);
+      this.waitTimer = q.schedule(t.L, this, K_WAIT);
+    } else {
+      this.setState('completed');
+      this.waitTimer = q.schedule(t.H, this, K_WAIT);
+    }
+    if (t.G > 0) {
+      this.interval = t.G;
+      this.retxTimer = q.schedule(t.G, this, K_RETX);
+    }
+  }
+
+  onTimer(kind: number): void {
+    switch (kind) {
+      case K_TRYING:
+        this.tryingTimer = undefined;
+        this.sendTrying();
+        return;
+      case K_APP:
+        this.appTimer = undefined;
+        this.appTimeout(408);
+        return;
+      case K_RETX: {
+        this.retxTimer = undefined;
+        if (this.state !== 'completed' && !(this.state === 'accepted' && !this.acked)) return;
+        this.retransmit(this.lastResponse!);
+        const next = Math.min(this.interval * 2, this.t.T2);
+        this.interval = next;
+        this.retxTimer = this.core.queue.schedule(next, this, K_RETX);
+        return;
+      }
+      case K_WAIT:
+        this.waitTimer = undefined;
+        if (this.state === 'completed' || (this.state === 'accepted' && !this.acked)) {
+          // Timer H (non-2xx never ACKed: transaction failure) or Timer L without ACK (RFC 6026).
+          this.core.stats.unacked++;
+          const res = this.lastResponse!;
+          this.emit('unacked', res);
+          this.core.unacked(this, res);
+        }
+        this.terminate();
+        return;
+      case K_END: // Timer I
+        this.waitTimer = undefined;
+        this.terminate();
+        return;
+    }
+  }
+
+  _retransmission(_req: SipRequest, _from: SipPeer): void {
+    this.core.stats.requestsAbsorbed++;
+    switch (this.state) {
+      case 'proceeding':
+        if (this.lastResponse !== undefined) this.retransmit(this.lastResponse);
+        else if (this.t.trying100 !== false) {
+          if (this.tryingTimer !== undefined) this.core.queue.cancel(this.tryingTimer);
+          this.tryingTimer = undefined;
+          this.sendTrying();
+        }
+        return;
+      case 'completed':
+      case 'accepted':
+        this.retransmit(this.lastResponse!);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** @internal an ACK matched this transaction (by branch, or by dialog for a 2xx). */
+  _ack(ack: SipRequest, from: SipPeer): void {
+    const stats = this.core.stats;
+    switch (this.state) {
+      case 'completed': {
+        stats.acksAbsorbed++;
+        const q = this.core.queue;
+        q.cancel(this.retxTimer);
+        q.cancel(this.waitTimer);
+        this.retxTimer = undefined;
+        this.waitTimer = undefined;
+        this.setState('confirmed');
+        if (this.t.I === 0) this.terminate();
+        else this.waitTimer = q.schedule(this.t.I, this, K_END);
+        return;
+      }
+      case 'accepted':
+        if (this.acked) {
+          stats.acksAbsorbed++;
+          return;
+        }
+        this.acked = true;
+        stats.acks2xx++;
+        this.core.queue.cancel(this.retxTimer);
+        this.retxTimer = undefined;
+        this.emit('ack', ack, from);
+        this.core.ackReceived(ack, from, this);
+        return;
+      default:
+        // Confirmed: retransmitted ACK. Proceeding: an ACK before any final response, ignore it.
+        stats.acksAbsorbed++;
+        return;
+    }
+  }
+
+  /**
+   * @internal a CANCEL matched (§9.2). Answers 487 if no final response was sent, aborts the
+   * signal and emits 'cancel'. The CANCEL itself is answered by the layer.
+   */
+  _cancel(cancel: SipRequest): void {
+    if (this.state !== 'proceeding' || !this._pending) return;
+    this.cancelRequest = cancel;
+    void this.respond(487);
+    this.abort(new SipCancelledError(cancel));
+    this.emit('cancel', cancel);
+  }
+}
+
+/** Non-INVITE server transaction (RFC 3261 §17.2.2): Trying -> Proceeding -> Completed (Timer J) -> Terminated. */
+export class NonInviteServerTransaction extends ServerTransaction {
+  readonly isInvite = false;
+
+  constructor(request: SipRequest, from: SipPeer, key: string, core: TransactionCore) {
+    super(request, from, key, core, 'trying');
+  }
+
+  protected accept(res: SipResponse): void {
+    this.lastResponse = res;
+    if (res.status < 200) {
+      if (this.state === 'trying') this.setState('proceeding');
+      return;
+    }
+    const q = this.core.queue;
+    q.cancel(this.appTimer);
+    this.appTimer = undefined;
+    this.markFinal();
+    this.setState('completed');
+    if (this.t.J === 0) this.endNow = true;
+    else this.waitTimer = q.schedule(this.t.J, this, K_END);
+  }
+
+  onTimer(kind: number): void {
+    if (kind === K_APP) {
+      this.appTimer = undefined;
+      this.appTimeout(500);
+    } else if (kind === K_END) {
+      this.waitTimer = undefined;
+      this.terminate();
+    }
+  }
+
+  _retransmission(_req: SipRequest, _from: SipPeer): void {
+    this.core.stats.requestsAbsorbed++;
+    if (this.state === 'proceeding' || this.state === 'completed') this.retransmit(this.lastResponse!);
+  }
+}

@@ -1,0 +1,489 @@
+import { createResponse, SipParseError, validateRequest, type SipMessage, type SipRequest, type SipResponse } from '../message/index.js';
+import { ClientTransaction, InviteClientTransaction, NonInviteClientTransaction, type ClientTransactionHandlers } from './client-transaction.js';
+import { systemClock, type Clock } from './clock.js';
+import { TransactionStats, type TransactionCore } from './core.js';
+import { SipTransactionError } from './errors.js';
+import { ackDialogKey, clientKey, isRfc3261Branch, serverKey, stampVia } from './messages.js';
+import { InviteServerTransaction, NonInviteServerTransaction, ServerTransaction } from './server-transaction.js';
+import { TimerQueue, type TimerEntry, type TimerTarget } from './timer-queue.js';
+import { resolveTimers, type TimerOptions, type TimerValues } from './timers.js';
+import type { SipDestination, SipPeer, TransactionTransport } from './types.js';
+
+export type AnyTransaction = ServerTransaction | ClientTransaction;
+
+export interface TransactionLayerHooks {
+  /**
+   * A new request (not a retransmission, not ACK, not CANCEL) that passed validation. Answer it
+   * with `txn.respond()`. Throwing here answers 500 (if nothing was sent) and reports the error.
+   */
+  onRequest?: (txn: ServerTransaction) => void;
+  /**
+   * An ACK for a 2xx (`txn` = the INVITE transaction it acknowledges; its 2xx retransmissions have
+   * stopped), or an ACK matching nothing (`txn` undefined: e.g. the ACK of a 2xx whose transaction
+   * already ended). ACKs for non-2xx responses are absorbed and never reach here.
+   */
+  onAck?: (ack: SipRequest, from: SipPeer, txn: InviteServerTransaction | undefined) => void;
+  /**
+   * A response that matched no client transaction (counted in stats.strayResponses). A 2xx to an
+   * INVITE arriving here is a retransmission after the transaction ended (or a late fork): the
+   * UA core finds its dialog by Call-ID/tags and ACKs it again (RFC 3261 §13.2.2.4).
+   */
+  onStray?: (res: SipResponse, from: SipPeer) => void;
+  /** A final INVITE response never ACKed: 2xx within 64*T1 (Timer L; the UA should send BYE) or non-2xx (Timer H). */
+  onUnacked?: (txn: InviteServerTransaction, res: SipResponse) => void;
+  /**
+   * Connection bookkeeping: a transaction over a reliable transport (TCP/TLS) opened / ended.
+   * `peer` is the request's `from` (server side, socket included) or the `dst` given to
+   * `request()` (client side). Called exactly once each, in pairs; never for UDP.
+   */
+  onOpen?: (peer: SipDestination, txn: AnyTransaction) => void;
+  onClose?: (peer: SipDestination, txn: AnyTransaction) => void;
+  /** Errors that have no caller to go to: transport failures, throwing callbacks. */
+  onError?: (err: unknown, txn?: AnyTransaction) => void;
+}
+
+export interface TransactionLayerOptions extends TransactionLayerHooks {
+  transport: TransactionTransport;
+  /** Time source; default the system clock (unref'd timers). */
+  clock?: Clock;
+  /** T1/T2/T4 and the layer's own timeouts (see TimerOptions). */
+  timers?: TimerOptions;
+  /**
+   * Add `received` / fill `rport` in the top Via of each new request (RFC 3261 §18.2.1, RFC
+   * 3581), so responses built from it carry them. Default true.
+   */
+  stampVia?: boolean;
+  /**
+   * Check each new request with the codec's validateRequest (mandatory headers, single values)
+   * and answer 400 through a transaction without calling onRequest. Default true.
+   */
+  validate?: boolean;
+}
+
+/**
+ * RFC 3261 §17 transaction layer: matches incoming messages to transactions, creates server
+ * transactions for new requests, runs client transactions for outgoing requests, and owns every
+ * timer (one TimerQueue, one real timer).
+ *
+ * Upper layers use: `receive(msg, from)` for every parsed message from the transport,
+ * `request(req, dst, handlers)` to send a request, `sendStateless(msg, dst)` for what needs no
+ * transaction (ACK for 2xx), `busy(socket)`, `stats`, `drain(ms)` and `close()`.
+ */
+export class TransactionLayer implements TransactionCore {
+  readonly transport: TransactionTransport;
+  readonly clock: Clock;
+  readonly queue: TimerQueue;
+  readonly stats = new TransactionStats();
+  readonly timers: { unreliable: TimerValues; reliable: TimerValues };
+
+  onRequest: TransactionLayerHooks['onRequest'];
+  onAck: TransactionLayerHooks['onAck'];
+  onStray: TransactionLayerHooks['onStray'];
+  onUnacked: TransactionLayerHooks['onUnacked'];
+  onOpen: TransactionLayerHooks['onOpen'];
+  onClose: TransactionLayerHooks['onClose'];
+  onError: TransactionLayerHooks['onError'];
+
+  private readonly servers = new Map<string, ServerTransaction>();
+  private readonly clients = new Map<string, ClientTransaction>();
+  /** INVITE server transactions in Accepted state, by dialog + CSeq number, for the 2xx ACK. */
+  private readonly accepted = new Map<string, InviteServerTransaction>();
+  /** Open reliable transactions per connection (the `socket` of `from`/`dst`). */
+  private readonly openBySocket = new Map<unknown, number>();
+  private readonly stamp: boolean;
+  private readonly validate: boolean;
+  private closedFlag = false;
+  private drainWaiters: (() => void)[] | undefined = undefined;
+  private drainTimer: TimerEntry | undefined = undefined;
+
+  constructor(opts: TransactionLayerOptions) {
+    this.transport = opts.transport;
+    this.clock = opts.clock ?? systemClock;
+    this.queue = new TimerQueue(this.clock);
+    this.queue.onError = (err) => this.reportError(err);
+    this.timers = resolveTimers(opts.timers);
+    this.stamp = opts.stampVia !== false;
+    this.validate = opts.validate !== false;
+    this.onRequest = opts.onRequest;
+    this.onAck = opts.onAck;
+    this.onStray = opts.onStray;
+    this.onUnacked = opts.onUnacked;
+    this.onOpen = opts.onOpen;
+    this.onClose = opts.onClose;
+    this.onError = opts.onError;
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  /** Server transactions alive. */
+  get serverCount(): number {
+    return this.servers.size;
+  }
+
+  /** Client transactions alive. */
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  /** Number of open transactions (either side, reliable transports) on this connection. */
+  openOn(socket: unknown): number {
+    return this.openBySocket.get(socket) ?? 0;
+  }
+
+  /** True if a transaction is open on this connection: the pool must not expire it. */
+  busy(socket: unknown): boolean {
+    return this.openBySocket.has(socket);
+  }
+
+  timersFor(reliable: boolean): TimerValues {
+    return reliable ? this.timers.reliable : this.timers.unreliable;
+  }
+
+  // ---------------------------------------------------------------- inbound
+
+  /** Hand every parsed message from the transport here. Never throws. */
+  receive(msg: SipMessage, from: SipPeer): void {
+    if (this.closedFlag) return;
+    try {
+      if (msg.isRequest()) this.receiveRequest(msg, from);
+      else this.receiveResponse(msg as SipResponse, from);
+    } catch (err) {
+      this.reportError(err);
+    }
+  }
+
+  private receiveRequest(req: SipRequest, from: SipPeer): void {
+    const method = req.method;
+    let key: string;
+    let via;
+    try {
+      via = req.topVia;
+      if (via === undefined) throw new SipParseError('Missing Via header');
+      const cseq = req.cseq;
+      if (cseq.method !== method) throw new SipParseError('CSeq method does not match the request method');
+      key = serverKey(req, via, method === 'ACK' ? 'INVITE' : method);
+    } catch (err) {
+      this.stats.malformed++;
+      if (method !== 'ACK') this.statelessError(req, from, err);
+      return;
+    }
+
+    if (method === 'ACK') {
+      this.receiveAck(req, from, key);
+      return;
+    }
+    const existing = this.servers.get(key);
+    if (existing !== undefined) {
+      existing._retransmission(req, from);
+      return;
+    }
+    if (this.stamp) stampVia(req, from);
+    const invalid = this.validate ? validateRequest(req) : undefined;
+
+    if (method === 'CANCEL' && invalid === undefined) {
+      this.receiveCancel(req, from, key, via);
+      return;
+    }
+
+    const txn = method === 'INVITE' ? new InviteServerTransaction(req, from, key, this) : new NonInviteServerTransaction(req, from, key, this);
+    this.addServer(txn);
+    if (invalid !== undefined) {
+      this.stats.malformed++;
+      void txn.respond(invalid.status, invalid.reason);
+      return;
+    }
+    txn._start(true);
+    const handler = this.onRequest;
+    if (handler === undefined) {
+      void txn.respond(500, 'No Request Handler');
+      return;
+    }
+    try {
+      handler(txn);
+    } catch (err) {
+      this.reportError(err, txn);
+      if (!txn.finalSent && txn.state !== 'terminated') void txn.respond(500);
+    }
+  }
+
+  private receiveAck(ack: SipRequest, from: SipPeer, key: string): void {
+    const txn = this.servers.get(key);
+    if (txn !== undefined && txn.isInvite) {
+      (txn as InviteServerTransaction)._ack(ack, from);
+      return;
+    }
+    if (this.accepted.size > 0) {
+      let dialogKey: string | undefined;
+      try {
+        dialogKey = ackDialogKey(ack.callId, ack.cseq.seq, ack.from.tag, ack.to.tag);
+      } catch {
+        dialogKey = undefined;
+      }
+      const acc = dialogKey === undefined ? undefined : this.accepted.get(dialogKey);
+      if (acc !== undefined) {
+        acc._ack(ack, from);
+        return;
+      }
+    }
+    this.stats.strayAcks++;
+    const h = this.onAck;
+    if (h !== undefined) {
+      try {
+        h(ack, from, undefined);
+      } catch (err) {
+        this.reportError(err);
+      }
+    }
+  }
+
+  /** RFC 3261 §9.2: 200 to a CANCEL that matches an INVITE (which gets 487 if still pending), else 481. */
+  private receiveCancel(cancel: SipRequest, from: SipPeer, key: string, via: NonNullable<SipRequest['topVia']>): void {
+    const inviteKey = serverKey(cancel, via, 'INVITE');
+    const invite = this.servers.get(inviteKey) as InviteServerTransaction | undefined;
+    const txn = new NonInviteServerTransaction(cancel, from, key, this);
+    this.addServer(txn);
+    if (invite === undefined) {
+      this.stats.cancelsUnmatched++;
+      void txn.respond(481);
+      return;
+    }
+    this.stats.cancelsMatched++;
+    txn._useToTag(invite.toTag);
+    void txn.respond(200);
+    invite._cancel(cancel);
+  }
+
+  private receiveResponse(res: SipResponse, from: SipPeer): void {
+    let key: string | undefined;
+    try {
+      const branch = res.topVia?.branch;
+      if (branch !== undefined) key = clientKey(branch, res.cseq.method);
+    } catch {
+      this.stats.malformed++;
+      return;
+    }
+    const txn = key === undefined ? undefined : this.clients.get(key);
+    if (txn !== undefined) {
+      txn._response(res, from);
+      return;
+    }
+    this.stats.strayResponses++;
+    const h = this.onStray;
+    if (h !== undefined) {
+      try {
+        h(res, from);
+      } catch (err) {
+        this.reportError(err);
+      }
+    }
+  }
+
+  /** Answer a request that cannot get a transaction (no Via, bad CSeq...), when a response can be built. */
+  private statelessError(req: SipRequest, from: SipPeer, err: unknown): void {
+    const status = err instanceof SipParseError ? err.status : 400;
+    const reason = err instanceof SipParseError ? err.reason : 'Bad Request';
+    let res: SipResponse;
+    try {
+      if (!req.headers.has('via') || !req.headers.has('cseq') || !req.headers.has('call-id') || !req.headers.has('from') || !req.headers.has('to')) return;
+      res = createResponse(req, status, reason);
+    } catch {
+      return;
+    }
+    this.sendStateless(res, from).catch((e: unknown) => this.reportError(e));
+  }
+
+  // ---------------------------------------------------------------- outbound
+
+  /**
+   * Start a client transaction: sends `req` to `dst` now, retransmits and times out per §17.1.
+   * The request must carry a top Via with an RFC 3261 branch (z9hG4bK...) unique to it, and its
+   * CSeq method must be its method. ACK is refused (use sendStateless). Throws
+   * SipTransactionError 'ERR_SIP_TXN_INVALID' for such requests and 'ERR_SIP_LAYER_CLOSED' after
+   * close(); transport failures arrive later through onError / `result`.
+   */
+  request(req: SipRequest, dst: SipDestination, handlers?: ClientTransactionHandlers): ClientTransaction {
+    if (this.closedFlag) throw new SipTransactionError('ERR_SIP_LAYER_CLOSED', 'transaction layer closed');
+    const method = req.method;
+    if (method === 'ACK') throw new SipTransactionError('ERR_SIP_TXN_INVALID', 'ACK has no client transaction: use sendStateless()');
+    let branch: string | undefined;
+    try {
+      branch = req.topVia?.branch;
+      if (req.cseq.method !== method) throw new SipTransactionError('ERR_SIP_TXN_INVALID', `CSeq method ${req.cseq.method} is not ${method}`);
+    } catch (err) {
+      if (err instanceof SipTransactionError) throw err;
+      throw new SipTransactionError('ERR_SIP_TXN_INVALID', `request cannot start a transaction: ${(err as Error).message}`);
+    }
+    if (!isRfc3261Branch(branch)) throw new SipTransactionError('ERR_SIP_TXN_INVALID', 'request needs a top Via with an RFC 3261 branch (z9hG4bK...)');
+    const key = clientKey(branch, method);
+    if (this.clients.has(key)) throw new SipTransactionError('ERR_SIP_TXN_INVALID', `a ${method} transaction with branch ${branch} is already open`);
+    const txn =
+      method === 'INVITE' ? new InviteClientTransaction(req, dst, key, branch, handlers, this) : new NonInviteClientTransaction(req, dst, key, branch, handlers, this);
+    this.clients.set(key, txn);
+    this.stats.clientCreated++;
+    this.stats.clientActive++;
+    this.stats.pending++;
+    if (txn.reliable) this.opened(dst, txn);
+    txn._start();
+    return txn;
+  }
+
+  /** Send a message outside any transaction (ACK for a 2xx, stateless answers). */
+  sendStateless(msg: SipMessage, dst: SipDestination): Promise<void> {
+    try {
+      return this.transport.send(msg, dst);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  sendCancel(cancel: SipRequest, dst: SipDestination): ClientTransaction | undefined {
+    if (this.closedFlag) return undefined;
+    this.stats.cancelsSent++;
+    try {
+      return this.request(cancel, dst);
+    } catch (err) {
+      this.reportError(err);
+      return undefined;
+    }
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /**
+   * Wait until no transaction waits for a final response (or `timeoutMs` passed), then close().
+   * Transactions that only absorb retransmissions (Completed, Confirmed, Accepted) do not hold it up.
+   */
+  drain(timeoutMs: number): Promise<void> {
+    if (this.closedFlag) return Promise.resolve();
+    if (this.stats.pending === 0) {
+      this.close();
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      (this.drainWaiters ??= []).push(resolve);
+      if (this.drainTimer === undefined) {
+        const target: TimerTarget = { onTimer: () => this.close() };
+        this.drainTimer = this.queue.schedule(timeoutMs, target);
+      }
+    });
+  }
+
+  /**
+   * Terminate every transaction at once and stop every timer. Server transactions get their
+   * signal aborted (SipTransactionError 'ERR_SIP_LAYER_CLOSED'; a later respond() rejects with
+   * it); client transactions without a final response fail with it (onError, `result`).
+   * receive() ignores everything afterwards; request() throws. Idempotent.
+   */
+  close(): void {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    const err = new SipTransactionError('ERR_SIP_LAYER_CLOSED', 'transaction layer closed');
+    for (const txn of [...this.servers.values()]) txn._shutdown(err);
+    for (const txn of [...this.clients.values()]) txn._shutdown(err);
+    this.servers.clear();
+    this.clients.clear();
+    this.accepted.clear();
+    this.queue.close();
+    this.drainTimer = undefined;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = undefined;
+    if (waiters !== undefined) for (const w of waiters) w();
+  }
+
+  // ---------------------------------------------------------------- TransactionCore (internal)
+
+  reportError(err: unknown, txn?: AnyTransaction): void {
+    const h = this.onError;
+    if (h === undefined) return;
+    try {
+      h(err, txn);
+    } catch {
+      // an error handler that throws has nowhere left to report to
+    }
+  }
+
+  settled(): void {
+    this.stats.pending--;
+    if (this.drainWaiters !== undefined && this.stats.pending === 0) queueMicrotask(() => this.close());
+  }
+
+  serverTerminated(txn: ServerTransaction): void {
+    if (this.servers.get(txn.key) === txn) this.servers.delete(txn.key);
+    this.stats.serverActive--;
+    if (txn.isInvite) {
+      const k = (txn as InviteServerTransaction)._ackKey;
+      if (k !== undefined && this.accepted.get(k) === txn) this.accepted.delete(k);
+    }
+    if (txn.reliable) this.closedOn(txn.from, txn);
+  }
+
+  registerAccepted(txn: InviteServerTransaction, ackKey: string): void {
+    this.accepted.set(ackKey, txn);
+  }
+
+  ackReceived(ack: SipRequest, from: SipPeer, txn: InviteServerTransaction): void {
+    const h = this.onAck;
+    if (h === undefined) return;
+    try {
+      h(ack, from, txn);
+    } catch (err) {
+      this.reportError(err, txn);
+    }
+  }
+
+  unacked(txn: InviteServerTransaction, res: SipResponse): void {
+    const h = this.onUnacked;
+    if (h === undefined) return;
+    try {
+      h(txn, res);
+    } catch (err) {
+      this.reportError(err, txn);
+    }
+  }
+
+  clientTerminated(txn: ClientTransaction): void {
+    if (this.clients.get(txn.key) === txn) this.clients.delete(txn.key);
+    this.stats.clientActive--;
+    if (txn.reliable) this.closedOn(txn.dst, txn);
+  }
+
+  private addServer(txn: ServerTransaction): void {
+    this.servers.set(txn.key, txn);
+    this.stats.serverCreated++;
+    this.stats.serverActive++;
+    this.stats.pending++;
+    if (txn.reliable) this.opened(txn.from, txn);
+  }
+
+  private opened(peer: SipDestination, txn: AnyTransaction): void {
+    const s = peer.socket;
+    if (s !== undefined && s !== null) this.openBySocket.set(s, (this.openBySocket.get(s) ?? 0) + 1);
+    const h = this.onOpen;
+    if (h !== undefined) {
+      try {
+        h(peer, txn);
+      } catch (err) {
+        this.reportError(err, txn);
+      }
+    }
+  }
+
+  private closedOn(peer: SipDestination, txn: AnyTransaction): void {
+    const s = peer.socket;
+    if (s !== undefined && s !== null) {
+      const n = (this.openBySocket.get(s) ?? 1) - 1;
+      if (n <= 0) this.openBySocket.delete(s);
+      else this.openBySocket.set(s, n);
+    }
+    const h = this.onClose;
+    if (h !== undefined) {
+      try {
+        h(peer, txn);
+      } catch (err) {
+        this.reportError(err, txn);
+      }
+    }
+  }
+}

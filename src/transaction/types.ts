@@ -1,0 +1,35 @@
+import type { SipMessage } from '../message/index.js';
+
+export type SipTransportProto = 'udp' | 'tcp' | 'tls';
+
+/** Where a message goes. For responses this is the `from` of the request (socket included). */
+export interface SipDestination {
+  addr: string;
+  port: number;
+  family?: 4 | 6;
+  proto: SipTransportProto;
+  /** The connection a request arrived on (stream transports); opaque to this layer. */
+  socket?: unknown;
+}
+
+/** Where a message came from, as the socket pool reports it. */
+export interface SipPeer extends SipDestination {
+  family: 4 | 6;
+}
+
+/**
+ * What the transaction layer needs from the transport below it (the socket pool, or a fake in
+ * tests). The layer never opens sockets itself.
+ */
+export interface TransactionTransport {
+  /**
+   * Send one message. Resolves when the bytes are handed to the kernel (datagram) or written
+   * (stream); rejects with the reason otherwise. A rejection fails the transaction (§17.1.4, §17.2.4).
+   */
+  send(msg: SipMessage, dst: SipDestination): Promise<void>;
+  /** True for transports that retransmit themselves (TCP, TLS): no SIP retransmissions there. */
+  reliable(proto: SipTransportProto): boolean;
+}
+
+export type ServerTransactionState = 'trying' | 'proceeding' | 'completed' | 'confirmed' | 'accepted' | 'terminated';
+export type ClientTransactionState = 'calling' | 'trying' | 'proceeding' | 'completed' | 'accepted' | 'terminated';
