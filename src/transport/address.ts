@@ -1,0 +1,70 @@
+import type { Family } from './types.js';
+
+/** IPv4-mapped IPv6 prefix, as Node reports v4 peers of a dual-stack socket. */
+const MAPPED = '::ffff:';
+
+/**
+ * Canonical form of an address for comparisons and keys: brackets stripped, IPv4-mapped IPv6
+ * reduced to IPv4, IPv6 and names lower-cased. No regex: this runs on every datagram.
+ */
+export function normalizeAddr(addr: string): string {
+  let a = addr;
+  if (a.charCodeAt(0) === 91 /* [ */ && a.charCodeAt(a.length - 1) === 93 /* ] */) a = a.slice(1, -1);
+  if (a.indexOf(':') === -1) {
+    // IPv4 (digits and dots) needs nothing; a name is lower-cased.
+    return isIPv4(a) ? a : a.toLowerCase();
+  }
+  a = a.toLowerCase();
+  if (a.startsWith(MAPPED) && isIPv4(a.slice(MAPPED.length))) return a.slice(MAPPED.length);
+  return a;
+}
+
+/** Dotted-quad IPv4 literal (no leading-zero or range subtleties beyond 0..255). */
+export function isIPv4(s: string): boolean {
+  const n = s.length;
+  if (n < 7 || n > 15) return false;
+  let dots = 0;
+  let digits = 0;
+  let value = 0;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0) return false;
+      dots++;
+      digits = 0;
+      value = 0;
+    } else if (c >= 48 && c <= 57) {
+      value = value * 10 + c - 48;
+      if (++digits > 3 || value > 255) return false;
+    } else return false;
+  }
+  return dots === 3 && digits > 0;
+}
+
+/** Family of an IP literal; undefined for a host name. A ':' never appears in a name. */
+export function familyOf(addr: string): Family | undefined {
+  if (addr.indexOf(':') !== -1) return 6;
+  return isIPv4(addr) ? 4 : undefined;
+}
+
+/** True for an IP literal (either family), false for a host name. */
+export function isIpLiteral(addr: string): boolean {
+  return familyOf(addr) !== undefined;
+}
+
+/** Map key of a peer: normalised address and port. */
+export function peerKey(addr: string, port: number): string {
+  return addr + '|' + port;
+}
+
+/** Node's 'IPv4' / 'IPv6' (or 4 / 6 in some versions) as a Family. */
+export function toFamily(f: string | number | undefined, addr: string): Family {
+  if (f === 'IPv6' || f === 6) return 6;
+  if (f === 'IPv4' || f === 4) return 4;
+  return addr.indexOf(':') !== -1 ? 6 : 4;
+}
+
+/** The wildcard addresses: binding to them says nothing about the source address to use. */
+export function isWildcard(addr: string): boolean {
+  return addr === '0.0.0.0' || addr === '::' || addr === '' || addr === '::0';
+}

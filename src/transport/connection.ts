@@ -1,0 +1,261 @@
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { parseMessage, responseForParseError, SipParseError, StreamFramer, type FrameSink } from '../message/index.js';
+import { normalizeAddr, toFamily } from './address.js';
+import {
+  ConnectFailedError,
+  ConnectionClosedError,
+  ConnectRefusedError,
+  QueueFullError,
+  TlsError,
+  type SipTransportError,
+} from './errors.js';
+import { SettleQueue } from './settle-queue.js';
+import type { StreamTransport } from './stream-transport.js';
+import type { TidOwner } from './tid-registry.js';
+import type { From } from './types.js';
+
+/** Connection states, in order. */
+export const CONNECTING = 0;
+export const OPEN = 1;
+/** Closing: no more input taken; an error response or a final flush may still be going out. */
+export const CLOSING = 2;
+export const CLOSED = 3;
+
+const CRLF = Buffer.from('\r\n');
+
+export const now = (): number => performance.now();
+
+/**
+ * One TCP or TLS connection of a pool, inbound or outgoing: framing of the input, the write queue
+ * (every write settles), activity for expiry, and the ids of its recent requests.
+ */
+export class Connection implements FrameSink, TidOwner {
+  state = CONNECTING;
+  /** Peer as seen by the handler; made once, shared by every message of the connection. */
+  from: From | undefined;
+  /** Keys of this connection in the transport's peer map (requested address, real address). */
+  keys: string[];
+  /** Why the connection failed or was closed by us; what pending and later sends reject with. */
+  failure: SipTransportError | undefined;
+  /** The peer sent FIN: nothing more comes in, responses may still go out. */
+  peerEnded = false;
+  /** performance.now() of the last activity: connect, complete message in, write out, keep-alive. */
+  lastActivity = 0;
+  /** Outgoing: when the connect (TLS handshake included) times out. */
+  connectDeadline = 0;
+  /** Pending-write progress, for the stall check of the sweep. */
+  stallBytes = -1;
+  stallSince = 0;
+  closingSince = 0;
+  tidRing: string[] | undefined = undefined;
+  tidNext = 0;
+  busy = 0;
+
+  private framer: StreamFramer | undefined;
+  private readonly writes = new SettleQueue();
+  /** TCP is up (outgoing TLS: the handshake errors after this are TLS failures). */
+  private tcpUp: boolean;
+
+  constructor(
+    private readonly transport: StreamTransport,
+    readonly socket: Socket | TLSSocket,
+    readonly inbound: boolean,
+    key: string | undefined,
+  ) {
+    this.keys = key === undefined ? [] : [key];
+    this.tcpUp = inbound;
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+    if (!inbound) {
+      if (transport.proto === 'tls') {
+        socket.once('connect', this.onTcpUp);
+        socket.once('secureConnect', this.onReady);
+      } else socket.once('connect', this.onReady);
+    }
+  }
+
+  /** Usable for responses: open and writable (a peer that only half-closed may still read). */
+  get usable(): boolean {
+    return this.state === OPEN && this.socket.writable;
+  }
+
+  /** Usable for new requests too: the peer can still answer. */
+  get reusable(): boolean {
+    return this.state <= OPEN && !this.peerEnded;
+  }
+
+  /** Pending sends (written or waiting to be). */
+  get pendingWrites(): number {
+    return this.writes.size;
+  }
+
+  /** Start taking input (inbound: right away; outgoing: once connected). */
+  open(): void {
+    const s = this.socket;
+    const addr = normalizeAddr(s.remoteAddress ?? '');
+    this.from = {
+      addr,
+      port: s.remotePort ?? 0,
+      family: toFamily(s.remoteFamily, addr),
+      proto: this.transport.proto,
+      socket: s,
+    };
+    this.framer = new StreamFramer({ maxHeader: this.transport.limits.MAX_SIP_HEADER, maxBody: this.transport.limits.MAX_SIP_BODY });
+    this.state = OPEN;
+    this.lastActivity = now();
+    s.setNoDelay(true);
+  }
+
+  /** Queue `buf` for writing; settles when every byte is handed to the kernel, or fails. */
+  write(buf: Buffer): Promise<void> {
+    if (this.state >= CLOSING) return Promise.reject(this.failure ?? new ConnectionClosedError('connection closed'));
+    const s = this.socket;
+    const queued = s.writableLength;
+    if (queued > 0 && queued + buf.length > this.transport.limits.MAX_QUEUED_BYTES) {
+      this.transport.stats.queueFull++;
+      return Promise.reject(new QueueFullError(`write queue full (${queued} bytes pending)`));
+    }
+    const p = this.writes.enqueue();
+    try {
+      s.write(buf, this.onWritten);
+    } catch (err) {
+      this.writes.rejectLast(new ConnectionClosedError('write failed', { cause: err }));
+    }
+    return p;
+  }
+
+  /** Close with `err` as the reason every pending and later send rejects with. */
+  fail(err: SipTransportError): void {
+    if (this.failure === undefined) this.failure = err;
+    if (this.state === CLOSED) return;
+    this.state = CLOSING;
+    this.socket.destroy();
+  }
+
+  /**
+   * Stop reading and close after `last` (an error response) is flushed, or at once without it. The
+   * peer's FIN, or the sweep after a grace period, completes the close.
+   */
+  closeAfter(last: Buffer | undefined): void {
+    if (this.state >= CLOSING) return;
+    this.state = CLOSING;
+    this.closingSince = now();
+    this.transport.unlink(this);
+    const s = this.socket;
+    if (last !== undefined && s.writable) {
+      this.transport.stats.errorResponses++;
+      s.end(last);
+    } else s.destroy();
+  }
+
+  /** Closing after the peer half-closed: flush what is queued, then FIN. */
+  finish(): void {
+    if (this.state >= CLOSING) return;
+    this.state = CLOSING;
+    this.closingSince = now();
+    this.transport.unlink(this);
+    this.socket.end();
+  }
+
+  // FrameSink: called by the framer from onData.
+  onFrame(data: Buffer): void {
+    if (this.state !== OPEN) return;
+    this.lastActivity = now();
+    let msg;
+    try {
+      msg = parseMessage(data, this.transport.parseLimits);
+    } catch (err) {
+      this.transport.stats.parseErrors++;
+      this.transport.stats.connectionsFailed++;
+      this.closeAfter(err instanceof SipParseError ? responseForParseError(err) : undefined);
+      return;
+    }
+    this.transport.receive(msg, this);
+  }
+
+  onKeepAlive(ping: boolean): void {
+    if (this.state !== OPEN) return;
+    this.lastActivity = now();
+    this.transport.stats.keepAlives++;
+    // RFC 5626 §3.5.1: a CRLFCRLF ping gets a CRLF pong; never more than the queue allows.
+    const s = this.socket;
+    if (ping && s.writable && s.writableLength < this.transport.limits.MAX_QUEUED_BYTES) s.write(CRLF);
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.state !== OPEN) return;
+    try {
+      this.framer!.push(chunk, this);
+    } catch (err) {
+      // Framing failed (400) or a size limit was hit (513): answer if the header could be read, then close.
+      this.transport.stats.parseErrors++;
+      this.transport.stats.connectionsFailed++;
+      this.closeAfter(err instanceof SipParseError ? responseForParseError(err) : undefined);
+    }
+  };
+
+  private readonly onWritten = (err?: Error | null): void => {
+    if (err) {
+      this.writes.settle(this.failure ?? new ConnectionClosedError(`write failed: ${err.message}`, { cause: err }));
+      return;
+    }
+    this.lastActivity = now();
+    this.transport.stats.messagesOut++;
+    this.writes.settle();
+  };
+
+  private readonly onTcpUp = (): void => {
+    this.tcpUp = true;
+  };
+
+  private readonly onReady = (): void => {
+    if (this.state !== CONNECTING) return;
+    this.open();
+    this.transport.connected(this);
+  };
+
+  private readonly onEnd = (): void => {
+    this.peerEnded = true;
+    if (this.state === CLOSING) {
+      this.socket.destroy();
+      return;
+    }
+    this.transport.unlink(this);
+  };
+
+  private readonly onError = (err: Error): void => {
+    if (this.failure !== undefined) return;
+    if (this.state === CONNECTING) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (!this.tcpUp) {
+        this.failure =
+          code === 'ECONNREFUSED'
+            ? new ConnectRefusedError(`connection refused by ${this.describe()}`, { cause: err })
+            : new ConnectFailedError(`cannot connect to ${this.describe()}: ${err.message}`, { cause: err });
+      } else {
+        this.failure = new TlsError(`TLS handshake with ${this.describe()} failed: ${err.message}`, { cause: err });
+      }
+    } else {
+      this.failure = new ConnectionClosedError(`connection to ${this.describe()} failed: ${err.message}`, { cause: err });
+    }
+  };
+
+  private readonly onClose = (): void => {
+    const wasConnecting = this.state === CONNECTING;
+    this.state = CLOSED;
+    this.framer = undefined;
+    const failure = this.failure ?? new ConnectionClosedError(`connection to ${this.describe()} closed`);
+    if (this.failure === undefined) this.failure = failure;
+    this.writes.rejectAll(failure);
+    this.transport.closed(this, wasConnecting);
+  };
+
+  describe(): string {
+    const f = this.from;
+    if (f !== undefined) return f.family === 6 ? `[${f.addr}]:${f.port}` : `${f.addr}:${f.port}`;
+    return this.keys[0]?.replace('|', ' port ') ?? 'peer';
+  }
+}

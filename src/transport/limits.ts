@@ -1,0 +1,69 @@
+import { InvalidOptionsError } from './errors.js';
+
+/**
+ * Per-pool limits, with the seed's names and defaults. Times are in seconds and may be fractional
+ * (tests use tiny values).
+ */
+export interface PoolLimits {
+  /** Largest SIP header section, bytes (seed: 2**14). */
+  readonly MAX_SIP_HEADER: number;
+  /** Largest SIP body, bytes (seed: 2**16). */
+  readonly MAX_SIP_BODY: number;
+  /** Request ids remembered per connection, to send responses back the way requests came (seed: 30). */
+  readonly MAX_TIDLIST: number;
+  /** Shortest idle time before a connection expires, seconds (seed: 15). */
+  readonly MIN_EXPIRE: number;
+  /** Longest idle time before a connection expires, seconds (seed: 120). */
+  readonly MAX_EXPIRE: number;
+  /** Bound on establishing an outgoing connection, TLS handshake included, seconds (seed: 10). */
+  readonly CONNECT_TIMEOUT: number;
+  /** Read size hint for stream sockets, bytes (seed: 2**16); used as the sockets' read high-water mark. */
+  readonly TCP_READSIZE: number;
+  /** Most TCP/TLS connections (inbound + outgoing) a pool keeps at once; more are refused. */
+  readonly MAX_CONNECTIONS: number;
+  /** Most bytes queued for writing on one connection; a send beyond it fails with QueueFullError. */
+  readonly MAX_QUEUED_BYTES: number;
+}
+
+export type PoolLimitsInit = Partial<PoolLimits>;
+
+export const DEFAULT_LIMITS: PoolLimits = Object.freeze({
+  MAX_SIP_HEADER: 16384,
+  MAX_SIP_BODY: 65536,
+  MAX_TIDLIST: 30,
+  MIN_EXPIRE: 15,
+  MAX_EXPIRE: 120,
+  CONNECT_TIMEOUT: 10,
+  TCP_READSIZE: 65536,
+  MAX_CONNECTIONS: 4096,
+  MAX_QUEUED_BYTES: 262144,
+});
+
+const INTEGER_KEYS = ['MAX_SIP_HEADER', 'MAX_SIP_BODY', 'MAX_TIDLIST', 'TCP_READSIZE', 'MAX_CONNECTIONS', 'MAX_QUEUED_BYTES'] as const;
+const SECONDS_KEYS = ['MIN_EXPIRE', 'MAX_EXPIRE', 'CONNECT_TIMEOUT'] as const;
+
+/** Defaults overridden by `init`, checked. Throws InvalidOptionsError on a bad value or unknown key. */
+export function resolveLimits(init?: PoolLimitsInit): PoolLimits {
+  if (init === undefined) return DEFAULT_LIMITS;
+  const out: Record<string, number> = { ...DEFAULT_LIMITS };
+  for (const [k, v] of Object.entries(init)) {
+    if (v === undefined) continue;
+    if (!(k in DEFAULT_LIMITS)) throw new InvalidOptionsError(`unknown limit ${k}`);
+    if (typeof v !== 'number' || !(v >= 0) || v === Infinity) throw new InvalidOptionsError(`limit ${k} must be a finite number >= 0`);
+    out[k] = v;
+  }
+  for (const k of INTEGER_KEYS) if (!Number.isInteger(out[k])) throw new InvalidOptionsError(`limit ${k} must be an integer`);
+  for (const k of SECONDS_KEYS) if (!(out[k]! > 0)) throw new InvalidOptionsError(`limit ${k} must be > 0`);
+  if (out.MAX_EXPIRE! < out.MIN_EXPIRE!) throw new InvalidOptionsError('MAX_EXPIRE must be >= MIN_EXPIRE');
+  if (out.MAX_CONNECTIONS! < 1 || out.TCP_READSIZE! < 1) throw new InvalidOptionsError('MAX_CONNECTIONS and TCP_READSIZE must be >= 1');
+  return Object.freeze(out) as unknown as PoolLimits;
+}
+
+/**
+ * Idle time after which a connection expires, in ms: the seed's
+ * MIN_EXPIRE + (MAX_EXPIRE - MIN_EXPIRE) / (N - 1), N = sockets of the pool including the master.
+ */
+export function expireAfterMs(limits: PoolLimits, sockets: number): number {
+  const others = sockets > 1 ? sockets - 1 : 1;
+  return (limits.MIN_EXPIRE + (limits.MAX_EXPIRE - limits.MIN_EXPIRE) / others) * 1000;
+}

@@ -1,0 +1,23 @@
+import type { SipMessage } from '../message/index.js';
+import { normalizeAddr } from './address.js';
+import type { Peer, Proto } from './types.js';
+
+/**
+ * Where a response goes when the connection its request came in on is gone (RFC 3261 §18.2.2): the
+ * top Via's `received` address (else the sent-by host) and the sent-by port (else 5060, 5061 for
+ * TLS). For UDP an `rport` value (RFC 3581) replaces the port; for TCP/TLS it would be the dead
+ * connection's ephemeral port, so it is not used. Undefined without a usable top Via.
+ */
+export function responseTarget(msg: SipMessage, proto: Proto): Peer | undefined {
+  let via;
+  try {
+    via = msg.topVia;
+  } catch {
+    return undefined;
+  }
+  if (via === undefined) return undefined;
+  const addr = normalizeAddr(via.received ?? via.host);
+  let port = via.port ?? (proto === 'tls' || via.transport === 'TLS' ? 5061 : 5060);
+  if (proto === 'udp' && typeof via.rport === 'number' && via.rport > 0) port = via.rport;
+  return { addr, port };
+}

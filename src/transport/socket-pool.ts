@@ -1,0 +1,290 @@
+import * as dgram from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { SipMessage } from '../message/index.js';
+import { familyOf, normalizeAddr, toFamily } from './address.js';
+import { HandlerError, InvalidDestinationError, InvalidOptionsError } from './errors.js';
+import { resolveLimits, type PoolLimits } from './limits.js';
+import type { PoolCore } from './pool-core.js';
+import { createStats, type PoolStats } from './stats.js';
+import { StreamTransport } from './stream-transport.js';
+import { TlsPolicy } from './tls-options.js';
+import { transactionKey } from './transaction-key.js';
+import type { Family, From, LocalAddress, MessageHandler, Peer, Proto, SocketPoolOptions } from './types.js';
+import { UdpTransport } from './udp-transport.js';
+
+export interface SocketPoolEvents {
+  /** A non-fatal error: socket or listener error, failed inbound TLS handshake, a handler that threw. */
+  error: [err: Error];
+}
+
+/**
+ * The sockets of one leg (the seed's Net::SIP::SocketPool): one master socket (a UDP socket, or a
+ * TCP/TLS listener) and, for TCP/TLS, the connections, inbound and outgoing.
+ *
+ * - `sendto()` sends a message or raw bytes; a response goes back through the connection its request
+ *   came in on when that is still open. Every call settles.
+ * - `attach()` sets the one handler of received messages.
+ * - `hold()` / `release()` keep a connection with open transactions from expiring.
+ * - `close()` releases every socket and timer.
+ *
+ * Errors that are no caller's (a handler that throws, an inbound TLS handshake that fails, an error
+ * of the master socket) are emitted as 'error' when there is a listener, and never thrown.
+ */
+export class SocketPool extends EventEmitter<SocketPoolEvents> implements PoolCore {
+  readonly proto: Proto;
+  readonly limits: PoolLimits;
+  readonly stats: PoolStats;
+  readonly restriction: Peer | undefined;
+  private handler: MessageHandler | undefined;
+  private readonly udp: UdpTransport | undefined;
+  private readonly stream: StreamTransport | undefined;
+  private readonly localAddr: LocalAddress;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    proto: Proto,
+    limits: PoolLimits,
+    restriction: Peer | undefined,
+    stats: PoolStats,
+    build: (core: PoolCore) => { udp?: UdpTransport; stream?: StreamTransport; local: LocalAddress },
+  ) {
+    super();
+    this.proto = proto;
+    this.limits = limits;
+    this.restriction = restriction;
+    this.stats = stats;
+    const b = build(this);
+    this.udp = b.udp;
+    this.stream = b.stream;
+    this.localAddr = b.local;
+  }
+
+  /**
+   * Create a pool and bind its master socket (port 0 picks a free port). Rejects with
+   * InvalidOptionsError for bad options, or with the bind / listen error (EADDRINUSE...).
+   */
+  static async create(opts: SocketPoolOptions): Promise<SocketPool> {
+    const proto = opts.proto;
+    if (proto !== 'udp' && proto !== 'tcp' && proto !== 'tls') throw new InvalidOptionsError(`unknown proto ${String(proto)}`);
+    const limits = resolveLimits(opts.limits);
+    const host = opts.host === undefined || opts.host === '' ? undefined : opts.host;
+    const family: Family = opts.family ?? (host !== undefined ? familyOf(normalizeAddr(host)) : undefined) ?? 4;
+    let restriction: Peer | undefined;
+    if (opts.dst !== undefined) {
+      const d = opts.dst;
+      if (!Number.isInteger(d.port) || d.port <= 0 || d.port > 65535) throw new InvalidOptionsError(`bad dst port ${d.port}`);
+      const addr = normalizeAddr(d.addr);
+      restriction = { addr, port: d.port, family: d.family ?? familyOf(addr) ?? family };
+    }
+    if (opts.connected && restriction === undefined) throw new InvalidOptionsError('connected needs dst');
+    const stats = createStats();
+    if (proto === 'udp') {
+      const socket = await bindUdp(opts, host, family);
+      const connected = opts.connected === true;
+      if (connected) await connectUdp(socket, restriction!);
+      const a = socket.address();
+      const local: LocalAddress = { addr: normalizeAddr(a.address), port: a.port, family: toFamily(a.family, a.address), proto };
+      return new SocketPool(proto, limits, restriction, stats, (core) => ({
+        udp: new UdpTransport(core, socket, local.family, connected),
+        local,
+      }));
+    }
+    let policy: TlsPolicy | undefined;
+    if (proto === 'tls') policy = new TlsPolicy(opts.tls ?? {});
+    const server = await listen(opts, host, family, limits, policy);
+    const a = server.address() as net.AddressInfo;
+    const local: LocalAddress = { addr: normalizeAddr(a.address), port: a.port, family: toFamily(a.family, a.address), proto };
+    return new SocketPool(proto, limits, restriction, stats, (core) => ({
+      stream: new StreamTransport(core, server, policy, local),
+      local,
+    }));
+  }
+
+  /** The bound local address of the master socket. */
+  get local(): LocalAddress {
+    return this.localAddr;
+  }
+
+  /** The master socket: the dgram socket (udp) or the listening server (tcp, tls). */
+  get master(): dgram.Socket | net.Server | tls.Server {
+    return this.udp !== undefined ? this.udp.socket : this.stream!.server;
+  }
+
+  get closed(): boolean {
+    return this.closing !== undefined;
+  }
+
+  /** Connections open now (TCP/TLS, connecting ones included); 0 for UDP. */
+  get connections(): number {
+    return this.stream?.connectionCount ?? 0;
+  }
+
+  /**
+   * Send a message (serialised with toBuffer()) or raw bytes to `dst`. Resolves when UDP handed the
+   * datagram to the kernel or TCP/TLS wrote every byte; rejects with a SipTransportError otherwise
+   * (ConnectRefusedError, ConnectTimeoutError, ConnectFailedError, TlsError, ConnectionClosedError,
+   * ConnectionExpiredError, PoolClosedError, QueueFullError, TooManyConnectionsError,
+   * SendFailedError, InvalidDestinationError). Every call settles.
+   *
+   * TCP/TLS: an existing connection to `dst` (inbound or outgoing) is reused, else one is opened
+   * (concurrent sends share it). A SipResponse goes through the connection its request came in on
+   * when that is still open; when it is gone, to the top Via's received / sent-by (RFC 3261
+   * §18.2.2), not to `dst` (the dead connection's ephemeral port); `dst` may then be omitted.
+   * With the pool's `dst` restriction every send goes there, whatever `dst` says.
+   */
+  sendto(message: SipMessage | Buffer, dst?: Peer): Promise<void> {
+    let buf: Buffer;
+    let msg: SipMessage | undefined;
+    if (message instanceof SipMessage) {
+      msg = message;
+      try {
+        buf = message.toBuffer();
+      } catch (err) {
+        return Promise.reject(new InvalidDestinationError(`cannot serialise the message: ${(err as Error).message}`, { cause: err }));
+      }
+    } else buf = message;
+    if (this.udp !== undefined) return this.udp.send(buf, dst);
+    return this.stream!.send(msg, buf, dst);
+  }
+
+  /** Set the handler of every received message (replaces the previous one). */
+  attach(handler: MessageHandler): void {
+    this.handler = handler;
+  }
+
+  /** Remove the handler: messages received meanwhile are dropped and counted. */
+  detach(): void {
+    this.handler = undefined;
+  }
+
+  /**
+   * Mark the connection carrying a transaction busy, so that expiry keeps it while the transaction is
+   * open. `ref` is the request (received, or sent with sendto), one of its responses, or its id from
+   * tidOf(). Returns false when no open TCP/TLS connection carries it (UDP, unknown, closed): nothing
+   * to keep then. Every hold() that returned true needs one release().
+   */
+  hold(ref: SipMessage | string): boolean {
+    if (this.stream === undefined) return false;
+    const tid = typeof ref === 'string' ? ref : transactionKey(ref);
+    return tid !== undefined && this.stream.hold(tid);
+  }
+
+  /** Undo one hold(ref). */
+  release(ref: SipMessage | string): void {
+    if (this.stream === undefined) return;
+    const tid = typeof ref === 'string' ? ref : transactionKey(ref);
+    if (tid !== undefined) this.stream.release(tid);
+  }
+
+  /**
+   * The id the pool files a transaction under: top Via branch + sent-by for RFC 3261 branches, else
+   * Call-ID + CSeq number. Undefined when the message lacks Via, Call-ID or CSeq.
+   */
+  tidOf(message: SipMessage): string | undefined {
+    return transactionKey(message);
+  }
+
+  /** Close the master socket and every connection; settles every pending send; clears the timer. Idempotent. */
+  close(): Promise<void> {
+    if (this.closing === undefined) {
+      this.handler = undefined;
+      this.closing = (this.udp !== undefined ? this.udp.close() : this.stream!.close()).then(() => {
+        this.removeAllListeners();
+      });
+    }
+    return this.closing;
+  }
+
+  // PoolCore
+
+  /** @internal */
+  deliver(msg: SipMessage, from: From): void {
+    const h = this.handler;
+    if (h === undefined) {
+      if (from.proto === 'udp') this.stats.datagramsDropped++;
+      else this.stats.unhandled++;
+      return;
+    }
+    this.stats.messagesIn++;
+    try {
+      h(msg, from);
+    } catch (err) {
+      this.stats.handlerErrors++;
+      this.report(new HandlerError(`message handler threw: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
+    }
+  }
+
+  /** @internal */
+  report(err: Error): void {
+    if (this.listenerCount('error') > 0) {
+      try {
+        this.emit('error', err);
+      } catch {
+        // A listener that throws must not break a socket callback.
+      }
+    }
+  }
+}
+
+function bindUdp(opts: SocketPoolOptions, host: string | undefined, family: Family): Promise<dgram.Socket> {
+  const given = opts.socket as dgram.Socket | undefined;
+  if (given !== undefined && !(given instanceof dgram.Socket)) throw new InvalidOptionsError('socket must be a dgram.Socket for udp');
+  const socket = given ?? dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4' });
+  try {
+    socket.address();
+    return Promise.resolve(socket); // already bound
+  } catch {
+    // not bound yet
+  }
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => {
+      socket.close();
+      reject(err);
+    };
+    socket.once('error', onError);
+    socket.bind({ port: opts.port, address: host ?? (family === 6 ? '::' : '0.0.0.0'), exclusive: true }, () => {
+      socket.off('error', onError);
+      resolve(socket);
+    });
+  });
+}
+
+function connectUdp(socket: dgram.Socket, dst: Peer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    socket.connect(dst.port, dst.addr, (err?: Error) => {
+      if (err) {
+        socket.close();
+        reject(err);
+      } else resolve();
+    });
+  });
+}
+
+function listen(opts: SocketPoolOptions, host: string | undefined, family: Family, limits: PoolLimits, policy: TlsPolicy | undefined): Promise<net.Server> {
+  let server: net.Server;
+  const given = opts.socket;
+  if (given !== undefined) {
+    if (policy !== undefined ? !(given instanceof tls.Server) : !(given instanceof net.Server) || given instanceof tls.Server) {
+      throw new InvalidOptionsError(`socket must be a ${policy !== undefined ? 'tls.Server' : 'net.Server'} for ${opts.proto}`);
+    }
+    server = given as net.Server;
+    if (server.listening) return Promise.resolve(server);
+  } else if (policy !== undefined) {
+    server = tls.createServer(policy.serverOptions(limits.CONNECT_TIMEOUT * 1000, limits.TCP_READSIZE));
+  } else {
+    server = net.createServer({ allowHalfOpen: true, noDelay: true, highWaterMark: limits.TCP_READSIZE } as net.ServerOpts);
+  }
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => {
+      server.close();
+      reject(err);
+    };
+    server.once('error', onError);
+    server.listen({ port: opts.port, host: host ?? (family === 6 ? '::' : '0.0.0.0'), backlog: 511 }, () => {
+      server.off('error', onError);
+      resolve(server);
+    });
+  });
+}

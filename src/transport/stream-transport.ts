@@ -1,0 +1,394 @@
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { validateRequest, type ParseLimits, type SipMessage, responseForParseError } from '../message/index.js';
+import { familyOf, isWildcard, normalizeAddr, peerKey } from './address.js';
+import { CLOSING, CONNECTING, Connection, now, OPEN } from './connection.js';
+import {
+  ConnectionExpiredError,
+  ConnectTimeoutError,
+  InvalidDestinationError,
+  PoolClosedError,
+  TlsError,
+  TooManyConnectionsError,
+  type SipTransportError,
+} from './errors.js';
+import { expireAfterMs } from './limits.js';
+import type { PoolCore } from './pool-core.js';
+import { responseTarget } from './response-target.js';
+import { TidRegistry } from './tid-registry.js';
+import type { TlsPolicy } from './tls-options.js';
+import { transactionKey } from './transaction-key.js';
+import type { Family, Peer } from './types.js';
+
+/** A half-closed or failed connection gets at most this long to flush before it is destroyed. */
+const CLOSE_GRACE_MS = 1000;
+
+/**
+ * TCP and TLS side of a pool: the listener, the connections (inbound and outgoing) and the one
+ * sweep timer that expires idle connections and times out connects.
+ */
+export class StreamTransport {
+  readonly proto: 'tcp' | 'tls';
+  readonly registry: TidRegistry<Connection>;
+  readonly parseLimits: ParseLimits;
+  /** Every connection, connecting ones included. */
+  private readonly conns = new Set<Connection>();
+  /** Connection per peer address (addr|port): the one new sends to that peer reuse. */
+  private readonly byPeer = new Map<string, Connection>();
+  /** TLS: accepted TCP sockets whose handshake is not done yet (closed with the pool). */
+  private readonly handshaking = new Set<net.Socket>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private readonly sweepEvery: number;
+  private isClosed = false;
+  private onDrained: (() => void) | undefined;
+  private readonly localFamily: Family;
+  /** Source address for outgoing connections: the listener's, unless it is a wildcard. */
+  private readonly bindAddr: string | undefined;
+
+  constructor(
+    private readonly core: PoolCore,
+    readonly server: net.Server,
+    private readonly tlsPolicy: TlsPolicy | undefined,
+    local: { addr: string; family: Family },
+  ) {
+    this.proto = core.proto === 'tls' ? 'tls' : 'tcp';
+    const l = core.limits;
+    this.registry = new TidRegistry(l.MAX_TIDLIST);
+    this.parseLimits = { maxHeader: l.MAX_SIP_HEADER, maxBody: l.MAX_SIP_BODY };
+    this.sweepEvery = Math.min(2000, Math.max(10, (l.MIN_EXPIRE * 1000) / 8));
+    this.localFamily = local.family;
+    this.bindAddr = isWildcard(local.addr) ? undefined : local.addr;
+    server.maxConnections = l.MAX_CONNECTIONS;
+    server.on('error', this.onServerError);
+    if (this.proto === 'tls') {
+      server.on('connection', this.onRawTlsConnection);
+      server.on('secureConnection', this.onSecureConnection);
+      server.on('tlsClientError', this.onTlsClientError);
+    } else server.on('connection', this.onConnection);
+  }
+
+  get limits() {
+    return this.core.limits;
+  }
+  get stats() {
+    return this.core.stats;
+  }
+  get connectionCount(): number {
+    return this.conns.size;
+  }
+
+  /** Send through the right connection (see SocketPool.sendto). */
+  send(msg: SipMessage | undefined, buf: Buffer, dst: Peer | undefined): Promise<void> {
+    if (this.isClosed) return Promise.reject(new PoolClosedError('socket pool closed'));
+    const forced = this.core.restriction;
+    if (forced !== undefined) dst = forced;
+    let conn: Connection | undefined;
+    let tid: string | undefined;
+    if (msg !== undefined) {
+      tid = transactionKey(msg);
+      if (msg.isResponse()) {
+        // The connection the request came in on, if it is still there (RFC 3261 §18.2.2).
+        if (tid !== undefined) conn = this.registry.lookup(tid);
+        if (conn === undefined && dst !== undefined) conn = this.reusable(dst);
+        if (conn === undefined && forced === undefined) {
+          // Gone: the Via's received / sent-by, never the dead connection's ephemeral port.
+          const t = responseTarget(msg, this.proto);
+          if (t !== undefined) {
+            dst = t;
+            conn = this.reusable(t);
+          }
+        }
+      } else if (dst !== undefined) conn = this.reusable(dst);
+    } else if (dst !== undefined) conn = this.reusable(dst);
+    if (conn === undefined) {
+      if (dst === undefined) return Promise.reject(new InvalidDestinationError('no destination for this message'));
+      const c = this.connect(dst);
+      if (!(c instanceof Connection)) return Promise.reject(c);
+      conn = c;
+    }
+    // An outgoing request's id marks its connection too, so that hold(request) can find it.
+    if (tid !== undefined && msg!.isRequest()) this.registry.add(tid, conn);
+    return conn.write(buf);
+  }
+
+  /** A connection to `dst` that new messages may use (open or being connected). */
+  private reusable(dst: Peer): Connection | undefined {
+    const c = this.byPeer.get(peerKey(normalizeAddr(dst.addr), dst.port));
+    return c !== undefined && c.reusable ? c : undefined;
+  }
+
+  /** Start one connect to `dst`; concurrent sends find it in byPeer and share it. */
+  private connect(dst: Peer): Connection | SipTransportError {
+    const port = dst.port;
+    if (!Number.isInteger(port) || port <= 0 || port > 65535) return new InvalidDestinationError(`bad port ${port}`);
+    if (typeof dst.addr !== 'string' || dst.addr.length === 0) return new InvalidDestinationError('no destination address');
+    if (this.conns.size >= this.limits.MAX_CONNECTIONS) {
+      this.stats.connectionsRejected++;
+      return new TooManyConnectionsError(`MAX_CONNECTIONS (${this.limits.MAX_CONNECTIONS}) reached`);
+    }
+    const addr = normalizeAddr(dst.addr);
+    const fam = familyOf(addr);
+    const localAddress = this.bindAddr !== undefined && fam === this.localFamily ? this.bindAddr : undefined;
+    const hwm = this.limits.TCP_READSIZE;
+    let socket: net.Socket;
+    try {
+      if (this.proto === 'tls') {
+        socket = tls.connect(this.tlsPolicy!.clientOptions(addr, port, fam !== undefined, localAddress, hwm));
+      } else {
+        const o: net.TcpNetConnectOpts = { host: addr, port, allowHalfOpen: true, noDelay: true, highWaterMark: hwm } as net.TcpNetConnectOpts;
+        if (localAddress !== undefined) o.localAddress = localAddress;
+        if (fam === undefined) o.family = dst.family ?? this.localFamily;
+        socket = net.connect(o);
+      }
+    } catch (err) {
+      return new InvalidDestinationError(`cannot connect to ${addr} port ${port}: ${(err as Error).message}`, { cause: err });
+    }
+    const key = peerKey(addr, port);
+    const conn = new Connection(this, socket, false, key);
+    conn.connectDeadline = now() + this.limits.CONNECT_TIMEOUT * 1000;
+    this.add(conn);
+    this.byPeer.set(key, conn);
+    this.schedule(conn.connectDeadline);
+    return conn;
+  }
+
+  private add(conn: Connection): void {
+    this.conns.add(conn);
+    this.stats.connectionsOpen = this.conns.size;
+    if (this.timer === undefined) this.schedule(now() + this.sweepEvery);
+  }
+
+  /** Outgoing connection established (called by the connection). */
+  connected(conn: Connection): void {
+    this.stats.connectionsConnected++;
+    // Reachable under its real address too (the requested one may have been a name).
+    const f = conn.from!;
+    const real = peerKey(f.addr, f.port);
+    if (real !== conn.keys[0]) {
+      conn.keys.push(real);
+      const other = this.byPeer.get(real);
+      if (other === undefined || !other.reusable) this.byPeer.set(real, conn);
+    }
+  }
+
+  /** A complete message from `conn`. */
+  receive(msg: SipMessage, conn: Connection): void {
+    if (msg.isRequest()) {
+      const tid = transactionKey(msg);
+      if (tid === undefined) {
+        // No Via / Call-ID / CSeq: nothing can be routed back; answer 400 if possible and close.
+        const err = validateRequest(msg);
+        this.stats.parseErrors++;
+        this.stats.connectionsFailed++;
+        if (err !== undefined) {
+          err.isRequest = true;
+          err.headers = msg.headers;
+        }
+        conn.closeAfter(err === undefined ? undefined : responseForParseError(err));
+        return;
+      }
+      this.registry.add(tid, conn);
+    }
+    this.core.deliver(msg, conn.from!);
+  }
+
+  /** Take `conn` out of the peer map: no new message will pick it. */
+  unlink(conn: Connection): void {
+    for (const k of conn.keys) if (this.byPeer.get(k) === conn) this.byPeer.delete(k);
+  }
+
+  /** The socket of `conn` closed (called once per connection). */
+  closed(conn: Connection, wasConnecting: boolean): void {
+    this.unlink(conn);
+    this.registry.removeOwner(conn);
+    this.conns.delete(conn);
+    this.stats.connectionsOpen = this.conns.size;
+    if (wasConnecting && !conn.inbound) {
+      this.stats.connectFailures++;
+      if (conn.failure instanceof TlsError) this.stats.tlsFailures++;
+    }
+    if (this.conns.size === 0) {
+      this.unschedule();
+      this.checkDrained();
+    }
+  }
+
+  // --- inbound ---
+
+  private accept(socket: net.Socket): Connection | undefined {
+    if (this.isClosed || socket.remoteAddress === undefined) {
+      socket.destroy();
+      return undefined;
+    }
+    if (this.conns.size >= this.limits.MAX_CONNECTIONS) {
+      this.stats.connectionsRejected++;
+      socket.destroy();
+      return undefined;
+    }
+    const conn = new Connection(this, socket, true, undefined);
+    conn.open();
+    const f = conn.from!;
+    const key = peerKey(f.addr, f.port);
+    conn.keys.push(key);
+    this.add(conn);
+    const other = this.byPeer.get(key);
+    if (other === undefined || !other.reusable) this.byPeer.set(key, conn);
+    this.stats.connectionsAccepted++;
+    return conn;
+  }
+
+  /** dst restriction for inbound connections: the address only (clients use ephemeral ports). */
+  private foreign(socket: net.Socket): boolean {
+    const r = this.core.restriction;
+    if (r === undefined) return false;
+    if (normalizeAddr(socket.remoteAddress ?? '') === r.addr) return false;
+    this.stats.foreignDropped++;
+    socket.destroy();
+    return true;
+  }
+
+  private readonly onConnection = (socket: net.Socket): void => {
+    if (this.foreign(socket)) return;
+    this.accept(socket);
+  };
+
+  /** TLS: the raw TCP socket, before the handshake (drop foreign peers before spending a handshake). */
+  private readonly onRawTlsConnection = (socket: net.Socket): void => {
+    if (this.isClosed) {
+      socket.destroy();
+      return;
+    }
+    if (this.foreign(socket)) return;
+    this.handshaking.add(socket);
+    socket.once('close', () => this.handshaking.delete(socket));
+  };
+
+  private readonly onSecureConnection = (socket: tls.TLSSocket): void => {
+    if (!this.tlsPolicy!.acceptClient(socket)) {
+      this.stats.tlsFailures++;
+      this.core.report(new TlsError(`client certificate rejected: ${String(socket.authorizationError)}`));
+      socket.destroy();
+      return;
+    }
+    this.accept(socket);
+  };
+
+  private readonly onTlsClientError = (err: Error): void => {
+    this.stats.tlsFailures++;
+    this.core.report(new TlsError(`inbound TLS handshake failed: ${err.message}`, { cause: err }));
+  };
+
+  private readonly onServerError = (err: Error): void => {
+    this.core.report(err);
+  };
+
+  // --- expiry ---
+
+  private schedule(at: number): void {
+    if (this.isClosed) return;
+    if (this.timer !== undefined) {
+      if (this.timerAt <= at) return;
+      clearTimeout(this.timer);
+    }
+    this.timerAt = at;
+    this.timer = setTimeout(this.sweep, Math.max(1, at - now()));
+    this.timer.unref();
+  }
+
+  private unschedule(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  }
+
+  /**
+   * The pool's one timer. Expires connections idle for MIN_EXPIRE + (MAX_EXPIRE - MIN_EXPIRE) / (N - 1)
+   * seconds (N = connections + the master), keeps the busy ones (held transactions) and those with
+   * writes pending (unless no byte drained for MAX_EXPIRE), times out connects, and finishes closes.
+   * Partial input is not activity: a peer trickling bytes is expired like a silent one.
+   */
+  private readonly sweep = (): void => {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const t = now();
+    const expireMs = expireAfterMs(this.limits, this.conns.size + 1);
+    const halfClosedMs = Math.min(expireMs, CLOSE_GRACE_MS);
+    const stallMs = this.limits.MAX_EXPIRE * 1000;
+    let next = t + this.sweepEvery;
+    for (const c of this.conns) {
+      const state = c.state;
+      if (state === CONNECTING) {
+        if (t >= c.connectDeadline) {
+          c.fail(new ConnectTimeoutError(`no connection to ${c.describe()} within ${this.limits.CONNECT_TIMEOUT} s`));
+        } else if (c.connectDeadline < next) next = c.connectDeadline;
+      } else if (state === OPEN) {
+        const s = c.socket;
+        if (s.writableLength > 0) {
+          if (s.bytesWritten !== c.stallBytes) {
+            c.stallBytes = s.bytesWritten;
+            c.stallSince = t;
+          } else if (t - c.stallSince >= stallMs) this.expire(c);
+          continue;
+        }
+        if (c.busy > 0) continue;
+        if (t - c.lastActivity >= (c.peerEnded ? halfClosedMs : expireMs)) {
+          if (c.peerEnded) c.finish();
+          else this.expire(c);
+        }
+      } else if (state === CLOSING && t - c.closingSince >= CLOSE_GRACE_MS) {
+        c.socket.destroy();
+      }
+    }
+    if (this.conns.size > 0) this.schedule(next);
+  };
+
+  private expire(c: Connection): void {
+    this.stats.connectionsExpired++;
+    c.fail(new ConnectionExpiredError(`connection to ${c.describe()} expired`));
+  }
+
+  // --- shutdown ---
+
+  /** Close the listener and every connection; resolves when all sockets are closed. */
+  close(): Promise<void> {
+    this.isClosed = true;
+    this.unschedule();
+    const err = new PoolClosedError('socket pool closed');
+    const serverClosed = new Promise<void>((resolve) => {
+      if (!this.server.listening) resolve();
+      else this.server.close(() => resolve());
+    });
+    for (const s of this.handshaking) s.destroy();
+    for (const c of this.conns) c.fail(err);
+    const drained = new Promise<void>((resolve) => {
+      this.onDrained = resolve;
+      this.checkDrained();
+    });
+    return Promise.all([serverClosed, drained]).then(() => {
+      const s = this.server;
+      s.off('error', this.onServerError);
+      s.off('connection', this.onConnection);
+      s.off('connection', this.onRawTlsConnection);
+      s.off('secureConnection', this.onSecureConnection);
+      s.off('tlsClientError', this.onTlsClientError);
+      this.registry.clear();
+    });
+  }
+
+  private checkDrained(): void {
+    if (this.onDrained !== undefined && this.conns.size === 0) {
+      const done = this.onDrained;
+      this.onDrained = undefined;
+      done();
+    }
+  }
+
+  /** Hold / release (see SocketPool.hold). */
+  hold(tid: string): boolean {
+    return this.registry.hold(tid);
+  }
+  release(tid: string): void {
+    this.registry.release(tid);
+  }
+}

@@ -1,0 +1,78 @@
+import * as tls from 'node:tls';
+import { InvalidOptionsError } from './errors.js';
+import type { PoolTlsOptions } from './types.js';
+
+/**
+ * The pool's TLS policy, built once: one secure context shared by every outgoing connection (the
+ * same cert/key also serve the listener, as in the seed), the server options, and the client check.
+ */
+export class TlsPolicy {
+  readonly verifyClient: 0 | -1 | 1;
+  private readonly clientContext: tls.SecureContext;
+  private readonly rejectUnauthorized: boolean;
+  private readonly checkServerIdentity: PoolTlsOptions['checkServerIdentity'];
+
+  constructor(private readonly opts: PoolTlsOptions) {
+    const v = opts.verifyClient ?? 0;
+    if (v !== 0 && v !== -1 && v !== 1) throw new InvalidOptionsError('tls.verifyClient must be 0, -1 or 1');
+    this.verifyClient = v;
+    this.rejectUnauthorized = opts.rejectUnauthorized ?? true;
+    this.checkServerIdentity = opts.checkServerIdentity;
+    try {
+      this.clientContext = tls.createSecureContext(this.contextOptions());
+    } catch (err) {
+      throw new InvalidOptionsError(`bad TLS credentials: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private contextOptions(): tls.SecureContextOptions {
+    const o = this.opts;
+    const c: tls.SecureContextOptions = {};
+    if (o.cert !== undefined) c.cert = o.cert;
+    if (o.key !== undefined) c.key = o.key;
+    if (o.ca !== undefined) c.ca = o.ca;
+    if (o.passphrase !== undefined) c.passphrase = o.passphrase;
+    if (o.minVersion !== undefined) c.minVersion = o.minVersion;
+    if (o.ciphers !== undefined) c.ciphers = o.ciphers;
+    return c;
+  }
+
+  /** Options for tls.createServer: client certificates per verifyClient (-1 is checked after the handshake). */
+  serverOptions(handshakeTimeoutMs: number, highWaterMark: number): tls.TlsOptions {
+    return {
+      ...this.contextOptions(),
+      requestCert: this.verifyClient !== 0,
+      rejectUnauthorized: this.verifyClient === 1,
+      handshakeTimeout: handshakeTimeoutMs,
+      allowHalfOpen: true,
+      highWaterMark,
+    } as tls.TlsOptions;
+  }
+
+  /**
+   * After an inbound handshake: false when the client must be dropped. verifyClient -1 lets a
+   * client without certificate in but drops one whose certificate does not verify.
+   */
+  acceptClient(socket: tls.TLSSocket): boolean {
+    if (this.verifyClient !== -1 || socket.authorized) return true;
+    const cert = socket.getPeerCertificate();
+    return cert === null || cert === undefined || cert.raw === undefined;
+  }
+
+  /** Options for tls.connect to host:port. SNI only for host names, never IP literals (RFC 6066 §3). */
+  clientOptions(host: string, port: number, isIp: boolean, localAddress: string | undefined, highWaterMark: number): tls.ConnectionOptions {
+    const o: tls.ConnectionOptions = {
+      host,
+      port,
+      secureContext: this.clientContext,
+      rejectUnauthorized: this.rejectUnauthorized,
+      allowHalfOpen: true,
+      highWaterMark,
+    } as tls.ConnectionOptions;
+    if (!isIp) o.servername = host;
+    if (this.checkServerIdentity !== undefined) o.checkServerIdentity = this.checkServerIdentity;
+    // tls.connect passes net options (localAddress) on to the TCP socket.
+    if (localAddress !== undefined) (o as tls.ConnectionOptions & { localAddress?: string }).localAddress = localAddress;
+    return o;
+  }
+}

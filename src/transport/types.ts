@@ -1,0 +1,99 @@
+import type { Socket as DgramSocket } from 'node:dgram';
+import type { Server as NetServer, Socket as NetSocket } from 'node:net';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
+import type { SipMessage } from '../message/index.js';
+import type { PoolLimitsInit } from './limits.js';
+
+/** Transport protocol of a pool (the seed's PROTO). */
+export type Proto = 'udp' | 'tcp' | 'tls';
+
+/** IP family, as a number (the seed's AF_INET / AF_INET6). */
+export type Family = 4 | 6;
+
+/**
+ * A peer address. `addr` is an IP literal (IPv6 without brackets; brackets are tolerated), or for
+ * TCP/TLS also a host name, which is then resolved by the connect (and used for TLS SNI and
+ * certificate checks).
+ */
+export interface Peer {
+  addr: string;
+  port: number;
+  family?: Family;
+}
+
+/** The local end of a pool's master socket. */
+export interface LocalAddress {
+  addr: string;
+  port: number;
+  family: Family;
+  proto: Proto;
+}
+
+/** The socket a message was received on: the UDP master socket, or the TCP / TLS connection. */
+export type PoolSocket = DgramSocket | NetSocket | TLSSocket;
+
+/**
+ * Where a received message came from (the seed's FROM hash). For TCP/TLS the object is made once per
+ * connection and shared by every message of it; treat it as read-only. `socket` is for passive use
+ * only, e.g. `(from.socket as TLSSocket).getPeerCertificate()`.
+ */
+export interface From {
+  readonly addr: string;
+  readonly port: number;
+  readonly family: Family;
+  readonly proto: Proto;
+  readonly socket: PoolSocket;
+}
+
+/** Called for every message received by the pool. Must not throw (errors are caught and reported). */
+export type MessageHandler = (message: SipMessage, from: From) => void;
+
+/**
+ * TLS credentials and policy. `cert`/`key` (and `ca`) serve both roles: as the server certificate
+ * for inbound connections and as the client certificate for outgoing ones (the seed's behaviour).
+ */
+export interface PoolTlsOptions {
+  cert?: string | Buffer | Array<string | Buffer>;
+  key?: string | Buffer | Array<string | Buffer>;
+  /** Trusted CAs for verifying peers (default: Node's bundled roots). */
+  ca?: string | Buffer | Array<string | Buffer>;
+  passphrase?: string;
+  /** Inbound client certificates: 0 none asked (default), -1 optional but verified if sent, 1 required. */
+  verifyClient?: 0 | -1 | 1;
+  /** Outgoing connections verify the server certificate and host name (default true). */
+  rejectUnauthorized?: boolean;
+  /** Custom host-name check for outgoing connections (default: tls.checkServerIdentity). */
+  checkServerIdentity?: (hostname: string, cert: import('node:tls').PeerCertificate) => Error | undefined;
+  minVersion?: import('node:tls').SecureVersion;
+  ciphers?: string;
+}
+
+export interface SocketPoolOptions {
+  proto: Proto;
+  /** Address to bind the master socket to ('0.0.0.0', '::', '127.0.0.1', '::1', or a name). */
+  host: string;
+  /** Port to bind; 0 picks a free one (read it back from `pool.local.port`). */
+  port: number;
+  /** Family when `host` is a name or empty (default: from `host`, else 4). */
+  family?: Family;
+  /**
+   * An existing master socket to own instead of creating one: a dgram socket (udp), a net.Server
+   * (tcp) or a tls.Server (tls). Bound / listening ones are used as they are, others are bound to
+   * host:port. The pool owns it from now on: `close()` closes it.
+   */
+  socket?: DgramSocket | NetServer | TlsServer;
+  /**
+   * Without `connected`: a restriction. Every send goes to `dst` whatever the caller passed, and
+   * traffic from other peers is dropped and counted (inbound TCP/TLS compares the address only).
+   * With `connected` (UDP): the peer of the connected master socket.
+   */
+  dst?: Peer;
+  /**
+   * UDP: connect the master socket to `dst` (the kernel then filters other senders).
+   * TCP/TLS: there is no connected master; it means the same as `dst` alone.
+   */
+  connected?: boolean;
+  /** TLS credentials; required for proto 'tls' (at least cert and key to accept connections). */
+  tls?: PoolTlsOptions;
+  limits?: PoolLimitsInit;
+}

@@ -1,0 +1,177 @@
+import type { RemoteInfo, Socket as DgramSocket } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
+import { parseMessage, responseForParseError, SipParseError, type ParseLimits } from '../message/index.js';
+import { familyOf, normalizeAddr } from './address.js';
+import { InvalidDestinationError, PoolClosedError, SendFailedError } from './errors.js';
+import type { PoolCore } from './pool-core.js';
+import { SettleQueue } from './settle-queue.js';
+import type { Family, Peer } from './types.js';
+
+const MAPPED = '::ffff:';
+const noop = (): void => {};
+
+/**
+ * UDP side of a pool: one master socket sends to anyone and receives from anyone (or, connected,
+ * talks to one peer). Sends settle in order through one callback (see SettleQueue).
+ */
+export class UdpTransport {
+  private readonly sent = new SettleQueue();
+  private readonly parseLimits: ParseLimits;
+  private isClosed = false;
+
+  constructor(
+    private readonly core: PoolCore,
+    readonly socket: DgramSocket,
+    /** Family of the socket (udp4 / udp6). */
+    private readonly family: Family,
+    /** The master socket is connected: sends carry no address. */
+    private readonly connected: boolean,
+  ) {
+    this.parseLimits = { maxHeader: core.limits.MAX_SIP_HEADER, maxBody: core.limits.MAX_SIP_BODY };
+    socket.on('message', this.onMessage);
+    socket.on('error', this.onError);
+  }
+
+  send(buf: Buffer, dst: Peer | undefined): Promise<void> {
+    if (this.isClosed) return Promise.reject(new PoolClosedError('socket pool closed'));
+    const sent = this.sent;
+    if (this.connected) {
+      const p = sent.enqueue();
+      try {
+        this.socket.send(buf, this.onSent);
+      } catch (err) {
+        sent.rejectLast(new SendFailedError(`send failed: ${(err as Error).message}`, { cause: err }));
+      }
+      return p;
+    }
+    const forced = this.core.restriction;
+    if (forced !== undefined) dst = forced;
+    if (dst === undefined) return Promise.reject(new InvalidDestinationError('no destination for this datagram'));
+    const port = dst.port;
+    if (!Number.isInteger(port) || port <= 0 || port > 65535) return Promise.reject(new InvalidDestinationError(`bad port ${port}`));
+    let addr = dst.addr;
+    if (typeof addr !== 'string') return Promise.reject(new InvalidDestinationError('no destination address'));
+    if (addr.charCodeAt(0) === 91 /* [ */) addr = addr.slice(1, -1);
+    const fam = familyOf(addr);
+    if (fam === undefined) return this.sendToName(buf, addr, port);
+    if (fam !== this.family) {
+      // A v4 peer through a dual-stack v6 socket goes as an IPv4-mapped address.
+      if (fam === 4) addr = MAPPED + addr;
+      else return Promise.reject(new InvalidDestinationError(`IPv6 destination ${addr} on an IPv4 socket`));
+    }
+    const p = sent.enqueue();
+    try {
+      this.socket.send(buf, port, addr, this.onSent);
+    } catch (err) {
+      sent.rejectLast(new SendFailedError(`send to ${addr} port ${port} failed: ${(err as Error).message}`, { cause: err }));
+    }
+    return p;
+  }
+
+  /** Host names are resolved first, so that every socket.send() gets an IP and sends stay in order. */
+  private async sendToName(buf: Buffer, name: string, port: number): Promise<void> {
+    let ip: string;
+    try {
+      ({ address: ip } = await lookup(name, { family: this.family }));
+    } catch (err) {
+      throw new InvalidDestinationError(`cannot resolve ${name}: ${(err as Error).message}`, { cause: err });
+    }
+    return this.send(buf, { addr: ip, port });
+  }
+
+  private readonly onSent = (err: Error | null): void => {
+    if (err) this.sent.settle(new SendFailedError(`send failed: ${err.message}`, { cause: err }));
+    else {
+      this.core.stats.messagesOut++;
+      this.sent.settle();
+    }
+  };
+
+  private readonly onMessage = (buf: Buffer, rinfo: RemoteInfo): void => {
+    if (this.isClosed) return;
+    const core = this.core;
+    let addr = rinfo.address;
+    let family = this.family;
+    if (family === 6 && addr.startsWith(MAPPED)) {
+      addr = normalizeAddr(addr);
+      if (addr.indexOf(':') === -1) family = 4;
+    }
+    const port = rinfo.port;
+    const r = core.restriction;
+    if (r !== undefined && !this.connected && (addr !== r.addr || port !== r.port)) {
+      core.stats.foreignDropped++;
+      return;
+    }
+    if (isKeepAlive(buf)) {
+      core.stats.keepAlives++;
+      return;
+    }
+    let msg;
+    try {
+      msg = parseMessage(buf, this.parseLimits);
+    } catch (err) {
+      this.malformed(err, addr, port);
+      return;
+    }
+    core.deliver(msg, { addr, port, family, proto: 'udp', socket: this.socket });
+  };
+
+  /** A request that cannot be parsed gets 400/505/513 when it can be answered; anything else is dropped. */
+  private malformed(err: unknown, addr: string, port: number): void {
+    const stats = this.core.stats;
+    stats.parseErrors++;
+    const bytes = err instanceof SipParseError ? responseForParseError(err) : undefined;
+    if (bytes === undefined) {
+      stats.datagramsDropped++;
+      return;
+    }
+    stats.errorResponses++;
+    try {
+      if (this.connected) this.socket.send(bytes, noop);
+      else this.socket.send(bytes, port, this.family === 6 && addr.indexOf(':') === -1 ? MAPPED + addr : addr, noop);
+    } catch {
+      // The socket is going away; nothing to answer with.
+    }
+  }
+
+  private readonly onError = (err: Error): void => {
+    this.core.report(err);
+  };
+
+  close(): Promise<void> {
+    if (this.isClosed) return Promise.resolve();
+    this.isClosed = true;
+    return new Promise<void>((resolve) => {
+      const s = this.socket;
+      const done = (): void => {
+        s.off('message', this.onMessage);
+        s.off('error', this.onError);
+        // Sends the kernel never confirmed (none normally: close waits for nothing) still settle.
+        this.sent.rejectAll(new PoolClosedError('socket pool closed'));
+        resolve();
+      };
+      try {
+        s.close(done);
+      } catch {
+        done();
+      }
+    });
+  }
+}
+
+/**
+ * Tiny keep-alive datagrams (CRLF / CRLFCRLF, RFC 5626 §3.5.1 style) and stray STUN binding
+ * packets (first byte 0x00 / 0x01) are not SIP: ignore them without counting a parse error.
+ */
+function isKeepAlive(buf: Buffer): boolean {
+  const n = buf.length;
+  if (n === 0) return true;
+  const c0 = buf[0]!;
+  if (c0 < 2) return true;
+  if (n > 4) return false;
+  for (let i = 0; i < n; i++) {
+    const c = buf[i];
+    if (c !== 13 && c !== 10 && c !== 32 && c !== 0) return false;
+  }
+  return true;
+}
