@@ -106,10 +106,10 @@ export class TimerQueue {
   /** Run every timer due at `clock.now()` (what the real timer does); returns how many ran. */
   runDue(): number {
     const now = this.clock.now();
-    const heap = this.heap;
     let ran = 0;
-    while (heap.length > 0) {
-      const top = heap[0]!;
+    // this.heap is read afresh each turn: a callback may cancel (compact) or clear the queue.
+    while (this.heap.length > 0) {
+      const top = this.heap[0]!;
       if (top.target === null) {
         this.popTop();
         this.dead--;
@@ -159,14 +159,19 @@ export class TimerQueue {
   }
 
   private compact(): void {
-    const live: TimerEntry[] = [];
-    for (const e of this.heap) {
-      if (e.target !== null) live.push(e);
-      else e.index = -1;
+    // In place: filter the live entries to the front, then heapify.
+    const live = this.heap;
+    let w = 0;
+    for (let r = 0; r < live.length; r++) {
+      const e = live[r]!;
+      if (e.target === null) e.index = -1;
+      else {
+        e.index = w;
+        live[w++] = e;
+      }
     }
-    this.heap = live;
+    live.length = w;
     this.dead = 0;
-    for (let i = 0; i < live.length; i++) live[i]!.index = i;
     for (let i = (live.length >>> 1) - 1; i >= 0; i--) this.down(i);
     // The armed real timer may now be early (its entry died); onFire re-arms correctly then.
   }

@@ -172,4 +172,57 @@ describe('TimerQueue', () => {
       { numRuns: 300 },
     );
   });
+  it('property: callbacks that cancel many timers (compaction) or schedule more keep the order', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ delay: fc.integer({ min: 0, max: 3000 }), cancels: fc.array(fc.nat(), { maxLength: 120, size: 'medium' }), spawn: fc.option(fc.integer({ min: 0, max: 500 })) }), {
+          minLength: 50,
+          maxLength: 400,
+        }),
+        (specs) => {
+          const clock = new ManualClock();
+          const q = new TimerQueue(clock);
+          const entries: TimerEntry[] = [];
+          const due: number[] = [];
+          const cancelled = new Set<number>();
+          const fired: { id: number; at: number }[] = [];
+          const add = (delay: number, spec: (typeof specs)[number] | undefined) => {
+            const id = entries.length;
+            due.push(clock.now() + delay);
+            entries.push(
+              q.schedule(delay, {
+                onTimer: () => {
+                  fired.push({ id, at: clock.now() });
+                  if (spec === undefined) return;
+                  for (const c of spec.cancels) {
+                    const k = c % entries.length;
+                    if (entries[k]!.active) cancelled.add(k);
+                    q.cancel(entries[k]);
+                  }
+                  if (spec.spawn !== null) add(spec.spawn, undefined);
+                },
+              }),
+            );
+          };
+          for (const spec of specs) add(spec.delay, spec);
+          clock.advance(10000);
+          // every fire at its due time, in (due, id) order, never a cancelled one, every other one fired once
+          for (let i = 0; i < fired.length; i++) {
+            const f = fired[i]!;
+            if (f.at !== due[f.id]) return false;
+            if (cancelled.has(f.id)) return false;
+            if (i > 0) {
+              const p = fired[i - 1]!;
+              if (due[p.id]! > due[f.id]! || (due[p.id] === due[f.id] && p.id > f.id)) return false;
+            }
+          }
+          const firedIds = new Set(fired.map((f) => f.id));
+          if (firedIds.size !== fired.length) return false;
+          for (let id = 0; id < entries.length; id++) if (!cancelled.has(id) && !firedIds.has(id)) return false;
+          return q.size === 0 && clock.pending === 0;
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
 });
