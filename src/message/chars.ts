@@ -26,6 +26,16 @@ export function isToken(s: string, from = 0, to = s.length): boolean {
 
 export const isWs = (c: number): boolean => c === 32 || c === 9;
 
+/**
+ * `s` without leading and trailing SP/HT. Not String.prototype.trim, which also strips
+ * non-SIP "white space" such as U+FEFF (a UTF-8 BOM) or U+00A0 that belong to a value.
+ */
+export function trimLws(s: string, from = 0, to = s.length): string {
+  while (from < to && (s.charCodeAt(from) === 32 || s.charCodeAt(from) === 9)) from++;
+  while (to > from && (s.charCodeAt(to - 1) === 32 || s.charCodeAt(to - 1) === 9)) to--;
+  return from === 0 && to === s.length ? s : s.slice(from, to);
+}
+
 export function skipWs(s: string, i: number): number {
   const n = s.length;
   while (i < n) {
@@ -42,7 +52,8 @@ export function parseUint(s: string, max: number, from = 0, to = s.length): numb
   let v = 0;
   for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i) - 48;
-    if (c < 0 || c > 9) return -1;
+    // !(c >= 0): charCodeAt past the end is NaN, which must not count as a digit.
+    if (!(c >= 0 && c <= 9)) return -1;
     v = v * 10 + c;
     if (v > max) return -1;
   }

@@ -2,15 +2,16 @@
  * Header name normalisation: every name becomes a lower-case long-form key.
  * Compact forms from RFC 3261 §7.3.3 and the registered extension ones.
  */
-const COMPACT: Record<string, string> = {
+// Null-prototype tables: a header named "constructor" or "__proto__" must not find Object.prototype.
+const COMPACT: Record<string, string> = Object.assign(Object.create(null) as Record<string, string>, {
   i: 'call-id', m: 'contact', e: 'content-encoding', l: 'content-length', c: 'content-type',
   f: 'from', s: 'subject', k: 'supported', t: 'to', v: 'via',
   o: 'event', r: 'refer-to', b: 'referred-by', u: 'allow-events', x: 'session-expires',
   y: 'identity', a: 'accept-contact', j: 'reject-contact', d: 'request-disposition',
-};
+});
 
 /** Spelling used when we write a header that the caller named in another case or form. */
-const CANONICAL: Record<string, string> = {
+const CANONICAL: Record<string, string> = Object.assign(Object.create(null) as Record<string, string>, {
   'call-id': 'Call-ID', cseq: 'CSeq', 'www-authenticate': 'WWW-Authenticate', 'mime-version': 'MIME-Version',
   'content-length': 'Content-Length', via: 'Via', from: 'From', to: 'To', contact: 'Contact',
   'max-forwards': 'Max-Forwards', 'content-type': 'Content-Type', 'record-route': 'Record-Route',
@@ -24,7 +25,7 @@ const CANONICAL: Record<string, string> = {
   'reply-to': 'Reply-To', warning: 'Warning', timestamp: 'Timestamp', date: 'Date', path: 'Path',
   'service-route': 'Service-Route', 'content-disposition': 'Content-Disposition', identity: 'Identity',
   'accept-contact': 'Accept-Contact', 'reject-contact': 'Reject-Contact', 'request-disposition': 'Request-Disposition',
-};
+});
 
 /**
  * Headers whose grammar is a comma-separated list (RFC 3261 §7.3.1 and extensions), so that

@@ -49,7 +49,9 @@ export class SipHeaders implements Iterable<[string, string]> {
   /** Append to the value of the last line (header folding). */
   extendLast(more: string): void {
     const i = this.values.length - 1;
-    this.values[i] = this.values[i] + ' ' + more;
+    const v = this.values[i]!;
+    // "Route:" CRLF SP "<sip:...>": the value starts on the continuation line.
+    this.values[i] = v.length === 0 ? more : v + ' ' + more;
   }
 
   has(name: string): boolean {

@@ -1,4 +1,4 @@
-import { isToken, parseUint } from './chars.js';
+import { isToken, parseUint, trimLws } from './chars.js';
 import { parseCSeq } from './cseq.js';
 import { SipParseError, tooLarge } from './errors.js';
 import { headerKey } from './header-names.js';
@@ -54,13 +54,17 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
   const head = buf.toString('utf8', start, headEnd);
   const lineEnd = head.indexOf('\r\n');
   const first = lineEnd === -1 ? head : head.slice(0, lineEnd);
-  const isResponse = first.startsWith('SIP/');
+  // "SIP/" is case-insensitive like the rest of the version (RFC 3261 §7.1); no method has a '/'.
+  const isResponse = first.length >= 4 && (first.charCodeAt(0) | 32) === 115 && (first.charCodeAt(1) | 32) === 105 && (first.charCodeAt(2) | 32) === 112 && first.charCodeAt(3) === 47;
   const headers = new SipHeaders();
+  // A bad start line is reported after the header lines are read, so that the error carries them
+  // and responseForParseError can still answer a request (400, or 505 for an unknown version).
+  let startErr: SipParseError | undefined;
+  let method = '';
+  let uri = '';
+  let status = 0;
+  let reason = '';
   try {
-    let method = '';
-    let uri = '';
-    let status = 0;
-    let reason = '';
     if (isResponse) {
       const sp = first.indexOf(' ');
       if (sp === -1) throw new SipParseError('Malformed Status-Line');
@@ -83,6 +87,11 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
         throw first.startsWith('SIP/', sp2 + 1) ? new SipParseError('Version Not Supported', 505) : new SipParseError('Malformed SIP-Version');
       }
     }
+  } catch (err) {
+    if (!(err instanceof SipParseError)) throw err;
+    startErr = err;
+  }
+  try {
 
     // Header lines. Continuation lines (leading SP/HT) fold into the previous value with one SP.
     let pos = lineEnd === -1 ? head.length : lineEnd + 2;
@@ -93,7 +102,7 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
       const c = head.charCodeAt(pos);
       if (c === 32 || c === 9) {
         if (headers.size === 0) throw new SipParseError('Continuation line before the first header');
-        const more = head.slice(pos, e).trim();
+        const more = trimLws(head, pos, e);
         if (more.length > 0) headers.extendLast(more);
       } else {
         const colon = head.indexOf(':', pos);
@@ -102,10 +111,11 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
         while (ne > pos && (head.charCodeAt(ne - 1) === 32 || head.charCodeAt(ne - 1) === 9)) ne--;
         if (!isToken(head, pos, ne)) throw new SipParseError('Malformed header name');
         const name = head.slice(pos, ne);
-        headers.pushRaw(name, headerKey(name), head.slice(colon + 1, e).trim());
+        headers.pushRaw(name, headerKey(name), trimLws(head, colon + 1, e));
       }
       pos = e + 2;
     }
+    if (startErr !== undefined) throw startErr;
 
     // Framing.
     const clLines = headers.linesOf('content-length');
@@ -158,7 +168,9 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
     return isResponse
       ? new SipResponse({ status, reason, headers, body })
       : new SipRequest({ method, uri, headers, body });
-  } catch (err) {
+  } catch (e) {
+    // The start line's error wins over one in the header lines.
+    const err = startErr ?? e;
     if (err instanceof SipParseError) {
       err.isRequest = !isResponse;
       if (headers.size > 0) err.headers = headers;

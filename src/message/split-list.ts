@@ -1,3 +1,5 @@
+import { trimLws } from './chars.js';
+
 /**
  * Split a header value at the commas that separate list elements (RFC 3261 §7.3.1):
  * commas inside a quoted-string (with its quoted-pairs) or inside <...> do not split.
@@ -18,9 +20,9 @@ export function splitList(value: string, out: string[]): void {
     else if (c === 60 /* < */) inAngle = true;
     else if (c === 62 /* > */) inAngle = false;
     else if (c === 44 /* , */ && !inAngle) {
-      out.push(value.slice(start, i).trim());
+      out.push(trimLws(value, start, i));
       start = i + 1;
     }
   }
-  out.push(start === 0 ? value : value.slice(start).trim());
+  out.push(start === 0 ? value : trimLws(value, start));
 }

@@ -16,6 +16,7 @@ export function validateRequest(req: SipRequest): SipParseError | undefined {
   for (const [key, name] of SINGLE) if (h.countOf(key) > 1) return new SipParseError(`Multiple ${name} values`);
   const cl = h.linesOf('content-length');
   for (let i = 1; i < cl.length; i++) if (cl[i] !== cl[0]) return new SipParseError('Conflicting Content-Length values');
-  if (req.callId.length === 0) return new SipParseError('Empty Call-ID');
+  // Not req.callId: that view throws on an empty value, and this function reports instead.
+  if (h.get('call-id')!.length === 0) return new SipParseError('Empty Call-ID');
   return undefined;
 }
