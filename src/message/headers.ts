@@ -15,6 +15,12 @@ export class SipHeaders implements Iterable<[string, string]> {
   private keys: string[] = [];
   /** Values (folded lines joined with one SP), parallel to `names`. */
   private values: string[] = [];
+  /**
+   * The line as received when it is not in the normal "Name: value" form ("L:0", "Via  : x",
+   * trailing LWS), so that an untouched line serialises byte for byte; undefined otherwise, and
+   * for every line added or changed through the API.
+   */
+  private raws: (string | undefined)[] = [];
   /** Parsed structured views, keyed by header key; dropped when that header changes. */
   private cache: Map<string, unknown> | undefined;
 
@@ -24,6 +30,7 @@ export class SipHeaders implements Iterable<[string, string]> {
       this.names = init.names.slice();
       this.keys = init.keys.slice();
       this.values = init.values.slice();
+      this.raws = init.raws.slice();
     } else if (typeof (init as Iterable<unknown>)[Symbol.iterator] === 'function') {
       for (const [n, v] of init as Iterable<readonly [string, string]>) this.append(n, v);
     } else {
@@ -39,11 +46,12 @@ export class SipHeaders implements Iterable<[string, string]> {
     return this.keys.length;
   }
 
-  /** Fast append used by the parser: key already normalised. */
-  pushRaw(name: string, key: string, value: string): void {
+  /** Fast append used by the parser: key already normalised; `raw` = the line as received if not "name: value". */
+  pushRaw(name: string, key: string, value: string, raw?: string): void {
     this.names.push(name);
     this.keys.push(key);
     this.values.push(value);
+    this.raws.push(raw);
   }
 
   /** Append to the value of the last line (header folding). */
@@ -52,6 +60,8 @@ export class SipHeaders implements Iterable<[string, string]> {
     const v = this.values[i]!;
     // "Route:" CRLF SP "<sip:...>": the value starts on the continuation line.
     this.values[i] = v.length === 0 ? more : v + ' ' + more;
+    // Folded lines are written unfolded.
+    this.raws[i] = undefined;
   }
 
   has(name: string): boolean {
@@ -114,6 +124,7 @@ export class SipHeaders implements Iterable<[string, string]> {
     this.names.splice(at, 0, ...vals.map(() => spelled));
     this.keys.splice(at, 0, ...vals.map(() => key));
     this.values.splice(at, 0, ...vals);
+    this.raws.splice(at, 0, ...vals.map(() => undefined));
     this.cache?.delete(key);
     return this;
   }
@@ -124,6 +135,7 @@ export class SipHeaders implements Iterable<[string, string]> {
     this.names.push(canonicalName(key, name));
     this.keys.push(key);
     this.values.push(String(value));
+    this.raws.push(undefined);
     this.cache?.delete(key);
     return this;
   }
@@ -134,6 +146,7 @@ export class SipHeaders implements Iterable<[string, string]> {
     this.names.unshift(canonicalName(key, name));
     this.keys.unshift(key);
     this.values.unshift(String(value));
+    this.raws.unshift(undefined);
     this.cache?.delete(key);
     return this;
   }
@@ -147,23 +160,24 @@ export class SipHeaders implements Iterable<[string, string]> {
 
   private removeKey(key: string): boolean {
     let w = 0;
-    const { names, keys, values } = this;
+    const { names, keys, values, raws } = this;
     for (let r = 0; r < keys.length; r++) {
       if (keys[r] === key) continue;
       names[w] = names[r]!;
       keys[w] = keys[r]!;
       values[w] = values[r]!;
+      raws[w] = raws[r];
       w++;
     }
     const had = w !== keys.length;
-    names.length = keys.length = values.length = w;
+    names.length = keys.length = values.length = raws.length = w;
     return had;
   }
 
   /** Copy every line of `key` (spelling and value) onto another header set. */
   copyTo(target: SipHeaders, key: string): void {
     for (let i = 0; i < this.keys.length; i++) {
-      if (this.keys[i] === key) target.pushRaw(this.names[i]!, key, this.values[i]!);
+      if (this.keys[i] === key) target.pushRaw(this.names[i]!, key, this.values[i]!, this.raws[i]);
     }
     target.cache?.delete(key);
   }
@@ -198,20 +212,22 @@ export class SipHeaders implements Iterable<[string, string]> {
 
   /**
    * Serialise the header lines. Content-Length is written where it first stood (or last) with the
-   * real body length; repeated Content-Length lines are dropped.
+   * real body length; repeated Content-Length lines are dropped. Untouched lines are written as received.
    */
   serialize(bodyLength: number): string {
     let s = '';
     let wroteLength = false;
-    const { names, keys, values } = this;
+    const { names, keys, values, raws } = this;
     for (let i = 0; i < keys.length; i++) {
+      const raw = raws[i];
       if (keys[i] === 'content-length') {
         if (wroteLength) continue;
         wroteLength = true;
-        s += names[i] + ': ' + bodyLength + '\r\n';
+        const len = String(bodyLength);
+        s += (raw !== undefined && values[i] === len ? raw : names[i] + ': ' + len) + '\r\n';
         continue;
       }
-      s += names[i] + ': ' + values[i] + '\r\n';
+      s += (raw !== undefined ? raw : names[i] + ': ' + values[i]) + '\r\n';
     }
     if (!wroteLength) s += 'Content-Length: ' + bodyLength + '\r\n';
     return s;

@@ -111,7 +111,10 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
         while (ne > pos && (head.charCodeAt(ne - 1) === 32 || head.charCodeAt(ne - 1) === 9)) ne--;
         if (!isToken(head, pos, ne)) throw new SipParseError('Malformed header name');
         const name = head.slice(pos, ne);
-        headers.pushRaw(name, headerKey(name), trimLws(head, colon + 1, e));
+        const value = trimLws(head, colon + 1, e);
+        // Keep the line as received unless it is exactly "name: value" (see SipHeaders.serialize).
+        const normal = ne === colon && head.charCodeAt(colon + 1) === 32 && value.length === e - colon - 2;
+        headers.pushRaw(name, headerKey(name), value, normal ? undefined : head.slice(pos, e));
       }
       pos = e + 2;
     }
