@@ -84,9 +84,15 @@ export function stampVia(req: SipRequest, from: SipPeer): boolean {
   const params = new Map(via.params);
   params.set('received', from.addr);
   if (fillRport) params.set('rport', String(from.port));
+  const top: Via = { ...via, params, received: from.addr, rport: fillRport ? from.port : via.rport };
+  const parsed = req.via;
   const values = req.headers.getAll('via');
-  values[0] = formatVia({ ...via, params });
+  values[0] = formatVia(top);
   req.headers.set('Via', values);
+  // Keep the parsed view (set() dropped it) so nobody parses every Via again.
+  const view = parsed.slice();
+  view[0] = top;
+  req.headers.primeView('via', view);
   return true;
 }
 
