@@ -62,6 +62,8 @@ export class StreamFramer {
     if (chunk.length === 0) return;
     try {
       if (this.len === 0) {
+        // Nothing pending: positions from the previous data mean nothing for this chunk.
+        this.scanFrom = 0;
         const used = this.consume(chunk, chunk.length, sink);
         if (used < chunk.length) this.keep(chunk, used, chunk.length);
         return;
@@ -77,13 +79,13 @@ export class StreamFramer {
       if (used === end) {
         this.buf = undefined;
         this.len = 0;
+        this.scanFrom = 0;
       } else if (used > 0) {
-        // Frames already handed out may still view `data`: copy the rest into a new buffer.
+        // Frames already handed out may still view `data`: copy the rest into a new buffer
+        // (keep() also rebases scanFrom onto it).
         this.buf = undefined;
         this.len = 0;
-        const scan = this.scanFrom;
         this.keep(data, used, end);
-        this.scanFrom = scan;
       }
     } catch (err) {
       this.broken = true;
