@@ -116,6 +116,23 @@ export abstract class ClientTransaction implements TimerTarget {
   abstract _response(res: SipResponse, from: SipPeer): void;
   abstract onTimer(kind: number): void;
 
+  /** @internal onOpen was called for this transaction (reliable transport, first send done). */
+  _opened = false;
+
+  /**
+   * First send of the request. Over a reliable transport the layer reports the transaction open
+   * (onOpen) only once this send succeeded: the connection exists from then on.
+   */
+  protected transmitFirst(): void {
+    let p: Promise<void>;
+    try {
+      p = this.core.transport.send(this.request, this.dst);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.then(this.reliable ? () => this.core.clientSent(this) : undefined, (err: unknown) => this.transportFailed(err));
+  }
+
   protected transmit(msg: SipRequest, failOnError: boolean): void {
     let p: Promise<void>;
     try {
@@ -250,7 +267,7 @@ export class InviteClientTransaction extends ClientTransaction {
   _start(): void {
     const t = this.t;
     const q = this.core.queue;
-    this.transmit(this.request, true);
+    this.transmitFirst();
     if (t.A > 0) {
       this.interval = t.A;
       this.retxTimer = q.schedule(t.A, this, K_RETX);
@@ -376,7 +393,7 @@ export class NonInviteClientTransaction extends ClientTransaction {
   _start(): void {
     const t = this.t;
     const q = this.core.queue;
-    this.transmit(this.request, true);
+    this.transmitFirst();
     if (t.E > 0) {
       this.interval = t.E;
       this.retxTimer = q.schedule(t.E, this, K_RETX);

@@ -67,5 +67,7 @@ export interface TransactionCore {
   ackReceived(ack: SipRequest, from: SipPeer, txn: InviteServerTransaction): void;
   unacked(txn: InviteServerTransaction, res: SipResponse): void;
   clientTerminated(txn: ClientTransaction): void;
+  /** The first send of a client transaction over a reliable transport succeeded. */
+  clientSent(txn: ClientTransaction): void;
   sendCancel(cancel: SipRequest, dst: SipDestination): ClientTransaction | undefined;
 }

@@ -32,9 +32,13 @@ export interface TransactionLayerHooks {
   /** A final INVITE response never ACKed: 2xx within 64*T1 (Timer L; the UA should send BYE) or non-2xx (Timer H). */
   onUnacked?: (txn: InviteServerTransaction, res: SipResponse) => void;
   /**
-   * Connection bookkeeping: a transaction over a reliable transport (TCP/TLS) opened / ended.
-   * `peer` is the request's `from` (server side, socket included) or the `dst` given to
-   * `request()` (client side). Called exactly once each, in pairs; never for UDP.
+   * Connection bookkeeping for reliable transports (TCP/TLS), never called for UDP. onOpen: a
+   * server transaction was created (`peer` = the request's `from`, socket included), or a client
+   * transaction's first send succeeded (`peer` = the `dst` given to `request()`; the connection
+   * exists from then on). onClose: that transaction ended. Always in pairs, once each; a client
+   * transaction that ended before its first send completed gets neither.
+   * With the SocketPool: `onOpen: (p, t) => pool.hold(t.request)`, `onClose: (p, t) => pool.release(t.request)`
+   * (release only what hold() returned true for).
    */
   onOpen?: (peer: SipDestination, txn: AnyTransaction) => void;
   onClose?: (peer: SipDestination, txn: AnyTransaction) => void;
@@ -324,7 +328,6 @@ export class TransactionLayer implements TransactionCore {
     this.stats.clientCreated++;
     this.stats.clientActive++;
     this.stats.pending++;
-    if (txn.reliable) this.opened(dst, txn);
     txn._start();
     return txn;
   }
@@ -446,7 +449,13 @@ export class TransactionLayer implements TransactionCore {
   clientTerminated(txn: ClientTransaction): void {
     if (this.clients.get(txn.key) === txn) this.clients.delete(txn.key);
     this.stats.clientActive--;
-    if (txn.reliable) this.closedOn(txn.dst, txn);
+    if (txn._opened) this.closedOn(txn.dst, txn);
+  }
+
+  clientSent(txn: ClientTransaction): void {
+    if (txn._opened || txn.state === 'terminated') return;
+    txn._opened = true;
+    this.opened(txn.dst, txn);
   }
 
   private addServer(txn: ServerTransaction): void {

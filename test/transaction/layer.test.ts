@@ -20,6 +20,7 @@ describe('TransactionLayer', () => {
     const pendingResult = pending.result;
     const invite = req({ branch: generateBranch(), transport: 'TCP' });
     const accepted = h.layer.request(invite, tcpDst, { onError: (e) => errors.push(e) });
+    await flushMicrotasks(); // first send done: the TCP client transaction is open
     h.layer.receive(resp(invite, 200), tcpPeer);
     expect(accepted.state).toBe('accepted');
     expect(h.layer.queue.size).toBeGreaterThan(0);
@@ -74,7 +75,7 @@ describe('TransactionLayer', () => {
     expect(h2.txns[0]!.signal.aborted).toBe(true);
   });
 
-  it('connection bookkeeping: onOpen/onClose in pairs and busy(socket) for server and client transactions', () => {
+  it('connection bookkeeping: onOpen/onClose in pairs and busy(socket) for server and client transactions', async () => {
     const events: string[] = [];
     const h = harness({
       onOpen: (p: SipDestination, t) => events.push(`open ${p.proto} ${'isInvite' in t && t.isInvite ? 'INVITE' : 'other'}`),
@@ -84,6 +85,8 @@ describe('TransactionLayer', () => {
     const dst: SipDestination = { ...tcpDst, socket: sock };
     const opts = req({ method: 'OPTIONS', branch: generateBranch(), transport: 'TCP' });
     h.layer.request(opts, dst);
+    expect(h.layer.busy(sock)).toBe(false); // client side: open once the first send succeeded
+    await flushMicrotasks();
     h.layer.receive(req({ transport: 'TCP' }), tcpPeer);
     expect(h.layer.busy(sock)).toBe(true);
     expect(h.layer.busy(tcpSocket)).toBe(true);
@@ -94,6 +97,16 @@ describe('TransactionLayer', () => {
     h.clock.advance(32000);
     expect(h.layer.busy(tcpSocket)).toBe(false);
     expect(events).toEqual(['open tcp other', 'open tcp INVITE', 'close tcp', 'close tcp']);
+  });
+
+  it('a client transaction whose first send fails never opens', async () => {
+    const events: string[] = [];
+    const h = harness({ onOpen: () => events.push('open'), onClose: () => events.push('close') });
+    h.transport.failWith = new Error('ECONNREFUSED');
+    const txn = h.layer.request(req({ method: 'OPTIONS', branch: generateBranch(), transport: 'TCP' }), tcpDst);
+    await flushMicrotasks();
+    expect(txn.state).toBe('terminated');
+    expect(events).toEqual([]);
   });
 
   it('RFC 2543 fallback matching (no magic cookie): retransmission, ACK and CANCEL', () => {
