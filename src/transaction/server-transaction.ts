@@ -1,4 +1,4 @@
-import { createResponse, generateTag, type SipRequest, type SipResponse } from '../message/index.js';
+import { createResponse, generateTag, type ResponseOptions, type SipRequest, type SipResponse } from '../message/index.js';
 import type { TransactionCore } from './core.js';
 import { TinyEmitter } from './emitter.js';
 import { SipCancelledError, SipServerTimeoutError, SipTransactionError } from './errors.js';
@@ -35,10 +35,8 @@ const K_RETX = 3; // G, or 2xx retransmission
 const K_WAIT = 4; // H, or L
 const K_END = 5; // I, or J
 
-export interface ResponseOptions {
-  headers?: Record<string, string | number | readonly (string | number)[]> | [string, string][];
-  body?: Buffer | string;
-}
+/** Extra headers and body for `respond(status, ...)` / `createResponse` (the To tag is the transaction's). */
+export type TransactionResponseOptions = Omit<ResponseOptions, 'toTag'>;
 
 /**
  * A server transaction (RFC 3261 §17.2): created by the layer for each new request and handed to
@@ -121,7 +119,7 @@ export abstract class ServerTransaction extends TinyEmitter<ServerTransactionEve
   }
 
   /** A response to this request (createResponse from the codec) with this transaction's To tag. */
-  createResponse(status: number, reason?: string, opts?: ResponseOptions): SipResponse {
+  createResponse(status: number, reason?: string, opts?: TransactionResponseOptions): SipResponse {
     return createResponse(this.request, status, reason, { ...opts, toTag: status > 100 ? this.toTag : undefined });
   }
 
@@ -135,7 +133,7 @@ export abstract class ServerTransaction extends TinyEmitter<ServerTransactionEve
    * The returned promise never causes an unhandled rejection if ignored; errors are also
    * emitted as 'error' and given to the layer's onError.
    */
-  respond(response: SipResponse | number, reason?: string, opts?: ResponseOptions): Promise<void> {
+  respond(response: SipResponse | number, reason?: string, opts?: TransactionResponseOptions): Promise<void> {
     const res = typeof response === 'number' ? this.createResponse(response, reason, opts) : response;
     const status = res.status;
     if (!(status >= 100 && status <= 699)) return handledReject(new RangeError(`response status ${status} out of range 100..699`));
