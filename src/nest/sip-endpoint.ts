@@ -1,0 +1,134 @@
+import { isIP } from 'node:net';
+import type { SipMessage } from '../message/index.js';
+import {
+  TransactionLayer,
+  type AnyTransaction,
+  type SipDestination,
+  type SipPeer,
+  type TimerOptions,
+  type TransactionLayerHooks,
+  type TransactionTransport,
+} from '../transaction/index.js';
+import { SocketPool, type From, type LocalAddress, type PoolLimitsInit, type PoolTlsOptions } from '../transport/index.js';
+
+/** One listening (or sending) leg: a transport on an address. */
+export interface SipLeg {
+  transport: 'udp' | 'tcp' | 'tls';
+  /** Address to bind; default 127.0.0.1. Use '::1' / '::' for IPv6, '0.0.0.0' for every IPv4 interface. */
+  host?: string;
+  /** Port to bind; default 5060 (5061 for TLS); 0 picks a free port. */
+  port?: number;
+  /** TLS credentials and client-certificate policy (required for 'tls'). */
+  tls?: PoolTlsOptions;
+}
+
+export interface SipEndpointOptions {
+  legs: SipLeg[];
+  limits?: PoolLimitsInit;
+  timers?: TimerOptions;
+}
+
+/**
+ * The machinery SipServer and SipClient share: one SocketPool per leg under one TransactionLayer,
+ * responses routed back through the pool (and connection) their request came from, and TCP/TLS
+ * connections held open while transactions run on them.
+ */
+export class SipEndpoint implements TransactionTransport {
+  readonly layer: TransactionLayer;
+  readonly pools: SocketPool[] = [];
+  /** Which pool a connection (or UDP socket) belongs to, learnt as messages arrive. */
+  private readonly poolOfSocket = new WeakMap<object, SocketPool>();
+  private readonly held = new Map<AnyTransaction, SocketPool>();
+
+  constructor(
+    private readonly opts: Omit<SipEndpointOptions, 'legs'>,
+    hooks: TransactionLayerHooks,
+  ) {
+    this.layer = new TransactionLayer({
+      transport: this,
+      timers: opts.timers,
+      ...hooks,
+      onOpen: (peer, txn) => {
+        const pool = this.poolFor(peer);
+        if (pool !== undefined && pool.hold(txn.request)) this.held.set(txn, pool);
+      },
+      onClose: (_peer, txn) => {
+        const pool = this.held.get(txn);
+        if (pool !== undefined) {
+          this.held.delete(txn);
+          pool.release(txn.request);
+        }
+      },
+    });
+  }
+
+  /** Bind a leg. On failure nothing of this leg stays bound. */
+  async addLeg(leg: SipLeg): Promise<SocketPool> {
+    const pool = await SocketPool.create({
+      proto: leg.transport,
+      host: leg.host ?? '127.0.0.1',
+      port: leg.port ?? (leg.transport === 'tls' ? 5061 : 5060),
+      tls: leg.tls,
+      limits: this.opts.limits,
+    });
+    this.pools.push(pool);
+    this.poolOfSocket.set(pool.master, pool);
+    pool.on('error', (err) => this.layer.onError?.(err));
+    pool.attach(this.receiverFor(pool));
+    return pool;
+  }
+
+  get addresses(): LocalAddress[] {
+    return this.pools.map((p) => p.local);
+  }
+
+  /** One handler per pool (not per message): remembers the pool of each connection, then hands over. */
+  private receiverFor(pool: SocketPool): (msg: SipMessage, from: From) => void {
+    const layer = this.layer;
+    const map = this.poolOfSocket;
+    return (msg, from) => {
+      if (from.proto !== 'udp' && !map.has(from.socket)) map.set(from.socket, pool);
+      layer.receive(msg, from as SipPeer);
+    };
+  }
+
+  /** The pool to send to `dst` with: the one its connection belongs to, else the first of that transport and family. */
+  poolFor(dst: SipDestination): SocketPool | undefined {
+    if (dst.socket !== undefined && typeof dst.socket === 'object' && dst.socket !== null) {
+      const p = this.poolOfSocket.get(dst.socket);
+      if (p !== undefined) return p;
+    }
+    const family = dst.family ?? (isIP(dst.addr) === 6 ? 6 : 4);
+    let fallback: SocketPool | undefined;
+    for (const p of this.pools) {
+      if (p.proto !== dst.proto || p.closed) continue;
+      if (p.local.family === family) return p;
+      fallback ??= p;
+    }
+    // An IPv4 host name on an IPv6-only pool (or the reverse) still gets a chance.
+    return isIP(dst.addr) === 0 ? fallback : undefined;
+  }
+
+  // TransactionTransport
+  send(msg: SipMessage, dst: SipDestination): Promise<void> {
+    const pool = this.poolFor(dst);
+    if (pool === undefined) {
+      return Promise.reject(new Error(`no ${dst.proto.toUpperCase()} leg for IPv${dst.family ?? (isIP(dst.addr) || '?')} destination ${dst.addr}:${dst.port}`));
+    }
+    return pool.sendto(msg, dst);
+  }
+
+  reliable(proto: SipDestination['proto']): boolean {
+    return proto !== 'udp';
+  }
+
+  /** Let running transactions end within `drainMs`, then release every socket and timer. */
+  async close(drainMs: number): Promise<void> {
+    if (!this.layer.closed) {
+      if (drainMs > 0) await this.layer.drain(drainMs);
+      this.layer.close();
+    }
+    await Promise.all(this.pools.map((p) => p.close()));
+    this.held.clear();
+  }
+}

@@ -1,0 +1,284 @@
+import { Logger } from '@nestjs/common';
+import { CustomTransportStrategy, Server, type MessageHandler, type WritePacket } from '@nestjs/microservices';
+import { EventEmitter } from 'node:events';
+import { isObservable, type Observable } from 'rxjs';
+import { createResponse, SipParseError, type SipRequest, type SipResponse } from '../message/index.js';
+import type { InviteServerTransaction, ServerTransaction, SipPeer, TimerOptions } from '../transaction/index.js';
+import type { LocalAddress, PoolLimitsInit, SocketPool } from '../transport/index.js';
+import { SipContext } from './sip-context.js';
+import { SipEndpoint, type SipLeg } from './sip-endpoint.js';
+import { isSipErrorPayload } from './sip-exception.js';
+import { toSipResponse, type SipReply } from './sip-reply.js';
+
+export interface SipServerOptions {
+  /** Where to listen. Default: UDP and TCP on 127.0.0.1:5060. */
+  listen?: SipLeg[];
+  /** Socket pool limits (MAX_SIP_HEADER, MAX_EXPIRE, MAX_CONNECTIONS...), per leg. */
+  limits?: PoolLimitsInit;
+  /** RFC 3261 timers (T1, T2, T4) and the server's own timeouts (trying100, serverInviteTimeout...). */
+  timers?: TimerOptions;
+  /** Option tags this server supports: a request that Requires anything else gets 420 (RFC 3261 §8.2.2.3). */
+  supported?: string[];
+  /** Request-URI schemes accepted; others get 416 (RFC 3261 §8.2.2.1). Default sip, sips, tel. */
+  schemes?: string[];
+  /** How long close() lets running transactions finish, ms. Default 5000. */
+  closeTimeout?: number;
+  /** Added to every response as the Server header (e.g. 'my-app/1.0'); none by default. */
+  serverHeader?: string;
+}
+
+/** The server's states, as `status` emits them. */
+export type SipServerStatus = 'listening' | 'error' | 'closing' | 'closed';
+
+export interface SipServerEvents {
+  /** A socket, TLS or transaction error nobody else could be told about. */
+  error: (err: unknown) => void;
+  /** A 2xx to an INVITE was never acknowledged within 64*T1. */
+  unacked: (request: SipRequest, response: SipResponse) => void;
+  [event: string]: Function;
+}
+
+const DEFAULT_LEGS: SipLeg[] = [
+  { transport: 'udp', host: '127.0.0.1', port: 5060 },
+  { transport: 'tcp', host: '127.0.0.1', port: 5060 },
+];
+
+/**
+ * A Nest microservice transport that speaks SIP. Requests dispatch to `@MessagePattern('<METHOD>')`
+ * handlers through Nest's own pipeline (guards, pipes, interceptors, filters); the handler's result
+ * becomes the response, sent back on the connection the request came in on. ACKs for 2xx responses
+ * go to `@EventPattern('ACK')`.
+ */
+export class SipServer extends Server<SipServerEvents, SipServerStatus> implements CustomTransportStrategy {
+  protected override readonly logger = new Logger(SipServer.name);
+  private endpoint: SipEndpoint | undefined;
+  private readonly events = new EventEmitter();
+  private readonly supported: Set<string>;
+  private readonly schemes: Set<string>;
+  private allow = '';
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly options: SipServerOptions = {}) {
+    super();
+    this.supported = new Set((options.supported ?? []).map((s) => s.toLowerCase()));
+    this.schemes = new Set((options.schemes ?? ['sip', 'sips', 'tel']).map((s) => s.toLowerCase()));
+    // Node's EventEmitter throws on an 'error' without listener; our errors are also logged.
+    this.events.on('error', () => {});
+  }
+
+  /** Bind every leg, then call `callback()` once; a bind error (EADDRINUSE...) goes to `callback(err)` and nothing stays bound. */
+  listen(callback: (err?: unknown, ...info: unknown[]) => void): void {
+    this.start().then(
+      () => callback(),
+      (err: unknown) => callback(err),
+    );
+  }
+
+  private async start(): Promise<void> {
+    if (this.endpoint !== undefined) throw new Error('SipServer is already listening');
+    this.closing = undefined;
+    this.allow = this.computeAllow();
+    const endpoint = new SipEndpoint(
+      { limits: this.options.limits, timers: this.options.timers },
+      {
+        onRequest: (txn) => this.onRequest(txn),
+        onAck: (ack, from, txn) => this.onAck(ack, from, txn),
+        onUnacked: (txn, res) => this.onUnacked(txn, res),
+        onError: (err) => this.reportError(err),
+      },
+    );
+    try {
+      for (const leg of this.options.listen ?? DEFAULT_LEGS) await endpoint.addLeg(leg);
+    } catch (err) {
+      await endpoint.close(0);
+      this._status$.next('error');
+      throw err;
+    }
+    this.endpoint = endpoint;
+    for (const a of endpoint.addresses) this.logger.log(`SIP listening on ${a.proto.toUpperCase()} ${a.family === 6 ? `[${a.addr}]` : a.addr}:${a.port}`);
+    this._status$.next('listening');
+  }
+
+  /** The bound addresses, one per leg (read the real port here when you listened on port 0). */
+  get addresses(): LocalAddress[] {
+    return this.endpoint?.addresses ?? [];
+  }
+
+  /**
+   * Stop: new requests get 503, running transactions get up to `closeTimeout` ms to finish, then
+   * every socket and timer is released. Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.closing !== undefined) return this.closing;
+    const endpoint = this.endpoint;
+    if (endpoint === undefined) {
+      this.closing = Promise.resolve();
+      this._status$.next('closed');
+      return this.closing;
+    }
+    this._status$.next('closing');
+    this.closing = endpoint.close(this.options.closeTimeout ?? 5000).then(() => {
+      this.endpoint = undefined;
+      this._status$.next('closed');
+    });
+    return this.closing;
+  }
+
+  on<EventKey extends keyof SipServerEvents = keyof SipServerEvents, EventCallback extends SipServerEvents[EventKey] = SipServerEvents[EventKey]>(
+    event: EventKey,
+    callback: EventCallback,
+  ): void {
+    this.events.on(event as string, callback as unknown as (...args: unknown[]) => void);
+  }
+
+  /** The socket pools, one per leg (`unwrap<SocketPool[]>()`). Throws before listen(). */
+  unwrap<T = SocketPool[]>(): T {
+    if (this.endpoint === undefined) throw new Error('Not initialized. Please call the "listen"/"startAllMicroservices" method before accessing the server.');
+    return this.endpoint.pools as T;
+  }
+
+  /** The transaction layer (stats, timers); undefined before listen(). */
+  get transactions(): SipEndpoint['layer'] | undefined {
+    return this.endpoint?.layer;
+  }
+
+  // --- dispatch -------------------------------------------------------------------------------
+
+  private onRequest(txn: ServerTransaction): void {
+    const req = txn.request;
+    if (this.closing !== undefined) {
+      void txn.respond(this.withServer(txn.createResponse(503, undefined, { headers: { 'Retry-After': 5 } })));
+      return;
+    }
+    const early = this.precheck(req, txn);
+    if (early !== undefined) {
+      void txn.respond(this.withServer(early));
+      return;
+    }
+    const handler = this.messageHandlers.get(req.method);
+    if (handler === undefined || handler.isEventHandler) {
+      if (req.method === 'OPTIONS') {
+        void txn.respond(this.withServer(txn.createResponse(200, undefined, { headers: { Allow: this.allow, Accept: 'application/sdp' } })));
+      } else {
+        void txn.respond(this.withServer(txn.createResponse(405, undefined, { headers: { Allow: this.allow } })));
+      }
+      return;
+    }
+    const ctx = new SipContext([req, txn.from, txn]);
+    const reply = new ReplySink(this, txn);
+    this.handleRequest(ctx, () => this.produce(handler, req, ctx), reply.respond);
+  }
+
+  private async produce(handler: MessageHandler, req: SipRequest, ctx: SipContext): Promise<Observable<unknown>> {
+    const result = await handler(req, ctx);
+    return isObservable(result) ? result : this.transformToObservable(result);
+  }
+
+  /** 416 unknown scheme, 400 unreadable Request-URI, 420 unsupported Require (RFC 3261 §8.2.2). */
+  private precheck(req: SipRequest, txn: ServerTransaction): SipResponse | undefined {
+    let scheme: string;
+    try {
+      scheme = req.requestUri.scheme;
+    } catch (err) {
+      return txn.createResponse(400, err instanceof SipParseError ? err.reason : 'Bad Request-URI');
+    }
+    if (!this.schemes.has(scheme)) return txn.createResponse(416);
+    if (req.method !== 'CANCEL' && req.headers.has('require')) {
+      const unsupported = req.headers.getAll('require').filter((tag) => !this.supported.has(tag.toLowerCase()));
+      if (unsupported.length > 0) return txn.createResponse(420, undefined, { headers: { Unsupported: unsupported.join(', ') } });
+    }
+    return undefined;
+  }
+
+  private onAck(ack: SipRequest, from: SipPeer, txn: InviteServerTransaction | undefined): void {
+    if (txn === undefined) return; // an ACK for nothing we know (its transaction ended): RFC 3261 §17.2.3 drops it
+    const handler = this.messageHandlers.get('ACK');
+    if (handler === undefined) return;
+    const ctx = new SipContext([ack, from, txn]);
+    this.handleEvent('ACK', { pattern: 'ACK', data: ack }, ctx).catch((err: unknown) => this.reportError(err));
+  }
+
+  private onUnacked(txn: InviteServerTransaction, res: SipResponse): void {
+    if (res.status < 300) {
+      this.logger.warn(`${res.status} to INVITE ${txn.request.callId} was never acknowledged (64*T1)`);
+      this.events.emit('unacked', txn.request, res);
+    }
+  }
+
+  private reportError(err: unknown): void {
+    this.logger.error(err instanceof Error ? err.message : String(err), err instanceof Error ? err.stack : undefined);
+    this.events.emit('error', err);
+  }
+
+  /** Methods with a handler, plus what the transaction layer answers itself (RFC 3261 §20.5). */
+  private computeAllow(): string {
+    const methods = new Set<string>(['OPTIONS']);
+    for (const [pattern, handler] of this.messageHandlers) {
+      if (!handler.isEventHandler && /^[A-Z][A-Z0-9-]*$/.test(pattern)) methods.add(pattern);
+    }
+    if (methods.has('INVITE')) {
+      methods.add('ACK');
+      methods.add('CANCEL');
+    }
+    return [...methods].join(', ');
+  }
+
+  /** @internal */
+  withServer(res: SipResponse): SipResponse {
+    if (this.options.serverHeader !== undefined && !res.headers.has('server')) res.headers.append('Server', this.options.serverHeader);
+    return res;
+  }
+
+  /** @internal */
+  logHandlerError(message: string): void {
+    this.logger.error(message);
+  }
+}
+
+/**
+ * Turns what Nest's send() reports for one request (each emitted value, an error, the end) into
+ * SIP responses: 1xx values are provisional, the first final value is the response, later values
+ * are ignored; an error is the SipException's response or 500; an end without a final response is 500.
+ */
+class ReplySink {
+  private final = false;
+
+  constructor(
+    private readonly server: SipServer,
+    private readonly txn: ServerTransaction,
+  ) {}
+
+  readonly respond = (packet: WritePacket): Promise<void> | undefined => {
+    const txn = this.txn;
+    if (this.final || txn.finalSent || txn.aborted) return undefined;
+    const req = txn.request;
+    if (packet.err !== undefined && packet.err !== null) {
+      this.final = true;
+      const e: unknown = packet.err;
+      const res = isSipErrorPayload(e)
+        ? toSipResponse(req, { status: e.status, reason: e.reason, headers: e.headers, body: e.body }, txn.toTag)
+        : createResponse(req, 500, undefined, { toTag: txn.toTag });
+      return txn.respond(this.server.withServer(res));
+    }
+    // Nest's send() folds the end of the stream into the last value's packet: { response, isDisposed }.
+    if (packet.response !== undefined) {
+      let res: SipResponse;
+      try {
+        res = toSipResponse(req, packet.response as SipReply, txn.toTag);
+      } catch (err) {
+        this.final = true;
+        this.server.logHandlerError(`${req.method} handler returned an invalid reply: ${(err as Error).message}`);
+        return txn.respond(this.server.withServer(createResponse(req, 500, undefined, { toTag: txn.toTag })));
+      }
+      if (res.status >= 200) this.final = true;
+      const sent = txn.respond(this.server.withServer(res));
+      if (this.final || !packet.isDisposed) return sent;
+    }
+    if (packet.isDisposed) {
+      this.final = true;
+      this.server.logHandlerError(`${req.method} handler completed without a final response; answering 500`);
+      return txn.respond(this.server.withServer(createResponse(req, 500, undefined, { toTag: txn.toTag })));
+    }
+    return undefined;
+  };
+}
