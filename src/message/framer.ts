@@ -115,8 +115,10 @@ export class StreamFramer {
         if (p >= end) return p;
         this.crlfRun = 0;
         const from = Math.max(p, this.scanFrom - 3);
+        // `data` may be the framer's buffer, whose bytes past `end` are stale: the whole
+        // CRLFCRLF must lie before `end`.
         const hdrEnd = data.indexOf(CRLFCRLF, from);
-        if (hdrEnd === -1 || hdrEnd >= end) {
+        if (hdrEnd === -1 || hdrEnd + 4 > end) {
           if (end - p > this.maxHeader) throw tooLarge('Header');
           this.scanFrom = end;
           return p;

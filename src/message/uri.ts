@@ -1,6 +1,6 @@
 import { SipParseError } from './errors.js';
 import { HOST, parseUint, unescapePercent } from './chars.js';
-import { parseParams, type Params } from './params.js';
+import type { Params } from './params.js';
 
 /** A parsed URI. SIP/SIPS fill user..headers; TEL fills `user` (the number) and params; other schemes keep `opaque`. */
 export interface SipUri {
@@ -33,7 +33,7 @@ export function parseUri(s: string): SipUri {
     const number = s.slice(colon + 1, semi === -1 ? s.length : semi);
     if (number.length === 0) throw bad('empty telephone number');
     const params: Params = new Map();
-    if (semi !== -1) parseParams(s, semi, params, 'URI');
+    if (semi !== -1 && parseUriParams(s, semi, params) < s.length) throw bad('trailing characters');
     return { scheme, user: unescapePercent(number), host: '', params, headers: new Map() };
   }
   return { scheme, host: '', params: new Map(), headers: new Map(), opaque: s.slice(colon + 1) };
@@ -87,11 +87,7 @@ function parseSip(s: string, start: number, scheme: string): SipUri {
     if (port < 0) throw bad('bad port');
     uri.port = port;
   }
-  if (i < n && s.charCodeAt(i) === 59) {
-    const raw: Params = new Map();
-    i = parseParams(s, i, raw, 'URI', 63);
-    for (const [k, v] of raw) uri.params.set(unescapePercent(k).toLowerCase(), v === null ? null : unescapePercent(v));
-  }
+  if (i < n && s.charCodeAt(i) === 59) i = parseUriParams(s, i, uri.params);
   if (i < n && s.charCodeAt(i) === 63) {
     for (const pair of s.slice(i + 1).split('&')) {
       if (pair.length === 0) continue;
@@ -101,6 +97,37 @@ function parseSip(s: string, start: number, scheme: string): SipUri {
     }
   } else if (i < n) throw bad('trailing characters');
   return uri;
+}
+
+/**
+ * URI parameters from the ';' at `i` up to '?' or the end; returns where it stopped. Names and
+ * values are paramchar (RFC 3261 §19.1.1: unreserved, escaped, and "[]/:&+$"), read liberally as
+ * anything but ';', '=' (in names) and '?' (whitespace was rejected before); each is unescaped once
+ * and names are lower-cased. Empty names or values are errors.
+ */
+function parseUriParams(s: string, i: number, into: Params): number {
+  const n = s.length;
+  while (i < n && s.charCodeAt(i) === 59) {
+    const ns = ++i;
+    while (i < n) {
+      const c = s.charCodeAt(i);
+      if (c === 59 || c === 61 || c === 63) break;
+      i++;
+    }
+    if (i === ns) throw bad('empty parameter');
+    const name = unescapePercent(s.slice(ns, i)).toLowerCase();
+    if (i < n && s.charCodeAt(i) === 61) {
+      const vs = ++i;
+      while (i < n) {
+        const c = s.charCodeAt(i);
+        if (c === 59 || c === 63) break;
+        i++;
+      }
+      if (i === vs) throw bad('empty parameter value');
+      into.set(name, unescapePercent(s.slice(vs, i)));
+    } else into.set(name, null);
+  }
+  return i;
 }
 
 // RFC 3261 §25.1: unreserved plus the user-unreserved / param-unreserved / hnv-unreserved marks.

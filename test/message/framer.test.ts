@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parseMessage, responseForParseError, SipParseError, SipResponse, StreamFramer, type FrameSink } from '../../src/message/index.js';
 import { INVITE, OPTIONS, REGISTER, RESPONSE_200, SDP, torture } from './fixtures.js';
 
@@ -112,6 +112,23 @@ describe('StreamFramer', () => {
     const r = pushAll(chunks, framer);
     expect(r.frames.map(String)).toEqual(msgs.map(String));
     expect(framer.buffered).toBe(0);
+  });
+
+  it('stale bytes past the pending data in the framer buffer are never read (CRLF there is not a header end)', () => {
+    // The framer's buffers come from Buffer.allocUnsafe: make their unused part all CRLFs.
+    const real = Buffer.allocUnsafe.bind(Buffer);
+    const spy = vi.spyOn(Buffer, 'allocUnsafe').mockImplementation((n: number) => real(n).fill('\r\n'));
+    try {
+      for (const step of [1, 2, 3, 7, 64]) {
+        const chunks: Buffer[] = [];
+        for (let i = 0; i < all.length; i += step) chunks.push(all.subarray(i, i + step));
+        const r = pushAll(chunks);
+        expect(r.frames.map(String), `step ${step}`).toEqual(msgs.map(String));
+      }
+      expect(spy).toHaveBeenCalled();
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('whole messages pushed one after another (a shorter one after a longer one)', () => {
