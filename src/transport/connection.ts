@@ -144,6 +144,7 @@ export class Connection implements FrameSink, TidOwner {
     this.state = CLOSING;
     this.closingSince = now();
     this.transport.unlink(this);
+    this.transport.graceFor(this);
     const s = this.socket;
     if (last !== undefined && s.writable) {
       this.transport.stats.errorResponses++;
@@ -223,7 +224,9 @@ export class Connection implements FrameSink, TidOwner {
       this.socket.destroy();
       return;
     }
+    // Half-closed: responses may still go out for a short grace (see the sweep).
     this.transport.unlink(this);
+    this.transport.peerEnded(this);
   };
 
   private readonly onError = (err: Error): void => {

@@ -198,6 +198,21 @@ export class StreamTransport {
     for (const k of conn.keys) if (this.byPeer.get(k) === conn) this.byPeer.delete(k);
   }
 
+  /** The peer of `conn` half-closed: sweep again when its grace is over. */
+  peerEnded(conn: Connection): void {
+    this.schedule(conn.lastActivity + this.closeGrace() + 1);
+  }
+
+  /** `conn` is closing: sweep again to destroy it if the peer does not close in time. */
+  graceFor(conn: Connection): void {
+    this.schedule(conn.closingSince + this.closeGrace() + 1);
+  }
+
+  /** Grace for half-closed and closing connections: CLOSE_GRACE_MS, or the expiry time if shorter. */
+  private closeGrace(): number {
+    return Math.min(CLOSE_GRACE_MS, expireAfterMs(this.limits, this.conns.size + 1));
+  }
+
   /** The socket of `conn` closed (called once per connection). */
   closed(conn: Connection, wasConnecting: boolean): void {
     this.unlink(conn);
@@ -313,7 +328,7 @@ export class StreamTransport {
     this.timerAt = Infinity;
     const t = now();
     const expireMs = expireAfterMs(this.limits, this.conns.size + 1);
-    const halfClosedMs = Math.min(expireMs, CLOSE_GRACE_MS);
+    const graceMs = Math.min(expireMs, CLOSE_GRACE_MS);
     const stallMs = this.limits.MAX_EXPIRE * 1000;
     let next = t + this.sweepEvery;
     for (const c of this.conns) {
@@ -332,11 +347,11 @@ export class StreamTransport {
           continue;
         }
         if (c.busy > 0) continue;
-        if (t - c.lastActivity >= (c.peerEnded ? halfClosedMs : expireMs)) {
+        if (t - c.lastActivity >= (c.peerEnded ? graceMs : expireMs)) {
           if (c.peerEnded) c.finish();
           else this.expire(c);
         }
-      } else if (state === CLOSING && t - c.closingSince >= CLOSE_GRACE_MS) {
+      } else if (state === CLOSING && t - c.closingSince >= graceMs) {
         c.socket.destroy();
       }
     }

@@ -19,7 +19,8 @@ export function onCleanup(fn: () => void | Promise<void>): void {
 }
 
 export async function closeAll(): Promise<void> {
-  const fns = cleanups.splice(0);
+  // Last registered first: sockets a listener accepted go before the listener.
+  const fns = cleanups.splice(0).reverse();
   for (const fn of fns) await fn();
   await Promise.all(pools.splice(0).map((p) => p.close()));
 }
@@ -211,6 +212,16 @@ export class UdpPeer {
   async waitFor(n: number, timeoutMs = 5000): Promise<void> {
     await waitUntil(() => this.received.length >= n, timeoutMs, `${n} datagrams`);
   }
+}
+
+/** A plain TCP listener whose accepted connections are StreamPeers (closed by closeAll). */
+export async function rawListener(host: string): Promise<{ port: number; peers: StreamPeer[]; server: net.Server }> {
+  const server = net.createServer({ allowHalfOpen: true });
+  const peers: StreamPeer[] = [];
+  server.on('connection', (s) => peers.push(new StreamPeer(s)));
+  await new Promise<void>((r) => server.listen(0, host, () => r()));
+  onCleanup(() => new Promise<void>((r) => server.close(() => r())));
+  return { port: (server.address() as net.AddressInfo).port, peers, server };
 }
 
 /** A port that refuses connections (a listener opened and closed again). */
