@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { SipMessage } from '../message/index.js';
+import type { SipMessage, SipResponse } from '../message/index.js';
 import {
   TransactionLayer,
   type AnyTransaction,
@@ -39,6 +39,8 @@ export class SipEndpoint implements TransactionTransport {
   /** Which pool a connection (or UDP socket) belongs to, learnt as messages arrive. */
   private readonly poolOfSocket = new WeakMap<object, SocketPool>();
   private readonly held = new Map<AnyTransaction, SocketPool>();
+  /** Responses no client transaction claimed (a SipClient sharing this endpoint re-ACKs 2xx from here). */
+  private readonly strayListeners = new Set<(res: SipResponse, from: SipPeer) => void>();
 
   constructor(
     private readonly opts: Omit<SipEndpointOptions, 'legs'>,
@@ -48,6 +50,10 @@ export class SipEndpoint implements TransactionTransport {
       transport: this,
       timers: opts.timers,
       ...hooks,
+      onStray: (res, from) => {
+        hooks.onStray?.(res, from);
+        for (const l of this.strayListeners) l(res, from);
+      },
       onOpen: (peer, txn) => {
         const pool = this.poolFor(peer);
         if (pool !== undefined && pool.hold(txn.request)) this.held.set(txn, pool);
@@ -76,6 +82,14 @@ export class SipEndpoint implements TransactionTransport {
     pool.on('error', (err) => this.layer.onError?.(err));
     pool.attach(this.receiverFor(pool));
     return pool;
+  }
+
+  addStrayListener(l: (res: SipResponse, from: SipPeer) => void): void {
+    this.strayListeners.add(l);
+  }
+
+  removeStrayListener(l: (res: SipResponse, from: SipPeer) => void): void {
+    this.strayListeners.delete(l);
   }
 
   get addresses(): LocalAddress[] {

@@ -137,6 +137,11 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
     return this.endpoint.pools as T;
   }
 
+  /** @internal The pools and transaction layer, for a SipClient sending from this server's ports. */
+  getEndpoint(): SipEndpoint | undefined {
+    return this.closing === undefined ? this.endpoint : undefined;
+  }
+
   /** The transaction layer (stats, timers); undefined before listen(). */
   get transactions(): SipEndpoint['layer'] | undefined {
     return this.endpoint?.layer;

@@ -1,0 +1,425 @@
+import { Logger } from '@nestjs/common';
+import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
+import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import {
+  generateBranch,
+  generateCallId,
+  generateTag,
+  parseNameAddr,
+  parseUri,
+  SipRequest,
+  type Body,
+  type HeadersInit,
+  type SipResponse,
+} from '../message/index.js';
+import {
+  buildAckFor2xx,
+  type ClientTransaction,
+  type SipDestination,
+  type SipPeer,
+  type TimerOptions,
+} from '../transaction/index.js';
+import type { LocalAddress, PoolLimitsInit, PoolTlsOptions, SocketPool } from '../transport/index.js';
+import { SipEndpoint } from './sip-endpoint.js';
+import { SipClientClosedError, SipResponseError } from './sip-response-error.js';
+import { resolveTarget, type SipTransportName } from './sip-resolver.js';
+import type { SipServer } from './sip-server.js';
+
+export interface SipClientOptions {
+  /** Transport for URIs that do not name one (`;transport=`, `sips:`). Default 'udp'. */
+  transport?: SipTransportName;
+  /** Local address to bind the client's sockets to. Default '0.0.0.0' (IPv4) and '::' (IPv6). */
+  localHost?: string;
+  localHost6?: string;
+  /** Host written into Via and Contact. Default: the bound address, or this machine's first external IPv4/IPv6 address for a wildcard bind. */
+  publicHost?: string;
+  /** TLS credentials (client certificate) and CAs for verifying servers. */
+  tls?: PoolTlsOptions;
+  limits?: PoolLimitsInit;
+  /** T1/T2/T4 (ms) and the other transaction timers. */
+  timers?: TimerOptions;
+  /** From for requests that have none, e.g. '"Nest" <sip:nest@example.com>'. A tag is always added. */
+  from?: string;
+  /** User-Agent header added to requests that have none. */
+  userAgent?: string;
+  /** Deliver final non-2xx responses as the last value instead of a SipResponseError. Default false. */
+  non2xxAsValue?: boolean;
+  /** ACK 2xx responses to INVITE automatically (RFC 3261 §13.2.2.4). Default true; false hands the 2xx to you (see `ack()`). */
+  autoAck?: boolean;
+  /**
+   * Send from a SipServer's listening sockets (and its transaction layer) instead of sockets of the
+   * client's own, so requests leave from the server's port and in-dialog requests reach its handlers.
+   */
+  server?: SipServer;
+}
+
+/** What `send(method, request)` takes: the Request-URI and what to add; everything RFC 3261 §8.1.1 requires is filled in. */
+export interface SipClientRequest {
+  uri: string;
+  headers?: HeadersInit;
+  body?: Body;
+  /** Send to this host/port/transport instead of what the URI (or Route) resolves to. */
+  host?: string;
+  port?: number;
+  transport?: SipTransportName;
+}
+
+export type SipClientStatus = 'connected' | 'disconnected' | 'closed';
+
+export interface SipClientEvents {
+  error: (err: unknown) => void;
+  [event: string]: Function;
+}
+
+const NEEDS_CONTACT = new Set(['INVITE', 'REGISTER', 'SUBSCRIBE', 'REFER', 'NOTIFY']);
+
+/**
+ * A Nest ClientProxy that sends SIP requests. `send(method, request)` returns an Observable that
+ * emits every provisional response and completes with the final one (a 2xx; a non-2xx arrives as
+ * a SipResponseError). Unsubscribing from an INVITE before its final response sends CANCEL.
+ */
+export class SipClient extends ClientProxy<SipClientEvents, SipClientStatus> {
+  private readonly logger = new Logger(SipClient.name);
+  private readonly options: SipClientOptions;
+  private endpoint: SipEndpoint | undefined;
+  private ownsEndpoint = false;
+  private connecting: Promise<SipEndpoint> | undefined;
+  private readonly legs = new Map<string, Promise<SocketPool>>();
+  private readonly events = new EventEmitter();
+  private cseq = Math.floor(Math.random() * 10000) + 1;
+  private closed = false;
+  private readonly pending = new Set<Pending>();
+  /** ACKs sent for 2xx, by Call-ID/CSeq/To tag, to answer retransmitted 2xx (kept 64*T1). */
+  private readonly acks = new Map<string, { ack: SipRequest; dst: SipDestination; until: number }>();
+
+  constructor(options: SipClientOptions = {}) {
+    super();
+    this.options = options;
+    this.events.on('error', () => {});
+  }
+
+  /** Ready the client (idempotent; `send()` calls it). Sockets are bound on first use per transport and IP family. */
+  connect(): Promise<SipEndpoint> {
+    if (this.closed) return Promise.reject(new SipClientClosedError());
+    if (this.connecting !== undefined) return this.connecting;
+    this.connecting = this.open();
+    this.connecting.catch(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private async open(): Promise<SipEndpoint> {
+    const server = this.options.server;
+    if (server !== undefined) {
+      const ep = server.getEndpoint();
+      if (ep === undefined) throw new Error('SipClient: the SipServer given as `server` is not listening');
+      this.endpoint = ep;
+      this.ownsEndpoint = false;
+      ep.addStrayListener(this.strayListener);
+    } else {
+      this.endpoint = new SipEndpoint(
+        { limits: this.options.limits, timers: this.options.timers },
+        {
+          // A client alone has no handlers: in-dialog requests are not ours to answer (use `server`).
+          onRequest: (txn) => void txn.respond(txn.method === 'BYE' || txn.method === 'NOTIFY' ? 481 : 405),
+          onStray: this.strayListener,
+          onError: (err) => this.events.emit('error', err),
+        },
+      );
+      this.ownsEndpoint = true;
+    }
+    this._status$.next('connected');
+    return this.endpoint;
+  }
+
+  /** Fail every pending request with SipClientClosedError and release the client's sockets and timers. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const err = new SipClientClosedError();
+    for (const p of [...this.pending]) p.fail(err);
+    this.pending.clear();
+    this.acks.clear();
+    const ep = this.endpoint;
+    this.endpoint = undefined;
+    if (ep !== undefined) {
+      if (this.ownsEndpoint) await ep.close(0);
+      else ep.removeStrayListener(this.strayListener);
+    }
+    this._status$.next('closed');
+  }
+
+  override on<EventKey extends keyof SipClientEvents = keyof SipClientEvents, EventCallback extends SipClientEvents[EventKey] = SipClientEvents[EventKey]>(
+    event: EventKey,
+    callback: EventCallback,
+  ): void {
+    this.events.on(event as string, callback as unknown as (...args: unknown[]) => void);
+  }
+
+  /** The client's socket pools (`unwrap<SocketPool[]>()`); throws before connect(). */
+  unwrap<T = SocketPool[]>(): T {
+    if (this.endpoint === undefined) throw new Error('Not initialized. Please call the "connect" method first.');
+    return this.endpoint.pools as T;
+  }
+
+  /** Local addresses of the sockets bound so far. */
+  get addresses(): LocalAddress[] {
+    return this.endpoint?.addresses ?? [];
+  }
+
+  /**
+   * ACK a 2xx yourself (with `autoAck: false`), e.g. to carry an SDP answer in the ACK. The ACK is
+   * remembered and repeated for retransmitted 2xx.
+   */
+  async ack(invite: SipRequest, response: SipResponse, opts: { body?: Body; contentType?: string } = {}): Promise<void> {
+    const ep = await this.connect();
+    const ack = buildAckFor2xx(invite, response, { body: opts.body as Buffer | string | undefined, contentType: opts.contentType });
+    const dst = await this.ackDestination(ack, invite);
+    this.rememberAck(ack, response, dst, ep);
+    await ep.layer.sendStateless(ack, dst);
+  }
+
+  // --- ClientProxy ---------------------------------------------------------------------------
+
+  protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
+    const p = new Pending(this, callback);
+    this.pending.add(p);
+    this.start(p, String(packet.pattern), packet.data as SipClientRequest | SipRequest).catch((err: unknown) => p.fail(err));
+    return () => p.unsubscribe();
+  }
+
+  protected async dispatchEvent<T = unknown>(packet: ReadPacket): Promise<T> {
+    const ep = await this.connect();
+    const req = await this.buildRequest(String(packet.pattern), packet.data as SipClientRequest | SipRequest);
+    const dst = await this.destinationFor(req, packet.data as SipClientRequest | SipRequest);
+    if (req.method === 'ACK') {
+      await ep.layer.sendStateless(req, dst);
+    } else {
+      const txn = ep.layer.request(req, dst, { onError: (err) => this.events.emit('error', err) });
+      void txn.result.catch(() => undefined);
+    }
+    return undefined as T;
+  }
+
+  // --- internals -----------------------------------------------------------------------------
+
+  private async start(p: Pending, method: string, data: SipClientRequest | SipRequest): Promise<void> {
+    const ep = await this.connect();
+    const req = await this.buildRequest(method, data);
+    const dst = await this.destinationFor(req, data);
+    if (p.done) return;
+    p.request = req;
+    p.dst = dst;
+    p.txn = ep.layer.request(req, dst, p);
+  }
+
+  /** Build the request and fill in what RFC 3261 §8.1.1 requires. */
+  private async buildRequest(method: string, data: SipClientRequest | SipRequest): Promise<SipRequest> {
+    if (!/^[A-Za-z][A-Za-z0-9.!%*_+`'~-]*$/.test(method)) throw new TypeError(`invalid SIP method ${method}`);
+    const req = data instanceof SipRequest ? data : new SipRequest({ method, uri: data.uri, headers: data.headers, body: data.body });
+    if (req.method !== method) req.method = method;
+    parseUri(req.uri); // throws SipParseError on a malformed URI
+    return req;
+  }
+
+  /** Where the request goes, and the Via/Contact that follow from the leg it leaves on. */
+  private async destinationFor(req: SipRequest, data: SipClientRequest | SipRequest): Promise<SipDestination> {
+    const o: Partial<SipClientRequest> = data instanceof SipRequest ? {} : data;
+    // Loose routing: a Route set sends the request to its first entry (RFC 3261 §8.1.2).
+    const route = req.headers.get('route');
+    const target = route !== undefined && o.host === undefined ? parseUri(parseNameAddr(route, 'Route').uri) : req.requestUri;
+    const r = await resolveTarget(target, this.options.transport ?? 'udp', o);
+    const pool = await this.leg(r.proto, r.family);
+    const dst: SipDestination = { addr: r.proto === 'tls' && r.servername ? r.servername : r.addr, port: r.port, family: r.family, proto: r.proto };
+    this.fillHeaders(req, pool, r.proto);
+    return dst;
+  }
+
+  private fillHeaders(req: SipRequest, pool: SocketPool, proto: SipTransportName): void {
+    const h = req.headers;
+    const method = req.method;
+    const host = this.publicHost(pool.local);
+    const hostPort = `${host.includes(':') ? `[${host}]` : host}:${pool.local.port}`;
+    if (!h.has('via')) h.prepend('Via', `SIP/2.0/${proto.toUpperCase()} ${hostPort};branch=${generateBranch()};rport`);
+    if (!h.has('max-forwards')) h.set('Max-Forwards', 70);
+    if (!h.has('from')) h.set('From', `${this.options.from ?? `<sip:nestjs-sip@${host.includes(':') ? `[${host}]` : host}>`};tag=${generateTag()}`);
+    else if (parseNameAddr(h.get('from')!, 'From').tag === undefined) h.set('From', `${h.get('from')};tag=${generateTag()}`);
+    if (!h.has('to')) h.set('To', `<${req.uri}>`);
+    if (!h.has('call-id')) h.set('Call-ID', generateCallId(host));
+    if (!h.has('cseq')) h.set('CSeq', `${this.nextCSeq()} ${method}`);
+    if (NEEDS_CONTACT.has(method) && !h.has('contact')) {
+      const user = parseUri(parseNameAddr(h.get('from')!, 'From').uri).user;
+      const scheme = proto === 'tls' ? 'sips' : 'sip';
+      const transport = proto === 'udp' ? '' : proto === 'tcp' ? ';transport=tcp' : '';
+      h.set('Contact', `<${scheme}:${user ? `${user}@` : ''}${hostPort}${transport}>`);
+    }
+    if (this.options.userAgent !== undefined && !h.has('user-agent')) h.set('User-Agent', this.options.userAgent);
+  }
+
+  private nextCSeq(): number {
+    const n = this.cseq;
+    this.cseq = n >= 0x7fffffff ? 1 : n + 1;
+    return n;
+  }
+
+  private publicHost(local: LocalAddress): string {
+    if (this.options.publicHost !== undefined) return this.options.publicHost;
+    if (local.addr !== '0.0.0.0' && local.addr !== '::') return local.addr;
+    for (const list of Object.values(networkInterfaces())) {
+      for (const i of list ?? []) if (!i.internal && (i.family === 'IPv6' ? 6 : 4) === local.family && !i.address.startsWith('fe80')) return i.address;
+    }
+    return local.family === 6 ? '::1' : '127.0.0.1';
+  }
+
+  /** The pool for a transport and family: the server's, or one of ours bound on first use. */
+  private leg(proto: SipTransportName, family: 4 | 6): Promise<SocketPool> {
+    const ep = this.endpoint!;
+    if (!this.ownsEndpoint) {
+      const pool = ep.poolFor({ addr: family === 6 ? '::1' : '127.0.0.1', port: 0, family, proto });
+      if (pool === undefined) return Promise.reject(new Error(`the SipServer has no ${proto.toUpperCase()} IPv${family} leg to send from`));
+      return Promise.resolve(pool);
+    }
+    const key = proto + family;
+    let p = this.legs.get(key);
+    if (p === undefined) {
+      const host = family === 6 ? (this.options.localHost6 ?? '::') : (this.options.localHost ?? '0.0.0.0');
+      p = ep.addLeg({ transport: proto, host, port: 0, tls: this.options.tls });
+      p.catch(() => this.legs.delete(key));
+      this.legs.set(key, p);
+    }
+    return p;
+  }
+
+  private async ackDestination(ack: SipRequest, invite: SipRequest): Promise<SipDestination> {
+    const route = ack.headers.get('route');
+    const target = route !== undefined ? parseUri(parseNameAddr(route, 'Route').uri) : ack.requestUri;
+    const proto = (invite.topVia?.transport.toLowerCase() ?? 'udp') as SipTransportName;
+    const r = await resolveTarget(target, proto);
+    return { addr: r.addr, port: r.port, family: r.family, proto: r.proto };
+  }
+
+  /** @internal send the ACK for a 2xx (and remember it for retransmissions); with `bye`, end the call right away. */
+  async ack2xx(invite: SipRequest, res: SipResponse, bye: boolean): Promise<void> {
+    const ep = this.endpoint;
+    if (ep === undefined) return;
+    const ack = buildAckFor2xx(invite, res);
+    const dst = await this.ackDestination(ack, invite);
+    this.rememberAck(ack, res, dst, ep);
+    await ep.layer.sendStateless(ack, dst);
+    if (bye) {
+      const byeReq = new SipRequest({ method: 'BYE', uri: ack.uri, headers: ack.headers.clone() });
+      byeReq.headers.delete('via');
+      byeReq.headers.delete('content-type');
+      byeReq.headers.set('CSeq', `${invite.cseq.seq + 1} BYE`);
+      const pool = ep.poolFor(dst);
+      if (pool !== undefined) this.fillHeaders(byeReq, pool, dst.proto);
+      const txn = ep.layer.request(byeReq, dst);
+      void txn.result.catch(() => undefined);
+    }
+  }
+
+  private rememberAck(ack: SipRequest, res: SipResponse, dst: SipDestination, ep: SipEndpoint): void {
+    const now = Date.now();
+    for (const [k, v] of this.acks) if (v.until < now) this.acks.delete(k);
+    const t1 = ep.layer.timers.unreliable.T1;
+    this.acks.set(ackKey(res), { ack, dst, until: now + 64 * t1 });
+  }
+
+  /** A 2xx retransmitted after its transaction ended: repeat our ACK (RFC 3261 §13.2.2.4). */
+  private readonly strayListener = (res: SipResponse, _from: SipPeer): void => {
+    if (res.status < 200 || res.status >= 300) return;
+    let key: string;
+    try {
+      if (res.cseq.method !== 'INVITE') return;
+      key = ackKey(res);
+    } catch {
+      return;
+    }
+    const known = this.acks.get(key);
+    if (known !== undefined && this.endpoint !== undefined) void this.endpoint.layer.sendStateless(known.ack, known.dst).catch(() => undefined);
+  };
+
+  /** @internal */
+  get autoAck(): boolean {
+    return this.options.autoAck !== false;
+  }
+  /** @internal */
+  get non2xxAsValue(): boolean {
+    return this.options.non2xxAsValue === true;
+  }
+  /** @internal */
+  settled(p: Pending): void {
+    this.pending.delete(p);
+  }
+  /** @internal */
+  reportError(err: unknown): void {
+    this.logger.warn(err instanceof Error ? err.message : String(err));
+    this.events.emit('error', err);
+  }
+}
+
+const ackKey = (res: SipResponse): string => `${res.callId}\n${res.cseq.seq}\n${res.to.tag ?? ''}`;
+
+/** One request in flight: the transaction's handlers, mapped onto Nest's WritePacket callback. */
+class Pending {
+  request: SipRequest | undefined;
+  dst: SipDestination | undefined;
+  txn: ClientTransaction | undefined;
+  done = false;
+  private unsubscribed = false;
+
+  constructor(
+    private readonly client: SipClient,
+    private readonly callback: (packet: WritePacket) => void,
+  ) {}
+
+  onProvisional(res: SipResponse): void {
+    if (!this.unsubscribed && !this.done) this.callback({ response: res });
+  }
+
+  onFinal(res: SipResponse): void {
+    const invite = this.request!.method === 'INVITE';
+    if (invite && res.status >= 200 && res.status < 300) {
+      // A 2xx after the caller unsubscribed (CANCEL crossed it): ACK, then hang up.
+      if (this.unsubscribed) void this.client.ack2xx(this.request!, res, true).catch((e: unknown) => this.client.reportError(e));
+      else if (this.client.autoAck) void this.client.ack2xx(this.request!, res, false).catch((e: unknown) => this.client.reportError(e));
+    }
+    if (this.done) return;
+    this.finish();
+    if (this.unsubscribed) return;
+    if (res.status >= 300 && !this.client.non2xxAsValue) this.callback({ err: new SipResponseError(res) });
+    else this.callback({ response: res, isDisposed: true });
+  }
+
+  onLate2xx(res: SipResponse): void {
+    // A retransmitted 2xx (or another fork's): ACK it; a second fork's 2xx is also ended with BYE.
+    const first = this.txn?.finalResponse;
+    const otherFork = first !== undefined && first.to.tag !== res.to.tag;
+    if (this.client.autoAck || otherFork) void this.client.ack2xx(this.request!, res, otherFork).catch((e: unknown) => this.client.reportError(e));
+  }
+
+  onError(err: unknown): void {
+    this.fail(err);
+  }
+
+  fail(err: unknown): void {
+    if (this.done) return;
+    this.finish();
+    if (!this.unsubscribed) this.callback({ err });
+  }
+
+  unsubscribe(): void {
+    if (this.done || this.unsubscribed) return;
+    this.unsubscribed = true;
+    // INVITE: CANCEL (sent once a provisional arrived, §9.1); the transaction still takes the final response.
+    if (this.txn !== undefined && this.txn.isInvite) this.txn.cancel();
+    else this.finish();
+  }
+
+  private finish(): void {
+    this.done = true;
+    this.client.settled(this);
+  }
+}
+
