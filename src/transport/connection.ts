@@ -54,6 +54,12 @@ export class Connection implements FrameSink, TidOwner {
 
   private framer: StreamFramer | undefined;
   private readonly writes = new SettleQueue();
+  /**
+   * Outgoing: what was sent before the connection was ready. Nothing is written before the TLS
+   * handshake has verified the server (Node would otherwise flush it with the handshake).
+   */
+  private early: Buffer[] | undefined;
+  private earlyBytes = 0;
   /** TCP is up (outgoing TLS: the handshake errors after this are TLS failures). */
   private tcpUp: boolean;
 
@@ -113,6 +119,7 @@ export class Connection implements FrameSink, TidOwner {
   write(buf: Buffer): Promise<void> {
     if (this.state >= CLOSING) return Promise.reject(this.failure ?? new ConnectionClosedError('connection closed'));
     const s = this.socket;
+    if (this.state === CONNECTING) return this.writeEarly(buf);
     const queued = s.writableLength;
     if (queued > 0 && queued + buf.length > this.transport.limits.MAX_QUEUED_BYTES) {
       this.transport.stats.queueFull++;
@@ -125,6 +132,27 @@ export class Connection implements FrameSink, TidOwner {
       this.writes.rejectLast(new ConnectionClosedError('write failed', { cause: err }));
     }
     return p;
+  }
+
+  private writeEarly(buf: Buffer): Promise<void> {
+    const queued = this.earlyBytes;
+    if (queued > 0 && queued + buf.length > this.transport.limits.MAX_QUEUED_BYTES) {
+      this.transport.stats.queueFull++;
+      return Promise.reject(new QueueFullError(`write queue full (${queued} bytes waiting for the connection)`));
+    }
+    (this.early ??= []).push(buf);
+    this.earlyBytes = queued + buf.length;
+    return this.writes.enqueue();
+  }
+
+  /** Write what waited for the connection, in order (their promises are already queued). */
+  private flushEarly(): void {
+    const early = this.early;
+    if (early === undefined) return;
+    this.early = undefined;
+    this.earlyBytes = 0;
+    const s = this.socket;
+    for (const buf of early) s.write(buf, this.onWritten);
   }
 
   /** Close with `err` as the reason every pending and later send rejects with. */
@@ -216,6 +244,7 @@ export class Connection implements FrameSink, TidOwner {
     if (this.state !== CONNECTING) return;
     this.open();
     this.transport.connected(this);
+    this.flushEarly();
   };
 
   private readonly onEnd = (): void => {
@@ -250,6 +279,7 @@ export class Connection implements FrameSink, TidOwner {
     const wasConnecting = this.state === CONNECTING;
     this.state = CLOSED;
     this.framer = undefined;
+    this.early = undefined;
     const failure = this.failure ?? new ConnectionClosedError(`connection to ${this.describe()} closed`);
     if (this.failure === undefined) this.failure = failure;
     this.writes.rejectAll(failure);

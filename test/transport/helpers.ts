@@ -19,10 +19,10 @@ export function onCleanup(fn: () => void | Promise<void>): void {
 }
 
 export async function closeAll(): Promise<void> {
+  await Promise.all(pools.splice(0).map((p) => p.close()));
   // Last registered first: sockets a listener accepted go before the listener.
   const fns = cleanups.splice(0).reverse();
   for (const fn of fns) await fn();
-  await Promise.all(pools.splice(0).map((p) => p.close()));
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
