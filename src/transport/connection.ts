@@ -276,14 +276,13 @@ export class Connection implements FrameSink, TidOwner {
   };
 
   private readonly onClose = (): void => {
-    const wasConnecting = this.state === CONNECTING;
     this.state = CLOSED;
     this.framer = undefined;
     this.early = undefined;
     const failure = this.failure ?? new ConnectionClosedError(`connection to ${this.describe()} closed`);
     if (this.failure === undefined) this.failure = failure;
     this.writes.rejectAll(failure);
-    this.transport.closed(this, wasConnecting);
+    this.transport.closed(this);
   };
 
   describe(): string {

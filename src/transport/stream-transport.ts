@@ -61,6 +61,7 @@ export class StreamTransport {
     this.bindAddr = isWildcard(local.addr) ? undefined : local.addr;
     server.maxConnections = l.MAX_CONNECTIONS;
     server.on('error', this.onServerError);
+    server.on('drop', this.onDrop);
     if (this.proto === 'tls') {
       server.on('connection', this.onRawTlsConnection);
       server.on('secureConnection', this.onSecureConnection);
@@ -214,12 +215,13 @@ export class StreamTransport {
   }
 
   /** The socket of `conn` closed (called once per connection). */
-  closed(conn: Connection, wasConnecting: boolean): void {
+  closed(conn: Connection): void {
     this.unlink(conn);
     this.registry.removeOwner(conn);
     this.conns.delete(conn);
     this.stats.connectionsOpen = this.conns.size;
-    if (wasConnecting && !conn.inbound) {
+    if (!conn.inbound && conn.from === undefined) {
+      // Never got ready: a failed connect.
       this.stats.connectFailures++;
       if (conn.failure instanceof TlsError) this.stats.tlsFailures++;
     }
@@ -292,6 +294,11 @@ export class StreamTransport {
   private readonly onTlsClientError = (err: Error): void => {
     this.stats.tlsFailures++;
     this.core.report(new TlsError(`inbound TLS handshake failed: ${err.message}`, { cause: err }));
+  };
+
+  /** net.Server refused a connection itself (maxConnections). */
+  private readonly onDrop = (): void => {
+    this.stats.connectionsRejected++;
   };
 
   private readonly onServerError = (err: Error): void => {
@@ -383,6 +390,7 @@ export class StreamTransport {
     return Promise.all([serverClosed, drained]).then(() => {
       const s = this.server;
       s.off('error', this.onServerError);
+      s.off('drop', this.onDrop);
       s.off('connection', this.onConnection);
       s.off('connection', this.onRawTlsConnection);
       s.off('secureConnection', this.onSecureConnection);

@@ -244,3 +244,36 @@ export const LOOPBACKS = [
   ['IPv4', '127.0.0.1'],
   ['IPv6', '::1'],
 ] as const;
+
+/**
+ * A listener that never accepts and whose backlog is full, so that a connect to it neither succeeds
+ * nor is refused (SYNs are dropped): a child process listens with backlog 1 and blocks its event
+ * loop; a few filler connections fill the accept queue.
+ */
+export async function blackhole(host: string): Promise<number> {
+  const { spawn } = await import('node:child_process');
+  const code =
+    `const s=require('net').createServer();s.listen({port:0,host:${JSON.stringify(host)},backlog:1},()=>{` +
+    `process.stdout.write(s.address().port+'\\n');Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0)})`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  onCleanup(() => {
+    child.kill('SIGKILL');
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) resolve(Number(out.trim()));
+    });
+    child.once('exit', () => reject(new Error('blackhole child exited')));
+  });
+  for (let i = 0; i < 4; i++) {
+    const s = net.connect({ port, host });
+    s.on('error', () => {});
+    onCleanup(() => {
+      s.destroy();
+    });
+  }
+  await sleep(50);
+  return port;
+}
