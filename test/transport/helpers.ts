@@ -93,8 +93,9 @@ export class StreamPeer {
       try {
         this.framer.push(chunk, {
           onFrame: (data) => this.messages.push(parseMessage(data, { maxHeader: 1 << 20, maxBody: 1 << 22 })),
-          onKeepAlive: (ping) => {
-            if (!ping) this.pongs++;
+          // Every CRLF from the pool is a pong (its framer pairs them as if they were pings).
+          onKeepAlive: () => {
+            this.pongs++;
           },
         });
       } catch {
