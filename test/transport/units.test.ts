@@ -1,0 +1,157 @@
+import { describe, expect, test } from 'vitest';
+import { parseMessage, SipRequest, SipResponse } from '../../src/message/index.js';
+import { familyOf, isIPv4, normalizeAddr } from '../../src/transport/address.js';
+import { DEFAULT_LIMITS, InvalidOptionsError, resolveLimits, responseTarget, transactionKey } from '../../src/transport/index.js';
+import { SettleQueue } from '../../src/transport/settle-queue.js';
+import { TidRegistry, type TidOwner } from '../../src/transport/tid-registry.js';
+import { request } from './helpers.js';
+
+class Owner implements TidOwner {
+  tidRing: string[] | undefined;
+  tidNext = 0;
+  busy = 0;
+  usable = true;
+}
+
+describe('TidRegistry', () => {
+  test('keeps at most MAX_TIDLIST ids per connection, oldest out', () => {
+    const r = new TidRegistry<Owner>(3);
+    const a = new Owner();
+    for (const t of ['1', '2', '3', '4']) r.add(t, a);
+    expect(r.lookup('1')).toBeUndefined();
+    expect(['2', '3', '4'].map((t) => r.lookup(t))).toEqual([a, a, a]);
+    expect(r.size).toBe(3);
+    expect(a.tidRing).toHaveLength(3);
+  });
+
+  test('never removes an id another connection owns', () => {
+    const r = new TidRegistry<Owner>(2);
+    const a = new Owner();
+    const b = new Owner();
+    r.add('x', a);
+    r.add('x', b); // moved to b
+    r.add('y', a);
+    r.add('z', a); // a's ring drops 'x': b's entry stays
+    expect(r.lookup('x')).toBe(b);
+    r.removeOwner(a);
+    expect(r.lookup('x')).toBe(b);
+    expect(r.lookup('z')).toBeUndefined();
+  });
+
+  test('a dead owner is never returned; MAX_TIDLIST 0 remembers nothing', () => {
+    const r = new TidRegistry<Owner>(5);
+    const a = new Owner();
+    r.add('x', a);
+    a.usable = false;
+    expect(r.lookup('x')).toBeUndefined();
+    const none = new TidRegistry<Owner>(0);
+    none.add('x', a);
+    expect(none.size).toBe(0);
+  });
+
+  test('hold / release count busy transactions on the owning connection', () => {
+    const r = new TidRegistry<Owner>(5);
+    const a = new Owner();
+    r.add('x', a);
+    expect(r.hold('x')).toBe(true);
+    expect(r.hold('x')).toBe(true);
+    expect(r.hold('unknown')).toBe(false);
+    expect(a.busy).toBe(2);
+    r.release('x');
+    r.release('x');
+    r.release('x'); // extra release is harmless
+    expect(a.busy).toBe(0);
+    expect(r.held).toBe(0);
+  });
+});
+
+describe('transactionKey', () => {
+  test('RFC 3261 branch + sent-by; the same for the response; ACK/CANCEL share the INVITE key', () => {
+    const req = parseMessage(request({ method: 'INVITE', branch: 'z9hG4bKabc', sentBy: 'h.example:5070' })) as SipRequest;
+    expect(transactionKey(req)).toBe('z9hG4bKabc h.example:5070');
+    const res = parseMessage(
+      'SIP/2.0 180 Ringing\r\nVia: SIP/2.0/TCP h.example:5070;branch=z9hG4bKabc;received=1.2.3.4\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n',
+    );
+    expect(transactionKey(res)).toBe('z9hG4bKabc h.example:5070');
+    const cancel = parseMessage(request({ method: 'CANCEL', branch: 'z9hG4bKabc', sentBy: 'h.example:5070' }));
+    expect(transactionKey(cancel)).toBe(transactionKey(req));
+  });
+
+  test('without the magic cookie: Call-ID + CSeq number; undefined without Via', () => {
+    expect(transactionKey(parseMessage(request({ branch: 'old', callId: 'cid', cseq: 42 })))).toBe('cid #42');
+    expect(transactionKey(parseMessage(request({ branch: null, callId: 'cid', cseq: 42 })))).toBe('cid #42');
+    expect(transactionKey(new SipRequest({ method: 'OPTIONS', uri: 'sip:x', headers: { 'Call-ID': 'c', CSeq: '1 OPTIONS' } }))).toBeUndefined();
+  });
+});
+
+describe('responseTarget (RFC 3261 §18.2.2)', () => {
+  const res = (via: string): SipResponse =>
+    new SipResponse({ status: 200, headers: { Via: via, 'Call-ID': 'c', CSeq: '1 OPTIONS' } });
+  test('received, else sent-by host; sent-by port, else the default', () => {
+    expect(responseTarget(res('SIP/2.0/TCP h.example:5070;branch=z9hG4bK1;received=10.0.0.1;rport=40000'), 'tcp')).toEqual({ addr: '10.0.0.1', port: 5070 });
+    expect(responseTarget(res('SIP/2.0/TCP h.example;branch=z9hG4bK1'), 'tcp')).toEqual({ addr: 'h.example', port: 5060 });
+    expect(responseTarget(res('SIP/2.0/TLS [2001:DB8::1];branch=z9hG4bK1'), 'tls')).toEqual({ addr: '2001:db8::1', port: 5061 });
+  });
+  test('UDP uses rport (RFC 3581) when it has a value', () => {
+    expect(responseTarget(res('SIP/2.0/UDP h:5070;branch=z9hG4bK1;received=10.0.0.1;rport=40000'), 'udp')).toEqual({ addr: '10.0.0.1', port: 40000 });
+    expect(responseTarget(res('SIP/2.0/UDP h:5070;branch=z9hG4bK1;rport'), 'udp')).toEqual({ addr: 'h', port: 5070 });
+  });
+});
+
+describe('addresses', () => {
+  test('normalizeAddr', () => {
+    expect(normalizeAddr('[::1]')).toBe('::1');
+    expect(normalizeAddr('::FFFF:127.0.0.1')).toBe('127.0.0.1');
+    expect(normalizeAddr('Example.COM')).toBe('example.com');
+    expect(normalizeAddr('10.1.2.3')).toBe('10.1.2.3');
+  });
+  test('isIPv4 / familyOf', () => {
+    expect(isIPv4('255.255.255.255')).toBe(true);
+    expect(isIPv4('256.1.1.1')).toBe(false);
+    expect(isIPv4('1.2.3')).toBe(false);
+    expect(isIPv4('1.2.3.4.5')).toBe(false);
+    expect(familyOf('::1')).toBe(6);
+    expect(familyOf('1.2.3.4')).toBe(4);
+    expect(familyOf('localhost')).toBeUndefined();
+  });
+});
+
+describe('limits', () => {
+  test('defaults are the seed values plus the two caps', () => {
+    expect(DEFAULT_LIMITS).toMatchObject({
+      MAX_SIP_HEADER: 16384,
+      MAX_SIP_BODY: 65536,
+      MAX_TIDLIST: 30,
+      MIN_EXPIRE: 15,
+      MAX_EXPIRE: 120,
+      CONNECT_TIMEOUT: 10,
+      TCP_READSIZE: 65536,
+    });
+    expect(DEFAULT_LIMITS.MAX_CONNECTIONS).toBeGreaterThan(1000);
+    expect(DEFAULT_LIMITS.MAX_QUEUED_BYTES).toBeGreaterThan(DEFAULT_LIMITS.MAX_SIP_HEADER + DEFAULT_LIMITS.MAX_SIP_BODY);
+  });
+  test('overrides, fractional seconds, validation', () => {
+    expect(resolveLimits({ MIN_EXPIRE: 0.05, MAX_EXPIRE: 0.1, CONNECT_TIMEOUT: 0.2 })).toMatchObject({ MIN_EXPIRE: 0.05, CONNECT_TIMEOUT: 0.2, MAX_TIDLIST: 30 });
+    expect(() => resolveLimits({ MAX_TIDLIST: 1.5 })).toThrow(InvalidOptionsError);
+    expect(() => resolveLimits({ CONNECT_TIMEOUT: 0 })).toThrow(InvalidOptionsError);
+    expect(() => resolveLimits({ MAX_SIP_BODY: Number.NaN })).toThrow(InvalidOptionsError);
+  });
+});
+
+describe('SettleQueue', () => {
+  test('settles in order, rejects the rest, compacts', async () => {
+    const q = new SettleQueue();
+    const out: string[] = [];
+    const ps = Array.from({ length: 3000 }, (_, i) => q.enqueue().then(() => out.push(`ok${i}`), (e: Error) => out.push(`${e.message}${i}`)));
+    for (let i = 0; i < 2000; i++) q.settle();
+    q.settle(new Error('bad'));
+    q.rejectAll(new Error('closed'));
+    expect(q.settle()).toBe(false);
+    await Promise.all(ps);
+    expect(out[0]).toBe('ok0');
+    expect(out[1999]).toBe('ok1999');
+    expect(out[2000]).toBe('bad2000');
+    expect(out[2999]).toBe('closed2999');
+    expect(q.size).toBe(0);
+  });
+});
