@@ -105,7 +105,8 @@ export class Connection implements FrameSink, TidOwner {
     this.from = {
       addr,
       port: s.remotePort ?? 0,
-      family: toFamily(s.remoteFamily, addr),
+      // From the normalised address: a v4 peer of a dual-stack listener is IPv4, not IPv6.
+      family: toFamily(undefined, addr),
       proto: this.transport.proto,
       socket: s,
     };

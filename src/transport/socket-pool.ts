@@ -7,6 +7,7 @@ import { familyOf, normalizeAddr, toFamily } from './address.js';
 import { HandlerError, InvalidDestinationError, InvalidOptionsError } from './errors.js';
 import { resolveLimits, type PoolLimits } from './limits.js';
 import type { PoolCore } from './pool-core.js';
+import { responseTarget } from './response-target.js';
 import { createStats, type PoolStats } from './stats.js';
 import { StreamTransport } from './stream-transport.js';
 import { TlsPolicy } from './tls-options.js';
@@ -132,6 +133,7 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements PoolCo
    * (concurrent sends share it). A SipResponse goes through the connection its request came in on
    * when that is still open; when it is gone, to the top Via's received / sent-by (RFC 3261
    * §18.2.2), not to `dst` (the dead connection's ephemeral port); `dst` may then be omitted.
+   * UDP sends to `dst`; a response without `dst` goes to its Via's received / rport / sent-by.
    * With the pool's `dst` restriction every send goes there, whatever `dst` says.
    */
   sendto(message: SipMessage | Buffer, dst?: Peer): Promise<void> {
@@ -145,7 +147,11 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements PoolCo
         return Promise.reject(new InvalidDestinationError(`cannot serialise the message: ${(err as Error).message}`, { cause: err }));
       }
     } else buf = message;
-    if (this.udp !== undefined) return this.udp.send(buf, dst);
+    if (this.udp !== undefined) {
+      // A response without destination goes where its Via says (received / rport / sent-by).
+      if (dst === undefined && msg !== undefined && msg.isResponse()) dst = responseTarget(msg, 'udp');
+      return this.udp.send(buf, dst);
+    }
     return this.stream!.send(msg, buf, dst);
   }
 
@@ -282,7 +288,10 @@ function listen(opts: SocketPoolOptions, host: string | undefined, family: Famil
       reject(err);
     };
     server.once('error', onError);
-    server.listen({ port: opts.port, host: host ?? (family === 6 ? '::' : '0.0.0.0'), backlog: 511 }, () => {
+    // A backlog as deep as the connection cap (the kernel clips it to somaxconn): a burst of
+    // connects is queued rather than dropped into SYN retransmissions.
+    const backlog = Math.max(511, Math.min(limits.MAX_CONNECTIONS, 65535));
+    server.listen({ port: opts.port, host: host ?? (family === 6 ? '::' : '0.0.0.0'), backlog }, () => {
       server.off('error', onError);
       resolve(server);
     });

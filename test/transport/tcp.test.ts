@@ -296,3 +296,15 @@ describe('TCP dst restriction (issue 3 #4)', () => {
     await waitUntil(() => tgot.length === 1);
   });
 });
+
+test('TCP dual-stack: a v4 client of a "::" listener is reported as IPv4 and reused by address', async () => {
+  const pool = await createPool({ proto: 'tcp', host: '::', port: 0 });
+  const got = collect(pool);
+  const peer = await StreamPeer.connect(pool.local.port, '127.0.0.1');
+  peer.send(request());
+  await waitUntil(() => got.length === 1);
+  expect(got[0]!.from).toMatchObject({ addr: '127.0.0.1', family: 4, port: peer.socket.localPort });
+  await pool.sendto(Buffer.from(request()), { addr: '127.0.0.1', port: peer.socket.localPort! });
+  expect((await peer.message(1)).isRequest()).toBe(true);
+  expect(pool.stats.connectionsConnected).toBe(0);
+});

@@ -153,3 +153,14 @@ test('UDP to a host name resolves it first', async () => {
   await pool.sendto(Buffer.from('hello'), { addr: 'localhost', port: peer.port });
   await peer.waitFor(1);
 });
+
+test('UDP: a response without destination goes to its Via (received, rport)', async () => {
+  const pool = await createPool({ proto: 'udp', host: '127.0.0.1', port: 0 });
+  const peer = await UdpPeer.bind('127.0.0.1');
+  const res = parseMessage(
+    `SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP nowhere.invalid:9;branch=z9hG4bK1;received=127.0.0.1;rport=${peer.port}\r\n` +
+      'Call-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n',
+  );
+  await pool.sendto(res);
+  await peer.waitFor(1);
+});
