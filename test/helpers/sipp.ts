@@ -15,7 +15,7 @@ export interface SippOptions {
   transport?: 'u1' | 'un' | 't1' | 'tn' | 'l1' | 'ln';
   /** Local address (default 127.0.0.1; use ::1 for IPv6). */
   local?: string;
-  /** Local port; default a random free port chosen by sipp. */
+  /** Local port; default a random high port (sipp's own default is 5060). */
   port?: number;
   /** Number of calls before sipp exits (-m). */
   calls?: number;
@@ -50,7 +50,8 @@ export function sippArgs(o: SippOptions, dir: string): string[] {
   if (o.target) args.push(o.target);
   args.push('-i', o.local ?? '127.0.0.1', '-t', o.transport ?? 'u1', '-nostdin', '-trace_err', '-error_file', join(dir, 'errors.log'));
   args.push('-timeout', String(o.timeout ?? 20), '-timeout_error', '-max_socket', '4096', '-skip_rlimit');
-  if (o.port !== undefined) args.push('-p', String(o.port));
+  // sipp binds 5060 when it is free unless told otherwise: never let a test take it.
+  args.push('-p', String(o.port ?? 20000 + Math.floor(Math.random() * 40000)));
   if (o.calls !== undefined) args.push('-m', String(o.calls));
   if (o.rate !== undefined) args.push('-r', String(o.rate));
   if (o.limit !== undefined) args.push('-l', String(o.limit));

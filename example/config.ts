@@ -1,0 +1,49 @@
+import type { SipLeg } from 'nestjs-sip';
+import { readFileSync } from 'node:fs';
+
+export interface RegistrarConfig {
+  /** Shortest registration accepted (423 below it), seconds. */
+  minExpires: number;
+  /** Longest registration granted, seconds. */
+  maxExpires: number;
+  /** Registration time when the REGISTER names none, seconds. */
+  defaultExpires: number;
+}
+
+export const REGISTRAR_CONFIG = Symbol('REGISTRAR_CONFIG');
+
+/**
+ * Settings from the environment, with embedded defaults:
+ *   SIP_HOST (127.0.0.1), SIP_UDP_PORT (5060), SIP_TCP_PORT (5060; 'off' disables a transport),
+ *   SIP_TLS_PORT (off unless set), SIP_TLS_CERT / SIP_TLS_KEY (PEM file paths, needed for TLS),
+ *   SIP_MIN_EXPIRES (60), SIP_MAX_EXPIRES (3600), SIP_DEFAULT_EXPIRES (3600).
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): { legs: SipLeg[]; registrar: RegistrarConfig } {
+  const host = env.SIP_HOST || '127.0.0.1';
+  const legs: SipLeg[] = [];
+  const port = (v: string | undefined, def: number | undefined): number | undefined => {
+    if (v === 'off') return undefined;
+    if (v === undefined || v === '') return def;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`bad port ${v}`);
+    return n;
+  };
+  const udp = port(env.SIP_UDP_PORT, 5060);
+  const tcp = port(env.SIP_TCP_PORT, 5060);
+  const tlsPort = port(env.SIP_TLS_PORT, undefined);
+  if (udp !== undefined) legs.push({ transport: 'udp', host, port: udp });
+  if (tcp !== undefined) legs.push({ transport: 'tcp', host, port: tcp });
+  if (tlsPort !== undefined) {
+    if (!env.SIP_TLS_CERT || !env.SIP_TLS_KEY) throw new Error('SIP_TLS_PORT needs SIP_TLS_CERT and SIP_TLS_KEY');
+    legs.push({ transport: 'tls', host, port: tlsPort, tls: { cert: readFileSync(env.SIP_TLS_CERT), key: readFileSync(env.SIP_TLS_KEY) } });
+  }
+  const num = (v: string | undefined, def: number): number => (v ? Number(v) : def);
+  return {
+    legs,
+    registrar: {
+      minExpires: num(env.SIP_MIN_EXPIRES, 60),
+      maxExpires: num(env.SIP_MAX_EXPIRES, 3600),
+      defaultExpires: num(env.SIP_DEFAULT_EXPIRES, 3600),
+    },
+  };
+}

@@ -1,0 +1,25 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { SipServer } from 'nestjs-sip';
+import { pathToFileURL } from 'node:url';
+import { AppModule } from './app.module.js';
+import { loadConfig } from './config.js';
+
+/** `npm start`: the registrar/redirect example on UDP+TCP 127.0.0.1:5060 (see config.ts for the environment variables). */
+export async function bootstrap(env: NodeJS.ProcessEnv = process.env) {
+  const config = loadConfig(env);
+  const server = new SipServer({ listen: config.legs, serverHeader: 'nestjs-sip-example' });
+  const app = await NestFactory.createMicroservice(AppModule.forRoot(config.registrar), { strategy: server });
+  app.enableShutdownHooks(['SIGINT', 'SIGTERM']);
+  await app.listen();
+  return { app, server };
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (isMain) {
+  bootstrap().catch((err: unknown) => {
+    new Logger('bootstrap').error(err instanceof Error ? err.message : String(err));
+    process.exit(1);
+  });
+}

@@ -1,0 +1,38 @@
+import { Controller, Logger, UseInterceptors } from '@nestjs/common';
+import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
+import type { SipContext, SipRequest, SipResponseDescription } from 'nestjs-sip';
+import { RegistrarService } from './registrar.service.js';
+import { TransactionLogInterceptor } from './transaction-log.interceptor.js';
+
+export const ALLOW = 'REGISTER, INVITE, ACK, CANCEL, OPTIONS, MESSAGE';
+
+/** A registrar and redirect server: REGISTER stores bindings, INVITE is redirected to them. */
+@Controller()
+@UseInterceptors(TransactionLogInterceptor)
+export class RegistrarController {
+  private readonly logger = new Logger('MESSAGE');
+
+  constructor(private readonly registrar: RegistrarService) {}
+
+  @MessagePattern('REGISTER')
+  register(@Payload() req: SipRequest): Promise<SipResponseDescription> {
+    return this.registrar.register(req);
+  }
+
+  @MessagePattern('INVITE')
+  invite(@Payload() req: SipRequest): Promise<SipResponseDescription> {
+    return this.registrar.locate(req);
+  }
+
+  @MessagePattern('OPTIONS')
+  options(): SipResponseDescription {
+    return { status: 200, headers: { Allow: ALLOW, Accept: 'application/sdp, text/plain', Supported: '' } };
+  }
+
+  @MessagePattern('MESSAGE')
+  message(@Payload() req: SipRequest, @Ctx() ctx: SipContext): number {
+    const from = ctx.getFrom();
+    this.logger.log(`from ${req.from.uri} (${from.proto} ${from.addr}:${from.port}): ${req.body.toString('utf8')}`);
+    return 200;
+  }
+}
