@@ -119,6 +119,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
     this._status$.next('closing');
     this.closing = endpoint.close(this.options.closeTimeout ?? 5000).then(() => {
       this.endpoint = undefined;
+      this.logger.log('SIP server closed');
       this._status$.next('closed');
     });
     return this.closing;
