@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
 import { EventEmitter } from 'node:events';
-import { isIP } from 'node:net';
+import type { Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import {
   generateBranch,
@@ -21,10 +21,10 @@ import {
   type SipPeer,
   type TimerOptions,
 } from '../transaction/index.js';
-import type { LocalAddress, PoolLimitsInit, PoolTlsOptions, SocketPool } from '../transport/index.js';
+import { ConnectionClosedError, type LocalAddress, type PoolLimitsInit, type PoolTlsOptions, type SocketPool } from '../transport/index.js';
 import { SipEndpoint } from './sip-endpoint.js';
 import { SipClientClosedError, SipResponseError } from './sip-response-error.js';
-import { resolveTarget, type SipTransportName } from './sip-resolver.js';
+import { resolveTarget, systemDns, type SipDnsResolver, type SipTransportName } from './sip-resolver.js';
 import type { SipServer } from './sip-server.js';
 
 export interface SipClientOptions {
@@ -48,6 +48,8 @@ export interface SipClientOptions {
   non2xxAsValue?: boolean;
   /** ACK 2xx responses to INVITE automatically (RFC 3261 §13.2.2.4). Default true; false hands the 2xx to you (see `ack()`). */
   autoAck?: boolean;
+  /** DNS look-ups for RFC 3263 resolution (SRV, A/AAAA); default node:dns. */
+  dns?: SipDnsResolver;
   /**
    * Send from a SipServer's listening sockets (and its transaction layer) instead of sockets of the
    * client's own, so requests leave from the server's port and in-dialog requests reach its handlers.
@@ -80,7 +82,8 @@ const NEEDS_CONTACT = new Set(['INVITE', 'REGISTER', 'SUBSCRIBE', 'REFER', 'NOTI
  * emits every provisional response and completes with the final one (a 2xx; a non-2xx arrives as
  * a SipResponseError). Unsubscribing from an INVITE before its final response sends CANCEL.
  */
-export class SipClient extends ClientProxy<SipClientEvents, SipClientStatus> {
+// Status stays `string` in the base type: ClientsModule's `customClass: Type<ClientProxy>` must accept the class.
+export class SipClient extends ClientProxy<SipClientEvents> {
   private readonly logger = new Logger(SipClient.name);
   private readonly options: SipClientOptions;
   private endpoint: SipEndpoint | undefined;
@@ -93,6 +96,10 @@ export class SipClient extends ClientProxy<SipClientEvents, SipClientStatus> {
   private readonly pending = new Set<Pending>();
   /** ACKs sent for 2xx, by Call-ID/CSeq/To tag, to answer retransmitted 2xx (kept 64*T1). */
   private readonly acks = new Map<string, { ack: SipRequest; dst: SipDestination; until: number }>();
+  /** autoAck false: INVITEs whose 2xx waits for the caller's `ack(response)`, by Call-ID/CSeq/To tag (kept 64*T1). */
+  private readonly awaitingAck = new Map<string, { invite: SipRequest; until: number }>();
+  /** TCP/TLS connections carrying pending requests (see watchConnection). */
+  private readonly watched = new Map<WatchedSocket, { pending: Set<Pending>; gone: () => void }>();
 
   constructor(options: SipClientOptions = {}) {
     super();
@@ -141,6 +148,13 @@ export class SipClient extends ClientProxy<SipClientEvents, SipClientStatus> {
     for (const p of [...this.pending]) p.fail(err);
     this.pending.clear();
     this.acks.clear();
+    this.awaitingAck.clear();
+    for (const [socket, w] of this.watched) {
+      w.pending.clear();
+      socket.removeListener('end', w.gone);
+      socket.removeListener('close', w.gone);
+    }
+    this.watched.clear();
     const ep = this.endpoint;
     this.endpoint = undefined;
     if (ep !== undefined) {
@@ -170,10 +184,29 @@ export class SipClient extends ClientProxy<SipClientEvents, SipClientStatus> {
 
   /**
    * ACK a 2xx yourself (with `autoAck: false`), e.g. to carry an SDP answer in the ACK. The ACK is
-   * remembered and repeated for retransmitted 2xx.
+   * remembered and repeated for retransmitted 2xx. `ack(response, opts)` finds the INVITE this
+   * client sent (for 64*T1 after its 2xx); `ack(invite, response, opts)` takes it explicitly.
    */
-  async ack(invite: SipRequest, response: SipResponse, opts: { body?: Body; contentType?: string } = {}): Promise<void> {
+  ack(response: SipResponse, opts?: SipAckOptions): Promise<void>;
+  ack(invite: SipRequest, response: SipResponse, opts?: SipAckOptions): Promise<void>;
+  async ack(a: SipRequest | SipResponse, b?: SipResponse | SipAckOptions, c?: SipAckOptions): Promise<void> {
+    let invite: SipRequest;
+    let response: SipResponse;
+    let opts: SipAckOptions;
+    if (a instanceof SipRequest) {
+      invite = a;
+      response = b as SipResponse;
+      opts = c ?? {};
+    } else {
+      response = a;
+      opts = (b as SipAckOptions | undefined) ?? {};
+      const known = this.awaitingAck.get(ackKey(response));
+      if (known === undefined) throw new Error('SipClient.ack(response): no INVITE of this client awaits an ACK for this response; use ack(invite, response)');
+      invite = known.invite;
+    }
+    if (response.status < 200 || response.status >= 300) throw new TypeError(`ack(): only a 2xx is ACKed by the caller (got ${response.status}); non-2xx are ACKed by the transaction`);
     const ep = await this.connect();
+    this.awaitingAck.delete(ackKey(response));
     const ack = buildAckFor2xx(invite, response, { body: opts.body as Buffer | string | undefined, contentType: opts.contentType });
     const dst = await this.ackDestination(ack, invite);
     this.rememberAck(ack, response, dst, ep);
@@ -189,11 +222,27 @@ export class SipClient extends ClientProxy<SipClientEvents, SipClientStatus> {
     return () => p.unsubscribe();
   }
 
+  /**
+   * `emit(method, request)`: send without waiting for responses. ACK (e.g. `buildAckFor2xx(...)`)
+   * goes out statelessly, over the transport of its Via unless the URI names one, and is repeated
+   * for retransmitted 2xx; other methods run a client transaction whose outcome is dropped.
+   */
   protected async dispatchEvent<T = unknown>(packet: ReadPacket): Promise<T> {
     const ep = await this.connect();
-    const req = await this.buildRequest(String(packet.pattern), packet.data as SipClientRequest | SipRequest);
-    const dst = await this.destinationFor(req, packet.data as SipClientRequest | SipRequest);
+    const data = packet.data as SipClientRequest | SipRequest;
+    const req = this.buildRequest(String(packet.pattern), data);
+    const dst = await this.destinationFor(req, data);
     if (req.method === 'ACK') {
+      let key: string | undefined;
+      try {
+        key = ackKey(req);
+      } catch {
+        key = undefined;
+      }
+      if (key !== undefined) {
+        this.awaitingAck.delete(key);
+        this.rememberAckByKey(key, req, dst, ep);
+      }
       await ep.layer.sendStateless(req, dst);
     } else {
       const txn = ep.layer.request(req, dst, { onError: (err) => this.events.emit('error', err) });
@@ -206,16 +255,18 @@ export class SipClient extends ClientProxy<SipClientEvents, SipClientStatus> {
 
   private async start(p: Pending, method: string, data: SipClientRequest | SipRequest): Promise<void> {
     const ep = await this.connect();
-    const req = await this.buildRequest(method, data);
+    const req = this.buildRequest(method, data);
     const dst = await this.destinationFor(req, data);
     if (p.done) return;
+    if (this.endpoint !== ep) throw new SipClientClosedError();
     p.request = req;
     p.dst = dst;
     p.txn = ep.layer.request(req, dst, p);
+    if (dst.proto !== 'udp' && !p.done) this.watchConnection(p, ep, dst, req);
   }
 
-  /** Build the request and fill in what RFC 3261 §8.1.1 requires. */
-  private async buildRequest(method: string, data: SipClientRequest | SipRequest): Promise<SipRequest> {
+  /** Build the request (headers are filled in by destinationFor, once the leg is known). */
+  private buildRequest(method: string, data: SipClientRequest | SipRequest): SipRequest {
     if (!/^[A-Za-z][A-Za-z0-9.!%*_+`'~-]*$/.test(method)) throw new TypeError(`invalid SIP method ${method}`);
     const req = data instanceof SipRequest ? data : new SipRequest({ method, uri: data.uri, headers: data.headers, body: data.body });
     if (req.method !== method) req.method = method;
@@ -229,7 +280,10 @@ export class SipClient extends ClientProxy<SipClientEvents, SipClientStatus> {
     // Loose routing: a Route set sends the request to its first entry (RFC 3261 §8.1.2).
     const route = req.headers.get('route');
     const target = route !== undefined && o.host === undefined ? parseUri(parseNameAddr(route, 'Route').uri) : req.requestUri;
-    const r = await resolveTarget(target, this.options.transport ?? 'udp', o);
+    // An ACK built from the INVITE (buildAckFor2xx) keeps the INVITE's transport unless its URI names one.
+    const viaTransport = req.method === 'ACK' ? req.topVia?.transport.toLowerCase() : undefined;
+    const dflt = viaTransport === 'udp' || viaTransport === 'tcp' || viaTransport === 'tls' ? viaTransport : (this.options.transport ?? 'udp');
+    const r = await resolveTarget(target, dflt, o, this.options.dns ?? systemDns);
     const pool = await this.leg(r.proto, r.family);
     const dst: SipDestination = { addr: r.proto === 'tls' && r.servername ? r.servername : r.addr, port: r.port, family: r.family, proto: r.proto };
     this.fillHeaders(req, pool, r.proto);
@@ -295,18 +349,28 @@ export class SipClient extends ClientProxy<SipClientEvents, SipClientStatus> {
     const route = ack.headers.get('route');
     const target = route !== undefined ? parseUri(parseNameAddr(route, 'Route').uri) : ack.requestUri;
     const proto = (invite.topVia?.transport.toLowerCase() ?? 'udp') as SipTransportName;
-    const r = await resolveTarget(target, proto);
-    return { addr: r.addr, port: r.port, family: r.family, proto: r.proto };
+    const r = await resolveTarget(target, proto, {}, this.options.dns ?? systemDns);
+    return { addr: r.proto === 'tls' && r.servername ? r.servername : r.addr, port: r.port, family: r.family, proto: r.proto };
   }
 
   /** @internal send the ACK for a 2xx (and remember it for retransmissions); with `bye`, end the call right away. */
   async ack2xx(invite: SipRequest, res: SipResponse, bye: boolean): Promise<void> {
     const ep = this.endpoint;
     if (ep === undefined) return;
-    const ack = buildAckFor2xx(invite, res);
-    const dst = await this.ackDestination(ack, invite);
-    this.rememberAck(ack, res, dst, ep);
+    const known = this.acks.get(ackKey(res));
+    let ack: SipRequest;
+    let dst: SipDestination;
+    if (known !== undefined) {
+      // The same ACK again for a retransmitted 2xx (RFC 3261 §13.2.2.4).
+      ack = known.ack;
+      dst = known.dst;
+    } else {
+      ack = buildAckFor2xx(invite, res);
+      dst = await this.ackDestination(ack, invite);
+      this.rememberAck(ack, res, dst, ep);
+    }
     await ep.layer.sendStateless(ack, dst);
+    if (known !== undefined) return;
     if (bye) {
       const byeReq = new SipRequest({ method: 'BYE', uri: ack.uri, headers: ack.headers.clone() });
       byeReq.headers.delete('via');
@@ -320,10 +384,80 @@ export class SipClient extends ClientProxy<SipClientEvents, SipClientStatus> {
   }
 
   private rememberAck(ack: SipRequest, res: SipResponse, dst: SipDestination, ep: SipEndpoint): void {
+    this.rememberAckByKey(ackKey(res), ack, dst, ep);
+  }
+
+  private rememberAckByKey(key: string, ack: SipRequest, dst: SipDestination, ep: SipEndpoint): void {
     const now = Date.now();
-    for (const [k, v] of this.acks) if (v.until < now) this.acks.delete(k);
-    const t1 = ep.layer.timers.unreliable.T1;
-    this.acks.set(ackKey(res), { ack, dst, until: now + 64 * t1 });
+    // Expired entries leave in insertion order (all live 64*T1).
+    for (const [k, v] of this.acks) {
+      if (v.until >= now) break;
+      this.acks.delete(k);
+    }
+    this.acks.delete(key);
+    this.acks.set(key, { ack, dst, until: now + 64 * ep.layer.timers.unreliable.T1 });
+  }
+
+  /** @internal autoAck false: a 2xx the caller has to ACK; `ack(response)` finds its INVITE here. */
+  awaitAck(invite: SipRequest, res: SipResponse): void {
+    const ep = this.endpoint;
+    if (ep === undefined) return;
+    const now = Date.now();
+    for (const [k, v] of this.awaitingAck) {
+      if (v.until >= now) break;
+      this.awaitingAck.delete(k);
+    }
+    this.awaitingAck.set(ackKey(res), { invite, until: now + 64 * ep.layer.timers.unreliable.T1 });
+  }
+
+  /** @internal a retransmitted 2xx during the INVITE's Accepted state: repeat an ACK already sent (by the caller, with autoAck false). */
+  reAck(res: SipResponse): void {
+    const known = this.acks.get(ackKey(res));
+    if (known !== undefined && this.endpoint !== undefined) void this.endpoint.layer.sendStateless(known.ack, known.dst).catch((e: unknown) => this.reportError(e));
+  }
+
+  /**
+   * TCP/TLS: fail the request at once when the connection carrying it closes, or the peer
+   * half-closes it (nothing can answer on it any more), instead of at Timer B/F (RFC 3261 §17.1.4
+   * asks transport errors to be reported; the transport does not tell the transaction layer about
+   * connections that die after the write). Only the requests on that connection are failed.
+   *
+   * The SocketPool has no public way to name the connection of a request yet: its id registry is
+   * read here (same id as `pool.tidOf(request)`); if that changes shape, this is a no-op and such
+   * requests end at Timer B/F as before.
+   */
+  private watchConnection(p: Pending, ep: SipEndpoint, dst: SipDestination, req: SipRequest): void {
+    const pool = ep.poolFor(dst);
+    if (pool === undefined) return;
+    const socket = connectionOf(pool, req);
+    if (socket === undefined) return;
+    if (socket.destroyed || socket.readableEnded) {
+      p.connectionLost(this.connectionError(socket));
+      return;
+    }
+    let w = this.watched.get(socket);
+    if (w === undefined) {
+      const gone = (): void => {
+        socket.removeListener('end', gone);
+        socket.removeListener('close', gone);
+        const entry = this.watched.get(socket);
+        if (entry === undefined) return;
+        this.watched.delete(socket);
+        const err = this.connectionError(socket);
+        for (const q of entry.pending) q.connectionLost(err);
+      };
+      w = { pending: new Set(), gone };
+      this.watched.set(socket, w);
+      socket.on('end', gone);
+      socket.on('close', gone);
+    }
+    w.pending.add(p);
+    p.socket = socket;
+  }
+
+  private connectionError(socket: WatchedSocket): ConnectionClosedError {
+    const where = socket.remoteAddress !== undefined ? `${socket.remoteAddress.includes(':') ? `[${socket.remoteAddress}]` : socket.remoteAddress}:${socket.remotePort}` : 'the peer';
+    return new ConnectionClosedError(`connection to ${where} closed before the final response`);
   }
 
   /** A 2xx retransmitted after its transaction ended: repeat our ACK (RFC 3261 §13.2.2.4). */
@@ -351,6 +485,19 @@ export class SipClient extends ClientProxy<SipClientEvents, SipClientStatus> {
   /** @internal */
   settled(p: Pending): void {
     this.pending.delete(p);
+    const socket = p.socket;
+    if (socket !== undefined) {
+      p.socket = undefined;
+      const w = this.watched.get(socket);
+      if (w !== undefined) {
+        w.pending.delete(p);
+        if (w.pending.size === 0) {
+          this.watched.delete(socket);
+          socket.removeListener('end', w.gone);
+          socket.removeListener('close', w.gone);
+        }
+      }
+    }
   }
   /** @internal */
   reportError(err: unknown): void {
@@ -359,13 +506,40 @@ export class SipClient extends ClientProxy<SipClientEvents, SipClientStatus> {
   }
 }
 
-const ackKey = (res: SipResponse): string => `${res.callId}\n${res.cseq.seq}\n${res.to.tag ?? ''}`;
+/** Call-ID, CSeq number and To tag: what ties an ACK to the 2xx it acknowledges. */
+const ackKey = (msg: SipResponse | SipRequest): string => `${msg.callId}\n${msg.cseq.seq}\n${msg.to.tag ?? ''}`;
+
+export interface SipAckOptions {
+  /** Body of the ACK (an SDP answer to an offer in the 2xx, or the offer of a late-offer INVITE). */
+  body?: Body;
+  contentType?: string;
+}
+
+/** What the client needs of a TCP/TLS connection's socket to watch it. */
+type WatchedSocket = Pick<Socket, 'on' | 'removeListener' | 'destroyed' | 'readableEnded' | 'remoteAddress' | 'remotePort'>;
+
+/**
+ * The socket of the TCP/TLS connection the pool sent `req` on (it files every outgoing request's
+ * id under its connection, connecting ones included). Reads pool internals: see watchConnection.
+ */
+function connectionOf(pool: SocketPool, req: SipRequest): WatchedSocket | undefined {
+  const tid = pool.tidOf(req);
+  if (tid === undefined) return undefined;
+  const registry = (pool as unknown as { stream?: { registry?: { owners?: unknown } } }).stream?.registry;
+  const owners = registry?.owners;
+  if (!(owners instanceof Map)) return undefined;
+  const conn = owners.get(tid) as { socket?: unknown } | undefined;
+  const socket = conn?.socket;
+  return socket instanceof EventEmitter && typeof (socket as Partial<Socket>).removeListener === 'function' ? (socket as unknown as WatchedSocket) : undefined;
+}
 
 /** One request in flight: the transaction's handlers, mapped onto Nest's WritePacket callback. */
 class Pending {
   request: SipRequest | undefined;
   dst: SipDestination | undefined;
   txn: ClientTransaction | undefined;
+  /** The TCP/TLS connection watched for this request. */
+  socket: WatchedSocket | undefined;
   done = false;
   private unsubscribed = false;
 
@@ -384,6 +558,7 @@ class Pending {
       // A 2xx after the caller unsubscribed (CANCEL crossed it): ACK, then hang up.
       if (this.unsubscribed) void this.client.ack2xx(this.request!, res, true).catch((e: unknown) => this.client.reportError(e));
       else if (this.client.autoAck) void this.client.ack2xx(this.request!, res, false).catch((e: unknown) => this.client.reportError(e));
+      else this.client.awaitAck(this.request!, res);
     }
     if (this.done) return;
     this.finish();
@@ -396,7 +571,15 @@ class Pending {
     // A retransmitted 2xx (or another fork's): ACK it; a second fork's 2xx is also ended with BYE.
     const first = this.txn?.finalResponse;
     const otherFork = first !== undefined && first.to.tag !== res.to.tag;
-    if (this.client.autoAck || otherFork) void this.client.ack2xx(this.request!, res, otherFork).catch((e: unknown) => this.client.reportError(e));
+    if (this.client.autoAck || otherFork || this.unsubscribed) void this.client.ack2xx(this.request!, res, otherFork).catch((e: unknown) => this.client.reportError(e));
+    else this.client.reAck(res);
+  }
+
+  /** The connection carrying the request died: end the transaction with `err` (which fails this request). */
+  connectionLost(err: Error): void {
+    const txn = this.txn;
+    if (txn !== undefined && !txn.terminated && txn.finalResponse === undefined) txn._shutdown(err);
+    this.fail(err);
   }
 
   onError(err: unknown): void {
