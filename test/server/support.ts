@@ -93,19 +93,40 @@ export interface Received {
   port: number;
 }
 
+/** Something received that our codec would not parse (e.g. a 400 that copies the malformed headers it complains about). */
+export interface Unparsed {
+  /** Status code from the status line, if it is a response. */
+  status: number | undefined;
+  raw: Buffer;
+  at: number;
+  addr: string;
+  port: number;
+}
+
 abstract class Peer {
   readonly received: Received[] = [];
+  readonly unparsed: Unparsed[] = [];
   protected waiters: (() => void)[] = [];
 
   protected push(raw: Buffer, addr: string, port: number): void {
     let msg: SipMessage;
     try {
       msg = parseMessage(raw);
+      this.received.push({ msg, raw, at: Date.now(), addr, port });
     } catch {
-      return;
+      const m = /^SIP\/2\.0 (\d{3}) /.exec(raw.toString('latin1'));
+      this.unparsed.push({ status: m ? Number(m[1]) : undefined, raw, at: Date.now(), addr, port });
     }
-    this.received.push({ msg, raw, at: Date.now(), addr, port });
     for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** Status codes of every response received, parsable or not, in arrival order. */
+  get statuses(): number[] {
+    const all = [
+      ...this.received.filter((r) => !r.msg.isRequest()).map((r) => ({ at: r.at, status: (r.msg as SipResponse).status })),
+      ...this.unparsed.filter((u) => u.status !== undefined).map((u) => ({ at: u.at, status: u.status! })),
+    ];
+    return all.sort((a, b) => a.at - b.at).map((x) => x.status);
   }
 
   /** Responses received so far (optionally only those to a Call-ID). */
