@@ -93,11 +93,6 @@ export class Connection implements FrameSink, TidOwner {
     return this.state <= OPEN && !this.peerEnded;
   }
 
-  /** Pending sends (written or waiting to be). */
-  get pendingWrites(): number {
-    return this.writes.size;
-  }
-
   /** Start taking input (inbound: right away; outgoing: once connected). */
   open(): void {
     const s = this.socket;
@@ -110,7 +105,7 @@ export class Connection implements FrameSink, TidOwner {
       proto: this.transport.proto,
       socket: s,
     };
-    this.framer = new StreamFramer({ maxHeader: this.transport.limits.MAX_SIP_HEADER, maxBody: this.transport.limits.MAX_SIP_BODY });
+    this.framer = new StreamFramer(this.transport.parseLimits);
     this.state = OPEN;
     this.lastActivity = now();
     s.setNoDelay(true);
