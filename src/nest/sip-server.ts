@@ -263,7 +263,7 @@ class ReplySink {
       const e: unknown = packet.err;
       const res = isSipErrorPayload(e)
         ? toSipResponse(req, { status: e.status, reason: e.reason, headers: e.headers, body: e.body }, txn.toTag)
-        : createResponse(req, 500, undefined, { toTag: txn.toTag });
+        : createResponse(req, isGuardDenial(e) ? 403 : 500, undefined, { toTag: txn.toTag });
       return txn.respond(this.server.withServer(res));
     }
     // Nest's send() folds the end of the stream into the last value's packet: { response, isDisposed }.
@@ -287,4 +287,13 @@ class ReplySink {
     }
     return undefined;
   };
+}
+
+/**
+ * A guard that returned false: Nest throws `new RpcException('Forbidden resource')`, which the
+ * default RPC exception filter turns into `{ status: 'error', message: 'Forbidden resource' }`.
+ * That is a refusal, not a server failure: 403 (as Nest's HTTP side answers it), not 500.
+ */
+function isGuardDenial(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { status?: unknown }).status === 'error' && (e as { message?: unknown }).message === 'Forbidden resource';
 }

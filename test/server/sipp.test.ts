@@ -97,8 +97,8 @@ class SippHandlers {
   }
 
   @EventPattern('ACK')
-  ack(@Payload() req: SipRequest, @Ctx() ctx: SipContext) {
-    record(req, ctx);
+  ack(@Payload() req: SipRequest, @Ctx() ctx: unknown) {
+    record(req, ctx as SipContext);
   }
 
   @MessagePattern('BYE')

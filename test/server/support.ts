@@ -28,9 +28,15 @@ export interface RunningApp {
 }
 
 /** A Nest microservice with SipServer as its strategy, listening. Logger: errors only unless `logger` says otherwise. */
-export async function startApp(module: unknown, options: SipServerOptions, logger: LogLevel[] | false = ['error']): Promise<RunningApp> {
+export async function startApp(
+  module: unknown,
+  options: SipServerOptions,
+  logger: LogLevel[] | false = ['error'],
+  beforeListen?: (app: INestMicroservice) => void,
+): Promise<RunningApp> {
   const server = new SipServer(options);
   const app = await NestFactory.createMicroservice(module as never, { strategy: server, logger });
+  beforeListen?.(app);
   await app.listen();
   return {
     app,
