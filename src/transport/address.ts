@@ -52,6 +52,11 @@ export function isIpLiteral(addr: string): boolean {
   return familyOf(addr) !== undefined;
 }
 
+/** A port a peer can be reached on: an integer 1..65535. */
+export function isPort(port: unknown): port is number {
+  return Number.isInteger(port) && (port as number) > 0 && (port as number) <= 65535;
+}
+
 /** Map key of a peer: normalised address and port. */
 export function peerKey(addr: string, port: number): string {
   return addr + '|' + port;

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { SipMessage } from '../message/index.js';
-import { familyOf, normalizeAddr, toFamily } from './address.js';
+import { familyOf, isPort, normalizeAddr, toFamily } from './address.js';
 import { HandlerError, InvalidDestinationError, InvalidOptionsError } from './errors.js';
 import { resolveLimits, type PoolLimits } from './limits.js';
 import type { PoolCore } from './pool-core.js';
@@ -75,7 +75,7 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements PoolCo
     let restriction: Peer | undefined;
     if (opts.dst !== undefined) {
       const d = opts.dst;
-      if (!Number.isInteger(d.port) || d.port <= 0 || d.port > 65535) throw new InvalidOptionsError(`bad dst port ${d.port}`);
+      if (!isPort(d.port)) throw new InvalidOptionsError(`bad dst port ${d.port}`);
       const addr = normalizeAddr(d.addr);
       restriction = { addr, port: d.port, family: d.family ?? familyOf(addr) ?? family };
     }

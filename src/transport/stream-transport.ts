@@ -1,7 +1,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { validateRequest, type ParseLimits, type SipMessage, responseForParseError } from '../message/index.js';
-import { familyOf, isWildcard, normalizeAddr, peerKey } from './address.js';
+import { familyOf, isPort, isWildcard, normalizeAddr, peerKey } from './address.js';
 import { CLOSING, CONNECTING, Connection, now, OPEN } from './connection.js';
 import {
   ConnectionExpiredError,
@@ -86,21 +86,19 @@ export class StreamTransport {
     if (forced !== undefined) dst = forced;
     let conn: Connection | undefined;
     let tid: string | undefined;
-    if (msg !== undefined) {
-      tid = transactionKey(msg);
-      if (msg.isResponse()) {
-        // The connection the request came in on, if it is still there (RFC 3261 §18.2.2).
-        if (tid !== undefined) conn = this.registry.lookup(tid);
-        if (conn === undefined && dst !== undefined) conn = this.reusable(dst);
-        if (conn === undefined && forced === undefined) {
-          // Gone: the Via's received / sent-by, never the dead connection's ephemeral port.
-          const t = responseTarget(msg, this.proto);
-          if (t !== undefined) {
-            dst = t;
-            conn = this.reusable(t);
-          }
+    if (msg !== undefined) tid = transactionKey(msg);
+    if (msg !== undefined && msg.isResponse()) {
+      // The connection the request came in on, if it is still there (RFC 3261 §18.2.2).
+      if (tid !== undefined) conn = this.registry.lookup(tid);
+      if (conn === undefined && dst !== undefined) conn = this.reusable(dst);
+      if (conn === undefined && forced === undefined) {
+        // Gone: the Via's received / sent-by, never the dead connection's ephemeral port.
+        const t = responseTarget(msg, this.proto);
+        if (t !== undefined) {
+          dst = t;
+          conn = this.reusable(t);
         }
-      } else if (dst !== undefined) conn = this.reusable(dst);
+      }
     } else if (dst !== undefined) conn = this.reusable(dst);
     if (conn === undefined) {
       if (dst === undefined) return Promise.reject(new InvalidDestinationError('no destination for this message'));
@@ -122,7 +120,7 @@ export class StreamTransport {
   /** Start one connect to `dst`; concurrent sends find it in byPeer and share it. */
   private connect(dst: Peer): Connection | SipTransportError {
     const port = dst.port;
-    if (!Number.isInteger(port) || port <= 0 || port > 65535) return new InvalidDestinationError(`bad port ${port}`);
+    if (!isPort(port)) return new InvalidDestinationError(`bad port ${port}`);
     if (typeof dst.addr !== 'string' || dst.addr.length === 0) return new InvalidDestinationError('no destination address');
     if (this.conns.size >= this.limits.MAX_CONNECTIONS) {
       this.stats.connectionsRejected++;

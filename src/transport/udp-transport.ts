@@ -1,7 +1,7 @@
 import type { RemoteInfo, Socket as DgramSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { parseMessage, responseForParseError, SipParseError, type ParseLimits } from '../message/index.js';
-import { familyOf, normalizeAddr } from './address.js';
+import { familyOf, isPort, normalizeAddr } from './address.js';
 import { InvalidDestinationError, PoolClosedError, SendFailedError } from './errors.js';
 import type { PoolCore } from './pool-core.js';
 import { SettleQueue } from './settle-queue.js';
@@ -48,7 +48,7 @@ export class UdpTransport {
     if (forced !== undefined) dst = forced;
     if (dst === undefined) return Promise.reject(new InvalidDestinationError('no destination for this datagram'));
     const port = dst.port;
-    if (!Number.isInteger(port) || port <= 0 || port > 65535) return Promise.reject(new InvalidDestinationError(`bad port ${port}`));
+    if (!isPort(port)) return Promise.reject(new InvalidDestinationError(`bad port ${port}`));
     let addr = dst.addr;
     if (typeof addr !== 'string') return Promise.reject(new InvalidDestinationError('no destination address'));
     if (addr.charCodeAt(0) === 91 /* [ */) addr = addr.slice(1, -1);
