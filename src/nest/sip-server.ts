@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { CustomTransportStrategy, Server, type MessageHandler, type WritePacket } from '@nestjs/microservices';
 import { EventEmitter } from 'node:events';
-import { isObservable, type Observable } from 'rxjs';
+import { isObservable, throwError, type Observable } from 'rxjs';
 import { createResponse, SipParseError, type SipRequest, type SipResponse } from '../message/index.js';
 import type { InviteServerTransaction, ServerTransaction, SipPeer, TimerOptions } from '../transaction/index.js';
 import type { LocalAddress, PoolLimitsInit, SocketPool } from '../transport/index.js';
@@ -175,9 +175,18 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
     this.handleRequest(ctx, () => this.produce(handler, req, ctx), reply.respond);
   }
 
+  /**
+   * Never rejects: Nest's handler proxy rejects when an exception filter itself throws on an error
+   * raised before the handler's stream (a guard, a pipe); handleRequest() would then leave an
+   * unhandled rejection and no response. The error goes down the stream instead (500, logged).
+   */
   private async produce(handler: MessageHandler, req: SipRequest, ctx: SipContext): Promise<Observable<unknown>> {
-    const result = await handler(req, ctx);
-    return isObservable(result) ? result : this.transformToObservable(result);
+    try {
+      const result = await handler(req, ctx);
+      return isObservable(result) ? result : this.transformToObservable(result);
+    } catch (err) {
+      return throwError(() => err);
+    }
   }
 
   /** 416 unknown scheme, 400 unreadable Request-URI, 420 unsupported Require (RFC 3261 §8.2.2). */
@@ -236,8 +245,8 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
   }
 
   /** @internal */
-  logHandlerError(message: string): void {
-    this.logger.error(message);
+  logHandlerError(message: string, stack?: string): void {
+    this.logger.error(message, stack);
   }
 }
 
@@ -261,6 +270,9 @@ class ReplySink {
     if (packet.err !== undefined && packet.err !== null) {
       this.final = true;
       const e: unknown = packet.err;
+      // Nest's default filter logs what it turns into { status: 'error', message }; an Error that
+      // arrives as it is got past every filter (e.g. a filter that threw): log it here.
+      if (e instanceof Error) this.server.logHandlerError(`${req.method} failed: ${e.message}`, e.stack);
       const res = isSipErrorPayload(e)
         ? toSipResponse(req, { status: e.status, reason: e.reason, headers: e.headers, body: e.body }, txn.toTag)
         : createResponse(req, isGuardDenial(e) ? 403 : 500, undefined, { toTag: txn.toTag });

@@ -12,17 +12,28 @@ import {
   type CallHandler,
   type CanActivate,
   type ExecutionContext,
+  type LoggerService,
   type NestInterceptor,
   type PipeTransform,
   type RpcExceptionFilter,
 } from '@nestjs/common';
-import { Ctx, MessagePattern, Payload, RpcException } from '@nestjs/microservices';
+import { Ctx, EventPattern, MessagePattern, Payload, RpcException } from '@nestjs/microservices';
 import { map, throwError, type Observable } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SipContext, SipException, type SipRequest } from 'nestjs-sip';
-import { sipRequest, startApp, UdpClient, uniq, type RunningApp } from './support.js';
+import { sipRequest, startApp, UdpClient, uniq, waitUntil, type RunningApp } from './support.js';
 
 const ran: string[] = [];
+
+class CapturingLogger implements LoggerService {
+  readonly errors: string[] = [];
+  log(): void {}
+  warn(): void {}
+  error(message: unknown, ...rest: unknown[]): void {
+    this.errors.push([message, ...rest].map((m) => (m instanceof Error ? `${m.message} ${m.stack ?? ''}` : String(m))).join(' '));
+  }
+}
+const logger = new CapturingLogger();
 
 @Injectable()
 class UserGuard implements CanActivate {
@@ -64,6 +75,15 @@ class SubjectPipe implements PipeTransform<SipRequest, string> {
   }
 }
 
+/** Throws a plain error for user 'explode' (before the handler, outside its Observable). */
+@Injectable()
+class ExplodingGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    if (context.switchToRpc().getData<SipRequest>().requestUri.user === 'explode') throw new Error('guard exploded');
+    return true;
+  }
+}
+
 class NoSuchUser extends Error {}
 
 /** Domain errors -> 404; Nest's guard denial (an RpcException) -> 404 too, to hide what exists. */
@@ -72,6 +92,14 @@ class HideFilter implements RpcExceptionFilter<Error> {
   catch(exception: Error): Observable<never> {
     if (exception instanceof SipException) return throwError(() => exception.getError());
     return throwError(() => new SipException(404, 'Not Here').getError());
+  }
+}
+
+/** A broken filter: its catch() itself throws. */
+@Catch()
+class BrokenFilter implements RpcExceptionFilter<Error> {
+  catch(): Observable<never> {
+    throw new Error('the filter itself failed');
   }
 }
 
@@ -97,18 +125,37 @@ class Guarded {
     if (req.requestUri.user === 'ghost') throw new NoSuchUser('ghost');
     return 200;
   }
+
+  @MessagePattern('INVITE')
+  invite() {
+    return 200;
+  }
+
+  @UseGuards(ExplodingGuard)
+  @UseFilters(BrokenFilter)
+  @MessagePattern('PUBLISH')
+  publish(): never {
+    throw new Error('handler failed');
+  }
+
+  @EventPattern('ACK')
+  ack(@Payload() req: SipRequest): void {
+    ran.push(`ack:${req.callId}`);
+    throw new Error('ACK handler failed');
+  }
 }
 
-@Module({ controllers: [Guarded], providers: [UserGuard, TagInterceptor, SubjectPipe] })
+@Module({ controllers: [Guarded], providers: [UserGuard, ExplodingGuard, TagInterceptor, SubjectPipe] })
 class PipelineModule {}
 
 describe('Nest pipeline around SIP handlers', () => {
   let app: RunningApp;
   let c: UdpClient;
   beforeAll(async () => {
-    app = await startApp(PipelineModule, { listen: [{ transport: 'udp', host: '127.0.0.1', port: 0 }] }, false, (a) =>
-      a.useGlobalInterceptors(new GlobalInterceptor()),
-    );
+    app = await startApp(PipelineModule, { listen: [{ transport: 'udp', host: '127.0.0.1', port: 0 }] }, false, (a) => {
+      a.useLogger(logger);
+      a.useGlobalInterceptors(new GlobalInterceptor());
+    });
     c = await UdpClient.open();
   });
   afterAll(async () => {
@@ -149,6 +196,24 @@ describe('Nest pipeline around SIP handlers', () => {
     expect((await ask('INFO', 'ghost')).res.status).toBe(404);
     expect((await ask('INFO', 'blocked')).res.status).toBe(403); // the filter passes SipExceptions on
     expect((await ask('INFO', 'bob')).res.status).toBe(200);
+  });
+
+  it('an exception filter that throws itself: 500, logged, and the process carries on', async () => {
+    const before = logger.errors.length;
+    expect((await ask('PUBLISH', 'bob')).res.status).toBe(500); // the handler throws, inside the stream
+    expect((await ask('PUBLISH', 'explode')).res.status).toBe(500); // the guard throws, before it
+    expect(logger.errors.slice(before).filter((e) => e.includes('the filter itself failed'))).toHaveLength(2);
+    expect((await ask('OPTIONS', 'alice')).res.status).toBe(200);
+  });
+
+  it('an ACK handler that throws: logged, nothing else happens', async () => {
+    const callId = `ackthrow-${uniq()}`;
+    await c.send(sipRequest({ method: 'INVITE', uri: 'sip:bob@127.0.0.1', callId, fromTag: 'f1' }), app.port('udp'));
+    const ok = await c.status(callId, 200);
+    await c.send(sipRequest({ method: 'ACK', uri: 'sip:bob@127.0.0.1', callId, fromTag: 'f1', toTag: ok.to.tag! }), app.port('udp'));
+    await waitUntil(() => ran.includes(`ack:${callId}`), 2000, 'the ACK handler');
+    await waitUntil(() => logger.errors.some((e) => e.includes('ACK handler failed')), 2000, 'the error logged');
+    expect((await ask('OPTIONS', 'alice')).res.status).toBe(200);
   });
 
   it('a pipe transforms the payload, or refuses it with a SipException', async () => {
