@@ -429,10 +429,11 @@ export class SipClient extends ClientProxy<SipClientEvents> {
   private watchConnection(p: Pending, ep: SipEndpoint, dst: SipDestination, req: SipRequest): void {
     const pool = ep.poolFor(dst);
     if (pool === undefined) return;
-    const socket = connectionOf(pool, req);
-    if (socket === undefined) return;
+    const conn = connectionOf(pool, req);
+    if (conn === undefined) return;
+    const socket = conn.socket;
     if (socket.destroyed || socket.readableEnded) {
-      p.connectionLost(this.connectionError(socket));
+      p.connectionLost(this.connectionError(conn));
       return;
     }
     let w = this.watched.get(socket);
@@ -443,8 +444,11 @@ export class SipClient extends ClientProxy<SipClientEvents> {
         const entry = this.watched.get(socket);
         if (entry === undefined) return;
         this.watched.delete(socket);
-        const err = this.connectionError(socket);
-        for (const q of entry.pending) q.connectionLost(err);
+        // A send still pending on it is rejected by the transport with its own reason in a moment: let that come first.
+        setImmediate(() => {
+          const err = this.connectionError(conn);
+          for (const q of entry.pending) q.connectionLost(err);
+        });
       };
       w = { pending: new Set(), gone };
       this.watched.set(socket, w);
@@ -455,7 +459,10 @@ export class SipClient extends ClientProxy<SipClientEvents> {
     p.socket = socket;
   }
 
-  private connectionError(socket: WatchedSocket): ConnectionClosedError {
+  /** Why the connection is gone: the transport's own reason (TLS failure, reset...) when it recorded one. */
+  private connectionError(conn: WatchedConnection): Error {
+    if (conn.failure instanceof Error) return conn.failure;
+    const socket = conn.socket;
     const where = socket.remoteAddress !== undefined ? `${socket.remoteAddress.includes(':') ? `[${socket.remoteAddress}]` : socket.remoteAddress}:${socket.remotePort}` : 'the peer';
     return new ConnectionClosedError(`connection to ${where} closed before the final response`);
   }
@@ -517,20 +524,24 @@ export interface SipAckOptions {
 
 /** What the client needs of a TCP/TLS connection's socket to watch it. */
 type WatchedSocket = Pick<Socket, 'on' | 'removeListener' | 'destroyed' | 'readableEnded' | 'remoteAddress' | 'remotePort'>;
+/** The pool's connection object, as far as the client reads it. */
+interface WatchedConnection {
+  readonly socket: WatchedSocket;
+  readonly failure?: unknown;
+}
 
 /**
  * The socket of the TCP/TLS connection the pool sent `req` on (it files every outgoing request's
  * id under its connection, connecting ones included). Reads pool internals: see watchConnection.
  */
-function connectionOf(pool: SocketPool, req: SipRequest): WatchedSocket | undefined {
+function connectionOf(pool: SocketPool, req: SipRequest): WatchedConnection | undefined {
   const tid = pool.tidOf(req);
   if (tid === undefined) return undefined;
   const registry = (pool as unknown as { stream?: { registry?: { owners?: unknown } } }).stream?.registry;
   const owners = registry?.owners;
   if (!(owners instanceof Map)) return undefined;
   const conn = owners.get(tid) as { socket?: unknown } | undefined;
-  const socket = conn?.socket;
-  return socket instanceof EventEmitter && typeof (socket as Partial<Socket>).removeListener === 'function' ? (socket as unknown as WatchedSocket) : undefined;
+  return conn !== undefined && conn.socket instanceof EventEmitter ? (conn as WatchedConnection) : undefined;
 }
 
 /** One request in flight: the transaction's handlers, mapped onto Nest's WritePacket callback. */
@@ -577,6 +588,7 @@ class Pending {
 
   /** The connection carrying the request died: end the transaction with `err` (which fails this request). */
   connectionLost(err: Error): void {
+    if (this.done) return;
     const txn = this.txn;
     if (txn !== undefined && !txn.terminated && txn.finalResponse === undefined) txn._shutdown(err);
     this.fail(err);

@@ -155,19 +155,28 @@ export interface Received {
 export interface RawPeer {
   port: number;
   proto: 'udp' | 'tcp' | 'tls';
+  /** Every request but ACK, in arrival order. */
   received: Received[];
-  /** Resolve with the next request (or one already received and not yet taken). */
+  /** ACKs (kept apart so that next() sees the requests that start transactions). */
+  acks: SipRequest[];
+  /** Resolve with the next request other than ACK (or one already received and not yet taken). */
   next(timeoutMs?: number): Promise<Received>;
   close(): Promise<void>;
 }
 
-function queue(): { received: Received[]; push(r: Received): void; next(timeoutMs?: number): Promise<Received> } {
+function queue(): { received: Received[]; acks: SipRequest[]; push(r: Received): void; next(timeoutMs?: number): Promise<Received> } {
   const received: Received[] = [];
+  const acks: SipRequest[] = [];
   let taken = 0;
   const waiters: (() => void)[] = [];
   return {
     received,
+    acks,
     push(r) {
+      if (r.req.method === 'ACK') {
+        acks.push(r.req);
+        return;
+      }
       received.push(r);
       for (const w of waiters.splice(0)) w();
     },
@@ -198,7 +207,7 @@ export async function rawUdpPeer(): Promise<RawPeer> {
     if (!msg.isRequest()) return;
     q.push({ req: msg, raw: buf, reply: (res) => sock.send(typeof res === 'string' ? Buffer.from(res) : res.toBuffer(), rinfo.port, rinfo.address) });
   });
-  return { port: sock.address().port, proto: 'udp', received: q.received, next: q.next, close: () => new Promise((r) => sock.close(() => r())) };
+  return { port: sock.address().port, proto: 'udp', received: q.received, acks: q.acks, next: q.next, close: () => new Promise((r) => sock.close(() => r())) };
 }
 
 /** A raw TCP (or TLS, with `cred`) peer on 127.0.0.1 that frames, parses and answers only when told. */
@@ -226,6 +235,7 @@ export async function rawStreamPeer(cred?: { cert: string; key: string }): Promi
     port: (server.address() as net.AddressInfo).port,
     proto: cred ? 'tls' : 'tcp',
     received: q.received,
+    acks: q.acks,
     next: q.next,
     sockets,
     close: () =>
