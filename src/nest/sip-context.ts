@@ -11,6 +11,17 @@ export type SipContextArgs = [request: SipRequest, from: SipPeer, transaction: S
  * TLS certificate), the server transaction, cancellation, and provisional responses.
  */
 export class SipContext extends BaseRpcContext<SipContextArgs> {
+  /** The ACK for this INVITE's 2xx, once it came (or the ACK itself, for an ACK event's context). */
+  private ack: SipRequest | undefined;
+
+  constructor(args: SipContextArgs) {
+    super(args);
+    const [req, , txn] = args;
+    if (req.method === 'ACK') this.ack = req;
+    // Remember the ACK whenever it comes, so that whenAcknowledged() called later still sees it.
+    else if (txn.isInvite && txn.state !== 'terminated') txn.once('ack', (ack) => (this.ack = ack));
+  }
+
   /** The request being handled. */
   getRequest(): SipRequest {
     return this.args[0];
@@ -69,16 +80,36 @@ export class SipContext extends BaseRpcContext<SipContextArgs> {
   }
 
   /**
-   * INVITE answered 2xx: resolves with the ACK when it arrives, or with undefined when it never came
-   * (64*T1, RFC 3261 §13.3.1.4; the server also logs it). Resolves undefined for other requests.
+   * INVITE answered 2xx: resolves with the ACK when it arrives (at once if it already did; on an ACK
+   * event's context, that ACK), or with undefined when it never came (64*T1, RFC 3261 §13.3.1.4; the
+   * server also logs it). Resolves undefined as soon as the INVITE is answered non-2xx (that ACK is
+   * absorbed by the transaction), and for other requests.
    */
   whenAcknowledged(): Promise<SipRequest | undefined> {
     const txn = this.args[2];
-    if (!txn.isInvite) return Promise.resolve(undefined);
+    if (this.ack !== undefined) return Promise.resolve(this.ack);
+    // Not an INVITE, or answered non-2xx (that ACK is the transaction's), or over: no ACK to wait for.
+    if (!txn.isInvite || !waitsForAck(txn.state)) return Promise.resolve(undefined);
     return new Promise((resolve) => {
-      txn.on('ack', (ack) => resolve(ack));
-      txn.on('unacked', () => resolve(undefined));
-      txn.on('terminated', () => resolve(undefined));
+      const settle = (ack: SipRequest | undefined): void => {
+        txn.off('ack', onAck);
+        txn.off('state', onState);
+        txn.off('unacked', onUnacked);
+        resolve(ack);
+      };
+      const onAck = (ack: SipRequest): void => settle(ack);
+      const onUnacked = (): void => settle(undefined);
+      const onState = (state: string): void => {
+        if (!waitsForAck(state)) settle(this.ack);
+      };
+      txn.on('ack', onAck);
+      txn.on('state', onState);
+      txn.on('unacked', onUnacked);
     });
   }
+}
+
+/** INVITE transaction states in which the application may still get an ACK (for a 2xx). */
+function waitsForAck(state: string): boolean {
+  return state === 'proceeding' || state === 'accepted';
 }

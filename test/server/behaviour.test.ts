@@ -6,7 +6,7 @@ import { Controller, Module, type LoggerService } from '@nestjs/common';
 import { Ctx, EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
 import { concat, delay, EMPTY, NEVER, of } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SipContext, SipResponse, SipServerTimeoutError, type SipRequest } from 'nestjs-sip';
+import { SipContext, SipException, SipResponse, SipServerTimeoutError, type SipRequest } from 'nestjs-sip';
 import { makeTestPki, type TestPki } from '../transport/tls-certs.js';
 import { sipRequest, sleep, startApp, StreamClient, UdpClient, uniq, waitUntil, type RunningApp } from './support.js';
 
@@ -67,6 +67,14 @@ class Behaviours {
       case 'unacked':
         void ctx.whenAcknowledged().then((ack) => note(req, { whenAcknowledged: ack === undefined ? 'never' : ack.method }));
         return 200;
+      case 'asklater':
+        // Asked long after the ACK came: still the ACK (not "never" at Timer L).
+        setTimeout(() => void ctx.whenAcknowledged().then((ack) => note(req, { later: ack?.method ?? 'never', laterState: ctx.getTransaction().state })), 250);
+        return 200;
+      case 'busy':
+        // Asked before a non-2xx answer: there will be no ACK for the application; settles with the answer.
+        void ctx.whenAcknowledged().then((ack) => note(req, { busyAck: ack?.method ?? 'none', busyState: ctx.getTransaction().state }));
+        throw new SipException(486);
       default:
         void ctx.whenAcknowledged().then((ack) => note(req, { whenAcknowledged: ack === undefined ? 'never' : ack.method }));
         return 200;
@@ -74,8 +82,10 @@ class Behaviours {
   }
 
   @EventPattern('ACK')
-  ack(@Payload() req: SipRequest) {
+  async ack(@Payload() req: SipRequest, @Ctx() ctx: unknown) {
     note(req, { ackEvent: (notes.get(req.callId)?.ackEvent as number | undefined ?? 0) + 1 });
+    const own = await (ctx as SipContext).whenAcknowledged();
+    note(req, { ackContextSees: own === req });
   }
 }
 
@@ -237,6 +247,26 @@ describe('SipServer behaviour over real sockets', () => {
     await sleep(300); // > 2 retransmission intervals
     expect(udp.responses(callId).length).toBe(after);
     expect(calls.get(callId)).toBe(1);
+  });
+
+  it('ctx.whenAcknowledged(): asked after the ACK came, or on the ACK event itself, it is the ACK', async () => {
+    const callId = `later-${uniq()}`;
+    await udp.send(sipRequest({ method: 'INVITE', uri: 'sip:asklater@127.0.0.1', callId, fromTag: 'fl' }), udpPort);
+    const ok = await udp.status(callId, 200);
+    await udp.send(sipRequest({ method: 'ACK', uri: 'sip:asklater@127.0.0.1', callId, fromTag: 'fl', toTag: ok.to.tag! }), udpPort);
+    await waitUntil(() => notes.get(callId)?.later !== undefined, 3000, 'the late whenAcknowledged()');
+    // Settled while the transaction still absorbs 2xx retransmissions (Accepted), not when it ended at Timer L.
+    expect(notes.get(callId)).toMatchObject({ later: 'ACK', laterState: 'accepted', ackContextSees: true });
+  });
+
+  it('ctx.whenAcknowledged() for an INVITE answered non-2xx settles (undefined) with that answer', async () => {
+    const callId = `busy-${uniq()}`;
+    await udp.send(sipRequest({ method: 'INVITE', uri: 'sip:busy@127.0.0.1', callId }), udpPort);
+    const res = await udp.status(callId, 486);
+    await waitUntil(() => notes.get(callId)?.busyAck !== undefined, 3000, 'whenAcknowledged() to settle');
+    // Settled with the 486 (Completed), not when the transaction ended (Timer H).
+    expect(notes.get(callId)).toMatchObject({ busyAck: 'none', busyState: 'completed' });
+    await udp.send(sipRequest({ method: 'ACK', uri: 'sip:busy@127.0.0.1', callId, toTag: res.to.tag!, branch: res.topVia!.branch! }), udpPort);
   });
 
   it('a 2xx never acknowledged: retransmissions stop after 64*T1, the server logs it and emits unacked', async () => {
