@@ -1,7 +1,7 @@
 import type { Family } from './types.js';
 
 /** IPv4-mapped IPv6 prefix, as Node reports v4 peers of a dual-stack socket. */
-const MAPPED = '::ffff:';
+export const MAPPED = '::ffff:';
 
 /**
  * Canonical form of an address for comparisons and keys: brackets stripped, IPv4-mapped IPv6

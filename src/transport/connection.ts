@@ -176,6 +176,17 @@ export class Connection implements FrameSink, TidOwner {
     } else s.destroy();
   }
 
+  /**
+   * Input that cannot be used: answer 400 / 505 / 513 when the header could be read
+   * (responseForParseError), then close, since a stream cannot resynchronise.
+   */
+  rejectInput(err: unknown): void {
+    const stats = this.transport.stats;
+    stats.parseErrors++;
+    stats.connectionsFailed++;
+    this.closeAfter(err instanceof SipParseError ? responseForParseError(err) : undefined);
+  }
+
   /** Closing after the peer half-closed: flush what is queued, then FIN. */
   finish(): void {
     if (this.state >= CLOSING) return;
@@ -193,9 +204,7 @@ export class Connection implements FrameSink, TidOwner {
     try {
       msg = parseMessage(data, this.transport.parseLimits);
     } catch (err) {
-      this.transport.stats.parseErrors++;
-      this.transport.stats.connectionsFailed++;
-      this.closeAfter(err instanceof SipParseError ? responseForParseError(err) : undefined);
+      this.rejectInput(err);
       return;
     }
     this.transport.receive(msg, this);
@@ -215,10 +224,8 @@ export class Connection implements FrameSink, TidOwner {
     try {
       this.framer!.push(chunk, this);
     } catch (err) {
-      // Framing failed (400) or a size limit was hit (513): answer if the header could be read, then close.
-      this.transport.stats.parseErrors++;
-      this.transport.stats.connectionsFailed++;
-      this.closeAfter(err instanceof SipParseError ? responseForParseError(err) : undefined);
+      // Framing failed (400) or a size limit was hit (513).
+      this.rejectInput(err);
     }
   };
 

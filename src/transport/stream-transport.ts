@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { validateRequest, type ParseLimits, type SipMessage, responseForParseError } from '../message/index.js';
+import { validateRequest, type ParseLimits, type SipMessage } from '../message/index.js';
 import { familyOf, isPort, isWildcard, normalizeAddr, peerKey } from './address.js';
 import { CLOSING, CONNECTING, Connection, now, OPEN } from './connection.js';
 import {
@@ -178,13 +178,11 @@ export class StreamTransport {
       if (tid === undefined) {
         // No Via / Call-ID / CSeq: nothing can be routed back; answer 400 if possible and close.
         const err = validateRequest(msg);
-        this.stats.parseErrors++;
-        this.stats.connectionsFailed++;
         if (err !== undefined) {
           err.isRequest = true;
           err.headers = msg.headers;
         }
-        conn.closeAfter(err === undefined ? undefined : responseForParseError(err));
+        conn.rejectInput(err);
         return;
       }
       this.registry.add(tid, conn);

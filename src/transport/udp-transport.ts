@@ -1,13 +1,12 @@
 import type { RemoteInfo, Socket as DgramSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { parseMessage, responseForParseError, SipParseError, type ParseLimits } from '../message/index.js';
-import { familyOf, isPort, normalizeAddr } from './address.js';
+import { familyOf, isPort, MAPPED, normalizeAddr } from './address.js';
 import { InvalidDestinationError, PoolClosedError, SendFailedError } from './errors.js';
 import type { PoolCore } from './pool-core.js';
 import { SettleQueue } from './settle-queue.js';
 import type { Family, Peer } from './types.js';
 
-const MAPPED = '::ffff:';
 const noop = (): void => {};
 
 /**
