@@ -4,6 +4,7 @@
 import 'reflect-metadata';
 import { Controller, Module, type LoggerService } from '@nestjs/common';
 import { Ctx, EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
+import * as net from 'node:net';
 import { concat, delay, EMPTY, NEVER, of } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SipContext, SipException, SipResponse, SipServerTimeoutError, type SipRequest } from 'nestjs-sip';
@@ -45,6 +46,9 @@ class Behaviours {
         return of(183, 200, 486); // the first final wins
       case 'bad':
         return { nope: true }; // not a reply
+      case 'slow':
+        await sleep(300);
+        return 200;
       case 'built':
         return new SipResponse({ status: 202, reason: 'Taken', headers: { 'X-Built': 'yes' } }); // Via etc. filled in
       default:
@@ -379,6 +383,30 @@ describe('SipServer behaviour over real sockets', () => {
         expect(app.server.unwrap<{ proto: string; connections: number }[]>().find((p) => p.proto === 'tcp')!.connections).toBe(1);
       } finally {
         c.close();
+      }
+    });
+
+    it('the connection is gone before the answer: it goes to the Via sent-by on a new connection (RFC 3261 §18.2.2)', async () => {
+      // A TCP listener standing for the client's SIP port, named in its Via.
+      const accepted: StreamClient[] = [];
+      const listener = net.createServer((s) => accepted.push(StreamClient.wrap(s)));
+      await new Promise<void>((r) => listener.listen(0, '127.0.0.1', () => r()));
+      const sentByPort = (listener.address() as net.AddressInfo).port;
+      try {
+        const c = await StreamClient.connect(app.port('tcp'));
+        const callId = `gone-${uniq()}`;
+        c.send(sipRequest({ method: 'MESSAGE', uri: 'sip:slow@127.0.0.1', callId, transport: 'TCP', sentBy: `127.0.0.1:${sentByPort}` }));
+        await waitUntil(() => calls.get(callId) === 1, 2000, 'the handler to start');
+        // Gone before the 300 ms handler answers. (RST: after a mere FIN the connection is only
+        // half-closed, the peer may still read, and the answer is written into it.)
+        c.reset();
+        await waitUntil(() => accepted.length > 0, 3000, 'a connection to the sent-by port');
+        const res = await accepted[0]!.response(callId);
+        expect(res.status).toBe(200);
+        expect(c.responses(callId)).toEqual([]);
+      } finally {
+        for (const a of accepted) a.close();
+        await new Promise<void>((r) => listener.close(() => r()));
       }
     });
 

@@ -226,6 +226,11 @@ export class StreamClient extends Peer {
     });
   }
 
+  /** Wrap a connected socket (e.g. one a test listener accepted). */
+  static wrap(socket: net.Socket): StreamClient {
+    return new StreamClient(socket);
+  }
+
   static connect(port: number, host = '127.0.0.1'): Promise<StreamClient> {
     return new Promise((resolve, reject) => {
       const s = net.connect({ port, host }, () => {
@@ -256,6 +261,11 @@ export class StreamClient extends Peer {
 
   close(): void {
     this.socket.destroy();
+  }
+
+  /** Abort the connection (RST): the server sees it gone at once, not half-closed. */
+  reset(): void {
+    this.socket.resetAndDestroy();
   }
 }
 
