@@ -37,7 +37,8 @@ describe('idle expiry (issue 3 #7)', () => {
   });
 
   test('activity keeps a connection: messages in, writes out, CRLF keep-alives', async () => {
-    const pool = await createPool({ proto: 'tcp', host: HOST, port: 0, limits: { MIN_EXPIRE: 0.2, MAX_EXPIRE: 0.2 } });
+    // 0.4 s expiry, activity every 80 ms for 0.64 s: kept well past the expiry time.
+    const pool = await createPool({ proto: 'tcp', host: HOST, port: 0, limits: { MIN_EXPIRE: 0.4, MAX_EXPIRE: 0.4 } });
     answer(pool);
     const talker = await StreamPeer.connect(pool.local.port, HOST);
     const pinger = await StreamPeer.connect(pool.local.port, HOST);
