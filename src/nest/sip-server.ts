@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { CustomTransportStrategy, Server, type MessageHandler, type WritePacket } from '@nestjs/microservices';
 import { EventEmitter } from 'node:events';
-import { isObservable, throwError, type Observable } from 'rxjs';
+import { isObservable, Observable, takeUntil, throwError } from 'rxjs';
 import { createResponse, SipParseError, type SipRequest, type SipResponse } from '../message/index.js';
 import type { InviteServerTransaction, ServerTransaction, SipPeer, TimerOptions } from '../transaction/index.js';
 import type { LocalAddress, PoolLimitsInit, SocketPool } from '../transport/index.js';
@@ -183,7 +183,10 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
   private async produce(handler: MessageHandler, req: SipRequest, ctx: SipContext): Promise<Observable<unknown>> {
     try {
       const result = await handler(req, ctx);
-      return isObservable(result) ? result : this.transformToObservable(result);
+      const out = isObservable(result) ? result : this.transformToObservable(result);
+      // CANCEL, application timeout, transport failure or shutdown: the transaction has its final
+      // answer (or none is possible); stop the handler's stream so its teardown runs now.
+      return out.pipe(takeUntil(whenAborted(ctx.getTransaction())));
     } catch (err) {
       return throwError(() => err);
     }
@@ -299,6 +302,20 @@ class ReplySink {
     }
     return undefined;
   };
+}
+
+/** Emits once when the transaction's signal aborts (at once if it already did). */
+function whenAborted(txn: ServerTransaction): Observable<void> {
+  return new Observable<void>((sub) => {
+    const signal = txn.signal;
+    if (signal.aborted) {
+      sub.next();
+      return undefined;
+    }
+    const onAbort = (): void => sub.next();
+    signal.addEventListener('abort', onAbort, { once: true });
+    return () => signal.removeEventListener('abort', onAbort);
+  });
 }
 
 /**

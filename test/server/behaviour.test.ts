@@ -5,7 +5,7 @@ import 'reflect-metadata';
 import { Controller, Module, type LoggerService } from '@nestjs/common';
 import { Ctx, EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
 import * as net from 'node:net';
-import { concat, delay, EMPTY, NEVER, of } from 'rxjs';
+import { concat, delay, EMPTY, finalize, map, NEVER, of, timer } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SipContext, SipException, SipResponse, SipServerTimeoutError, type SipRequest } from 'nestjs-sip';
 import { makeTestPki, type TestPki } from '../transport/tls-certs.js';
@@ -68,6 +68,9 @@ class Behaviours {
       case 'never':
         ctx.signal.addEventListener('abort', () => note(req, { abort: ctx.signal.reason }));
         return NEVER;
+      case 'ringing':
+        // 180 now, 200 in 5 s, unless torn down first (CANCEL).
+        return concat(of(180), timer(5000).pipe(map(() => 200))).pipe(finalize(() => note(req, { tornDown: ctx.signal.aborted })));
       case 'unacked':
         void ctx.whenAcknowledged().then((ack) => note(req, { whenAcknowledged: ack === undefined ? 'never' : ack.method }));
         return 200;
@@ -305,6 +308,27 @@ describe('SipServer behaviour over real sockets', () => {
     await udp.status(callId, 200);
     await sleep(100);
     expect(udp.responses(callId).map((r) => r.status)).toEqual([183, 200]);
+  });
+
+  it('CANCEL: 200 to it, 487 to the INVITE, and the handler\'s Observable is torn down (not left running)', async () => {
+    const callId = `ring-${uniq()}`;
+    const branch = `z9hG4bK${uniq()}`;
+    const invite = sipRequest({ method: 'INVITE', uri: 'sip:ringing@127.0.0.1', callId, branch, fromTag: 'fc' });
+    await udp.send(invite, udpPort);
+    await udp.status(callId, 180);
+    await udp.send(sipRequest({ method: 'CANCEL', uri: 'sip:ringing@127.0.0.1', callId, branch, fromTag: 'fc' }), udpPort);
+    const ok = await udp.until(() => udp.responses(callId).find((r) => r.cseq.method === 'CANCEL'), 2000, '200 to CANCEL');
+    const r487 = await udp.status(callId, 487);
+    expect(ok.status).toBe(200);
+    expect(ok.to.tag).toBe(r487.to.tag); // the CANCEL's answer carries the INVITE's tag (RFC 3261 §9.2)
+    await waitUntil(() => notes.get(callId)?.tornDown !== undefined, 2000, 'the handler stream to be torn down');
+    expect(notes.get(callId)!.tornDown).toBe(true);
+  });
+
+  it('CANCEL matching nothing: 481', async () => {
+    const callId = `nocancel-${uniq()}`;
+    await udp.send(sipRequest({ method: 'CANCEL', uri: 'sip:x@127.0.0.1', callId }), udpPort);
+    expect((await udp.response(callId)).status).toBe(481);
   });
 
   it('a handler that throws a plain Error: 500, and the error is logged', async () => {
