@@ -57,6 +57,8 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
   private readonly schemes: Set<string>;
   private allow = '';
   private closing: Promise<void> | undefined;
+  /** listen() in progress (binding the legs). */
+  private starting: Promise<void> | undefined;
 
   constructor(private readonly options: SipServerOptions = {}) {
     super();
@@ -68,14 +70,20 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
 
   /** Bind every leg, then call `callback()` once; a bind error (EADDRINUSE...) goes to `callback(err)` and nothing stays bound. */
   listen(callback: (err?: unknown, ...info: unknown[]) => void): void {
-    this.start().then(
+    const starting = this.start();
+    this.starting = starting;
+    starting.then(
       () => callback(),
       (err: unknown) => callback(err),
     );
+    // A close() meanwhile waits for this start to end (and undo itself) before it resolves.
+    void starting.catch(() => {}).then(() => {
+      if (this.starting === starting) this.starting = undefined;
+    });
   }
 
   private async start(): Promise<void> {
-    if (this.endpoint !== undefined) throw new Error('SipServer is already listening');
+    if (this.endpoint !== undefined || this.starting !== undefined) throw new Error('SipServer is already listening');
     this.closing = undefined;
     this.allow = this.computeAllow();
     const endpoint = new SipEndpoint(
@@ -93,6 +101,11 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
       await endpoint.close(0);
       this._status$.next('error');
       throw err;
+    }
+    if (this.closing !== undefined) {
+      // close() was called while the legs were being bound: undo, and tell listen() it failed.
+      await endpoint.close(0);
+      throw new Error('SipServer was closed before it finished listening');
     }
     this.endpoint = endpoint;
     for (const a of endpoint.addresses) this.logger.log(`SIP listening on ${a.proto.toUpperCase()} ${a.family === 6 ? `[${a.addr}]` : a.addr}:${a.port}`);
@@ -112,8 +125,18 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
     if (this.closing !== undefined) return this.closing;
     const endpoint = this.endpoint;
     if (endpoint === undefined) {
-      this.closing = Promise.resolve();
-      this._status$.next('closed');
+      const starting = this.starting;
+      if (starting === undefined) {
+        this.closing = Promise.resolve();
+        this._status$.next('closed');
+        return this.closing;
+      }
+      // Still binding: start() sees `closing`, releases what it bound and fails listen().
+      this._status$.next('closing');
+      this.closing = starting.then(
+        () => undefined,
+        () => undefined,
+      ).then(() => this._status$.next('closed'));
       return this.closing;
     }
     this._status$.next('closing');

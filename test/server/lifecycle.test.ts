@@ -196,6 +196,24 @@ describe('SipServer lifecycle', () => {
     }
   });
 
+  it('close() while listen() is still binding: listen fails, nothing stays bound', async () => {
+    const before = await settledSockets();
+    const server = new SipServer({
+      listen: [
+        { transport: 'udp', host: '127.0.0.1', port: 0 },
+        { transport: 'tcp', host: '127.0.0.1', port: 0 },
+      ],
+    });
+    const seen: SipServerStatus[] = [];
+    server.status.subscribe((s) => seen.push(s));
+    const result = new Promise<unknown>((resolve) => server.listen((err) => resolve(err ?? 'ok')));
+    await server.close(); // before the legs are bound
+    expect(await result).toBeInstanceOf(Error);
+    expect(server.addresses).toEqual([]);
+    expect(seen).not.toContain('listening');
+    await expectSocketsBackTo(before);
+  });
+
   it('close() frees every socket (UDP, TCP listener, accepted connections): the same ports bind again', async () => {
     const before = await settledSockets();
     const a = await start({
