@@ -1,21 +1,101 @@
+// SipClient against our own SipServer: in the same process (sources), and in another process
+// (test/client/fixtures/sip-server.mjs on the built package), over UDP, TCP and TLS.
 import 'reflect-metadata';
 import { Controller, Module, type INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { MessagePattern, Payload } from '@nestjs/microservices';
-import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
+import { Ctx, EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { lastValueFrom, Observable, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SipClient, SipException, SipResponseError, SipServer, type SipRequest, type SipResponse } from 'nestjs-sip';
+import { SipClient, SipException, SipResponseError, SipServer, type SipContext, type SipRequest, type SipResponse } from 'nestjs-sip';
+import { makeTestPki, type TestPki } from '../transport/tls-certs.js';
+import { waitUntil } from './support.js';
+
+type T = 'udp' | 'tcp' | 'tls';
+const TRANSPORTS: T[] = ['udp', 'tcp', 'tls'];
+type Ev = { event: 'cancel' | 'ack'; callId: string };
+
+const pki: TestPki = makeTestPki();
+
+/** What the shared checks need of a running server. */
+interface Target {
+  port(t: T): number;
+  events: Ev[];
+}
+
+/** The same checks against any running server with the handlers of fixtures/sip-server.mjs. */
+function checks(target: () => Target): void {
+  let client: SipClient;
+  beforeAll(() => {
+    client = new SipClient({ localHost: '127.0.0.1', tls: { ca: pki.ca }, timers: { T1: 100 } });
+  });
+  afterAll(async () => {
+    await client.close();
+  });
+  const uri = (user: string, t: T): string =>
+    t === 'tls' ? `sips:${user}@127.0.0.1:${target().port(t)}` : `sip:${user}@127.0.0.1:${target().port(t)};transport=${t}`;
+
+  for (const t of TRANSPORTS) {
+    it(`OPTIONS over ${t.toUpperCase()} is answered 200`, async () => {
+      const res = await lastValueFrom(client.send<SipResponse>('OPTIONS', { uri: uri('svc', t) }));
+      expect(res.status).toBe(200);
+    });
+
+    it(`INVITE over ${t.toUpperCase()}: 200 with SDP, and the server gets our ACK`, async () => {
+      const all = await lastValueFrom(client.send<SipResponse>('INVITE', { uri: uri('bob', t) }).pipe(toArray()));
+      const final = all.at(-1)!;
+      expect(final.status).toBe(200);
+      expect(final.body.toString()).toBe('v=0\r\n');
+      expect(all.slice(0, -1).every((r) => r.status < 200)).toBe(true);
+      await waitUntil(() => target().events.some((e) => e.event === 'ack' && e.callId === final.callId), 3000, 'the ACK at the server');
+    });
+
+    it(`INVITE over ${t.toUpperCase()} answered 486: SipResponseError`, async () => {
+      const err = await lastValueFrom(client.send('INVITE', { uri: uri('busy', t) })).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SipResponseError);
+      expect((err as SipResponseError).status).toBe(486);
+    });
+
+    it(`INVITE over ${t.toUpperCase()}: unsubscribe after the 180 cancels it at the server`, async () => {
+      const callId = await new Promise<string>((resolve, reject) => {
+        const sub = client.send<SipResponse>('INVITE', { uri: uri('ring', t) }).subscribe({
+          next: (r) => {
+            if (r.status !== 180) return;
+            queueMicrotask(() => sub.unsubscribe());
+            resolve(r.callId);
+          },
+          error: reject,
+        });
+      });
+      await waitUntil(() => target().events.some((e) => e.event === 'cancel' && e.callId === callId), 3000, 'the CANCEL at the server');
+    });
+  }
+}
 
 @Controller()
 class Handlers {
+  static events: Ev[] = [];
   @MessagePattern('OPTIONS')
   options() {
     return 200;
   }
   @MessagePattern('INVITE')
-  invite(@Payload() req: SipRequest) {
-    if (req.requestUri.user === 'busy') throw new SipException(486);
+  invite(@Payload() req: SipRequest, @Ctx() ctx: SipContext) {
+    const user = req.requestUri.user;
+    if (user === 'busy') throw new SipException(486);
+    if (user === 'ring') {
+      ctx.onCancel(() => Handlers.events.push({ event: 'cancel', callId: req.callId }));
+      return new Observable<number>((sub) => sub.next(180));
+    }
     return { status: 200, body: 'v=0\r\n', contentType: 'application/sdp' };
+  }
+  @EventPattern('ACK')
+  ack(@Payload() req: SipRequest) {
+    Handlers.events.push({ event: 'ack', callId: req.callId });
   }
 }
 @Module({ controllers: [Handlers] })
@@ -24,31 +104,67 @@ class AppModule {}
 describe('SipClient against our own SipServer (same process)', () => {
   let app: INestMicroservice;
   let server: SipServer;
-  let client: SipClient;
   beforeAll(async () => {
-    server = new SipServer({ listen: [{ transport: 'udp', host: '127.0.0.1', port: 0 }, { transport: 'tcp', host: '127.0.0.1', port: 0 }] });
+    server = new SipServer({
+      listen: [
+        { transport: 'udp', host: '127.0.0.1', port: 0 },
+        { transport: 'tcp', host: '127.0.0.1', port: 0 },
+        { transport: 'tls', host: '127.0.0.1', port: 0, tls: pki.a },
+      ],
+    });
     app = await NestFactory.createMicroservice(AppModule, { strategy: server, logger: false });
     await app.listen();
-    client = new SipClient({ localHost: '127.0.0.1' });
   });
   afterAll(async () => {
-    await client.close();
     await app.close();
   });
+  checks(() => ({ port: (t) => server.addresses.find((a) => a.proto === t)!.port, events: Handlers.events }));
+});
 
-  for (const transport of ['udp', 'tcp'] as const) {
-    it(`OPTIONS over ${transport}`, async () => {
-      const port = server.addresses.find((a) => a.proto === transport)!.port;
-      const res = await lastValueFrom(client.send<SipResponse>('OPTIONS', { uri: `sip:x@127.0.0.1:${port};transport=${transport}` }));
-      expect(res.status).toBe(200);
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * The fixture imports dist/: build it when missing (`npm test` builds first, so it is fresh there;
+ * in a work tree it may be older than src/, which only matters for the server side of this test).
+ */
+function ensureBuilt(): void {
+  if (existsSync(join(root, 'dist', 'index.js'))) return;
+  execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'pipe', timeout: 120_000 });
+}
+
+describe('SipClient against our own SipServer (another process)', () => {
+  let child: ChildProcess;
+  let ports: Record<T, number>;
+  const events: Ev[] = [];
+  beforeAll(async () => {
+    ensureBuilt();
+    child = spawn(process.execPath, [join(root, 'test/client/fixtures/sip-server.mjs')], {
+      cwd: root,
+      env: { ...process.env, SIP_TLS: JSON.stringify(pki.a) },
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
-    it(`INVITE 200 and 486 over ${transport}`, async () => {
-      const port = server.addresses.find((a) => a.proto === transport)!.port;
-      const all = await lastValueFrom(client.send<SipResponse>('INVITE', { uri: `sip:bob@127.0.0.1:${port};transport=${transport}` }).pipe(toArray()));
-      expect(all.map((r) => r.status).at(-1)).toBe(200);
-      const err = await firstValueFrom(client.send('INVITE', { uri: `sip:busy@127.0.0.1:${port};transport=${transport}` })).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(SipResponseError);
-      expect((err as SipResponseError).status).toBe(486);
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const lines = createInterface({ input: child.stdout! });
+    ports = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`fixture did not start: ${stderr}`)), 20_000);
+      child.once('exit', (code) => reject(new Error(`fixture exited ${code}: ${stderr}`)));
+      lines.on('line', (line) => {
+        const o = JSON.parse(line) as { ports?: Record<T, number> } & Partial<Ev>;
+        if (o.ports) {
+          clearTimeout(timer);
+          resolve(o.ports);
+        } else if (o.event) events.push(o as Ev);
+      });
     });
-  }
+  }, 150_000);
+  afterAll(async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+  checks(() => ({ port: (t) => ports[t], events }));
 });
