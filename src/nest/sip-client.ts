@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
 import { EventEmitter } from 'node:events';
+import { Observable } from 'rxjs';
 import type { Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import {
@@ -13,6 +14,7 @@ import {
   type Body,
   type HeadersInit,
   type SipResponse,
+  type SipUri,
 } from '../message/index.js';
 import {
   buildAckFor2xx,
@@ -24,7 +26,7 @@ import {
 import { ConnectionClosedError, type LocalAddress, type PoolLimitsInit, type PoolTlsOptions, type SocketPool } from '../transport/index.js';
 import { SipEndpoint } from './sip-endpoint.js';
 import { SipClientClosedError, SipResponseError } from './sip-response-error.js';
-import { resolveTarget, systemDns, type SipDnsResolver, type SipTransportName } from './sip-resolver.js';
+import { resolveLiteral, resolveTarget, systemDns, type ResolvedTarget, type SipDnsResolver, type SipTransportName } from './sip-resolver.js';
 import type { SipServer } from './sip-server.js';
 
 export interface SipClientOptions {
@@ -76,6 +78,22 @@ export interface SipClientEvents {
 }
 
 const NEEDS_CONTACT = new Set(['INVITE', 'REGISTER', 'SUBSCRIBE', 'REFER', 'NOTIFY']);
+/** RFC 3261 `token` (a method name). */
+const METHOD = /^[A-Za-z0-9.!%*_+`'~-]+$/;
+
+/** Per-leg strings of the headers the client fills in. */
+interface LegText {
+  host: string;
+  hostPort: string;
+  /** Via up to the branch value. */
+  viaPrefix: string;
+  /** From up to the tag value. */
+  from: string;
+  fromUser: string | undefined;
+  /** Contact for the default (or configured) From user. */
+  contact: string;
+  contactFor(user: string | undefined): string;
+}
 
 /**
  * A Nest ClientProxy that sends SIP requests. `send(method, request)` returns an Observable that
@@ -90,6 +108,10 @@ export class SipClient extends ClientProxy<SipClientEvents> {
   private ownsEndpoint = false;
   private connecting: Promise<SipEndpoint> | undefined;
   private readonly legs = new Map<string, Promise<SocketPool>>();
+  /** Legs bound (own endpoint), by transport + family: what the synchronous send path uses. */
+  private readonly readyLegs = new Map<string, SocketPool>();
+  /** Per leg, the strings fillHeaders writes (computed once: publicHost may list the interfaces). */
+  private readonly legText = new WeakMap<SocketPool, LegText>();
   private readonly events = new EventEmitter();
   private cseq = Math.floor(Math.random() * 10000) + 1;
   private closed = false;
@@ -149,6 +171,7 @@ export class SipClient extends ClientProxy<SipClientEvents> {
     this.pending.clear();
     this.acks.clear();
     this.awaitingAck.clear();
+    this.readyLegs.clear();
     for (const [socket, w] of this.watched) {
       w.pending.clear();
       socket.removeListener('end', w.gone);
@@ -215,10 +238,22 @@ export class SipClient extends ClientProxy<SipClientEvents> {
 
   // --- ClientProxy ---------------------------------------------------------------------------
 
+  /**
+   * `send(method, request)`: an Observable of the responses (each provisional, then the final
+   * one). Cold: each subscription sends the request once. Same contract as ClientProxy.send (the
+   * dispatch hook sees every packet), without its per-request connect round trip: the client
+   * connects inside, and a request to an IP address over a leg already bound leaves synchronously.
+   */
+  override send<TResult = SipResponse, TInput = SipClientRequest | SipRequest>(pattern: unknown, data: TInput): Observable<TResult> {
+    // Nest's own error (InvalidMessageException) for a missing pattern or data.
+    if (pattern === null || pattern === undefined || data === null || data === undefined) return super.send(pattern, data);
+    return new Observable<TResult>((observer) => this.publish(this.createPacket(pattern, data), this.createObserver(observer)));
+  }
+
   protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
     const p = new Pending(this, callback);
     this.pending.add(p);
-    this.start(p, String(packet.pattern), packet.data as SipClientRequest | SipRequest).catch((err: unknown) => p.fail(err));
+    this.start(p, String(packet.pattern), packet.data as SipClientRequest | SipRequest);
     return () => p.unsubscribe();
   }
 
@@ -253,10 +288,38 @@ export class SipClient extends ClientProxy<SipClientEvents> {
 
   // --- internals -----------------------------------------------------------------------------
 
-  private async start(p: Pending, method: string, data: SipClientRequest | SipRequest): Promise<void> {
+  /**
+   * Build, address and send the request of `p`. Synchronous when the client is connected, the
+   * target is an IP address and its leg is bound (the common case); otherwise through DNS and
+   * binding the leg first. Failures go to `p`.
+   */
+  private start(p: Pending, method: string, data: SipClientRequest | SipRequest): void {
+    const ep = this.endpoint;
+    if (ep === undefined || this.closed) {
+      this.startAsync(p, method, data).catch((err: unknown) => p.fail(err));
+      return;
+    }
+    let req: SipRequest;
+    let fast: SipDestination | undefined;
+    try {
+      req = this.buildRequest(method, data);
+      fast = this.destinationSync(req, data);
+    } catch (err) {
+      p.fail(err);
+      return;
+    }
+    if (fast !== undefined) this.launch(p, ep, req, fast);
+    else this.destinationFor(req, data).then((dst) => this.launch(p, ep, req, dst)).catch((err: unknown) => p.fail(err));
+  }
+
+  private async startAsync(p: Pending, method: string, data: SipClientRequest | SipRequest): Promise<void> {
     const ep = await this.connect();
     const req = this.buildRequest(method, data);
-    const dst = await this.destinationFor(req, data);
+    this.launch(p, ep, req, await this.destinationFor(req, data));
+  }
+
+  /** Start the client transaction of `p` (unless it was unsubscribed or the client closed meanwhile). */
+  private launch(p: Pending, ep: SipEndpoint, req: SipRequest, dst: SipDestination): void {
     if (p.done) return;
     if (this.endpoint !== ep) throw new SipClientClosedError();
     p.request = req;
@@ -267,46 +330,95 @@ export class SipClient extends ClientProxy<SipClientEvents> {
 
   /** Build the request (headers are filled in by destinationFor, once the leg is known). */
   private buildRequest(method: string, data: SipClientRequest | SipRequest): SipRequest {
-    if (!/^[A-Za-z][A-Za-z0-9.!%*_+`'~-]*$/.test(method)) throw new TypeError(`invalid SIP method ${method}`);
-    const req = data instanceof SipRequest ? data : new SipRequest({ method, uri: data.uri, headers: data.headers, body: data.body });
-    if (req.method !== method) req.method = method;
-    parseUri(req.uri); // throws SipParseError on a malformed URI
-    return req;
+    if (!METHOD.test(method)) throw new TypeError(`invalid SIP method ${method}`);
+    if (data instanceof SipRequest) {
+      if (data.method !== method) data.method = method;
+      return data;
+    }
+    if (data === null || typeof data !== 'object' || typeof data.uri !== 'string') throw new TypeError('SipClient: send(method, { uri, headers?, body? }) needs a uri');
+    return new SipRequest({ method, uri: data.uri, headers: data.headers, body: data.body });
+  }
+
+  /** Where the request is routed: its Request-URI, or the first Route (loose routing, RFC 3261 §8.1.2), unless a host is given. */
+  private routeTarget(req: SipRequest, o: Partial<SipClientRequest>): SipUri {
+    const route = o.host === undefined ? req.headers.get('route') : undefined;
+    return route !== undefined ? parseUri(parseNameAddr(route, 'Route').uri) : req.requestUri; // both throw SipParseError when malformed
+  }
+
+  /** The transport for URIs that name none: an ACK built from the INVITE (buildAckFor2xx) keeps the INVITE's. */
+  private defaultTransport(req: SipRequest): SipTransportName {
+    if (req.method === 'ACK') {
+      const t = req.topVia?.transport.toLowerCase();
+      if (t === 'udp' || t === 'tcp' || t === 'tls') return t;
+    }
+    return this.options.transport ?? 'udp';
+  }
+
+  /** destinationFor without DNS or binding: undefined when either is needed. */
+  private destinationSync(req: SipRequest, data: SipClientRequest | SipRequest): SipDestination | undefined {
+    const o: Partial<SipClientRequest> = data instanceof SipRequest ? {} : data;
+    const r = resolveLiteral(this.routeTarget(req, o), this.defaultTransport(req), o);
+    if (r === undefined) return undefined;
+    const pool = this.readyLeg(r.proto, r.family);
+    if (pool === undefined) return undefined;
+    return this.addressed(req, pool, r);
   }
 
   /** Where the request goes, and the Via/Contact that follow from the leg it leaves on. */
   private async destinationFor(req: SipRequest, data: SipClientRequest | SipRequest): Promise<SipDestination> {
     const o: Partial<SipClientRequest> = data instanceof SipRequest ? {} : data;
-    // Loose routing: a Route set sends the request to its first entry (RFC 3261 §8.1.2).
-    const route = req.headers.get('route');
-    const target = route !== undefined && o.host === undefined ? parseUri(parseNameAddr(route, 'Route').uri) : req.requestUri;
-    // An ACK built from the INVITE (buildAckFor2xx) keeps the INVITE's transport unless its URI names one.
-    const viaTransport = req.method === 'ACK' ? req.topVia?.transport.toLowerCase() : undefined;
-    const dflt = viaTransport === 'udp' || viaTransport === 'tcp' || viaTransport === 'tls' ? viaTransport : (this.options.transport ?? 'udp');
-    const r = await resolveTarget(target, dflt, o, this.options.dns ?? systemDns);
-    const pool = await this.leg(r.proto, r.family);
-    const dst: SipDestination = { addr: r.proto === 'tls' && r.servername ? r.servername : r.addr, port: r.port, family: r.family, proto: r.proto };
+    const r = await resolveTarget(this.routeTarget(req, o), this.defaultTransport(req), o, this.options.dns ?? systemDns);
+    return this.addressed(req, await this.leg(r.proto, r.family), r);
+  }
+
+  private addressed(req: SipRequest, pool: SocketPool, r: ResolvedTarget): SipDestination {
     this.fillHeaders(req, pool, r.proto);
-    return dst;
+    // TLS to a name: the pool connects to the name (and verifies the certificate against it).
+    return { addr: r.proto === 'tls' && r.servername ? r.servername : r.addr, port: r.port, family: r.family, proto: r.proto };
+  }
+
+  /** What fillHeaders writes for a leg, computed once per leg. */
+  private textFor(pool: SocketPool, proto: SipTransportName): LegText {
+    let t = this.legText.get(pool);
+    if (t === undefined) {
+      const host = this.publicHost(pool.local);
+      const bracketed = host.includes(':') ? `[${host}]` : host;
+      const hostPort = `${bracketed}:${pool.local.port}`;
+      const fromUser = this.options.from !== undefined ? parseUri(parseNameAddr(this.options.from, 'From').uri).user : 'nestjs-sip';
+      const scheme = proto === 'tls' ? 'sips' : 'sip';
+      const contactParams = proto === 'tcp' ? ';transport=tcp' : '';
+      t = {
+        host,
+        hostPort,
+        viaPrefix: `SIP/2.0/${proto.toUpperCase()} ${hostPort};branch=`,
+        from: `${this.options.from ?? `<sip:nestjs-sip@${bracketed}>`};tag=`,
+        fromUser,
+        contact: `<${scheme}:${fromUser ? `${fromUser}@` : ''}${hostPort}${contactParams}>`,
+        contactFor: (user) => `<${scheme}:${user ? `${user}@` : ''}${hostPort}${contactParams}>`,
+      };
+      this.legText.set(pool, t);
+    }
+    return t;
   }
 
   private fillHeaders(req: SipRequest, pool: SocketPool, proto: SipTransportName): void {
     const h = req.headers;
     const method = req.method;
-    const host = this.publicHost(pool.local);
-    const hostPort = `${host.includes(':') ? `[${host}]` : host}:${pool.local.port}`;
-    if (!h.has('via')) h.prepend('Via', `SIP/2.0/${proto.toUpperCase()} ${hostPort};branch=${generateBranch()};rport`);
-    if (!h.has('max-forwards')) h.set('Max-Forwards', 70);
-    if (!h.has('from')) h.set('From', `${this.options.from ?? `<sip:nestjs-sip@${host.includes(':') ? `[${host}]` : host}>`};tag=${generateTag()}`);
-    else if (parseNameAddr(h.get('from')!, 'From').tag === undefined) h.set('From', `${h.get('from')};tag=${generateTag()}`);
+    const t = this.textFor(pool, proto);
+    if (!h.has('via')) h.prepend('Via', t.viaPrefix + generateBranch() + ';rport');
+    if (!h.has('max-forwards')) h.set('Max-Forwards', '70');
+    let fromGiven = false;
+    const from = h.get('from');
+    if (from === undefined) h.set('From', t.from + generateTag());
+    else {
+      fromGiven = true;
+      if (parseNameAddr(from, 'From').tag === undefined) h.set('From', `${from};tag=${generateTag()}`);
+    }
     if (!h.has('to')) h.set('To', `<${req.uri}>`);
-    if (!h.has('call-id')) h.set('Call-ID', generateCallId(host));
+    if (!h.has('call-id')) h.set('Call-ID', generateCallId(t.host));
     if (!h.has('cseq')) h.set('CSeq', `${this.nextCSeq()} ${method}`);
     if (NEEDS_CONTACT.has(method) && !h.has('contact')) {
-      const user = parseUri(parseNameAddr(h.get('from')!, 'From').uri).user;
-      const scheme = proto === 'tls' ? 'sips' : 'sip';
-      const transport = proto === 'udp' ? '' : proto === 'tcp' ? ';transport=tcp' : '';
-      h.set('Contact', `<${scheme}:${user ? `${user}@` : ''}${hostPort}${transport}>`);
+      h.set('Contact', fromGiven ? t.contactFor(parseUri(parseNameAddr(from!, 'From').uri).user) : t.contact);
     }
     if (this.options.userAgent !== undefined && !h.has('user-agent')) h.set('User-Agent', this.options.userAgent);
   }
@@ -339,10 +451,23 @@ export class SipClient extends ClientProxy<SipClientEvents> {
     if (p === undefined) {
       const host = family === 6 ? (this.options.localHost6 ?? '::') : (this.options.localHost ?? '0.0.0.0');
       p = ep.addLeg({ transport: proto, host, port: 0, tls: this.options.tls });
-      p.catch(() => this.legs.delete(key));
+      p.then(
+        (pool) => {
+          if (this.endpoint === ep) this.readyLegs.set(key, pool);
+        },
+        () => this.legs.delete(key),
+      );
       this.legs.set(key, p);
     }
     return p;
+  }
+
+  /** The leg for a transport and family if it is bound already. */
+  private readyLeg(proto: SipTransportName, family: 4 | 6): SocketPool | undefined {
+    const ep = this.endpoint!;
+    if (!this.ownsEndpoint) return ep.poolFor({ addr: family === 6 ? '::1' : '127.0.0.1', port: 0, family, proto });
+    const pool = this.readyLegs.get(proto + family);
+    return pool !== undefined && !pool.closed ? pool : undefined;
   }
 
   private async ackDestination(ack: SipRequest, invite: SipRequest): Promise<SipDestination> {
@@ -574,7 +699,7 @@ class Pending {
     if (this.done) return;
     this.finish();
     if (this.unsubscribed) return;
-    if (res.status >= 300 && !this.client.non2xxAsValue) this.callback({ err: new SipResponseError(res) });
+    if (res.status >= 300 && !this.client.non2xxAsValue) this.callback({ err: new SipResponseError(res, this.request) });
     else this.callback({ response: res, isDisposed: true });
   }
 

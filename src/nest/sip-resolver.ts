@@ -61,16 +61,12 @@ export async function resolveTarget(
   o: ResolveOverrides = {},
   resolver: SipDnsResolver = systemDns,
 ): Promise<ResolvedTarget> {
+  const literal = resolveLiteral(uri, defaultTransport, o);
+  if (literal !== undefined) return literal;
   const proto0 = transportOf(uri, o.transport);
   let proto = proto0;
-  const host = o.host ?? (uri.params.get('maddr') || uri.host);
-  if (!host) throw new Error(`cannot route to ${uri.scheme}: URI without a host`);
+  const host = (o.host ?? (uri.params.get('maddr') || uri.host))!; // resolveLiteral threw if there is none
   const explicitPort = o.port ?? uri.port;
-  const fam = isIP(host);
-  if (fam !== 0) {
-    const p = proto ?? defaultTransport;
-    return { addr: host, port: explicitPort ?? defaultPort(p), family: fam as 4 | 6, proto: p };
-  }
   if (explicitPort === undefined) {
     // §4.1: no transport given and no NAPTR: the first transport (in our order) with SRV records.
     const order: SipTransportName[] = proto0 !== undefined ? [proto0] : [...new Set<SipTransportName>([defaultTransport, 'udp', 'tcp'])];
@@ -92,6 +88,20 @@ export async function resolveTarget(
   const p = proto ?? defaultTransport;
   const a = await resolver.lookup(host);
   return { addr: a.address, port: explicitPort ?? defaultPort(p), family: a.family === 6 ? 6 : 4, proto: p, servername: host };
+}
+
+/**
+ * The synchronous part of resolveTarget: the target when the host is an IP literal (no DNS
+ * needed), undefined when it is a name. Throws for what resolveTarget rejects (bad transport, no host).
+ */
+export function resolveLiteral(uri: SipUri, defaultTransport: SipTransportName, o: ResolveOverrides = {}): ResolvedTarget | undefined {
+  const proto = transportOf(uri, o.transport);
+  const host = o.host ?? (uri.params.get('maddr') || uri.host);
+  if (!host) throw new Error(`cannot route to ${uri.scheme}: URI without a host`);
+  const fam = isIP(host);
+  if (fam === 0) return undefined;
+  const p = proto ?? defaultTransport;
+  return { addr: host, port: o.port ?? uri.port ?? defaultPort(p), family: fam as 4 | 6, proto: p };
 }
 
 /** The transport the URI (or the override) asks for, if any. `sips:` means TLS, with `;transport=tcp` too (TLS over TCP). */

@@ -2,7 +2,7 @@
 // picks the transport and destination (URI `;transport=`, `sips:`, Route, explicit overrides).
 import { lastValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createResponse, SipClient, SipRequest, SipResponseError, type SipResponse } from 'nestjs-sip';
+import { createResponse, SipClient, SipRequest, SipResponseError, type SipClientRequest, type SipResponse } from 'nestjs-sip';
 import { makeTestPki, type TestPki } from '../transport/tls-certs.js';
 import { rawStreamPeer, rawUdpPeer, type RawPeer, type Received } from './support.js';
 
@@ -29,7 +29,7 @@ afterAll(async () => {
 });
 
 /** Send, let the peer capture the request and answer `status`, and return both. */
-async function roundTrip(client: SipClient, peer: RawPeer, method: string, data: Parameters<SipClient['send']>[1], status = 200): Promise<{ got: Received; res: SipResponse }> {
+async function roundTrip(client: SipClient, peer: RawPeer, method: string, data: SipClientRequest | SipRequest, status = 200): Promise<{ got: Received; res: SipResponse }> {
   const done = lastValueFrom(client.send<SipResponse>(method, data)).catch((e: unknown) => (e instanceof SipResponseError ? e.response : Promise.reject(e as Error)));
   const got = await peer.next();
   got.reply(createResponse(got.req, status));
@@ -183,7 +183,7 @@ describe('SipClient picks the transport and the destination', () => {
 
   it('rejects what cannot be sent: a bad method, a bad URI, an unknown transport, sips: over UDP', async () => {
     const c = newClient();
-    const fail = (m: string, d: Parameters<SipClient['send']>[1]): Promise<unknown> => lastValueFrom(c.send(m, d)).then(() => 'sent', (e: unknown) => e);
+    const fail = (m: string, d: SipClientRequest | SipRequest): Promise<unknown> => lastValueFrom(c.send(m, d)).then(() => 'sent', (e: unknown) => e);
     expect(await fail('BAD METHOD', { uri: `sip:127.0.0.1:${udp.port}` })).toBeInstanceOf(TypeError);
     expect(await fail('OPTIONS', { uri: 'not a uri' })).toBeInstanceOf(Error);
     expect(String(await fail('OPTIONS', { uri: `sip:127.0.0.1:${udp.port};transport=sctp` }))).toMatch(/unsupported transport/);
