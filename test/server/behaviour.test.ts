@@ -47,7 +47,7 @@ class Behaviours {
       case 'bad':
         return { nope: true }; // not a reply
       case 'slow':
-        await sleep(300);
+        await sleep(120); // well inside serverNonInviteTimeout (300 ms)
         return 200;
       case 'built':
         return new SipResponse({ status: 202, reason: 'Taken', headers: { 'X-Built': 'yes' } }); // Via etc. filled in
@@ -421,7 +421,7 @@ describe('SipServer behaviour over real sockets', () => {
         const callId = `gone-${uniq()}`;
         c.send(sipRequest({ method: 'MESSAGE', uri: 'sip:slow@127.0.0.1', callId, transport: 'TCP', sentBy: `127.0.0.1:${sentByPort}` }));
         await waitUntil(() => calls.get(callId) === 1, 2000, 'the handler to start');
-        // Gone before the 300 ms handler answers. (RST: after a mere FIN the connection is only
+        // Gone before the 120 ms handler answers. (RST: after a mere FIN the connection is only
         // half-closed, the peer may still read, and the answer is written into it.)
         c.reset();
         await waitUntil(() => accepted.length > 0, 3000, 'a connection to the sent-by port');
