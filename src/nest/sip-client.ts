@@ -40,7 +40,7 @@ export interface SipClientOptions {
   /** TLS credentials (client certificate) and CAs for verifying servers. */
   tls?: PoolTlsOptions;
   limits?: PoolLimitsInit;
-  /** T1/T2/T4 (ms) and the other transaction timers. */
+  /** T1/T2/T4 (ms) and the other transaction timers. With `server`, the server's timers apply. */
   timers?: TimerOptions;
   /** From for requests that have none, e.g. '"Nest" <sip:nest@example.com>'. A tag is always added. */
   from?: string;
@@ -167,7 +167,12 @@ export class SipClient extends ClientProxy<SipClientEvents> {
     if (this.closed) return;
     this.closed = true;
     const err = new SipClientClosedError();
-    for (const p of [...this.pending]) p.fail(err);
+    const ep = this.endpoint;
+    for (const p of [...this.pending]) {
+      p.fail(err);
+      // A SipServer's endpoint stays open: end our transactions on it (an INVITE that rings is CANCELled).
+      if (ep !== undefined && !this.ownsEndpoint) p.abandon(ep, err);
+    }
     this.pending.clear();
     this.acks.clear();
     this.awaitingAck.clear();
@@ -178,7 +183,6 @@ export class SipClient extends ClientProxy<SipClientEvents> {
       socket.removeListener('close', w.gone);
     }
     this.watched.clear();
-    const ep = this.endpoint;
     this.endpoint = undefined;
     if (ep !== undefined) {
       if (this.ownsEndpoint) await ep.close(0);
@@ -479,8 +483,7 @@ export class SipClient extends ClientProxy<SipClientEvents> {
   }
 
   /** @internal send the ACK for a 2xx (and remember it for retransmissions); with `bye`, end the call right away. */
-  async ack2xx(invite: SipRequest, res: SipResponse, bye: boolean): Promise<void> {
-    const ep = this.endpoint;
+  async ack2xx(invite: SipRequest, res: SipResponse, bye: boolean, ep: SipEndpoint | undefined = this.endpoint): Promise<void> {
     if (ep === undefined) return;
     const known = this.acks.get(ackKey(res));
     let ack: SipRequest;
@@ -709,6 +712,25 @@ class Pending {
     const otherFork = first !== undefined && first.to.tag !== res.to.tag;
     if (this.client.autoAck || otherFork || this.unsubscribed) void this.client.ack2xx(this.request!, res, otherFork).catch((e: unknown) => this.client.reportError(e));
     else this.client.reAck(res);
+  }
+
+  /**
+   * The client closed while this request runs on a SipServer's transaction layer: stop its
+   * timers, or for an INVITE already ringing, CANCEL it (a 2xx crossing the CANCEL is ACKed and
+   * hung up; the layer ACKs the 487).
+   */
+  abandon(ep: SipEndpoint, err: Error): void {
+    const txn = this.txn;
+    if (txn === undefined || txn.terminated || txn.finalResponse !== undefined) return;
+    if (txn.isInvite && txn.state === 'proceeding') {
+      const client = this.client;
+      const invite = this.request!;
+      const hangUp = (res: SipResponse): void => {
+        if (res.status >= 200 && res.status < 300) void client.ack2xx(invite, res, true, ep).catch(() => undefined);
+      };
+      txn.setHandlers({ onFinal: hangUp, onLate2xx: hangUp });
+      txn.cancel();
+    } else txn._shutdown(err);
   }
 
   /** The connection carrying the request died: end the transaction with `err` (which fails this request). */

@@ -11,9 +11,9 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { lastValueFrom, Observable, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SipClient, SipException, SipResponseError, SipServer, type SipContext, type SipRequest, type SipResponse } from 'nestjs-sip';
+import { createResponse, SipClient, SipClientClosedError, SipException, SipResponseError, SipServer, type SipContext, type SipRequest, type SipResponse } from 'nestjs-sip';
 import { makeTestPki, type TestPki } from '../transport/tls-certs.js';
-import { waitUntil } from './support.js';
+import { rawStreamPeer, rawUdpPeer, sleep, waitUntil } from './support.js';
 
 type T = 'udp' | 'tcp' | 'tls';
 const TRANSPORTS: T[] = ['udp', 'tcp', 'tls'];
@@ -119,6 +119,56 @@ describe('SipClient against our own SipServer (same process)', () => {
     await app.close();
   });
   checks(() => ({ port: (t) => server.addresses.find((a) => a.proto === t)!.port, events: Handlers.events }));
+
+  describe('a SipClient sending from the server\'s sockets (`server` option)', () => {
+    const serverPort = (t: T): number => server.addresses.find((a) => a.proto === t)!.port;
+
+    it('requests leave from the listening ports (UDP and TCP), and Via/Contact name them', async () => {
+      const shared = new SipClient({ server });
+      const udp = await rawUdpPeer();
+      const tcp = await rawStreamPeer();
+      try {
+        for (const [peer, t] of [[udp, 'udp'], [tcp, 'tcp']] as const) {
+          const res = lastValueFrom(shared.send<SipResponse>('REGISTER', { uri: `sip:127.0.0.1:${peer.port};transport=${t}` }));
+          const got = await peer.next();
+          expect(got.req.topVia!.port).toBe(serverPort(t));
+          expect(got.req.headers.get('contact')).toContain(`127.0.0.1:${serverPort(t)}`);
+          if (t === 'udp') expect(got.remotePort).toBe(serverPort('udp'));
+          got.reply(createResponse(got.req, 200));
+          expect((await res).status).toBe(200);
+        }
+      } finally {
+        await shared.close();
+        await udp.close();
+        await tcp.close();
+      }
+    });
+
+    it('close() fails what is pending, CANCELs a ringing INVITE, and leaves the server running', async () => {
+      const shared = new SipClient({ server });
+      const udp = await rawUdpPeer();
+      try {
+        const failed = lastValueFrom(shared.send('INVITE', { uri: `sip:bob@127.0.0.1:${udp.port}` })).catch((e: unknown) => e);
+        const inv = await udp.next();
+        inv.reply(createResponse(inv.req, 180));
+        await sleep(50);
+        await shared.close();
+        expect(await failed).toBeInstanceOf(SipClientClosedError);
+        const cancel = await udp.next();
+        expect(cancel.req.method).toBe('CANCEL');
+        expect(cancel.req.topVia!.branch).toBe(inv.req.topVia!.branch);
+        cancel.reply(createResponse(cancel.req, 200));
+        inv.reply(createResponse(inv.req, 487, undefined, { toTag: 'x487' }));
+        await waitUntil(() => udp.acks.length === 1, 3000, 'the ACK for the 487');
+        // The server still answers.
+        const other = new SipClient({ localHost: '127.0.0.1' });
+        expect((await lastValueFrom(other.send<SipResponse>('OPTIONS', { uri: `sip:127.0.0.1:${serverPort('udp')}` }))).status).toBe(200);
+        await other.close();
+      } finally {
+        await udp.close();
+      }
+    });
+  });
 });
 
 const root = fileURLToPath(new URL('../../', import.meta.url));

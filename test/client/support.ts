@@ -149,6 +149,8 @@ export async function tlsFront(cred: { cert: string; key: string }): Promise<{ p
 export interface Received {
   req: SipRequest;
   raw: Buffer;
+  /** Source port of the request. */
+  remotePort: number;
   reply(res: SipResponse | string): void;
 }
 
@@ -205,7 +207,7 @@ export async function rawUdpPeer(): Promise<RawPeer> {
   sock.on('message', (buf, rinfo) => {
     const msg = parseMessage(buf);
     if (!msg.isRequest()) return;
-    q.push({ req: msg, raw: buf, reply: (res) => sock.send(typeof res === 'string' ? Buffer.from(res) : res.toBuffer(), rinfo.port, rinfo.address) });
+    q.push({ req: msg, raw: buf, remotePort: rinfo.port, reply: (res) => sock.send(typeof res === 'string' ? Buffer.from(res) : res.toBuffer(), rinfo.port, rinfo.address) });
   });
   return { port: sock.address().port, proto: 'udp', received: q.received, acks: q.acks, next: q.next, close: () => new Promise((r) => sock.close(() => r())) };
 }
@@ -223,7 +225,7 @@ export async function rawStreamPeer(cred?: { cert: string; key: string }): Promi
       framer.push(chunk, {
         onFrame: (buf) => {
           const msg = parseMessage(buf);
-          if (msg.isRequest()) q.push({ req: msg, raw: buf, reply: (res) => s.write(typeof res === 'string' ? Buffer.from(res) : res.toBuffer()) });
+          if (msg.isRequest()) q.push({ req: msg, raw: buf, remotePort: s.remotePort ?? 0, reply: (res) => s.write(typeof res === 'string' ? Buffer.from(res) : res.toBuffer()) });
         },
         onKeepAlive: () => undefined,
       });
