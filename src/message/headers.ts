@@ -3,6 +3,32 @@ import { splitList } from './split-list.js';
 
 export type HeadersInit = SipHeaders | Record<string, string | number | readonly (string | number)[]> | Iterable<readonly [string, string]>;
 
+/** "No view parsed yet" (views themselves may be undefined). */
+const NONE: unique symbol = Symbol('none');
+/** Placeholder arrays of a SipHeaders whose lines are still in its source (never written to). */
+const NO_LINES: (string | undefined)[] = Object.freeze([]) as unknown as (string | undefined)[];
+/** Handed from fromSource to the constructor (keeps one constructor, so one object shape). */
+let pendingSource: HeaderSource | undefined;
+
+/**
+ * Header lines as parseMessage found them, still in the received text: SipHeaders turns them into
+ * names/keys/values on first use (most messages are answered after reading a few parsed views).
+ */
+export interface HeaderSource {
+  /** The decoded header section. */
+  text: string;
+  /** Three offsets in `text` per line: start, name end, end (see valueStart / valueEnd). */
+  spans: number[];
+  /** Values of folded lines by line index (continuations joined with one SP). */
+  folded: Map<number, string> | undefined;
+  /** Index of the first Content-Length line (-1 if none) and how many there are. */
+  clLine: number;
+  clLines: number;
+  /** The received bytes and the offset of `text` in them, when `text` is ASCII (one char = one byte). */
+  bytes: Buffer | undefined;
+  byteStart: number;
+}
+
 /**
  * Ordered, case-insensitive SIP header fields. Each header line is kept as written (name spelling
  * and value), so an untouched message serialises byte for byte; names are compared by their
@@ -10,23 +36,48 @@ export type HeadersInit = SipHeaders | Record<string, string | number | readonly
  */
 export class SipHeaders implements Iterable<[string, string]> {
   /** Names as written on the wire (or as given). */
-  private names: string[] = [];
+  private names: string[];
   /** Normalised keys, parallel to `names`. */
-  private keys: string[] = [];
+  private keys: string[];
   /** Values (folded lines joined with one SP), parallel to `names`. */
-  private values: string[] = [];
+  private values: string[];
   /**
    * The line as received when it is not in the normal "Name: value" form ("L:0", "Via  : x",
    * trailing LWS), so that an untouched line serialises byte for byte; undefined otherwise, and
    * for every line added or changed through the API.
    */
-  private raws: (string | undefined)[] = [];
-  /** Parsed structured views, keyed by header key; dropped when that header changes. */
-  private cache: Map<string, unknown> | undefined;
+  private raws: (string | undefined)[];
+  /** Lines not yet split into the arrays above (see HeaderSource); undefined once they are. */
+  private src: HeaderSource | undefined;
+  // Parsed structured views (NONE = not parsed yet), dropped when their header changes: the ones
+  // every message has in fields, others in a Map.
+  private vVia: unknown = NONE;
+  private vCSeq: unknown = NONE;
+  private vFrom: unknown = NONE;
+  private vTo: unknown = NONE;
+  private vCallId: unknown = NONE;
+  private vMaxForwards: unknown = NONE;
+  private vContact: unknown = NONE;
+  private vOther: Map<string, unknown> | undefined;
 
   constructor(init?: HeadersInit) {
+    const src = pendingSource;
+    if (src !== undefined) {
+      // fromSource: the arrays are made by load().
+      pendingSource = undefined;
+      this.src = src;
+      this.names = this.keys = this.values = NO_LINES as string[];
+      this.raws = NO_LINES;
+      return;
+    }
+    this.src = undefined;
+    this.names = [];
+    this.keys = [];
+    this.values = [];
+    this.raws = [];
     if (init === undefined) return;
     if (init instanceof SipHeaders) {
+      init.load();
       this.names = init.names.slice();
       this.keys = init.keys.slice();
       this.values = init.values.slice();
@@ -41,13 +92,52 @@ export class SipHeaders implements Iterable<[string, string]> {
     }
   }
 
+  /** Header set over lines still in the received text (parseMessage). */
+  static fromSource(src: HeaderSource): SipHeaders {
+    pendingSource = src;
+    return new SipHeaders();
+  }
+
+  /** Split pending source lines into names/keys/values/raws (every public method calls this first). */
+  private load(): void {
+    const src = this.src;
+    if (src === undefined) return;
+    this.src = undefined;
+    const { text, spans, folded } = src;
+    const names: string[] = (this.names = []);
+    const keys: string[] = (this.keys = []);
+    const values: string[] = (this.values = []);
+    const raws: (string | undefined)[] = (this.raws = []);
+    for (let k = 0, i = 0; k < spans.length; k += 3, i++) {
+      const start = spans[k]!;
+      const ne = spans[k + 1]!;
+      const end = spans[k + 2]!;
+      const vs = valueStart(text, ne, end);
+      const ve = valueEnd(text, vs, end);
+      const name = text.slice(start, ne);
+      names.push(name);
+      keys.push(headerKey(name));
+      const f = folded === undefined ? undefined : folded.get(i);
+      if (f !== undefined) {
+        values.push(f);
+        raws.push(undefined); // folded lines are written unfolded
+      } else {
+        values.push(text.slice(vs, ve));
+        // Keep the line as received unless it is exactly "name: value".
+        const normal = text.charCodeAt(ne) === 58 && text.charCodeAt(ne + 1) === 32 && vs === ne + 2 && ve === end;
+        raws.push(normal ? undefined : text.slice(start, end));
+      }
+    }
+  }
+
   /** Number of header lines. */
   get size(): number {
-    return this.keys.length;
+    return this.src !== undefined ? this.src.spans.length / 3 : this.keys.length;
   }
 
   /** Fast append used by the parser: key already normalised; `raw` = the line as received if not "name: value". */
   pushRaw(name: string, key: string, value: string, raw?: string): void {
+    this.load();
     this.names.push(name);
     this.keys.push(key);
     this.values.push(value);
@@ -56,6 +146,7 @@ export class SipHeaders implements Iterable<[string, string]> {
 
   /** Append to the value of the last line (header folding). */
   extendLast(more: string): void {
+    this.load();
     const i = this.values.length - 1;
     const v = this.values[i]!;
     // "Route:" CRLF SP "<sip:...>": the value starts on the continuation line.
@@ -65,11 +156,13 @@ export class SipHeaders implements Iterable<[string, string]> {
   }
 
   has(name: string): boolean {
+    this.load();
     return this.keys.indexOf(headerKey(name)) !== -1;
   }
 
   /** First value of a header; for list headers the first element of the first line. */
   get(name: string): string | undefined {
+    this.load();
     const key = headerKey(name);
     const i = this.keys.indexOf(key);
     if (i === -1) return undefined;
@@ -87,6 +180,7 @@ export class SipHeaders implements Iterable<[string, string]> {
 
   /** Every value of a normalised key (see getAll). */
   valuesOf(key: string): string[] {
+    this.load();
     const out: string[] = [];
     const split = LIST_HEADERS.has(key);
     const keys = this.keys;
@@ -101,6 +195,7 @@ export class SipHeaders implements Iterable<[string, string]> {
 
   /** Raw header lines (not split) for a key. */
   linesOf(key: string): string[] {
+    this.load();
     const out: string[] = [];
     for (let i = 0; i < this.keys.length; i++) if (this.keys[i] === key) out.push(this.values[i]!);
     return out;
@@ -108,6 +203,7 @@ export class SipHeaders implements Iterable<[string, string]> {
 
   /** Number of lines with this key. */
   countOf(key: string): number {
+    this.load();
     let n = 0;
     for (let i = 0; i < this.keys.length; i++) if (this.keys[i] === key) n++;
     return n;
@@ -115,6 +211,7 @@ export class SipHeaders implements Iterable<[string, string]> {
 
   /** Replace every line of `name` with the given value(s), at the position of the first one. */
   set(name: string, value: string | number | readonly (string | number)[]): this {
+    this.load();
     const key = headerKey(name);
     const vals = Array.isArray(value) ? value.map(String) : [String(value as string | number)];
     let at = this.keys.indexOf(key);
@@ -125,36 +222,39 @@ export class SipHeaders implements Iterable<[string, string]> {
     this.keys.splice(at, 0, ...vals.map(() => key));
     this.values.splice(at, 0, ...vals);
     this.raws.splice(at, 0, ...vals.map(() => undefined));
-    this.cache?.delete(key);
+    this.dropView(key);
     return this;
   }
 
   /** Add a line after the existing ones. */
   append(name: string, value: string | number): this {
+    this.load();
     const key = headerKey(name);
     this.names.push(canonicalName(key, name));
     this.keys.push(key);
     this.values.push(String(value));
     this.raws.push(undefined);
-    this.cache?.delete(key);
+    this.dropView(key);
     return this;
   }
 
   /** Add a line before every other line (e.g. a new top Via). */
   prepend(name: string, value: string | number): this {
+    this.load();
     const key = headerKey(name);
     this.names.unshift(canonicalName(key, name));
     this.keys.unshift(key);
     this.values.unshift(String(value));
     this.raws.unshift(undefined);
-    this.cache?.delete(key);
+    this.dropView(key);
     return this;
   }
 
   delete(name: string): boolean {
+    this.load();
     const key = headerKey(name);
     const had = this.removeKey(key);
-    if (had) this.cache?.delete(key);
+    if (had) this.dropView(key);
     return had;
   }
 
@@ -176,10 +276,12 @@ export class SipHeaders implements Iterable<[string, string]> {
 
   /** Copy every line of `key` (spelling and value) onto another header set. */
   copyTo(target: SipHeaders, key: string): void {
+    this.load();
+    target.load();
     for (let i = 0; i < this.keys.length; i++) {
       if (this.keys[i] === key) target.pushRaw(this.names[i]!, key, this.values[i]!, this.raws[i]);
     }
-    target.cache?.delete(key);
+    target.dropView(key);
   }
 
   clone(): SipHeaders {
@@ -188,6 +290,7 @@ export class SipHeaders implements Iterable<[string, string]> {
 
   /** [name, value] per line, in wire order. */
   *[Symbol.iterator](): IterableIterator<[string, string]> {
+    this.load();
     for (let i = 0; i < this.keys.length; i++) yield [this.names[i]!, this.values[i]!];
   }
 
@@ -197,17 +300,43 @@ export class SipHeaders implements Iterable<[string, string]> {
 
   /** Cached structured view of a header (see message views). */
   view<T>(key: string, parse: (h: SipHeaders) => T): T {
-    let cache = this.cache;
-    if (cache === undefined) cache = this.cache = new Map();
-    else if (cache.has(key)) return cache.get(key) as T;
+    const cached = this.viewOf(key);
+    if (cached !== NONE) return cached as T;
     const v = parse(this);
-    cache.set(key, v);
+    this.primeView(key, v);
     return v;
+  }
+
+  private viewOf(key: string): unknown {
+    switch (key) {
+      case 'via': return this.vVia;
+      case 'cseq': return this.vCSeq;
+      case 'from': return this.vFrom;
+      case 'to': return this.vTo;
+      case 'call-id': return this.vCallId;
+      case 'max-forwards': return this.vMaxForwards;
+      case 'contact': return this.vContact;
+    }
+    const m = this.vOther;
+    return m !== undefined && m.has(key) ? m.get(key) : NONE;
   }
 
   /** Store a parsed view (the parser fills the views it validates anyway). */
   primeView(key: string, value: unknown): void {
-    (this.cache ??= new Map()).set(key, value);
+    switch (key) {
+      case 'via': this.vVia = value; return;
+      case 'cseq': this.vCSeq = value; return;
+      case 'from': this.vFrom = value; return;
+      case 'to': this.vTo = value; return;
+      case 'call-id': this.vCallId = value; return;
+      case 'max-forwards': this.vMaxForwards = value; return;
+      case 'contact': this.vContact = value; return;
+    }
+    (this.vOther ??= new Map()).set(key, value);
+  }
+
+  private dropView(key: string): void {
+    if (this.viewOf(key) !== NONE) this.primeView(key, NONE);
   }
 
   /**
@@ -215,6 +344,7 @@ export class SipHeaders implements Iterable<[string, string]> {
    * real body length; repeated Content-Length lines are dropped. Untouched lines are written as received.
    */
   serialize(bodyLength: number): string {
+    this.load();
     let s = '';
     let wroteLength = false;
     const { names, keys, values, raws } = this;
@@ -233,7 +363,70 @@ export class SipHeaders implements Iterable<[string, string]> {
     return s;
   }
 
+  /**
+   * toBuffer's fast path: when the lines are still the received ones, ASCII and unfolded, with at
+   * most one Content-Length, they are copied from the received bytes (the Content-Length line
+   * rewritten if it does not match the body). Returns the byte length written by writeReceived
+   * (every line with its CRLF), or -1 when the lines must be serialised.
+   */
+  receivedLength(bodyLength: number): number {
+    const src = this.src;
+    if (src === undefined || src.bytes === undefined || src.folded !== undefined || src.clLines > 1) return -1;
+    const { spans } = src;
+    if (spans.length === 0) return 'Content-Length: '.length + String(bodyLength).length + 2;
+    let n = spans[spans.length - 1]! - spans[0]! + 2;
+    const len = String(bodyLength);
+    if (src.clLines === 0) n += 'Content-Length: '.length + len.length + 2;
+    else {
+      const k = src.clLine * 3;
+      if (lineValue(src.text, spans, src.clLine) !== len) n += spans[k + 1]! - spans[k]! + 2 + len.length - (spans[k + 2]! - spans[k]!);
+    }
+    return n;
+  }
+
+  /** Write what receivedLength measured at `at` in `out`; returns the offset after it. */
+  writeReceived(out: Buffer, at: number, bodyLength: number): number {
+    const { spans, text, bytes, byteStart, clLines, clLine } = this.src!;
+    const len = String(bodyLength);
+    if (spans.length > 0) {
+      const from = byteStart + spans[0]!;
+      const to = byteStart + spans[spans.length - 1]!;
+      const k = clLine * 3;
+      if (clLines === 1 && lineValue(text, spans, clLine) !== len) {
+        at += bytes!.copy(out, at, from, byteStart + spans[k]!);
+        at += out.write(text.slice(spans[k], spans[k + 1]) + ': ' + len, at, 'latin1');
+        at += bytes!.copy(out, at, byteStart + spans[k + 2]!, to);
+      } else at += bytes!.copy(out, at, from, to);
+      out[at++] = 13;
+      out[at++] = 10;
+    }
+    if (clLines === 0) at += out.write('Content-Length: ' + len + '\r\n', at, 'latin1');
+    return at;
+  }
+
   toJSON(): [string, string][] {
     return [...this];
   }
 }
+
+/** Start of the value of a header line whose name ends at `ne`: past LWS, ':' and LWS. */
+export function valueStart(text: string, ne: number, end: number): number {
+  let i = ne;
+  while (i < end && (text.charCodeAt(i) === 32 || text.charCodeAt(i) === 9)) i++;
+  i++; // ':'
+  while (i < end && (text.charCodeAt(i) === 32 || text.charCodeAt(i) === 9)) i++;
+  return i;
+}
+
+/** End of the value starting at `vs` of a line ending at `end`: trailing LWS dropped. */
+export function valueEnd(text: string, vs: number, end: number): number {
+  while (end > vs && (text.charCodeAt(end - 1) === 32 || text.charCodeAt(end - 1) === 9)) end--;
+  return end;
+}
+
+/** The value of (unfolded) line `line` of a HeaderSource's spans. */
+function lineValue(text: string, spans: number[], line: number): string {
+  const vs = valueStart(text, spans[line * 3 + 1]!, spans[line * 3 + 2]!);
+  return text.slice(vs, valueEnd(text, vs, spans[line * 3 + 2]!));
+}
+

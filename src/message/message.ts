@@ -12,7 +12,7 @@ const EMPTY = Buffer.alloc(0);
 const missing = (name: string): SipParseError => new SipParseError(`Missing ${name} header`);
 
 // View parsers: module-level functions, so no closure is made per access.
-const viaView = (h: SipHeaders): Via[] => h.valuesOf('via').map(parseVia);
+const viaView = (h: SipHeaders): Via[] => h.valuesOf('via').map((v) => parseVia(v));
 const cseqView = (h: SipHeaders): CSeq => {
   const v = h.valuesOf('cseq');
   if (v.length === 0) throw missing('CSeq');
@@ -28,7 +28,8 @@ const toView = (h: SipHeaders): NameAddr => {
   if (v.length === 0) throw missing('To');
   return parseNameAddr(v[0]!, 'To');
 };
-const contactView = (h: SipHeaders): Contact[] => h.valuesOf('contact').map(parseContact);
+const callIdView = (h: SipHeaders): string | undefined => h.get('call-id');
+const contactView = (h: SipHeaders): Contact[] => h.valuesOf('contact').map((v) => parseContact(v));
 const maxForwardsView = (h: SipHeaders): number | undefined => {
   const v = h.linesOf('max-forwards');
   if (v.length === 0) return undefined;
@@ -74,7 +75,7 @@ export abstract class SipMessage {
     return this.headers.view('to', toView);
   }
   get callId(): string {
-    const v = this.headers.get('call-id');
+    const v = this.headers.view('call-id', callIdView);
     if (v === undefined || v.length === 0) throw missing('Call-ID');
     return v;
   }
@@ -100,8 +101,23 @@ export abstract class SipMessage {
 
   /** Wire form. Content-Length always equals the body length. */
   toBuffer(): Buffer {
-    const head = this.startLine() + '\r\n' + this.headers.serialize(this.body.length) + '\r\n';
     const body = this.body;
+    const received = this.headers.receivedLength(body.length);
+    if (received >= 0) {
+      // Untouched parsed header lines: copied from the received bytes (same result, no re-encoding).
+      const start = this.startLine();
+      const startLen = Buffer.byteLength(start, 'utf8');
+      const out = Buffer.allocUnsafe(startLen + 2 + received + 2 + body.length);
+      let at = out.write(start, 0, 'utf8');
+      out[at++] = 13;
+      out[at++] = 10;
+      at = this.headers.writeReceived(out, at, body.length);
+      out[at++] = 13;
+      out[at++] = 10;
+      body.copy(out, at);
+      return out;
+    }
+    const head = this.startLine() + '\r\n' + this.headers.serialize(this.body.length) + '\r\n';
     if (body.length === 0) return Buffer.from(head, 'utf8');
     const headLen = Buffer.byteLength(head, 'utf8');
     const out = Buffer.allocUnsafe(headLen + body.length);

@@ -1,6 +1,6 @@
 import { SipParseError } from './errors.js';
-import { isWs, parseUint, skipWs, TOKEN } from './chars.js';
-import { formatParams, parseParams, quotedEnd, unquote, type Params } from './params.js';
+import { isWs, parseUint, TOKEN } from './chars.js';
+import { CAP, capValue, formatParams, parseParams, quotedEnd, scanParams, unquote, type Params } from './params.js';
 import { parseUri, type SipUri } from './uri.js';
 
 /** From, To, Contact, Route, Record-Route...: `[display-name] <uri>;params` or `uri;params`. */
@@ -25,76 +25,150 @@ export interface Contact extends NameAddr {
 
 const bad = (what: string, why: string): SipParseError => new SipParseError(`Malformed ${what}: ${why}`);
 
-export function parseNameAddr(s: string, what = 'name-addr'): NameAddr {
-  const n = s.length;
-  let i = skipWs(s, 0);
+/** One name-addr or addr-spec with header parameters, s[from..to) (default: all of s). */
+export function parseNameAddr(s: string, what = 'name-addr', from = 0, to = s.length): NameAddr {
+  const n = to;
+  let i = from;
+  while (i < n && isWs(s.charCodeAt(i))) i++;
   let displayName: string | undefined;
-  let uri: string;
+  let lt = -1;
   if (i < n && s.charCodeAt(i) === 34) {
-    const end = quotedEnd(s, i);
+    const end = quotedEnd(s, i, n);
     if (end < 0) throw bad(what, 'unterminated quoted display name');
     displayName = unquote(s.slice(i, end));
-    i = skipWs(s, end);
-    if (s.charCodeAt(i) !== 60) throw bad(what, 'expected <');
-  }
-  const lt = displayName === undefined ? s.indexOf('<', i) : i;
-  if (lt !== -1) {
-    if (displayName === undefined) {
-      // Unquoted display name: tokens separated by LWS (RFC 4475 lwsdisp allows none before '<').
-      let end = lt;
-      while (end > i && isWs(s.charCodeAt(end - 1))) end--;
-      for (let k = i; k < end; k++) {
-        const c = s.charCodeAt(k);
-        if (!isWs(c) && (c >= 128 || TOKEN[c] === 0)) throw bad(what, 'display name is neither token nor quoted string');
-      }
-      if (end > i) displayName = s.slice(i, end);
+    i = end;
+    while (i < n && isWs(s.charCodeAt(i))) i++;
+    if (i >= n || s.charCodeAt(i) !== 60) throw bad(what, 'expected <');
+    lt = i;
+  } else {
+    // Unquoted display name: tokens separated by LWS, then '<' (RFC 4475 lwsdisp: no LWS needed).
+    let k = i;
+    while (k < n) {
+      const c = s.charCodeAt(k);
+      if (c === 32 || c === 9 || (c < 128 && TOKEN[c] === 1)) k++;
+      else break;
     }
-    const gt = s.indexOf('>', lt + 1);
-    if (gt === -1) throw bad(what, 'missing >');
-    uri = s.slice(lt + 1, gt);
-    i = gt + 1;
+    if (k < n && s.charCodeAt(k) === 60) {
+      lt = k;
+      while (k > i && isWs(s.charCodeAt(k - 1))) k--;
+      if (k > i) displayName = s.slice(i, k);
+    }
+  }
+  let us: number;
+  let ue: number;
+  let colon = -1;
+  if (lt !== -1) {
+    // <URI>: no whitespace or control characters inside (RFC 4475 badaspec).
+    us = lt + 1;
+    ue = s.indexOf('>', us);
+    if (ue === -1 || ue >= n) throw bad(what, 'missing >');
+    for (let k = us; k < ue; k++) {
+      const c = s.charCodeAt(k);
+      if (c <= 32 || c === 127) throw bad(what, 'whitespace inside the URI');
+    }
+    colon = s.indexOf(':', us);
+    if (colon >= ue) colon = -1;
+    i = ue + 1;
   } else {
     // addr-spec form: the URI ends at the first ';' and cannot hold ',', '?' or ';' (RFC 3261 §20).
-    let end = i;
-    while (end < n) {
-      const c = s.charCodeAt(end);
-      if (c === 59 || isWs(c)) break;
+    us = ue = i;
+    while (ue < n) {
+      const c = s.charCodeAt(ue);
+      if (c === 59 || c === 32 || c === 9) break;
       if (c === 63 || c === 44) throw bad(what, 'a URI with "?" or "," must be enclosed in <>');
-      end++;
+      if (c < 32 || c === 127) throw bad(what, 'whitespace inside the URI');
+      if (c === 58 && colon === -1) colon = ue;
+      ue++;
     }
-    uri = s.slice(i, end);
-    i = end;
+    i = ue;
   }
-  if (uri.length === 0 || uri.indexOf(':') <= 0) throw bad(what, 'missing URI');
-  for (let k = 0; k < uri.length; k++) {
-    const c = uri.charCodeAt(k);
-    if (c <= 32 || c === 127) throw bad(what, 'whitespace inside the URI');
-  }
-  const params: Params = new Map();
-  i = parseParams(s, i, params, what);
+  if (colon <= us) throw bad(what, 'missing URI');
+  const ps = i;
+  i = scanParams(s, i, what, n);
   if (i < n) throw bad(what, 'trailing characters');
-  const na: NameAddr = { uri, params };
-  if (displayName !== undefined) na.displayName = displayName;
-  const tag = params.get('tag');
-  if (tag) na.tag = tag;
-  return na;
+  return new ParsedNameAddr(displayName, s.slice(us, ue), capValue(s, CAP.tagS, CAP.tagE), s, ps, n, what);
 }
 
-export function parseContact(s: string): Contact {
-  const t = s.trim();
-  if (t === '*') return { star: true, uri: '*', params: new Map() };
-  const c: Contact = parseNameAddr(s, 'Contact');
-  const exp = c.params.get('expires');
-  if (exp) {
-    const v = parseUint(exp, 4294967295);
-    if (v >= 0) c.expires = v;
+/** One Contact value (name-addr, addr-spec or '*'), s[from..to) (default: all of s). */
+export function parseContact(s: string, from = 0, to = s.length): Contact {
+  let a = from;
+  let b = to;
+  while (a < b && isWs(s.charCodeAt(a))) a++;
+  while (b > a && isWs(s.charCodeAt(b - 1))) b--;
+  if (b - a === 1 && s.charCodeAt(a) === 42) return new ParsedContact(undefined, '*', undefined, '', 0, 0, 'Contact', true, undefined, undefined);
+  const na = parseNameAddr(s, 'Contact', from, to) as ParsedNameAddr;
+  // CAP still holds what parseNameAddr's scan found.
+  let expires: number | undefined;
+  let q: number | undefined;
+  if (CAP.expiresE > CAP.expiresS) {
+    const v = parseUint(s, 4294967295, CAP.expiresS, CAP.expiresE);
+    if (v >= 0) expires = v;
   }
-  const q = c.params.get('q');
-  if (q) {
-    const v = Number(q);
-    if (v >= 0 && v <= 1) c.q = v;
+  if (CAP.qE > CAP.qS) {
+    const v = Number(s.slice(CAP.qS, CAP.qE));
+    if (v >= 0 && v <= 1) q = v;
   }
-  return c;
+  return na.toContact(expires, q);
+}
+
+/**
+ * A name-addr read by parseNameAddr. Its parameters were checked while parsing; the `params` Map
+ * is built on first access (the tag is a field already), from the text it came from.
+ */
+class ParsedNameAddr implements NameAddr {
+  #params: Params | undefined;
+  readonly #src: string;
+  readonly #from: number;
+  readonly #to: number;
+  readonly #what: string;
+
+  constructor(
+    public displayName: string | undefined,
+    public uri: string,
+    public tag: string | undefined,
+    src: string,
+    from: number,
+    to: number,
+    what: string,
+  ) {
+    this.#src = src;
+    this.#from = from;
+    this.#to = to;
+    this.#what = what;
+  }
+
+  get params(): Params {
+    if (this.#params === undefined) {
+      this.#params = new Map();
+      parseParams(this.#src, this.#from, this.#params, this.#what, -1, this.#to);
+    }
+    return this.#params;
+  }
+
+  set params(value: Params) {
+    this.#params = value;
+  }
+
+  toContact(expires: number | undefined, q: number | undefined): ParsedContact {
+    return new ParsedContact(this.displayName, this.uri, this.tag, this.#src, this.#from, this.#to, this.#what, undefined, expires, q);
+  }
+}
+
+class ParsedContact extends ParsedNameAddr implements Contact {
+  constructor(
+    displayName: string | undefined,
+    uri: string,
+    tag: string | undefined,
+    src: string,
+    from: number,
+    to: number,
+    what: string,
+    public star: boolean | undefined,
+    public expires: number | undefined,
+    public q: number | undefined,
+  ) {
+    super(displayName, uri, tag, src, from, to, what);
+  }
 }
 
 /** The parsed URI of a name-addr. */

@@ -1,5 +1,5 @@
 import { SipParseError } from './errors.js';
-import { isToken, skipWs, TOKEN } from './chars.js';
+import { isToken, TOKEN } from './chars.js';
 
 export type Params = Map<string, string | null>;
 
@@ -7,39 +7,46 @@ export type Params = Map<string, string | null>;
  * Parse `;name[=value]` parameters from `s` starting at `i` (which points at ';' or the end),
  * allowing LWS around ';' and '='. Names are lower-cased (they are case-insensitive); values are
  * tokens, hosts or quoted strings (quotes kept). Stops at `stop` (a char code such as ',' or '?')
- * or the end, and returns the index where it stopped. Empty names are errors (RFC 4475 badinv01).
+ * or `end`, and returns the index where it stopped. Empty names are errors (RFC 4475 badinv01).
  */
-export function parseParams(s: string, i: number, into: Params, what: string, stop = -1): number {
-  const n = s.length;
+/** Characters that end an unquoted parameter value: ';' SP HT ',' '<' '>' '"'. */
+const VALUE_END = new Uint8Array(128);
+for (const ch of '; \t,<>"') VALUE_END[ch.charCodeAt(0)] = 1;
+
+export function parseParams(s: string, i: number, into: Params, what: string, stop = -1, end = s.length): number {
+  const n = end;
+  let c = 0;
   for (;;) {
-    i = skipWs(s, i);
-    if (i >= n) return i;
-    const c = s.charCodeAt(i);
-    if (c === stop) return i;
+    while (i < n && ((c = s.charCodeAt(i)) === 32 || c === 9)) i++;
+    if (i >= n || c === stop) return i;
     if (c !== 59 /* ; */) throw new SipParseError(`Malformed ${what} parameters`);
-    i = skipWs(s, i + 1);
+    i++;
+    while (i < n && ((c = s.charCodeAt(i)) === 32 || c === 9)) i++;
     const nameStart = i;
+    let upper = false;
     while (i < n) {
-      const d = s.charCodeAt(i);
-      if (d >= 128 || TOKEN[d] === 0) break;
+      c = s.charCodeAt(i);
+      if (c >= 128 || TOKEN[c] === 0) break;
+      if (c >= 65 && c <= 90) upper = true;
       i++;
     }
     if (i === nameStart) throw new SipParseError(`Empty ${what} parameter`);
-    const name = s.slice(nameStart, i).toLowerCase();
-    i = skipWs(s, i);
-    if (i < n && s.charCodeAt(i) === 61 /* = */) {
-      i = skipWs(s, i + 1);
-      if (i < n && s.charCodeAt(i) === 34) {
-        const end = quotedEnd(s, i);
-        if (end < 0) throw new SipParseError(`Unterminated quoted ${what} parameter`);
-        into.set(name, s.slice(i, end));
-        i = end;
+    const name = upper ? s.slice(nameStart, i).toLowerCase() : s.slice(nameStart, i);
+    while (i < n && ((c = s.charCodeAt(i)) === 32 || c === 9)) i++;
+    if (i < n && c === 61 /* = */) {
+      i++;
+      while (i < n && ((c = s.charCodeAt(i)) === 32 || c === 9)) i++;
+      if (i < n && c === 34) {
+        const q = quotedEnd(s, i, n);
+        if (q < 0) throw new SipParseError(`Unterminated quoted ${what} parameter`);
+        into.set(name, s.slice(i, q));
+        i = q;
       } else {
         const vStart = i;
         // token, host (IPv6 reference with brackets and colons) — anything up to a delimiter.
         while (i < n) {
-          const d = s.charCodeAt(i);
-          if (d === 59 || d === 32 || d === 9 || d === stop || d === 44 || d === 62 || d === 60 || d === 34) break;
+          c = s.charCodeAt(i);
+          if ((c < 128 && VALUE_END[c] === 1) || c === stop) break;
           i++;
         }
         if (i === vStart) throw new SipParseError(`Empty ${what} parameter value`);
@@ -51,9 +58,106 @@ export function parseParams(s: string, i: number, into: Params, what: string, st
   }
 }
 
+/**
+ * Offsets of the parameters a view exposes, filled by scanParams (reused: read them before the
+ * next scan). A name's value is [start, end) in the scanned string; start -1 = absent, end -1 =
+ * present without a value.
+ */
+export const CAP = {
+  branchS: -1, branchE: -1,
+  receivedS: -1, receivedE: -1,
+  rportS: -1, rportE: -1,
+  tagS: -1, tagE: -1,
+  expiresS: -1, expiresE: -1,
+  qS: -1, qE: -1,
+};
+
+/** Char codes of a lower-case name (compared against a monomorphic array: cheaper than a string). */
+export const codes = (name: string): number[] => Array.from(name, (c) => c.charCodeAt(0));
+/** s[from..) starts with the lower-case name `lit` (char codes), ignoring case; token characters only. */
+export function eqc(s: string, from: number, lit: number[]): boolean {
+  for (let j = 0; j < lit.length; j++) if ((s.charCodeAt(from + j) | 32) !== lit[j]) return false;
+  return true;
+}
+const TAG = codes('tag');
+const RPORT = codes('rport');
+const BRANCH = codes('branch');
+const EXPIRES = codes('expires');
+const RECEIVED = codes('received');
+
+/**
+ * Check the syntax of `;name[=value]` parameters exactly as parseParams reads them, without
+ * building a Map: the values of branch, received, rport, tag, expires and q (names in any case,
+ * the last occurrence wins, as in the Map) are left in CAP. Returns where it stopped.
+ */
+export function scanParams(s: string, i: number, what: string, end: number): number {
+  CAP.branchS = CAP.receivedS = CAP.rportS = CAP.tagS = CAP.expiresS = CAP.qS = -1;
+  const n = end;
+  let c = 0;
+  for (;;) {
+    while (i < n && ((c = s.charCodeAt(i)) === 32 || c === 9)) i++;
+    if (i >= n) return i;
+    if (c !== 59 /* ; */) throw new SipParseError(`Malformed ${what} parameters`);
+    i++;
+    while (i < n && ((c = s.charCodeAt(i)) === 32 || c === 9)) i++;
+    const ns = i;
+    while (i < n) {
+      c = s.charCodeAt(i);
+      if (c >= 128 || TOKEN[c] === 0) break;
+      i++;
+    }
+    if (i === ns) throw new SipParseError(`Empty ${what} parameter`);
+    const nl = i - ns;
+    while (i < n && ((c = s.charCodeAt(i)) === 32 || c === 9)) i++;
+    let vs = -1;
+    let ve = -1;
+    if (i < n && c === 61 /* = */) {
+      i++;
+      while (i < n && ((c = s.charCodeAt(i)) === 32 || c === 9)) i++;
+      vs = i;
+      if (i < n && c === 34) {
+        const q = quotedEnd(s, i, n);
+        if (q < 0) throw new SipParseError(`Unterminated quoted ${what} parameter`);
+        i = q;
+      } else {
+        while (i < n) {
+          c = s.charCodeAt(i);
+          if (c < 128 && VALUE_END[c] === 1) break;
+          i++;
+        }
+        if (i === vs) throw new SipParseError(`Empty ${what} parameter value`);
+      }
+      ve = i;
+    } else vs = ns; // present, no value (ve stays -1)
+    switch (nl) {
+      case 1:
+        if ((s.charCodeAt(ns) | 32) === 113) (CAP.qS = vs), (CAP.qE = ve);
+        break;
+      case 3:
+        if (eqc(s, ns, TAG)) (CAP.tagS = vs), (CAP.tagE = ve);
+        break;
+      case 5:
+        if (eqc(s, ns, RPORT)) (CAP.rportS = vs), (CAP.rportE = ve);
+        break;
+      case 6:
+        if (eqc(s, ns, BRANCH)) (CAP.branchS = vs), (CAP.branchE = ve);
+        break;
+      case 7:
+        if (eqc(s, ns, EXPIRES)) (CAP.expiresS = vs), (CAP.expiresE = ve);
+        break;
+      case 8:
+        if (eqc(s, ns, RECEIVED)) (CAP.receivedS = vs), (CAP.receivedE = ve);
+        break;
+    }
+  }
+}
+
+/** The captured value [start, end) of s as a string; undefined when absent or without a value. */
+export const capValue = (s: string, start: number, end: number): string | undefined => (start < 0 || end < 0 ? undefined : s.slice(start, end));
+
 /** Index just past the closing quote of the quoted-string opening at `i`, or -1. */
-export function quotedEnd(s: string, i: number): number {
-  const n = s.length;
+export function quotedEnd(s: string, i: number, end = s.length): number {
+  const n = end;
   for (i++; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c === 92) i++;

@@ -1,10 +1,11 @@
-import { isToken, parseUint, trimLws } from './chars.js';
-import { parseCSeq } from './cseq.js';
+import { isToken, parseUint, TOKEN, trimLws } from './chars.js';
+import { parseCSeq, type CSeq } from './cseq.js';
 import { SipParseError, tooLarge } from './errors.js';
-import { headerKey } from './header-names.js';
-import { SipHeaders } from './headers.js';
+import { splitRanges } from './split-list.js';
+import { SipHeaders, valueEnd, valueStart, type HeaderSource } from './headers.js';
 import { SipRequest, SipResponse } from './message.js';
-import { parseContact, parseNameAddr } from './name-addr.js';
+import { parseContact, parseNameAddr, type NameAddr } from './name-addr.js';
+import { codes, eqc } from './params.js';
 import { parseVia } from './via.js';
 
 export interface ParseLimits {
@@ -56,7 +57,6 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
   const first = lineEnd === -1 ? head : head.slice(0, lineEnd);
   // "SIP/" is case-insensitive like the rest of the version (RFC 3261 §7.1); no method has a '/'.
   const isResponse = first.length >= 4 && (first.charCodeAt(0) | 32) === 115 && (first.charCodeAt(1) | 32) === 105 && (first.charCodeAt(2) | 32) === 112 && first.charCodeAt(3) === 47;
-  const headers = new SipHeaders();
   // A bad start line is reported after the header lines are read, so that the error carries them
   // and responseForParseError can still answer a request (400, or 505 for an unknown version).
   let startErr: SipParseError | undefined;
@@ -91,45 +91,120 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
     if (!(err instanceof SipParseError)) throw err;
     startErr = err;
   }
-  try {
 
-    // Header lines. Continuation lines (leading SP/HT) fold into the previous value with one SP.
-    let pos = lineEnd === -1 ? head.length : lineEnd + 2;
-    const n = head.length;
+  // Header lines: offsets only (SipHeaders splits them on first use). Continuation lines (leading
+  // SP/HT) fold into the previous value with one SP. The lines of the headers validated below are
+  // noted by name, compared in place.
+  let k = 0; // next free slot in SPANS
+  let folded: Map<number, string> | undefined;
+  let viaAt = -1;
+  let viaLines = 0;
+  let cseqAt = -1;
+  let fromAt = -1;
+  let toAt = -1;
+  let mfAt = -1;
+  let callIdAt = -1;
+  let contactAt = -1;
+  let contactLines = 0;
+  let clAt = -1;
+  let clLines = 0;
+  const n = head.length;
+  const source: HeaderSource = {
+    text: head,
+    spans: NO_SPANS,
+    folded: undefined,
+    clLine: -1,
+    clLines: 0,
+    // One char per byte: the received bytes can be copied back as they are.
+    bytes: n === headEnd - start ? buf : undefined,
+    byteStart: start,
+  };
+  try {
+    let pos = lineEnd === -1 ? n : lineEnd + 2;
+    let line = -1;
     while (pos < n) {
-      let e = head.indexOf('\r\n', pos);
-      if (e === -1) e = n;
+      // Lines end at CRLF; a bare LF inside a line belongs to it. ('\n' is the cheaper search.)
+      let e = head.indexOf('\n', pos);
+      while (e !== -1 && head.charCodeAt(e - 1) !== 13) e = head.indexOf('\n', e + 1);
+      e = e === -1 ? n : e - 1;
       const c = head.charCodeAt(pos);
       if (c === 32 || c === 9) {
-        if (headers.size === 0) throw new SipParseError('Continuation line before the first header');
+        if (line < 0) throw new SipParseError('Continuation line before the first header');
         const more = trimLws(head, pos, e);
-        if (more.length > 0) headers.extendLast(more);
-      } else {
-        const colon = head.indexOf(':', pos);
-        if (colon === -1 || colon >= e) throw new SipParseError('Header line without a colon');
-        let ne = colon;
-        while (ne > pos && (head.charCodeAt(ne - 1) === 32 || head.charCodeAt(ne - 1) === 9)) ne--;
-        if (!isToken(head, pos, ne)) throw new SipParseError('Malformed header name');
-        const name = head.slice(pos, ne);
-        const value = trimLws(head, colon + 1, e);
-        // Keep the line as received unless it is exactly "name: value" (see SipHeaders.serialize).
-        const normal = ne === colon && head.charCodeAt(colon + 1) === 32 && value.length === e - colon - 2;
-        headers.pushRaw(name, headerKey(name), value, normal ? undefined : head.slice(pos, e));
+        folded ??= new Map();
+        const v = folded.get(line) ?? lineValue(head, SPANS, line);
+        // "Route:" CRLF SP "<sip:...>": the value starts on the continuation line.
+        folded.set(line, more.length === 0 ? v : v.length === 0 ? more : v + ' ' + more);
+        pos = e + 2;
+        continue;
+      }
+      // name, LWS, ':', LWS, value, LWS
+      // The name is hashed (lower-cased) on the way, to recognise the validated headers.
+      let ne = pos;
+      let h = 0;
+      while (ne < e) {
+        const d = head.charCodeAt(ne);
+        if (d >= 128 || TOKEN[d] === 0) break;
+        h = (Math.imul(h, 31) + (d | 32)) | 0;
+        ne++;
+      }
+      let colon = ne;
+      while (colon < e && (head.charCodeAt(colon) === 32 || head.charCodeAt(colon) === 9)) colon++;
+      if (ne === pos || colon >= e || head.charCodeAt(colon) !== 58) {
+        const anyColon = head.indexOf(':', pos);
+        throw new SipParseError(anyColon === -1 || anyColon >= e ? 'Header line without a colon' : 'Malformed header name');
+      }
+      line++;
+      if (k + 3 > SPANS.length) SPANS.length *= 2;
+      SPANS[k++] = pos;
+      SPANS[k++] = ne;
+      SPANS[k++] = e;
+      switch (idOfHash(h, head, pos, ne)) {
+        case VIA:
+          if (viaLines++ === 0) viaAt = line;
+          break;
+        case CSEQ:
+          if (cseqAt === -1) cseqAt = line;
+          break;
+        case FROM:
+          if (fromAt === -1) fromAt = line;
+          break;
+        case TO:
+          if (toAt === -1) toAt = line;
+          break;
+        case MAX_FORWARDS:
+          if (mfAt === -1) mfAt = line;
+          break;
+        case CALL_ID:
+          if (callIdAt === -1) callIdAt = line;
+          break;
+        case CONTACT:
+          if (contactLines++ === 0) contactAt = line;
+          break;
+        case CONTENT_LENGTH:
+          if (clLines++ === 0) clAt = line;
+          break;
       }
       pos = e + 2;
     }
+    const spans = SPANS.slice(0, k);
+    source.spans = spans;
+    source.folded = folded;
+    source.clLine = clAt;
+    source.clLines = clLines;
     if (startErr !== undefined) throw startErr;
 
     // Framing.
-    const clLines = headers.linesOf('content-length');
     let bodyEnd = len;
-    if (clLines.length > 0) {
-      let cl = -1;
+    if (clLines > 0) {
+      let cl = parseValueUint(head, spans, folded, clAt, MAX_CONTENT_LENGTH);
+      if (cl < 0) throw new SipParseError('Malformed Content-Length');
       let conflict = false;
-      for (const v of clLines) {
-        const x = parseUint(v, MAX_CONTENT_LENGTH);
+      for (let i = clAt + 1; clLines > 1 && i < spans.length / 3; i++) {
+        if (nameId(head, spans[i * 3]!, spans[i * 3 + 1]!) !== CONTENT_LENGTH) continue;
+        const x = parseValueUint(head, spans, folded, i, MAX_CONTENT_LENGTH);
         if (x < 0) throw new SipParseError('Malformed Content-Length');
-        if (cl !== -1 && x !== cl) conflict = true;
+        if (x !== cl) conflict = true;
         cl = x;
       }
       // Conflicting values (RFC 4475 mcl01) cannot frame anything: take the datagram and let
@@ -144,11 +219,16 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
     const body = bodyStart >= bodyEnd ? EMPTY : buf.subarray(bodyStart, bodyEnd);
 
     // Eager validation of the headers every layer needs; the parsed values are kept as views.
-    const vias = headers.valuesOf('via');
-    if (vias.length > 0) headers.primeView('via', vias.map(parseVia));
-    const cseqLine = headers.linesOf('cseq');
-    if (cseqLine.length > 0) {
-      const cseq = parseCSeq(cseqLine[0]!);
+    const headers = SipHeaders.fromSource(source);
+    if (viaLines > 0) headers.primeView('via', listOf(head, spans, folded, viaAt, viaLines, VIA, parseVia));
+    if (cseqAt !== -1) {
+      const f = folded?.get(cseqAt);
+      let cseq: CSeq;
+      if (f !== undefined) cseq = parseCSeq(f);
+      else {
+        const vs = valueStart(head, spans[cseqAt * 3 + 1]!, spans[cseqAt * 3 + 2]!);
+        cseq = parseCSeq(head, vs, valueEnd(head, vs, spans[cseqAt * 3 + 2]!));
+      }
       headers.primeView('cseq', cseq);
       if (!isResponse && cseq.method !== method) {
         throw KNOWN_METHODS.has(method)
@@ -156,17 +236,15 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
           : new SipParseError('CSeq method does not match the Request-Line', 501);
       }
     }
-    const from = headers.linesOf('from');
-    if (from.length > 0) headers.primeView('from', parseNameAddr(from[0]!, 'From'));
-    const to = headers.linesOf('to');
-    if (to.length > 0) headers.primeView('to', parseNameAddr(to[0]!, 'To'));
-    const mf = headers.linesOf('max-forwards');
-    if (mf.length > 0) {
-      const v = parseUint(mf[0]!, 255);
+    if (fromAt !== -1) headers.primeView('from', nameAddrAt(head, spans, folded, fromAt, 'From'));
+    if (toAt !== -1) headers.primeView('to', nameAddrAt(head, spans, folded, toAt, 'To'));
+    if (mfAt !== -1) {
+      const v = parseValueUint(head, spans, folded, mfAt, 255);
       if (v < 0) throw new SipParseError('Max-Forwards out of range');
       headers.primeView('max-forwards', v);
     }
-    if (headers.has('contact')) headers.primeView('contact', headers.valuesOf('contact').map(parseContact));
+    if (callIdAt !== -1) headers.primeView('call-id', folded?.get(callIdAt) ?? lineValue(head, spans, callIdAt));
+    if (contactLines > 0) headers.primeView('contact', listOf(head, spans, folded, contactAt, contactLines, CONTACT, parseContact));
 
     return isResponse
       ? new SipResponse({ status, reason, headers, body })
@@ -176,13 +254,154 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
     const err = startErr ?? e;
     if (err instanceof SipParseError) {
       err.isRequest = !isResponse;
-      if (headers.size > 0) err.headers = headers;
+      if (k > 0) {
+        source.spans = SPANS.slice(0, k);
+        source.folded = folded;
+        source.clLine = clAt;
+        source.clLines = clLines;
+        err.headers = SipHeaders.fromSource(source);
+      }
     }
     throw err;
   }
 }
 
 const EMPTY = Buffer.alloc(0);
+
+// Names of the headers parseMessage validates, recognised where they stand (any letter case,
+// compact forms included) without slicing.
+const OTHER = 0;
+const VIA = 1;
+const CSEQ = 2;
+const FROM = 3;
+const TO = 4;
+const MAX_FORWARDS = 5;
+const CALL_ID = 6;
+const CONTACT = 7;
+const CONTENT_LENGTH = 8;
+
+/** Lower-case 31-hash of a name, as the split loop computes it. */
+function nameHash(name: string): number {
+  let h = 0;
+  for (let i = 0; i < name.length; i++) h = (Math.imul(h, 31) + (name.charCodeAt(i) | 32)) | 0;
+  return h;
+}
+const [H_V, H_F, H_T, H_I, H_M, H_L, H_TO, H_VIA, H_CSEQ, H_FROM, H_CALL_ID, H_CONTACT, H_MAX_FORWARDS, H_CONTENT_LENGTH] = [
+  'v', 'f', 't', 'i', 'm', 'l', 'to', 'via', 'cseq', 'from', 'call-id', 'contact', 'max-forwards', 'content-length',
+].map(nameHash);
+
+/** nameId for a name whose hash is `h`: most names miss on the hash; a hit is checked for real. */
+function idOfHash(h: number, s: string, from: number, to: number): number {
+  switch (h) {
+    case H_V: case H_F: case H_T: case H_I: case H_M: case H_L: case H_TO: case H_VIA: case H_CSEQ: case H_FROM:
+    case H_CALL_ID: case H_CONTACT: case H_MAX_FORWARDS: case H_CONTENT_LENGTH:
+      return nameId(s, from, to);
+  }
+  return OTHER;
+}
+
+const C_TO = codes('to');
+const C_VIA = codes('via');
+const C_CSEQ = codes('cseq');
+const C_FROM = codes('from');
+const C_CALL_ID = codes('call-id');
+const C_CONTACT = codes('contact');
+const C_MAX_FORWARDS = codes('max-forwards');
+const C_CONTENT_LENGTH = codes('content-length');
+
+function nameId(s: string, from: number, to: number): number {
+  switch (to - from) {
+    case 1:
+      switch (s.charCodeAt(from) | 32) {
+        case 118: return VIA; // v
+        case 102: return FROM; // f
+        case 116: return TO; // t
+        case 105: return CALL_ID; // i
+        case 109: return CONTACT; // m
+        case 108: return CONTENT_LENGTH; // l
+      }
+      return OTHER;
+    case 2:
+      return eqc(s, from, C_TO) ? TO : OTHER;
+    case 3:
+      return eqc(s, from, C_VIA) ? VIA : OTHER;
+    case 4:
+      return eqc(s, from, C_CSEQ) ? CSEQ : eqc(s, from, C_FROM) ? FROM : OTHER;
+    case 7:
+      return eqc(s, from, C_CALL_ID) ? CALL_ID : eqc(s, from, C_CONTACT) ? CONTACT : OTHER;
+    case 12:
+      return eqc(s, from, C_MAX_FORWARDS) ? MAX_FORWARDS : OTHER;
+    case 14:
+      return eqc(s, from, C_CONTENT_LENGTH) ? CONTENT_LENGTH : OTHER;
+  }
+  return OTHER;
+}
+
+/** Unsigned decimal value of header line `line` (see parseUint), or -1. */
+function parseValueUint(head: string, spans: number[], folded: Map<number, string> | undefined, line: number, max: number): number {
+  const f = folded?.get(line);
+  if (f !== undefined) return parseUint(f, max);
+  const vs = valueStart(head, spans[line * 3 + 1]!, spans[line * 3 + 2]!);
+  return parseUint(head, max, vs, valueEnd(head, vs, spans[line * 3 + 2]!));
+}
+
+function nameAddrAt(head: string, spans: number[], folded: Map<number, string> | undefined, line: number, what: string): NameAddr {
+  const f = folded?.get(line);
+  if (f !== undefined) return parseNameAddr(f, what);
+  const vs = valueStart(head, spans[line * 3 + 1]!, spans[line * 3 + 2]!);
+  return parseNameAddr(head, what, vs, valueEnd(head, vs, spans[line * 3 + 2]!));
+}
+
+/** [value start, value end] of an unfolded header line. */
+function valueRange(head: string, spans: number[], line: number): [number, number] {
+  const vs = valueStart(head, spans[line * 3 + 1]!, spans[line * 3 + 2]!);
+  return [vs, valueEnd(head, vs, spans[line * 3 + 2]!)];
+}
+
+function lineValue(head: string, spans: number[], line: number): string {
+  const [vs, ve] = valueRange(head, spans, line);
+  return head.slice(vs, ve);
+}
+
+/** Reused buffer for the line offsets of the message being parsed (copied out at the end). */
+const SPANS: number[] = new Array<number>(3 * 64).fill(0);
+const NO_SPANS: number[] = [];
+
+/**
+ * Parse every element of a list header (Via, Contact) whose first line is `at` and that has
+ * `lines` lines: comma-separated values split as splitList does, read in place.
+ */
+function listOf<T>(
+  head: string,
+  spans: number[],
+  folded: Map<number, string> | undefined,
+  at: number,
+  lines: number,
+  id: number,
+  parse: (s: string, from?: number, to?: number) => T,
+): T[] {
+  const out: T[] = [];
+  let ranges: number[] | undefined;
+  const count = spans.length / 3;
+  for (let line = at; line < count && lines > 0; line++) {
+    const k = line * 3;
+    if (line !== at && nameId(head, spans[k]!, spans[k + 1]!) !== id) continue;
+    lines--;
+    const f = folded?.get(line);
+    const s = f ?? head;
+    const from = f !== undefined ? 0 : valueStart(head, spans[k + 1]!, spans[k + 2]!);
+    const to = f !== undefined ? f.length : valueEnd(head, from, spans[k + 2]!);
+    const comma = s.indexOf(',', from);
+    if (comma === -1 || comma >= to) {
+      out.push(parse(s, from, to));
+      continue;
+    }
+    ranges = [];
+    splitRanges(s, from, to, ranges);
+    for (let r = 0; r < ranges.length; r += 2) out.push(parse(s, ranges[r], ranges[r + 1]));
+  }
+  return out;
+}
 
 /** "SIP/2.0", case-insensitive on the letters (RFC 3261 §7.1). */
 function isVersion20(s: string, from: number, to: number): boolean {

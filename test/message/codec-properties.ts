@@ -342,6 +342,15 @@ export function checkBytes(data: Buffer): void {
   onlyParseErrors('contacts', () => m.contacts);
   void m.contentLength;
   void m.contentType;
+  // The params Maps (built on first access) agree with the fields read while parsing.
+  const viaList = onlyParseErrors('via', () => m.via) ?? [];
+  for (const v of viaList) {
+    expect(v.branch).toBe(v.params.get('branch') ?? undefined);
+    expect(v.received).toBe(v.params.get('received') ?? undefined);
+    expect(v.params.has('rport')).toBe(v.rport !== undefined);
+  }
+  const naList = [onlyParseErrors('from', () => m.from), onlyParseErrors('to', () => m.to), ...(onlyParseErrors('contacts', () => m.contacts) ?? [])];
+  for (const na of naList) if (na !== undefined) expect(na.tag).toBe(na.params.get('tag') ?? undefined);
   onlyParseErrors('from uri', () => parseUri(m.from.uri));
   onlyParseErrors('to uri', () => parseUri(m.to.uri));
   onlyParseErrors('contact uris', () => m.contacts.map((c) => (c.star ? undefined : parseUri(c.uri))));
