@@ -458,6 +458,7 @@ export class SipClient extends ClientProxy<SipClientEvents> {
       p.then(
         (pool) => {
           if (this.endpoint === ep) this.readyLegs.set(key, pool);
+          else void pool.close(); // bound while close() ran: the endpoint closed its pools without this one
         },
         () => this.legs.delete(key),
       );

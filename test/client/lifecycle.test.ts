@@ -74,6 +74,19 @@ describe('SipClient lifecycle', () => {
     await tcp.close();
   });
 
+  it('close() right after send() (its socket still binding) leaves nothing open', async () => {
+    await sleep(20);
+    const before = handles();
+    const c = new SipClient({ localHost: '127.0.0.1' });
+    const r = outcome(c.send('OPTIONS', { uri: 'sip:127.0.0.1:9;transport=tcp' }));
+    const r2 = outcome(c.send('OPTIONS', { uri: 'sip:127.0.0.1:9' }));
+    for (let i = 0; i < 10; i++) await Promise.resolve(); // the binds have started, not finished (that takes an event-loop turn)
+    await c.close();
+    expect(await r).toBeInstanceOf(SipClientClosedError);
+    expect(await r2).toBeInstanceOf(SipClientClosedError);
+    await waitUntil(() => noMoreThan(before).length === 0, 3000, `handles to go: ${noMoreThan(before).join(', ')}`);
+  });
+
   it('on("error") receives what has no caller: the failure of an emitted request', async () => {
     const c = new SipClient({ localHost: '127.0.0.1' });
     const errors: unknown[] = [];
