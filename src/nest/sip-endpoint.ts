@@ -26,6 +26,8 @@ export interface SipEndpointOptions {
   legs: SipLeg[];
   limits?: PoolLimitsInit;
   timers?: TimerOptions;
+  /** Server header added to every response sent that has none (the transaction layer's 100, 487, 408... too). */
+  serverHeader?: string;
 }
 
 /**
@@ -148,6 +150,8 @@ export class SipEndpoint implements TransactionTransport {
     if (pool === undefined) {
       return Promise.reject(new Error(`no ${dst.proto.toUpperCase()} leg for IPv${dst.family ?? (isIP(dst.addr) || '?')} destination ${dst.addr}:${dst.port}`));
     }
+    const server = this.opts.serverHeader;
+    if (server !== undefined && !msg.isRequest() && !msg.headers.has('server')) msg.headers.append('Server', server);
     return pool.sendto(msg, dst);
   }
 

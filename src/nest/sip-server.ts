@@ -23,7 +23,11 @@ export interface SipServerOptions {
   schemes?: string[];
   /** How long close() lets running transactions finish, ms. Default 5000. */
   closeTimeout?: number;
-  /** Added to every response as the Server header (e.g. 'my-app/1.0'); none by default. */
+  /**
+   * Added to every response as the Server header (e.g. 'my-app/1.0'), the transaction layer's own
+   * (100 Trying, 487, 408...) included; none by default. (Not on the 400/505/513 the socket pool
+   * answers to what the codec cannot parse.)
+   */
   serverHeader?: string;
 }
 
@@ -87,7 +91,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
     this.closing = undefined;
     this.allow = this.computeAllow();
     const endpoint = new SipEndpoint(
-      { limits: this.options.limits, timers: this.options.timers },
+      { limits: this.options.limits, timers: this.options.timers, serverHeader: this.options.serverHeader },
       {
         onRequest: (txn) => this.onRequest(txn),
         onAck: (ack, from, txn) => this.onAck(ack, from, txn),

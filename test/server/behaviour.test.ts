@@ -131,6 +131,8 @@ describe('SipServer behaviour over real sockets', () => {
       // Small timers: 2xx retransmissions every 20 ms doubling, Timer L = 64*T1 = 1.28 s; the application
       // timeouts under a second (the 'slow' INVITE handler takes 500 ms).
       timers: { T1: 20, serverNonInviteTimeout: 300, serverInviteTimeout: 900 },
+      supported: ['timer'],
+      serverHeader: 'nestjs-sip-test/1',
     });
     const nest = await NestFactory.createMicroservice(BehaviourModule, { strategy: server, logger });
     await nest.listen();
@@ -329,6 +331,35 @@ describe('SipServer behaviour over real sockets', () => {
     const callId = `nocancel-${uniq()}`;
     await udp.send(sipRequest({ method: 'CANCEL', uri: 'sip:x@127.0.0.1', callId }), udpPort);
     expect((await udp.response(callId)).status).toBe(481);
+  });
+
+  it('Require: a supported option tag passes, others get 420 listing them in Unsupported', async () => {
+    const a = `req-ok-${uniq()}`;
+    const b = `req-bad-${uniq()}`;
+    await udp.send(sipRequest({ callId: a, headers: ['Require: timer'] }), udpPort);
+    await udp.send(sipRequest({ callId: b, headers: ['Require: timer, 100rel', 'Require: gruu'] }), udpPort);
+    expect((await udp.response(a)).status).toBe(200);
+    const r = await udp.response(b);
+    expect(r.status).toBe(420);
+    expect(r.headers.getAll('unsupported')).toEqual(['100rel', 'gruu']);
+    expect(calls.get(b)).toBeUndefined();
+  });
+
+  it('serverHeader: on every response, those of the transaction layer included', async () => {
+    const ids = { handler: `sh-${uniq()}`, notAllowed: `sh405-${uniq()}`, noMatch: `sh481-${uniq()}`, trying: `sh100-${uniq()}` };
+    await udp.send(sipRequest({ callId: ids.handler }), udpPort);
+    await udp.send(sipRequest({ method: 'SUBSCRIBE', callId: ids.notAllowed }), udpPort);
+    await udp.send(sipRequest({ method: 'CANCEL', callId: ids.noMatch }), udpPort);
+    await udp.send(sipRequest({ method: 'INVITE', uri: 'sip:slow@127.0.0.1', callId: ids.trying }), udpPort);
+    const got = [
+      await udp.response(ids.handler),
+      await udp.response(ids.notAllowed),
+      await udp.response(ids.noMatch),
+      await udp.status(ids.trying, 100),
+      await udp.status(ids.trying, 200),
+    ];
+    expect(got.map((r) => r.status)).toEqual([200, 405, 481, 100, 200]);
+    for (const r of got) expect(r.headers.getAll('server')).toEqual(['nestjs-sip-test/1']);
   });
 
   it('a handler that throws a plain Error: 500, and the error is logged', async () => {
