@@ -118,6 +118,8 @@ export class SipClient extends ClientProxy<SipClientEvents> {
   private readonly pending = new Set<Pending>();
   /** ACKs sent for 2xx, by Call-ID/CSeq/To tag, to answer retransmitted 2xx (kept 64*T1). */
   private readonly acks = new Map<string, { ack: SipRequest; dst: SipDestination; until: number }>();
+  /** ACKs for 2xx being addressed (DNS), by the same key: a retransmitted 2xx waits for them. */
+  private readonly acking = new Map<string, Promise<SipDestination>>();
   /** autoAck false: INVITEs whose 2xx waits for the caller's `ack(response)`, by Call-ID/CSeq/To tag (kept 64*T1). */
   private readonly awaitingAck = new Map<string, { invite: SipRequest; until: number }>();
   /** TCP/TLS connections carrying pending requests (see watchConnection). */
@@ -303,17 +305,14 @@ export class SipClient extends ClientProxy<SipClientEvents> {
       this.startAsync(p, method, data).catch((err: unknown) => p.fail(err));
       return;
     }
-    let req: SipRequest;
-    let fast: SipDestination | undefined;
     try {
-      req = this.buildRequest(method, data);
-      fast = this.destinationSync(req, data);
+      const req = this.buildRequest(method, data);
+      const fast = this.destinationSync(req, data);
+      if (fast !== undefined) this.launch(p, ep, req, fast);
+      else this.destinationFor(req, data).then((dst) => this.launch(p, ep, req, dst)).catch((err: unknown) => p.fail(err));
     } catch (err) {
-      p.fail(err);
-      return;
+      p.fail(err); // e.g. a malformed URI, or a caller-given Via the transaction layer refuses
     }
-    if (fast !== undefined) this.launch(p, ep, req, fast);
-    else this.destinationFor(req, data).then((dst) => this.launch(p, ep, req, dst)).catch((err: unknown) => p.fail(err));
   }
 
   private async startAsync(p: Pending, method: string, data: SipClientRequest | SipRequest): Promise<void> {
@@ -486,20 +485,27 @@ export class SipClient extends ClientProxy<SipClientEvents> {
   /** @internal send the ACK for a 2xx (and remember it for retransmissions); with `bye`, end the call right away. */
   async ack2xx(invite: SipRequest, res: SipResponse, bye: boolean, ep: SipEndpoint | undefined = this.endpoint): Promise<void> {
     if (ep === undefined) return;
-    const known = this.acks.get(ackKey(res));
-    let ack: SipRequest;
-    let dst: SipDestination;
+    const key = ackKey(res);
+    const building = this.acking.get(key);
+    if (building !== undefined) await building.catch(() => undefined); // a retransmission while the first ACK is being addressed
+    const known = this.acks.get(key);
     if (known !== undefined) {
       // The same ACK again for a retransmitted 2xx (RFC 3261 §13.2.2.4).
-      ack = known.ack;
-      dst = known.dst;
-    } else {
-      ack = buildAckFor2xx(invite, res);
-      dst = await this.ackDestination(ack, invite);
-      this.rememberAck(ack, res, dst, ep);
+      await ep.layer.sendStateless(known.ack, known.dst);
+      return;
     }
+    if (building !== undefined) return; // the first one failed (and was reported)
+    const ack = buildAckFor2xx(invite, res);
+    const addressing = this.ackDestination(ack, invite);
+    this.acking.set(key, addressing);
+    let dst: SipDestination;
+    try {
+      dst = await addressing;
+    } finally {
+      this.acking.delete(key);
+    }
+    this.rememberAck(ack, res, dst, ep);
     await ep.layer.sendStateless(ack, dst);
-    if (known !== undefined) return;
     if (bye) {
       const byeReq = new SipRequest({ method: 'BYE', uri: ack.uri, headers: ack.headers.clone() });
       byeReq.headers.delete('via');

@@ -2,7 +2,7 @@
 // picks the transport and destination (URI `;transport=`, `sips:`, Route, explicit overrides).
 import { lastValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createResponse, SipClient, SipRequest, SipResponseError, type SipClientRequest, type SipResponse } from 'nestjs-sip';
+import { createResponse, SipClient, SipClientClosedError, SipRequest, SipResponseError, type SipClientRequest, type SipResponse } from 'nestjs-sip';
 import { makeTestPki, type TestPki } from '../transport/tls-certs.js';
 import { rawStreamPeer, rawUdpPeer, type RawPeer, type Received } from './support.js';
 
@@ -188,5 +188,12 @@ describe('SipClient picks the transport and the destination', () => {
     expect(await fail('OPTIONS', { uri: 'not a uri' })).toBeInstanceOf(Error);
     expect(String(await fail('OPTIONS', { uri: `sip:127.0.0.1:${udp.port};transport=sctp` }))).toMatch(/unsupported transport/);
     expect(String(await fail('OPTIONS', { uri: `sips:127.0.0.1:${udp.port};transport=udp` }))).toMatch(/sips/);
+    // A caller-given Via without an RFC 3261 branch: the transaction layer refuses it (sent twice: the leg is bound the 2nd time).
+    for (let i = 0; i < 2; i++) {
+      const err = await fail('OPTIONS', { uri: `sip:127.0.0.1:${udp.port}`, headers: { Via: 'SIP/2.0/UDP 127.0.0.1:5;branch=old' } });
+      expect((err as { code?: string }).code).toBe('ERR_SIP_TXN_INVALID');
+    }
+    await c.close();
+    expect(await fail('OPTIONS', { uri: `sip:127.0.0.1:${udp.port}` })).toBeInstanceOf(SipClientClosedError);
   });
 });
