@@ -140,6 +140,31 @@ describe('SipServer lifecycle', () => {
     }
   });
 
+  it("a leg on '::' (dual stack) serves IPv4 and IPv6 clients, UDP and TCP", async () => {
+    const a = await start({
+      listen: [
+        { transport: 'udp', host: '::', port: 0 },
+        { transport: 'tcp', host: '::', port: 0 },
+      ],
+    });
+    for (const host of ['127.0.0.1', '::1']) {
+      const u = await UdpClient.open(host);
+      const id = `ds-u-${uniq()}`;
+      await u.send(sipRequest({ callId: id, viaParams: ';rport' }), a.port('udp', 6), host);
+      const res = await u.response(id);
+      expect(res.status).toBe(200);
+      expect(res.topVia!.received ?? '127.0.0.1').toBe(host === '::1' ? '::1' : '127.0.0.1'); // plain IPv4, not ::ffff:
+      await u.close();
+      const t = await StreamClient.connect(a.port('tcp', 6), host);
+      const id2 = `ds-t-${uniq()}`;
+      t.send(sipRequest({ callId: id2, transport: 'TCP', sentBy: 'client.invalid' }));
+      const r2 = await t.response(id2);
+      expect(r2.status).toBe(200);
+      expect(r2.topVia!.received).toBe(host);
+      t.close();
+    }
+  });
+
   it('status emits listening, then closing and closed', async () => {
     const server = new SipServer({ listen: [{ transport: 'udp', host: '127.0.0.1', port: 0 }] });
     const seen: SipServerStatus[] = [];
