@@ -278,6 +278,23 @@ describe('SipServer behaviour over real sockets', () => {
     await udp.send(sipRequest({ method: 'ACK', uri: 'sip:busy@127.0.0.1', callId, toTag: res.to.tag!, branch: res.topVia!.branch! }), udpPort);
   });
 
+  it('a non-2xx final to INVITE is retransmitted over UDP (Timer G) until the ACK, which the transaction absorbs', async () => {
+    const callId = `g-${uniq()}`;
+    const branch = `z9hG4bK${uniq()}`;
+    await udp.send(sipRequest({ method: 'INVITE', uri: 'sip:busy@127.0.0.1', callId, branch, fromTag: 'fg' }), udpPort);
+    await udp.until(() => udp.responses(callId).filter((r) => r.status === 486).length >= 3, 3000, '486 retransmissions');
+    const first = udp.responses(callId)[0]!;
+    for (const r of udp.responses(callId)) expect(r.toBuffer().equals(first.toBuffer())).toBe(true);
+    // ACK for a non-2xx: the INVITE's branch and the 486's To tag (RFC 3261 §17.1.1.3).
+    await udp.send(sipRequest({ method: 'ACK', uri: 'sip:busy@127.0.0.1', callId, branch, fromTag: 'fg', toTag: first.to.tag! }), udpPort);
+    await sleep(100);
+    const n = udp.responses(callId).length;
+    await sleep(300);
+    expect(udp.responses(callId).length).toBe(n);
+    expect(notes.get(callId)?.ackEvent).toBeUndefined(); // absorbed, not an application event
+    expect(calls.get(callId)).toBe(1);
+  });
+
   it('a 2xx never acknowledged: retransmissions stop after 64*T1, the server logs it and emits unacked', async () => {
     const callId = `unacked-${uniq()}`;
     const unacked: string[] = [];
