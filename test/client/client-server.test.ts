@@ -13,7 +13,7 @@ import { lastValueFrom, Observable, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createResponse, SipClient, SipClientClosedError, SipException, SipResponseError, SipServer, type SipContext, type SipRequest, type SipResponse } from 'nestjs-sip';
 import { makeTestPki, type TestPki } from '../transport/tls-certs.js';
-import { rawStreamPeer, rawUdpPeer, sleep, waitUntil } from './support.js';
+import { rawStreamPeer, rawUdpPeer, waitUntil } from './support.js';
 
 type T = 'udp' | 'tcp' | 'tls';
 const TRANSPORTS: T[] = ['udp', 'tcp', 'tls'];
@@ -148,13 +148,18 @@ describe('SipClient against our own SipServer (same process)', () => {
       const shared = new SipClient({ server });
       const udp = await rawUdpPeer();
       try {
-        const failed = lastValueFrom(shared.send('INVITE', { uri: `sip:bob@127.0.0.1:${udp.port}` })).catch((e: unknown) => e);
+        let rang!: () => void;
+        const ringing = new Promise<void>((r) => (rang = r));
+        const failed = new Promise<unknown>((resolve) => {
+          shared.send<SipResponse>('INVITE', { uri: `sip:bob@127.0.0.1:${udp.port}` }).subscribe({ next: (r) => r.status === 180 && rang(), error: resolve, complete: () => resolve('completed') });
+        });
         const inv = await udp.next();
         inv.reply(createResponse(inv.req, 180));
-        await sleep(50);
+        await ringing; // the transaction is Proceeding: close() can CANCEL it
         await shared.close();
         expect(await failed).toBeInstanceOf(SipClientClosedError);
-        const cancel = await udp.next();
+        let cancel = await udp.next();
+        while (cancel.req.method === 'INVITE') cancel = await udp.next(); // a retransmission of the INVITE (slow machine)
         expect(cancel.req.method).toBe('CANCEL');
         expect(cancel.req.topVia!.branch).toBe(inv.req.topVia!.branch);
         cancel.reply(createResponse(cancel.req, 200));
