@@ -104,27 +104,8 @@ export class SipEndpoint implements TransactionTransport {
     const map = this.poolOfSocket;
     return (msg, from) => {
       if (from.proto !== 'udp' && !map.has(from.socket)) map.set(from.socket, pool);
-      if (msg.isRequest() && !msg.headers.has('to')) {
-        this.missingTo(msg, from as SipPeer);
-        return;
-      }
       layer.receive(msg, from as SipPeer);
     };
-  }
-
-  /**
-   * A request without To (RFC 4475 §3.3.1 "insuf") gets a stateless 400 here and never reaches the
-   * transaction layer: there it would get a server transaction that then throws building its 400
-   * (the transaction's To tag reads `request.to`), leaving it pending forever (leak; close() then
-   * waits its whole drain time). The 400 copies what the request has (Via, From, Call-ID, CSeq);
-   * without Via or CSeq there is nothing to answer to. ACKs are dropped.
-   */
-  private missingTo(req: SipRequest, from: SipPeer): void {
-    this.layer.stats.malformed++;
-    const h = req.headers;
-    if (req.method === 'ACK' || !h.has('via') || !h.has('cseq')) return;
-    const res = createResponse(req, 400, 'Missing To header');
-    this.send(res, from).catch((err: unknown) => this.layer.onError?.(err));
   }
 
   /** The pool to send to `dst` with: the one its connection belongs to, else the first of that transport and family. */

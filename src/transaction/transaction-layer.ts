@@ -167,6 +167,8 @@ export class TransactionLayer implements TransactionCore {
       if (via === undefined) throw new SipParseError('Missing Via header');
       const cseq = req.cseq;
       if (cseq.method !== method) throw new SipParseError('CSeq method does not match the request method');
+      // A transaction's responses need the To (its tag): without one, answer statelessly (RFC 4475 insuf).
+      if (!req.headers.has('to')) throw new SipParseError('Missing To header');
       key = serverKey(req, via, method === 'ACK' ? 'INVITE' : method);
     } catch (err) {
       this.stats.malformed++;
@@ -290,7 +292,8 @@ export class TransactionLayer implements TransactionCore {
     const reason = err instanceof SipParseError ? err.reason : 'Bad Request';
     let res: SipResponse;
     try {
-      if (!req.headers.has('via') || !req.headers.has('cseq') || !req.headers.has('call-id') || !req.headers.has('from') || !req.headers.has('to')) return;
+      // Via and CSeq are what the sender needs to match an answer; the other headers are copied when present.
+      if (!req.headers.has('via') || !req.headers.has('cseq')) return;
       res = createResponse(req, status, reason);
     } catch {
       return;
