@@ -27,6 +27,15 @@ const bad = (what: string, why: string): SipParseError => new SipParseError(`Mal
 
 /** One name-addr or addr-spec with header parameters, s[from..to) (default: all of s). */
 export function parseNameAddr(s: string, what = 'name-addr', from = 0, to = s.length): NameAddr {
+  return nameAddrElement(s, what, from, to, false);
+}
+
+/**
+ * One name-addr starting at `from`. In a list (`list` true) it may end at a ',' (after LWS; an
+ * addr-spec URI ends there too) that separates it from the next value: CAP.end tells where it
+ * ended. Otherwise it must fill s[from..to).
+ */
+function nameAddrElement(s: string, what: string, from: number, to: number, list: boolean): ParsedNameAddr {
   const n = to;
   let i = from;
   while (i < n && isWs(s.charCodeAt(i))) i++;
@@ -74,7 +83,7 @@ export function parseNameAddr(s: string, what = 'name-addr', from = 0, to = s.le
     us = ue = i;
     while (ue < n) {
       const c = s.charCodeAt(ue);
-      if (c === 59 || c === 32 || c === 9) break;
+      if (c === 59 || c === 32 || c === 9 || (c === 44 && list)) break;
       if (c === 63 || c === 44) throw bad(what, 'a URI with "?" or "," must be enclosed in <>');
       if (c < 32 || c === 127) throw bad(what, 'whitespace inside the URI');
       if (c === 58 && colon === -1) colon = ue;
@@ -84,27 +93,39 @@ export function parseNameAddr(s: string, what = 'name-addr', from = 0, to = s.le
   }
   if (colon <= us) throw bad(what, 'missing URI');
   const ps = i;
-  i = scanParams(s, i, what, n);
-  if (i < n) throw bad(what, 'trailing characters');
-  return new ParsedNameAddr(displayName, s.slice(us, ue), capValue(s, CAP.tagS, CAP.tagE), s, ps, n, what);
+  i = scanParams(s, i, what, n, list ? 44 : -1);
+  if (i < n && !list) throw bad(what, 'trailing characters');
+  CAP.end = i;
+  return new ParsedNameAddr(displayName, s.slice(us, ue), capValue(s, CAP.tagS, CAP.tagE), s, ps, i, what);
 }
 
 /** One Contact value (name-addr, addr-spec or '*'), s[from..to) (default: all of s). */
 export function parseContact(s: string, from = 0, to = s.length): Contact {
+  return contactElement(s, from, to, false);
+}
+
+/** One Contact starting at `from`, as nameAddrElement (CAP.end tells where it ended). */
+export function contactElement(s: string, from: number, to: number, list: boolean): Contact {
   let a = from;
-  let b = to;
-  while (a < b && isWs(s.charCodeAt(a))) a++;
-  while (b > a && isWs(s.charCodeAt(b - 1))) b--;
-  if (b - a === 1 && s.charCodeAt(a) === 42) return new ParsedContact(undefined, '*', undefined, '', 0, 0, 'Contact', true, undefined, undefined);
-  const na = parseNameAddr(s, 'Contact', from, to) as ParsedNameAddr;
-  // CAP still holds what parseNameAddr's scan found.
+  while (a < to && isWs(s.charCodeAt(a))) a++;
+  if (a < to && s.charCodeAt(a) === 42 /* * */) {
+    let b = a + 1;
+    while (b < to && isWs(s.charCodeAt(b))) b++;
+    if (b === to || (list && s.charCodeAt(b) === 44)) {
+      CAP.end = b;
+      return new ParsedContact(undefined, '*', undefined, '', 0, 0, 'Contact', true, undefined, undefined);
+    }
+  }
+  const na = nameAddrElement(s, 'Contact', from, to, list);
+  // CAP still holds what the element's parameter scan found.
   let expires: number | undefined;
   let q: number | undefined;
-  if (CAP.expiresE > CAP.expiresS) {
+  // Present with a value: start >= 0 and end >= 0 (the ends are not reset between scans).
+  if (CAP.expiresS >= 0 && CAP.expiresE >= 0) {
     const v = parseUint(s, 4294967295, CAP.expiresS, CAP.expiresE);
     if (v >= 0) expires = v;
   }
-  if (CAP.qE > CAP.qS) {
+  if (CAP.qS >= 0 && CAP.qE >= 0) {
     const v = Number(s.slice(CAP.qS, CAP.qE));
     if (v >= 0 && v <= 1) q = v;
   }

@@ -64,6 +64,8 @@ export function parseParams(s: string, i: number, into: Params, what: string, st
  * present without a value.
  */
 export const CAP = {
+  /** Where the last list element read by viaElement / nameAddrElement ended: its `to`, or a ','. */
+  end: 0,
   branchS: -1, branchE: -1,
   receivedS: -1, receivedE: -1,
   rportS: -1, rportE: -1,
@@ -90,13 +92,13 @@ const RECEIVED = codes('received');
  * building a Map: the values of branch, received, rport, tag, expires and q (names in any case,
  * the last occurrence wins, as in the Map) are left in CAP. Returns where it stopped.
  */
-export function scanParams(s: string, i: number, what: string, end: number): number {
+export function scanParams(s: string, i: number, what: string, end: number, stop = -1): number {
   CAP.branchS = CAP.receivedS = CAP.rportS = CAP.tagS = CAP.expiresS = CAP.qS = -1;
   const n = end;
   let c = 0;
   for (;;) {
     while (i < n && ((c = s.charCodeAt(i)) === 32 || c === 9)) i++;
-    if (i >= n) return i;
+    if (i >= n || c === stop) return i;
     if (c !== 59 /* ; */) throw new SipParseError(`Malformed ${what} parameters`);
     i++;
     while (i < n && ((c = s.charCodeAt(i)) === 32 || c === 9)) i++;

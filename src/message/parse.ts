@@ -1,12 +1,11 @@
 import { isToken, parseUint, TOKEN, trimLws } from './chars.js';
 import { parseCSeq, type CSeq } from './cseq.js';
 import { SipParseError, tooLarge } from './errors.js';
-import { splitRanges } from './split-list.js';
 import { SipHeaders, valueEnd, valueStart, type HeaderSource } from './headers.js';
 import { SipRequest, SipResponse } from './message.js';
-import { parseContact, parseNameAddr, type NameAddr } from './name-addr.js';
-import { codes, eqc } from './params.js';
-import { parseVia } from './via.js';
+import { contactElement, parseNameAddr, type NameAddr } from './name-addr.js';
+import { CAP, codes, eqc } from './params.js';
+import { viaElement } from './via.js';
 
 export interface ParseLimits {
   /** Largest header section in bytes (default 16384, Net::SIP's MAX_SIP_HEADER). */
@@ -19,6 +18,8 @@ export const DEFAULT_MAX_HEADER = 16384;
 export const DEFAULT_MAX_BODY = 65536;
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
+/** Datagrams up to this size are decoded whole (see parseMessage). */
+const WHOLE_DECODE_MAX = 4096;
 const MAX_CONTENT_LENGTH = 0x7fffffff;
 const KNOWN_METHODS = new Set(['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PRACK', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'INFO', 'REFER', 'MESSAGE', 'UPDATE']);
 
@@ -39,7 +40,24 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
   let start = 0;
   // Leading CRLFs (keep-alives glued to a message) are not part of it.
   while (start + 1 < len && buf[start] === 13 && buf[start + 1] === 10) start += 2;
-  let headEnd = buf.indexOf(CRLFCRLF, start);
+  // The header section, decoded: text[hs..he) (start line included). A small datagram is decoded
+  // whole, and when that gives one char per byte (the usual all-ASCII message) the end of the
+  // header is found in the string: one call into the Buffer code instead of two.
+  let text = '';
+  let hs = 0;
+  let he = -1;
+  let headEnd = -1; // in bytes
+  let bytes: Buffer | undefined; // the received bytes, when text offsets map 1:1 onto them
+  let byteStart = 0; // byte offset of text[0]
+  if (len <= WHOLE_DECODE_MAX) {
+    const all = buf.toString('utf8');
+    if (all.length === len) {
+      text = all;
+      bytes = buf;
+      headEnd = all.indexOf('\r\n\r\n', start);
+    }
+  }
+  if (bytes === undefined) headEnd = buf.indexOf(CRLFCRLF, start);
   let bodyStart: number;
   if (headEnd === -1) {
     // Some senders end a body-less datagram after the last header's CRLF.
@@ -51,10 +69,21 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
   } else bodyStart = headEnd + 4;
   if (headEnd - start > maxHeader) throw tooLarge('Header');
   if (headEnd <= start) throw new SipParseError('Empty message');
+  if (bytes !== undefined) {
+    hs = start;
+    he = headEnd;
+  } else {
+    text = buf.toString('utf8', start, headEnd);
+    he = text.length;
+    if (he === headEnd - start) {
+      bytes = buf;
+      byteStart = start;
+    }
+  }
 
-  const head = buf.toString('utf8', start, headEnd);
-  const lineEnd = head.indexOf('\r\n');
-  const first = lineEnd === -1 ? head : head.slice(0, lineEnd);
+  let lineEnd = text.indexOf('\r\n', hs);
+  if (lineEnd === -1 || lineEnd > he) lineEnd = he;
+  const first = text.slice(hs, lineEnd);
   // "SIP/" is case-insensitive like the rest of the version (RFC 3261 §7.1); no method has a '/'.
   const isResponse = first.length >= 4 && (first.charCodeAt(0) | 32) === 115 && (first.charCodeAt(1) | 32) === 105 && (first.charCodeAt(2) | 32) === 112 && first.charCodeAt(3) === 47;
   // A bad start line is reported after the header lines are read, so that the error carries them
@@ -108,31 +137,30 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
   let contactLines = 0;
   let clAt = -1;
   let clLines = 0;
-  const n = head.length;
+  const n = he;
   const source: HeaderSource = {
-    text: head,
+    text,
     spans: NO_SPANS,
     folded: undefined,
     clLine: -1,
     clLines: 0,
-    // One char per byte: the received bytes can be copied back as they are.
-    bytes: n === headEnd - start ? buf : undefined,
-    byteStart: start,
+    bytes,
+    byteStart,
   };
   try {
-    let pos = lineEnd === -1 ? n : lineEnd + 2;
+    let pos = lineEnd === he ? he : lineEnd + 2;
     let line = -1;
     while (pos < n) {
       // Lines end at CRLF; a bare LF inside a line belongs to it. ('\n' is the cheaper search.)
-      let e = head.indexOf('\n', pos);
-      while (e !== -1 && head.charCodeAt(e - 1) !== 13) e = head.indexOf('\n', e + 1);
-      e = e === -1 ? n : e - 1;
-      const c = head.charCodeAt(pos);
+      let e = text.indexOf('\n', pos);
+      while (e !== -1 && e <= n && text.charCodeAt(e - 1) !== 13) e = text.indexOf('\n', e + 1);
+      e = e === -1 || e - 1 > n ? n : e - 1;
+      const c = text.charCodeAt(pos);
       if (c === 32 || c === 9) {
         if (line < 0) throw new SipParseError('Continuation line before the first header');
-        const more = trimLws(head, pos, e);
+        const more = trimLws(text, pos, e);
         folded ??= new Map();
-        const v = folded.get(line) ?? lineValue(head, SPANS, line);
+        const v = folded.get(line) ?? lineValue(text, SPANS, line);
         // "Route:" CRLF SP "<sip:...>": the value starts on the continuation line.
         folded.set(line, more.length === 0 ? v : v.length === 0 ? more : v + ' ' + more);
         pos = e + 2;
@@ -143,15 +171,15 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
       let ne = pos;
       let h = 0;
       while (ne < e) {
-        const d = head.charCodeAt(ne);
+        const d = text.charCodeAt(ne);
         if (d >= 128 || TOKEN[d] === 0) break;
         h = (Math.imul(h, 31) + (d | 32)) | 0;
         ne++;
       }
       let colon = ne;
-      while (colon < e && (head.charCodeAt(colon) === 32 || head.charCodeAt(colon) === 9)) colon++;
-      if (ne === pos || colon >= e || head.charCodeAt(colon) !== 58) {
-        const anyColon = head.indexOf(':', pos);
+      while (colon < e && (text.charCodeAt(colon) === 32 || text.charCodeAt(colon) === 9)) colon++;
+      if (ne === pos || colon >= e || text.charCodeAt(colon) !== 58) {
+        const anyColon = text.indexOf(':', pos);
         throw new SipParseError(anyColon === -1 || anyColon >= e ? 'Header line without a colon' : 'Malformed header name');
       }
       line++;
@@ -159,7 +187,7 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
       SPANS[k++] = pos;
       SPANS[k++] = ne;
       SPANS[k++] = e;
-      switch (idOfHash(h, head, pos, ne)) {
+      switch (idOfHash(h, text, pos, ne)) {
         case VIA:
           if (viaLines++ === 0) viaAt = line;
           break;
@@ -197,12 +225,12 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
     // Framing.
     let bodyEnd = len;
     if (clLines > 0) {
-      let cl = parseValueUint(head, spans, folded, clAt, MAX_CONTENT_LENGTH);
+      let cl = parseValueUint(text, spans, folded, clAt, MAX_CONTENT_LENGTH);
       if (cl < 0) throw new SipParseError('Malformed Content-Length');
       let conflict = false;
       for (let i = clAt + 1; clLines > 1 && i < spans.length / 3; i++) {
-        if (nameId(head, spans[i * 3]!, spans[i * 3 + 1]!) !== CONTENT_LENGTH) continue;
-        const x = parseValueUint(head, spans, folded, i, MAX_CONTENT_LENGTH);
+        if (nameId(text, spans[i * 3]!, spans[i * 3 + 1]!) !== CONTENT_LENGTH) continue;
+        const x = parseValueUint(text, spans, folded, i, MAX_CONTENT_LENGTH);
         if (x < 0) throw new SipParseError('Malformed Content-Length');
         if (x !== cl) conflict = true;
         cl = x;
@@ -220,14 +248,14 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
 
     // Eager validation of the headers every layer needs; the parsed values are kept as views.
     const headers = SipHeaders.fromSource(source);
-    if (viaLines > 0) headers.primeView('via', listOf(head, spans, folded, viaAt, viaLines, VIA, parseVia));
+    if (viaLines > 0) headers.primeView('via', listOf(text, spans, folded, viaAt, viaLines, VIA, viaElement));
     if (cseqAt !== -1) {
       const f = folded?.get(cseqAt);
       let cseq: CSeq;
       if (f !== undefined) cseq = parseCSeq(f);
       else {
-        const vs = valueStart(head, spans[cseqAt * 3 + 1]!, spans[cseqAt * 3 + 2]!);
-        cseq = parseCSeq(head, vs, valueEnd(head, vs, spans[cseqAt * 3 + 2]!));
+        const vs = valueStart(text, spans[cseqAt * 3 + 1]!, spans[cseqAt * 3 + 2]!);
+        cseq = parseCSeq(text, vs, valueEnd(text, vs, spans[cseqAt * 3 + 2]!));
       }
       headers.primeView('cseq', cseq);
       if (!isResponse && cseq.method !== method) {
@@ -236,15 +264,15 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
           : new SipParseError('CSeq method does not match the Request-Line', 501);
       }
     }
-    if (fromAt !== -1) headers.primeView('from', nameAddrAt(head, spans, folded, fromAt, 'From'));
-    if (toAt !== -1) headers.primeView('to', nameAddrAt(head, spans, folded, toAt, 'To'));
+    if (fromAt !== -1) headers.primeView('from', nameAddrAt(text, spans, folded, fromAt, 'From'));
+    if (toAt !== -1) headers.primeView('to', nameAddrAt(text, spans, folded, toAt, 'To'));
     if (mfAt !== -1) {
-      const v = parseValueUint(head, spans, folded, mfAt, 255);
+      const v = parseValueUint(text, spans, folded, mfAt, 255);
       if (v < 0) throw new SipParseError('Max-Forwards out of range');
       headers.primeView('max-forwards', v);
     }
-    if (callIdAt !== -1) headers.primeView('call-id', folded?.get(callIdAt) ?? lineValue(head, spans, callIdAt));
-    if (contactLines > 0) headers.primeView('contact', listOf(head, spans, folded, contactAt, contactLines, CONTACT, parseContact));
+    if (callIdAt !== -1) headers.primeView('call-id', folded?.get(callIdAt) ?? lineValue(text, spans, callIdAt));
+    if (contactLines > 0) headers.primeView('contact', listOf(text, spans, folded, contactAt, contactLines, CONTACT, contactElement));
 
     return isResponse
       ? new SipResponse({ status, reason, headers, body })
@@ -369,7 +397,8 @@ const NO_SPANS: number[] = [];
 
 /**
  * Parse every element of a list header (Via, Contact) whose first line is `at` and that has
- * `lines` lines: comma-separated values split as splitList does, read in place.
+ * `lines` lines: each value is read up to the ',' that ends it (commas in quoted strings and <>
+ * do not count), which splits the line as splitList does, without slicing.
  */
 function listOf<T>(
   head: string,
@@ -378,27 +407,24 @@ function listOf<T>(
   at: number,
   lines: number,
   id: number,
-  parse: (s: string, from?: number, to?: number) => T,
+  element: (s: string, from: number, to: number, list: boolean) => T,
 ): T[] {
   const out: T[] = [];
-  let ranges: number[] | undefined;
   const count = spans.length / 3;
   for (let line = at; line < count && lines > 0; line++) {
     const k = line * 3;
     if (line !== at && nameId(head, spans[k]!, spans[k + 1]!) !== id) continue;
     lines--;
-    const f = folded?.get(line);
+    const f = folded === undefined ? undefined : folded.get(line);
     const s = f ?? head;
-    const from = f !== undefined ? 0 : valueStart(head, spans[k + 1]!, spans[k + 2]!);
-    const to = f !== undefined ? f.length : valueEnd(head, from, spans[k + 2]!);
-    const comma = s.indexOf(',', from);
-    if (comma === -1 || comma >= to) {
-      out.push(parse(s, from, to));
-      continue;
+    let i = f !== undefined ? 0 : valueStart(head, spans[k + 1]!, spans[k + 2]!);
+    const to = f !== undefined ? f.length : valueEnd(head, i, spans[k + 2]!);
+    for (;;) {
+      out.push(element(s, i, to, true));
+      i = CAP.end;
+      if (i >= to) break;
+      i++; // the ',' before the next value
     }
-    ranges = [];
-    splitRanges(s, from, to, ranges);
-    for (let r = 0; r < ranges.length; r += 2) out.push(parse(s, ranges[r], ranges[r + 1]));
   }
   return out;
 }
@@ -417,16 +443,24 @@ function isVersion20(s: string, from: number, to: number): boolean {
  * (RFC 4475 escruri). A '?' before the '@' belongs to the user part, which may hold it (intmeth).
  */
 function checkRequestUri(uri: string): void {
-  const colon = uri.indexOf(':');
-  if (colon <= 0) throw new SipParseError('Malformed Request-URI');
+  const n = uri.length;
   const c0 = uri.charCodeAt(0) | 32;
-  if (c0 < 97 || c0 > 122) throw new SipParseError('Malformed Request-URI');
-  for (let i = 0; i < uri.length; i++) {
+  if (!(c0 >= 97 && c0 <= 122)) throw new SipParseError('Malformed Request-URI');
+  let colon = -1;
+  let at = -1;
+  let lastQ = -1;
+  for (let i = 0; i < n; i++) {
     const c = uri.charCodeAt(i);
     if (c < 33 || c === 127 || c === 60 || c === 62) throw new SipParseError('Malformed Request-URI');
+    if (c === 58) {
+      if (colon === -1) colon = i;
+    } else if (c === 64) {
+      if (at === -1) at = i;
+    } else if (c === 63) lastQ = i;
   }
-  if ((colon === 3 || colon === 4) && uri.indexOf('?', uri.indexOf('@') + 1) !== -1) {
-    const scheme = uri.slice(0, colon).toLowerCase();
-    if (scheme === 'sip' || scheme === 'sips') throw new SipParseError('Request-URI must not contain headers');
+  if (colon <= 0) throw new SipParseError('Malformed Request-URI');
+  if (lastQ > at && (colon === 3 || colon === 4)) {
+    const sip = (uri.charCodeAt(0) | 32) === 115 && (uri.charCodeAt(1) | 32) === 105 && (uri.charCodeAt(2) | 32) === 112;
+    if (sip && (colon === 3 || (uri.charCodeAt(3) | 32) === 115)) throw new SipParseError('Request-URI must not contain headers');
   }
 }

@@ -58,10 +58,18 @@ const isLws = (c: number): boolean => c === 32 || c === 9;
 /** Host characters 1, characters that end a host 2 (':' ';' SP HT), anything else 0. */
 const HOST_CLASS = new Uint8Array(128);
 for (let c = 0; c < 128; c++) HOST_CLASS[c] = HOST[c]!;
-for (const ch of ':; \t') HOST_CLASS[ch.charCodeAt(0)] = 2;
+for (const ch of ':; \t,') HOST_CLASS[ch.charCodeAt(0)] = 2;
 
 /** One Via value, s[from..to) (default: all of s). */
 export function parseVia(s: string, from = 0, to = s.length): Via {
+  return viaElement(s, from, to, false);
+}
+
+/**
+ * One Via starting at `from`. In a list (`list` true) it may end at a ',' (after LWS) that
+ * separates it from the next value: CAP.end tells where it ended. Otherwise it must fill s[from..to).
+ */
+export function viaElement(s: string, from: number, to: number, list: boolean): Via {
   const n = to;
   let i = from;
   while (i < n && isLws(s.charCodeAt(i))) i++;
@@ -142,11 +150,12 @@ export function parseVia(s: string, from = 0, to = s.length): Via {
   } else sentBy = host.length === hostEnd - hs ? host : s.slice(hs, hostEnd);
   const paramsFrom = i;
 
-  i = scanParams(s, i, 'Via', n);
-  if (i < n) throw bad('trailing characters');
+  i = scanParams(s, i, 'Via', n, list ? 44 : -1);
+  if (i < n && !list) throw bad('trailing characters');
+  CAP.end = i;
   let rport: number | null | undefined;
   if (CAP.rportS >= 0) {
-    const v = CAP.rportE < 0 ? -1 : parseUint(s, 65535, CAP.rportS, CAP.rportE);
+    const v = CAP.rportE < 0 ? -1 : parseUint(s, 65535, CAP.rportS, CAP.rportE); // rportS >= 0 here
     rport = v < 0 ? null : v;
   }
   return new ParsedVia(
@@ -160,7 +169,7 @@ export function parseVia(s: string, from = 0, to = s.length): Via {
     rport,
     s,
     paramsFrom,
-    n,
+    i, // where the parameters end (a ',' in a list)
   );
 }
 

@@ -15,11 +15,14 @@ import {
   responseForParseError,
   SipParseError,
   SipRequest,
+  SipHeaders,
   SipResponse,
   StreamFramer,
   validateRequest,
+  type Contact,
   type SipMessage,
   type SipUri,
+  type Via,
 } from '../../src/message/index.js';
 import { allTorture, TYPICAL } from './fixtures.js';
 
@@ -351,6 +354,24 @@ export function checkBytes(data: Buffer): void {
   }
   const naList = [onlyParseErrors('from', () => m.from), onlyParseErrors('to', () => m.to), ...(onlyParseErrors('contacts', () => m.contacts) ?? [])];
   for (const na of naList) if (na !== undefined) expect(na.tag).toBe(na.params.get('tag') ?? undefined);
+  // Views the parser primed (values read in place, lists split while parsing) equal the ones a
+  // copy of the headers computes lazily (splitList, then parseVia / parseContact / parseNameAddr).
+  const copy = new SipResponse({ status: 200, headers: new SipHeaders(m.headers) });
+  const viaFields = (v: Via): unknown[] => [v.protocol, v.transport, v.host, v.port, v.sentBy, v.branch, v.received, v.rport, [...v.params]];
+  const naFields = (n: Contact): unknown[] => [n.displayName, n.uri, n.tag, n.star, n.expires, n.q, [...n.params]];
+  for (const [what, primed, lazy] of [
+    ['via', () => m.via.map(viaFields), () => copy.via.map(viaFields)],
+    ['contacts', () => m.contacts.map(naFields), () => copy.contacts.map(naFields)],
+    ['from', () => naFields(m.from), () => naFields(copy.from)],
+    ['to', () => naFields(m.to), () => naFields(copy.to)],
+    ['cseq', () => m.cseq, () => copy.cseq],
+    ['callId', () => m.callId, () => copy.callId],
+    ['maxForwards', () => m.maxForwards, () => copy.maxForwards],
+  ] as const) {
+    const a = onlyParseErrors(what, primed as () => unknown);
+    const b = onlyParseErrors(what, lazy as () => unknown);
+    expect(b, `${what}: lazily computed view`).toEqual(a);
+  }
   onlyParseErrors('from uri', () => parseUri(m.from.uri));
   onlyParseErrors('to uri', () => parseUri(m.to.uri));
   onlyParseErrors('contact uris', () => m.contacts.map((c) => (c.star ? undefined : parseUri(c.uri))));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatNameAddr, formatUri, parseContact, parseNameAddr, parseUri, SipParseError, uriOf, type SipUri } from '../../src/message/index.js';
+import { formatNameAddr, formatUri, parseContact, parseMessage, parseNameAddr, parseUri, SipParseError, uriOf, type SipUri } from '../../src/message/index.js';
 
 const entries = <K, V>(m: Map<K, V>): [K, V][] => [...m];
 
@@ -258,6 +258,23 @@ describe('name-addr (From, To, Contact, Route)', () => {
     const na = parseNameAddr('"A \\"B\\" \\\\ C" <sip:a@example.com>;tag=1;lr');
     expect(formatNameAddr(na)).toBe('"A \\"B\\" \\\\ C" <sip:a@example.com>;tag=1;lr');
     expect(parseNameAddr(formatNameAddr(na))).toEqual(na);
+  });
+
+  it('parameter values of one Contact never leak into the next one parsed', () => {
+    expect(parseContact('<sip:a@b>;q=0.5;expires=60;tag=x')).toMatchObject({ q: 0.5, expires: 60, tag: 'x' });
+    const c = parseContact('<sip:c@d>');
+    expect(c.q).toBeUndefined();
+    expect(c.expires).toBeUndefined();
+    expect(c.tag).toBeUndefined();
+    const list = parseMessage(
+      'REGISTER sip:r SIP/2.0\r\nCSeq: 1 REGISTER\r\nContact: <sip:a@b>;q=0.1;expires=5, <sip:c@d>, *\r\nContact: <sip:e@f>;expires=7\r\n\r\n',
+    ).contacts;
+    expect(list.map((x) => [x.q, x.expires, x.star])).toEqual([
+      [0.1, 5, undefined],
+      [undefined, undefined, undefined],
+      [undefined, undefined, true],
+      [undefined, 7, undefined],
+    ]);
   });
 
   it('Contact: star, expires, q (out-of-range values ignored, never wrapped)', () => {
