@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { createResponse, type SipMessage, type SipRequest, type SipResponse } from '../message/index.js';
+import type { SipMessage, SipResponse } from '../message/index.js';
 import {
   TransactionLayer,
   type AnyTransaction,
