@@ -158,8 +158,7 @@ describe('SipClient against our own SipServer (same process)', () => {
         await ringing; // the transaction is Proceeding: close() can CANCEL it
         await shared.close();
         expect(await failed).toBeInstanceOf(SipClientClosedError);
-        let cancel = await udp.next();
-        while (cancel.req.method === 'INVITE') cancel = await udp.next(); // a retransmission of the INVITE (slow machine)
+        const cancel = await udp.next(); // (retransmitted INVITEs are absorbed by the raw peer)
         expect(cancel.req.method).toBe('CANCEL');
         expect(cancel.req.topVia!.branch).toBe(inv.req.topVia!.branch);
         cancel.reply(createResponse(cancel.req, 200));

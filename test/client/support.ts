@@ -157,7 +157,7 @@ export interface Received {
 export interface RawPeer {
   port: number;
   proto: 'udp' | 'tcp' | 'tls';
-  /** Every request but ACK, in arrival order. */
+  /** Every request but ACK, in arrival order; retransmissions (same branch and method) are left out. */
   received: Received[];
   /** ACKs (kept apart so that next() sees the requests that start transactions). */
   acks: SipRequest[];
@@ -166,12 +166,22 @@ export interface RawPeer {
   close(): Promise<void>;
 }
 
-function queue(): { received: Received[]; acks: SipRequest[]; push(r: Received): void; next(timeoutMs?: number): Promise<Received> } {
+interface Queue {
+  retransmissions: number;
+  received: Received[];
+  acks: SipRequest[];
+  push(r: Received): void;
+  next(timeoutMs?: number): Promise<Received>;
+}
+
+function queue(): Queue {
   const received: Received[] = [];
   const acks: SipRequest[] = [];
   let taken = 0;
   const waiters: (() => void)[] = [];
-  return {
+  const seen = new Set<string>();
+  const out: Queue = {
+    retransmissions: 0,
     received,
     acks,
     push(r) {
@@ -179,6 +189,13 @@ function queue(): { received: Received[]; acks: SipRequest[]; push(r: Received):
         acks.push(r.req);
         return;
       }
+      // Retransmissions (same branch and method) are absorbed, as a server transaction would.
+      const key = `${r.req.topVia?.branch ?? ''} ${r.req.method}`;
+      if (seen.has(key)) {
+        out.retransmissions++;
+        return;
+      }
+      seen.add(key);
       received.push(r);
       for (const w of waiters.splice(0)) w();
     },
@@ -197,6 +214,7 @@ function queue(): { received: Received[]; acks: SipRequest[]; push(r: Received):
       return received[taken++]!;
     },
   };
+  return out;
 }
 
 /** A raw UDP peer on 127.0.0.1 that parses every datagram and answers only when told. */
