@@ -1,0 +1,641 @@
+#!/usr/bin/env node
+// `npm run bench`: OPTIONS answered by three servers, side by side, with sipp as the load.
+//
+//   (a) nest   bench/apps/nest-sip-server.mjs  a Nest microservice on SipServer (dist/), one @MessagePattern('OPTIONS') -> 200
+//   (b) bare   bench/apps/bare-dgram.mjs / bare-net.mjs  node:dgram / node:net copying Via/From/To/Call-ID/CSeq (Node's ceiling)
+//   (c) sip    bench/apps/sip-package.mjs  the `sip` npm package
+//
+// Scenarios (sipp as UAC, closed loop: -l concurrent calls, a fixed number of calls -m, -r high):
+//   udp    -t u1  bench/scenarios/options-uac.xml       one OPTIONS per call, one UDP socket
+//   tcp1   -t t1  bench/scenarios/options-uac.xml       one OPTIONS per call, all on one TCP connection
+//   tcpn   -t tn  bench/scenarios/options-uac-conn.xml  one TCP connection per call, BENCH_TN_PER_CONN OPTIONS
+//                                                      per connection, BENCH_TN_CONCURRENCY connections open at once
+//
+// Every server runs in its own child process, fresh for every measured run, warmed up first, and
+// reports over IPC its own CPU time (process.cpuUsage) and peak RSS (sampled every 100 ms) for the
+// measured window only (bench/apps/harness.mjs).
+//
+// Columns:
+//   req/s        requests answered / wall time of the sipp run (spawn to exit), probe requests included
+//   CPU us/req   server process CPU (user+system) in the window / requests
+//   GC us/req    main-thread GC pauses in the window / requests (perf_hooks 'gc' entries)
+//   p50/p99      response time seen by a light probe client (this process: one OPTIONS every
+//                BENCH_PROBE_MS ms, same transport, timed with hrtime) while sipp runs; sipp's own
+//                response times (rtd, -trace_rtt) are printed too, but sipp's clock ticks every 4 ms
+//                here (CLOCK_MONOTONIC_COARSE), so they only show the closed-loop queueing (~ -l / rate)
+//   RSS          peak resident set of the server process during the window
+//   conns        most TCP connections the server held at once (sampled every 100 ms)
+//   fail/retr    sipp's failed calls and retransmissions (totals over all runs)
+// Each figure is the median over BENCH_RUNS runs. Ratios: (a)/(b) and (a)/(c).
+//
+// Environment (all optional):
+//   BENCH_REQUESTS=50000        requests per measured run, udp and tcp1
+//   BENCH_CONCURRENCY=200       sipp -l for udp and tcp1
+//   BENCH_TN_CONCURRENCY=1000   sipp -l for tcpn (= connections open at once)
+//   BENCH_TN_PER_CONN=10        OPTIONS per connection in tcpn
+//   BENCH_TN_REQUESTS=50000     requests per measured run in tcpn (calls = this / PER_CONN)
+//   BENCH_WARMUP=5000           requests sent to every fresh server before measuring (0 = none)
+//   BENCH_RUNS=3                measured runs per server and scenario (median reported)
+//   BENCH_SERVERS=nest,bare,sip which servers
+//   BENCH_SCENARIOS=udp,tcp1,tcpn which scenarios
+//   BENCH_PROBE_MS=2            probe period in ms (0 = no probe)
+//   BENCH_UDP_RCVBUF=4194304    SO_RCVBUF set on every server's UDP socket (0 = Node's default) and sipp -buff_size
+//   BENCH_PROFILE=0             1: instead of measuring, run (a) (or BENCH_SERVERS when set) once per scenario with
+//                               the V8 CPU profiler (the profile `node --cpu-prof` writes, 100 us sampling) on
+//                               for the measured window only, and print where the time goes (self time by area
+//                               and function, bench/cpuprofile-top.mjs); profiles in bench/profiles/<server>-<scenario>.cpuprofile
+//   BENCH_NO_RESULTS=0          1: do not write bench/RESULTS.md
+import { execFileSync, fork, spawn, spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { summarizeProfile } from './cpuprofile-top.mjs';
+
+const BENCH = dirname(fileURLToPath(import.meta.url));
+const ROOT = dirname(BENCH);
+const env = (name, def) => {
+  const v = process.env[name];
+  return v === undefined || v === '' ? def : v;
+};
+const num = (name, def) => {
+  const v = Number(env(name, def));
+  if (!Number.isFinite(v) || v < 0) throw new Error(`${name} must be a number >= 0`);
+  return v;
+};
+const CFG = {
+  requests: num('BENCH_REQUESTS', 50000),
+  concurrency: num('BENCH_CONCURRENCY', 200),
+  tnConcurrency: num('BENCH_TN_CONCURRENCY', 1000),
+  tnPerConn: Math.max(1, num('BENCH_TN_PER_CONN', 10)),
+  tnRequests: num('BENCH_TN_REQUESTS', 50000),
+  warmup: num('BENCH_WARMUP', 5000),
+  runs: Math.max(1, num('BENCH_RUNS', 3)),
+  servers: env('BENCH_SERVERS', 'nest,bare,sip').split(',').map((s) => s.trim()).filter(Boolean),
+  scenarios: env('BENCH_SCENARIOS', 'udp,tcp1,tcpn').split(',').map((s) => s.trim()).filter(Boolean),
+  probeMs: num('BENCH_PROBE_MS', 2),
+  rcvbuf: num('BENCH_UDP_RCVBUF', 4194304),
+  profile: env('BENCH_PROFILE', '0') === '1',
+  noResults: env('BENCH_NO_RESULTS', '0') === '1',
+};
+
+const SERVERS = {
+  nest: { label: '(a) nest SipServer', app: () => 'nest-sip-server.mjs' },
+  bare: { label: '(b) bare node', app: (proto) => (proto === 'udp' ? 'bare-dgram.mjs' : 'bare-net.mjs') },
+  sip: { label: '(c) sip package', app: () => 'sip-package.mjs' },
+};
+const SCENARIOS = {
+  udp: { label: 'OPTIONS UDP', proto: 'udp', sipp: 'u1', file: 'options-uac.xml' },
+  tcp1: { label: 'OPTIONS TCP, 1 connection', proto: 'tcp', sipp: 't1', file: 'options-uac.xml' },
+  tcpn: { label: 'OPTIONS TCP, many connections', proto: 'tcp', sipp: 'tn', file: 'options-uac-conn.xml' },
+};
+for (const s of CFG.servers) if (!SERVERS[s]) throw new Error(`unknown server ${s} (nest, bare, sip)`);
+for (const s of CFG.scenarios) if (!SCENARIOS[s]) throw new Error(`unknown scenario ${s} (udp, tcp1, tcpn)`);
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (...a) => console.error(...a);
+
+// --- build -------------------------------------------------------------------------------------
+
+function newestMtime(dir) {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+function ensureBuilt() {
+  const out = join(ROOT, 'dist', 'index.js');
+  const stale = !existsSync(out) || statSync(out).mtimeMs < newestMtime(join(ROOT, 'src')) || newestMtime(join(ROOT, 'dist')) < newestMtime(join(ROOT, 'src'));
+  if (!stale) return;
+  log('dist/ missing or older than src/: npm run build');
+  const r = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('npm run build failed');
+}
+
+// --- machine -----------------------------------------------------------------------------------
+
+function machine() {
+  const cpus = os.cpus();
+  let sipp = '?';
+  try {
+    sipp = execFileSync('sipp', ['-v'], { encoding: 'utf8' }).match(/SIPp v[^\s,]+/)?.[0] ?? '?';
+  } catch (e) {
+    sipp = (String(e.stdout ?? '') + String(e.stderr ?? '')).match(/SIPp v[^\s,]+/)?.[0] ?? '?';
+  }
+  const pkg = (name) => {
+    try {
+      return JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
+    } catch {
+      return '?';
+    }
+  };
+  let nofile = '?';
+  try {
+    nofile = execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim();
+  } catch {}
+  let git = '?';
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    git = dirty ? `${head} + uncommitted changes in src/ (${dirty.split('\n').length} files)` : head;
+  } catch {}
+  return {
+    git,
+    cpu: cpus[0]?.model ?? '?',
+    cores: cpus.length,
+    mem: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    os: `${os.type()} ${os.release()}`,
+    node: process.version,
+    sipp,
+    nest: pkg('@nestjs/microservices'),
+    sipPkg: pkg('sip'),
+    nofile,
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    load: os.loadavg().map((x) => x.toFixed(2)).join(' '),
+  };
+}
+
+// --- ports -------------------------------------------------------------------------------------
+
+/**
+ * A port free for TCP and UDP below the ephemeral range (32768+ here), so that sipp's and the
+ * servers' own outgoing sockets (thousands in tcpn, some in TIME_WAIT) never hold it.
+ */
+async function freePort() {
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const tcp = await new Promise((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (!tcp) continue;
+    const udp = await new Promise((resolve) => {
+      const u = dgram.createSocket('udp4');
+      u.once('error', () => resolve(false));
+      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
+    });
+    if (udp) return port;
+  }
+}
+
+// --- server child ------------------------------------------------------------------------------
+
+function startServer(name, proto, port, profileFile) {
+  const app = join(BENCH, 'apps', SERVERS[name].app(proto));
+  const env = { ...process.env, BENCH_PROTO: proto, BENCH_PORT: String(port), BENCH_HOST: '127.0.0.1', BENCH_UDP_RCVBUF: String(CFG.rcvbuf) };
+  delete env.BENCH_CPU_PROFILE;
+  if (profileFile) env.BENCH_CPU_PROFILE = profileFile;
+  const child = fork(app, [], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const waiters = [];
+  child.on('message', (m) => {
+    const i = waiters.findIndex((w) => w.type === m?.type);
+    if (i >= 0) waiters.splice(i, 1)[0].resolve(m);
+  });
+  const exited = new Promise((resolve) => child.once('exit', (code, sig) => resolve({ code, sig })));
+  const wait = (type, ms = 20000) =>
+    new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`${name}: no '${type}' within ${ms} ms`)), ms);
+      const w = { type, resolve: (m) => (clearTimeout(t), resolve(m)) };
+      waiters.push(w);
+      void exited.then(({ code, sig }) => {
+        clearTimeout(t);
+        reject(new Error(`${name} exited (${code ?? sig}) while waiting for '${type}'`));
+      });
+    });
+  const ready = wait('ready');
+  return {
+    child,
+    ready,
+    async call(cmd, type) {
+      const p = wait(type);
+      child.send({ cmd });
+      return p;
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.send({ cmd: 'stop' });
+      const t = setTimeout(() => child.kill('SIGKILL'), 10000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+// --- sipp --------------------------------------------------------------------------------------
+
+function scenarioFile(sc, dir) {
+  const file = join(BENCH, 'scenarios', sc.file);
+  if (sc.sipp !== 'tn') return file;
+  // the loop count of options-uac-conn.xml
+  const xml = readFileSync(file, 'utf8').replace(/(compare="less_than" value=")\d+(")/, `$1${CFG.tnPerConn}$2`);
+  const out = join(dir, sc.file);
+  writeFileSync(out, xml);
+  return out;
+}
+
+function runSipp(sc, port, requests, dir) {
+  const perCall = sc.sipp === 'tn' ? CFG.tnPerConn : 1;
+  const calls = Math.max(1, Math.round(requests / perCall));
+  const limit = sc.sipp === 'tn' ? CFG.tnConcurrency : CFG.concurrency;
+  const args = [
+    `127.0.0.1:${port}`,
+    '-sf', scenarioFile(sc, dir),
+    '-t', sc.sipp,
+    '-i', '127.0.0.1',
+    '-m', String(calls),
+    '-l', String(limit),
+    '-r', '1000000',
+    '-nostdin',
+    '-trace_stat', '-stf', join(dir, 'stats.csv'), '-fd', '1',
+    '-trace_rtt', '-rtt_freq', '1000',
+    '-trace_err', '-error_file', join(dir, 'errors.log'),
+    '-max_socket', String(Math.max(4096, limit * 2 + 100)),
+  ];
+  if (CFG.rcvbuf > 0) args.push('-buff_size', String(CFG.rcvbuf));
+  const t0 = process.hrtime.bigint();
+  const child = spawn('sipp', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  return {
+    child,
+    done: new Promise((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code) => {
+        const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+        resolve({ code, wallMs, stderr, calls, perCall, ...readSippStats(dir) });
+      });
+    }),
+  };
+}
+
+function readSippStats(dir) {
+  const out = { successful: 0, failed: 0, retrans: 0, rtt: [] };
+  const f = join(dir, 'stats.csv');
+  if (existsSync(f)) {
+    const lines = readFileSync(f, 'utf8').trim().split('\n');
+    const head = lines[0].split(';');
+    const last = lines[lines.length - 1].split(';');
+    const col = (n) => Number(last[head.indexOf(n)]);
+    out.successful = col('SuccessfulCall(C)');
+    out.failed = col('FailedCall(C)');
+    out.retrans = col('Retransmissions(C)');
+  }
+  for (const name of readdirSync(dir)) {
+    if (!name.endsWith('_rtt.csv')) continue;
+    for (const line of readFileSync(join(dir, name), 'utf8').split('\n').slice(1)) {
+      const v = Number(line.split(';')[1]);
+      if (line && Number.isFinite(v)) out.rtt.push(v);
+    }
+  }
+  return out;
+}
+
+// --- probe -------------------------------------------------------------------------------------
+
+function probeRequest(proto, localPort, id) {
+  return (
+    `OPTIONS sip:probe@127.0.0.1 SIP/2.0\r\n` +
+    `Via: SIP/2.0/${proto.toUpperCase()} 127.0.0.1:${localPort};branch=z9hG4bKprobe${id};rport\r\n` +
+    `From: <sip:probe@127.0.0.1>;tag=probe\r\nTo: <sip:bench@127.0.0.1>\r\nCall-ID: probe-${id}\r\n` +
+    `CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`
+  );
+}
+
+/** A light client timing one OPTIONS every `everyMs` ms with hrtime, on its own socket / connection. */
+async function startProbe(proto, port, everyMs) {
+  const sent = new Map();
+  const rtt = [];
+  let id = 0;
+  let sentCount = 0;
+  const onResponse = (text) => {
+    const m = /\r\nCall-ID:\s*probe-(\d+)/i.exec(text);
+    if (!m) return;
+    const t = sent.get(m[1]);
+    if (t === undefined) return;
+    sent.delete(m[1]);
+    rtt.push(Number(process.hrtime.bigint() - t) / 1000);
+  };
+  let send;
+  let close;
+  if (proto === 'udp') {
+    const sock = dgram.createSocket('udp4');
+    await new Promise((r) => sock.bind(0, '127.0.0.1', r));
+    const lp = sock.address().port;
+    sock.on('message', (b) => onResponse(b.latin1Slice(0, b.length)));
+    send = (text) => sock.send(text, port, '127.0.0.1');
+    close = () => new Promise((r) => sock.close(r));
+    send.localPort = lp;
+  } else {
+    const sock = net.connect(port, '127.0.0.1');
+    await new Promise((r, j) => sock.once('connect', r).once('error', j));
+    sock.setNoDelay(true);
+    let buf = '';
+    sock.on('data', (d) => {
+      buf += d.latin1Slice(0, d.length);
+      for (;;) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const cl = /\r\n(?:content-length|l)\s*:\s*(\d+)/i.exec(buf.slice(0, end + 2));
+        const total = end + 4 + (cl ? Number(cl[1]) : 0);
+        if (buf.length < total) return;
+        onResponse(buf.slice(0, total));
+        buf = buf.slice(total);
+      }
+    });
+    sock.on('error', () => {});
+    send = (text) => sock.write(text);
+    close = () => new Promise((r) => sock.end(r));
+    send.localPort = sock.localPort;
+  }
+  const timer = setInterval(() => {
+    const k = String(++id);
+    sent.set(k, process.hrtime.bigint());
+    sentCount++;
+    send(probeRequest(proto, send.localPort, k));
+  }, everyMs);
+  return async () => {
+    clearInterval(timer);
+    await sleep(300); // late answers
+    await close();
+    return { rtt, sent: sentCount, lost: sent.size };
+  };
+}
+
+// --- one measured run ----------------------------------------------------------------------------
+
+const pct = (sorted, p) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]);
+const median = (xs) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+async function measure(serverName, scName, { profileFile } = {}) {
+  const sc = SCENARIOS[scName];
+  const dir = mkdtempSync(join(os.tmpdir(), `bench-${serverName}-${scName}-`));
+  let port;
+  let srv;
+  for (let attempt = 1; ; attempt++) {
+    port = await freePort();
+    srv = startServer(serverName, sc.proto, port, profileFile);
+    try {
+      await srv.ready;
+      break;
+    } catch (err) {
+      await srv.stop();
+      if (attempt >= 3) throw err; // e.g. EADDRINUSE: the port was taken between the check and the bind
+    }
+  }
+  try {
+    const requests = sc.sipp === 'tn' ? CFG.tnRequests : CFG.requests;
+    if (CFG.warmup > 0) {
+      const wdir = mkdtempSync(join(dir, 'warmup-'));
+      const w = await runSipp(sc, port, CFG.warmup, wdir).done;
+      if (w.successful === 0) throw new Error(`${serverName}/${scName}: warm-up answered nothing (sipp exit ${w.code}): ${w.stderr.slice(0, 500)}`);
+      await sleep(200);
+    }
+    await srv.call('mark', 'marked');
+    const sipp = runSipp(sc, port, requests, dir);
+    let stopProbe;
+    if (CFG.probeMs > 0) stopProbe = await startProbe(sc.proto, port, CFG.probeMs);
+    const s = await sipp.done;
+    const probe = stopProbe ? await stopProbe() : { rtt: [], sent: 0, lost: 0 };
+    const rep = await srv.call('report', 'report');
+    const sippRequests = s.successful * s.perCall;
+    const answered = sippRequests + probe.rtt.length;
+    const rttSorted = probe.rtt.sort((a, b) => a - b);
+    const sippRtt = s.rtt.sort((a, b) => a - b);
+    return {
+      requests: answered,
+      rps: answered / (s.wallMs / 1000),
+      cpuUsPerReq: (rep.cpuUserUs + rep.cpuSystemUs) / answered,
+      cpuUser: rep.cpuUserUs,
+      cpuSystem: rep.cpuSystemUs,
+      p50: pct(rttSorted, 50),
+      p99: pct(rttSorted, 99),
+      sippP50: pct(sippRtt, 50),
+      sippP99: pct(sippRtt, 99),
+      rssMiB: rep.peakRss / 2 ** 20,
+      gcUsPerReq: (rep.gcMs * 1000) / answered,
+      gcCount: rep.gcCount,
+      conns: rep.peakConns,
+      failed: s.failed + (s.calls - s.successful - s.failed > 0 ? s.calls - s.successful - s.failed : 0),
+      retrans: s.retrans,
+      probeLost: probe.lost,
+      sippExit: s.code,
+      wallMs: s.wallMs,
+      extra: rep.extra,
+    };
+  } finally {
+    await srv.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// --- report ------------------------------------------------------------------------------------
+
+const f0 = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-');
+const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-');
+const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : '-');
+const us = (x) => (Number.isFinite(x) ? (x >= 10000 ? `${(x / 1000).toFixed(1)} ms` : `${Math.round(x)} us`) : '-');
+
+function aggregate(runs) {
+  const m = (k) => median(runs.map((r) => r[k]));
+  return {
+    runs,
+    rps: m('rps'),
+    cpuUsPerReq: m('cpuUsPerReq'),
+    gcUsPerReq: m('gcUsPerReq'),
+    p50: m('p50'),
+    p99: m('p99'),
+    sippP50: m('sippP50'),
+    sippP99: m('sippP99'),
+    rssMiB: m('rssMiB'),
+    conns: Math.max(...runs.map((r) => r.conns)),
+    failed: runs.reduce((a, r) => a + r.failed, 0),
+    retrans: runs.reduce((a, r) => a + r.retrans, 0),
+    probeLost: runs.reduce((a, r) => a + r.probeLost, 0),
+  };
+}
+
+function table(results, info) {
+  const rows = [];
+  rows.push(['scenario', 'server', 'req/s', 'CPU us/req', 'GC us/req', 'p50', 'p99', 'sipp p50/p99 ms', 'peak RSS MiB', 'conns', 'fail/retr']);
+  for (const scName of CFG.scenarios) {
+    for (const sv of CFG.servers) {
+      const r = results[scName]?.[sv];
+      if (!r) continue;
+      rows.push([
+        SCENARIOS[scName].label,
+        SERVERS[sv].label,
+        f0(r.rps),
+        f1(r.cpuUsPerReq),
+        f1(r.gcUsPerReq),
+        us(r.p50),
+        us(r.p99),
+        `${f0(r.sippP50)} / ${f0(r.sippP99)}`,
+        f1(r.rssMiB),
+        SCENARIOS[scName].proto === 'udp' ? '-' : f0(r.conns),
+        `${r.failed} / ${r.retrans}${r.probeLost ? ` (probe lost ${r.probeLost})` : ''}`,
+      ]);
+    }
+  }
+  const ratios = [['scenario', '(a)/(b) req/s', '(a)/(b) CPU/req', '(a)/(c) req/s', '(a)/(c) CPU/req']];
+  for (const scName of CFG.scenarios) {
+    const a = results[scName]?.nest;
+    const b = results[scName]?.bare;
+    const c = results[scName]?.sip;
+    if (!a) continue;
+    ratios.push([
+      SCENARIOS[scName].label,
+      b ? f2(a.rps / b.rps) : '-',
+      b ? f2(a.cpuUsPerReq / b.cpuUsPerReq) : '-',
+      c ? f2(a.rps / c.rps) : '-',
+      c ? f2(a.cpuUsPerReq / c.cpuUsPerReq) : '-',
+    ]);
+  }
+  const targets = [];
+  const ua = results.udp?.nest;
+  const ub = results.udp?.bare;
+  const uc = results.udp?.sip;
+  const ta = results.tcp1?.nest;
+  const mark = (ok) => (ok ? 'met' : 'MISSED');
+  if (ua && ub) {
+    targets.push(`UDP req/s (a) >= 0.8 x (b): ${f2(ua.rps / ub.rps)} x -> ${mark(ua.rps >= 0.8 * ub.rps)}`);
+    targets.push(`UDP CPU/req (a) <= 2 x (b): ${f2(ua.cpuUsPerReq / ub.cpuUsPerReq)} x -> ${mark(ua.cpuUsPerReq <= 2 * ub.cpuUsPerReq)}`);
+  }
+  if (ua && uc) targets.push(`UDP CPU efficiency (a) >= 2.5 x (c): ${f2(uc.cpuUsPerReq / ua.cpuUsPerReq)} x -> ${mark(uc.cpuUsPerReq >= 2.5 * ua.cpuUsPerReq)}`);
+  if (ua && ta) targets.push(`(a) TCP 1 connection req/s >= UDP: ${f0(ta.rps)} vs ${f0(ua.rps)} -> ${mark(ta.rps >= ua.rps)}`);
+  return { rows, ratios, targets, info };
+}
+
+function asText(rows) {
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
+  return rows.map((r, j) => r.map((c, i) => (i >= 2 && j > 0 ? String(c).padStart(w[i]) : String(c).padEnd(w[i]))).join('  ')).join('\n');
+}
+function asMarkdown(rows) {
+  const head = `| ${rows[0].join(' | ')} |`;
+  const sep = `|${rows[0].map((_, i) => (i >= 2 ? '---:' : '---')).join('|')}|`;
+  return [head, sep, ...rows.slice(1).map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+function config() {
+  return (
+    `${CFG.runs} measured run(s) per cell (median), each on a fresh server warmed up with ${CFG.warmup} requests; ` +
+    `udp/tcp1: ${CFG.requests} requests, sipp -l ${CFG.concurrency}; ` +
+    `tcpn: ${CFG.tnRequests} requests, ${CFG.tnPerConn} per connection, sipp -l ${CFG.tnConcurrency}; ` +
+    `probe every ${CFG.probeMs} ms; UDP SO_RCVBUF ${CFG.rcvbuf || 'default'}`
+  );
+}
+
+function writeResults(t) {
+  const i = t.info;
+  const md = `# Benchmark results
+
+Generated by \`npm run bench\` (bench/run.mjs) on ${i.date}. Do not edit by hand.
+
+Machine: ${i.cpu}, ${i.cores} cores, ${i.mem}, ${i.os}; Node ${i.node}; ${i.sipp}; @nestjs/microservices ${i.nest}; sip ${i.sipPkg}; ulimit -n ${i.nofile}.
+
+Code measured: ${i.git} (dist/ built from that working tree).
+
+Load average (1/5/15 min) when the run started: ${i.load}; at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}.
+Anything else running on the machine (tests, builds) competes with sipp and the servers for the ${i.cores} cores
+and shows in req/s and latency far more than in CPU us/req.
+
+Settings: ${config()}.
+
+${asMarkdown(t.rows)}
+
+${asMarkdown(t.ratios)}
+
+Targets for (a):
+
+${t.targets.map((x) => `- ${x}`).join('\n')}
+
+Columns: req/s = requests answered / wall time of the sipp run; CPU us/req = the server process's own CPU time
+(user + system, \`process.cpuUsage()\`, every thread of the process) in the window / requests; GC us/req = main-thread
+GC pauses (perf_hooks 'gc' entries) in the window / requests, wall time, part of the CPU figure; p50/p99 = response time of a light probe client
+(one OPTIONS every ${CFG.probeMs} ms on its own socket or connection, hrtime) while sipp runs; sipp p50/p99 = sipp's
+own response-time distribution (rtd), whose clock ticks every 4 ms on this machine, so it shows the closed-loop
+queueing (about -l / rate) rather than the server's latency; peak RSS = the server's resident set (sampled every 100 ms);
+conns = most TCP connections the server held at once; fail/retr = sipp's failed calls / retransmissions, summed over
+all runs. The server and sipp share the machine's ${i.cores} cores.
+`;
+  writeFileSync(join(BENCH, 'RESULTS.md'), md);
+}
+
+// --- main --------------------------------------------------------------------------------------
+
+async function main() {
+  ensureBuilt();
+  const info = machine();
+  log(`machine: ${info.cpu}, ${info.cores} cores, Node ${info.node}, ${info.sipp}, ulimit -n ${info.nofile}; code ${info.git}; load ${info.load}`);
+  const need = CFG.tnConcurrency * 2 + 200;
+  if (CFG.scenarios.includes('tcpn') && Number(info.nofile) < need) {
+    log(`warning: ulimit -n is ${info.nofile}; ${CFG.tnConcurrency} connections need about ${need} (servers and sipp). Raise it: ulimit -n ${need}`);
+  }
+  if (CFG.profile) return profile();
+  log(config());
+  const started = Date.now();
+  const results = {};
+  for (const scName of CFG.scenarios) {
+    results[scName] = {};
+    for (const sv of CFG.servers) {
+      const runs = [];
+      for (let k = 0; k < CFG.runs; k++) {
+        const r = await measure(sv, scName);
+        runs.push(r);
+        log(
+          `${scName.padEnd(5)} ${sv.padEnd(5)} run ${k + 1}: ${f0(r.rps)} req/s, ${f1(r.cpuUsPerReq)} us/req ` +
+            `(user ${f0(r.cpuUser / 1000)} ms, sys ${f0(r.cpuSystem / 1000)} ms), p50 ${us(r.p50)}, p99 ${us(r.p99)}, ` +
+            `rss ${f1(r.rssMiB)} MiB, GC ${f1(r.gcUsPerReq)} us/req (${r.gcCount} pauses), conns ${r.conns}, failed ${r.failed}, retrans ${r.retrans}, sipp exit ${r.sippExit}`,
+        );
+      }
+      results[scName][sv] = aggregate(runs);
+    }
+  }
+  const t = table(results, info);
+  console.log(`\n${asText(t.rows)}\n\n${asText(t.ratios)}\n\n${t.targets.join('\n')}\n`);
+  log(`total ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  if (!CFG.noResults && CFG.servers.length === 3 && CFG.scenarios.length === 3) {
+    writeResults(t);
+    log('wrote bench/RESULTS.md');
+  } else if (!CFG.noResults) {
+    log('bench/RESULTS.md not written (only for the full set of servers and scenarios)');
+  }
+}
+
+async function profile() {
+  const profileDir = join(BENCH, 'profiles');
+  mkdirSync(profileDir, { recursive: true });
+  // (a) only, unless BENCH_SERVERS names others.
+  const servers = process.env.BENCH_SERVERS ? CFG.servers : ['nest'];
+  for (const scName of CFG.scenarios) {
+    for (const sv of servers) {
+      const target = join(profileDir, `${sv}-${scName}.cpuprofile`);
+      rmSync(target, { force: true });
+      const r = await measure(sv, scName, { profileFile: target });
+      console.log(`\n== ${SERVERS[sv].label}, ${SCENARIOS[scName].label}, profiled: ${f0(r.rps)} req/s, ${f1(r.cpuUsPerReq)} us/req (user ${f0(r.cpuUser / 1000)} ms, sys ${f0(r.cpuSystem / 1000)} ms), GC ${f1(r.gcUsPerReq)} us/req; profiler overhead included`);
+      if (!existsSync(target)) {
+        log('no profile written');
+        continue;
+      }
+      console.log(`${target}\n${summarizeProfile(JSON.parse(readFileSync(target, 'utf8')), { top: 30, root: ROOT })}`);
+    }
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
