@@ -15,6 +15,45 @@ export const TOKEN = table("-.!%*_+`'~", true);
 /** Characters a host name or IPv4/IPv6 literal may hold (brackets handled by the caller). */
 export const HOST = table('-._:', true);
 
+/**
+ * Tables over all 256 byte values, for the scanners that read bytes (see bytesOf): a byte of 128
+ * or more is never a token or host character.
+ */
+export const TOKEN8 = new Uint8Array(256);
+TOKEN8.set(TOKEN);
+export const HOST8 = new Uint8Array(256);
+HOST8.set(HOST);
+
+/**
+ * The scanners read bytes, not chars (typed-array reads are about twice as fast as charCodeAt):
+ * they take the text `s` (for slicing) and `b`, `o` with b[o + i] standing for s.charCodeAt(i).
+ * parseMessage passes the received bytes when the text maps onto them one char per byte; other
+ * callers pass bytesOf(s): one byte per char, 0xFF for every char of 128 or more (no table tells
+ * those apart).
+ */
+export function bytesOf(s: string): Buffer {
+  const n = s.length;
+  const b = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    b[i] = c < 128 ? c : 255;
+  }
+  return b;
+}
+
+/** parseUint over bytes b[o + from .. o + to) (see bytesOf). */
+export function parseUintB(b: Uint8Array, o: number, max: number, from: number, to: number): number {
+  if (from >= to) return -1;
+  let v = 0;
+  for (let i = from; i < to; i++) {
+    const c = b[o + i]! - 48;
+    if (!(c >= 0 && c <= 9)) return -1;
+    v = v * 10 + c;
+    if (v > max) return -1;
+  }
+  return v;
+}
+
 export function isToken(s: string, from = 0, to = s.length): boolean {
   if (from >= to) return false;
   for (let i = from; i < to; i++) {

@@ -1,5 +1,5 @@
 import { SipParseError } from './errors.js';
-import { isToken, parseUint } from './chars.js';
+import { bytesOf, parseUintB, TOKEN8 } from './chars.js';
 
 export interface CSeq {
   seq: number;
@@ -8,18 +8,24 @@ export interface CSeq {
 
 /** `CSeq: 1*DIGIT LWS Method`, number at most 2^32-1 (RFC 3261 §8.1.1.5; never wrapped). */
 export function parseCSeq(s: string, from = 0, to = s.length): CSeq {
+  return cseqOf(s, bytesOf(s), 0, from, to);
+}
+
+/** parseCSeq reading bytes (b[o + i] stands for s[i], see bytesOf). */
+export function cseqOf(s: string, b: Uint8Array, o: number, from: number, to: number): CSeq {
   const n = to;
   let i = from;
-  while (i < n && (s.charCodeAt(i) === 32 || s.charCodeAt(i) === 9)) i++;
+  while (i < n && (b[o + i] === 32 || b[o + i] === 9)) i++;
   const ds = i;
-  while (i < n && s.charCodeAt(i) >= 48 && s.charCodeAt(i) <= 57) i++;
-  const seq = parseUint(s, 4294967295, ds, i);
+  while (i < n && b[o + i]! >= 48 && b[o + i]! <= 57) i++;
+  const seq = parseUintB(b, o, 4294967295, ds, i);
   if (seq < 0) throw new SipParseError(i === ds ? 'Malformed CSeq' : 'CSeq number out of range');
   let ms = i;
-  while (ms < n && (s.charCodeAt(ms) === 32 || s.charCodeAt(ms) === 9)) ms++;
+  while (ms < n && (b[o + ms] === 32 || b[o + ms] === 9)) ms++;
   if (ms === i) throw new SipParseError('Malformed CSeq');
   let me = n;
-  while (me > ms && (s.charCodeAt(me - 1) === 32 || s.charCodeAt(me - 1) === 9)) me--;
-  if (!isToken(s, ms, me)) throw new SipParseError('Malformed CSeq method');
+  while (me > ms && (b[o + me - 1] === 32 || b[o + me - 1] === 9)) me--;
+  if (me === ms) throw new SipParseError('Malformed CSeq method');
+  for (let k = ms; k < me; k++) if (TOKEN8[b[o + k]!] === 0) throw new SipParseError('Malformed CSeq method');
   return { seq, method: s.slice(ms, me) };
 }

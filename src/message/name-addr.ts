@@ -1,6 +1,6 @@
 import { SipParseError } from './errors.js';
-import { isWs, parseUint, TOKEN } from './chars.js';
-import { CAP, capValue, formatParams, parseParams, quotedEnd, scanParams, unquote, type Params } from './params.js';
+import { bytesOf, isWs, parseUintB, TOKEN8 } from './chars.js';
+import { CAP, capValue, formatParams, parseParams, quotedEndB, scanParams, unquote, type Params } from './params.js';
 import { parseUri, type SipUri } from './uri.js';
 
 /** From, To, Contact, Route, Record-Route...: `[display-name] <uri>;params` or `uri;params`. */
@@ -27,39 +27,40 @@ const bad = (what: string, why: string): SipParseError => new SipParseError(`Mal
 
 /** One name-addr or addr-spec with header parameters, s[from..to) (default: all of s). */
 export function parseNameAddr(s: string, what = 'name-addr', from = 0, to = s.length): NameAddr {
-  return nameAddrElement(s, what, from, to, false);
+  return nameAddrElement(s, bytesOf(s), 0, what, from, to, false);
 }
 
+/** Token characters and LWS (an unquoted display name), over all 256 byte values. */
+const DISPLAY8 = new Uint8Array(256);
+DISPLAY8.set(TOKEN8);
+DISPLAY8[32] = DISPLAY8[9] = 1;
+
 /**
- * One name-addr starting at `from`. In a list (`list` true) it may end at a ',' (after LWS; an
- * addr-spec URI ends there too) that separates it from the next value: CAP.end tells where it
- * ended. Otherwise it must fill s[from..to).
+ * One name-addr starting at `from` (b[o + i] stands for s[i], see bytesOf). In a list (`list`
+ * true) it may end at a ',' (after LWS; an addr-spec URI ends there too) that separates it from
+ * the next value: CAP.end tells where it ended. Otherwise it must fill s[from..to).
  */
-function nameAddrElement(s: string, what: string, from: number, to: number, list: boolean): ParsedNameAddr {
+export function nameAddrElement(s: string, b: Uint8Array, o: number, what: string, from: number, to: number, list: boolean): ParsedNameAddr {
   const n = to;
   let i = from;
-  while (i < n && isWs(s.charCodeAt(i))) i++;
+  while (i < n && isWs(b[o + i]!)) i++;
   let displayName: string | undefined;
   let lt = -1;
-  if (i < n && s.charCodeAt(i) === 34) {
-    const end = quotedEnd(s, i, n);
+  if (i < n && b[o + i] === 34) {
+    const end = quotedEndB(b, o, i, n);
     if (end < 0) throw bad(what, 'unterminated quoted display name');
     displayName = unquote(s.slice(i, end));
     i = end;
-    while (i < n && isWs(s.charCodeAt(i))) i++;
-    if (i >= n || s.charCodeAt(i) !== 60) throw bad(what, 'expected <');
+    while (i < n && isWs(b[o + i]!)) i++;
+    if (i >= n || b[o + i] !== 60) throw bad(what, 'expected <');
     lt = i;
   } else {
     // Unquoted display name: tokens separated by LWS, then '<' (RFC 4475 lwsdisp: no LWS needed).
     let k = i;
-    while (k < n) {
-      const c = s.charCodeAt(k);
-      if (c === 32 || c === 9 || (c < 128 && TOKEN[c] === 1)) k++;
-      else break;
-    }
-    if (k < n && s.charCodeAt(k) === 60) {
+    while (k < n && DISPLAY8[b[o + k]!] === 1) k++;
+    if (k < n && b[o + k] === 60) {
       lt = k;
-      while (k > i && isWs(s.charCodeAt(k - 1))) k--;
+      while (k > i && isWs(b[o + k - 1]!)) k--;
       if (k > i) displayName = s.slice(i, k);
     }
   }
@@ -69,20 +70,21 @@ function nameAddrElement(s: string, what: string, from: number, to: number, list
   if (lt !== -1) {
     // <URI>: no whitespace or control characters inside (RFC 4475 badaspec).
     us = lt + 1;
-    ue = s.indexOf('>', us);
-    if (ue === -1 || ue >= n) throw bad(what, 'missing >');
-    for (let k = us; k < ue; k++) {
-      const c = s.charCodeAt(k);
+    ue = us;
+    for (;;) {
+      if (ue >= n) throw bad(what, 'missing >');
+      const c = b[o + ue]!;
+      if (c === 62) break;
       if (c <= 32 || c === 127) throw bad(what, 'whitespace inside the URI');
+      if (c === 58 && colon === -1) colon = ue;
+      ue++;
     }
-    colon = s.indexOf(':', us);
-    if (colon >= ue) colon = -1;
     i = ue + 1;
   } else {
     // addr-spec form: the URI ends at the first ';' and cannot hold ',', '?' or ';' (RFC 3261 §20).
     us = ue = i;
     while (ue < n) {
-      const c = s.charCodeAt(ue);
+      const c = b[o + ue]!;
       if (c === 59 || c === 32 || c === 9 || (c === 44 && list)) break;
       if (c === 63 || c === 44) throw bad(what, 'a URI with "?" or "," must be enclosed in <>');
       if (c < 32 || c === 127) throw bad(what, 'whitespace inside the URI');
@@ -93,7 +95,7 @@ function nameAddrElement(s: string, what: string, from: number, to: number, list
   }
   if (colon <= us) throw bad(what, 'missing URI');
   const ps = i;
-  i = scanParams(s, i, what, n, list ? 44 : -1);
+  i = scanParams(b, o, i, what, n, list ? 44 : -1);
   if (i < n && !list) throw bad(what, 'trailing characters');
   CAP.end = i;
   return new ParsedNameAddr(displayName, s.slice(us, ue), capValue(s, CAP.tagS, CAP.tagE), s, ps, i, what);
@@ -101,28 +103,28 @@ function nameAddrElement(s: string, what: string, from: number, to: number, list
 
 /** One Contact value (name-addr, addr-spec or '*'), s[from..to) (default: all of s). */
 export function parseContact(s: string, from = 0, to = s.length): Contact {
-  return contactElement(s, from, to, false);
+  return contactElement(s, bytesOf(s), 0, from, to, false);
 }
 
 /** One Contact starting at `from`, as nameAddrElement (CAP.end tells where it ended). */
-export function contactElement(s: string, from: number, to: number, list: boolean): Contact {
-  let a = from;
-  while (a < to && isWs(s.charCodeAt(a))) a++;
-  if (a < to && s.charCodeAt(a) === 42 /* * */) {
-    let b = a + 1;
-    while (b < to && isWs(s.charCodeAt(b))) b++;
-    if (b === to || (list && s.charCodeAt(b) === 44)) {
-      CAP.end = b;
+export function contactElement(s: string, b: Uint8Array, o: number, from: number, to: number, list: boolean): Contact {
+  let x = from;
+  while (x < to && isWs(b[o + x]!)) x++;
+  if (x < to && b[o + x] === 42 /* * */) {
+    let y = x + 1;
+    while (y < to && isWs(b[o + y]!)) y++;
+    if (y === to || (list && b[o + y] === 44)) {
+      CAP.end = y;
       return new ParsedContact(undefined, '*', undefined, '', 0, 0, 'Contact', true, undefined, undefined);
     }
   }
-  const na = nameAddrElement(s, 'Contact', from, to, list);
+  const na = nameAddrElement(s, b, o, 'Contact', from, to, list);
   // CAP still holds what the element's parameter scan found.
   let expires: number | undefined;
   let q: number | undefined;
   // Present with a value: start >= 0 and end >= 0 (the ends are not reset between scans).
   if (CAP.expiresS >= 0 && CAP.expiresE >= 0) {
-    const v = parseUint(s, 4294967295, CAP.expiresS, CAP.expiresE);
+    const v = parseUintB(b, o, 4294967295, CAP.expiresS, CAP.expiresE);
     if (v >= 0) expires = v;
   }
   if (CAP.qS >= 0 && CAP.qE >= 0) {

@@ -1,5 +1,5 @@
 import { SipParseError } from './errors.js';
-import { isToken, TOKEN } from './chars.js';
+import { isToken, TOKEN, TOKEN8 } from './chars.js';
 
 export type Params = Map<string, string | null>;
 
@@ -76,9 +76,9 @@ export const CAP = {
 
 /** Char codes of a lower-case name (compared against a monomorphic array: cheaper than a string). */
 export const codes = (name: string): number[] => Array.from(name, (c) => c.charCodeAt(0));
-/** s[from..) starts with the lower-case name `lit` (char codes), ignoring case; token characters only. */
-export function eqc(s: string, from: number, lit: number[]): boolean {
-  for (let j = 0; j < lit.length; j++) if ((s.charCodeAt(from + j) | 32) !== lit[j]) return false;
+/** b[o+from..) starts with the lower-case name `lit` (char codes), ignoring case; token bytes only. */
+export function eqb(b: Uint8Array, o: number, from: number, lit: number[]): boolean {
+  for (let j = 0; j < lit.length; j++) if ((b[o + from + j]! | 32) !== lit[j]) return false;
   return true;
 }
 const TAG = codes('tag');
@@ -86,69 +86,75 @@ const RPORT = codes('rport');
 const BRANCH = codes('branch');
 const EXPIRES = codes('expires');
 const RECEIVED = codes('received');
+/** VALUE_END over all 256 byte values. */
+const VALUE_END8 = new Uint8Array(256);
+VALUE_END8.set(VALUE_END);
+
+/** quotedEnd over bytes (see bytesOf). */
+export function quotedEndB(b: Uint8Array, o: number, i: number, end: number): number {
+  for (i++; i < end; i++) {
+    const c = b[o + i];
+    if (c === 92) i++;
+    else if (c === 34) return i + 1;
+  }
+  return -1;
+}
 
 /**
  * Check the syntax of `;name[=value]` parameters exactly as parseParams reads them, without
- * building a Map: the values of branch, received, rport, tag, expires and q (names in any case,
- * the last occurrence wins, as in the Map) are left in CAP. Returns where it stopped.
+ * building a Map, reading bytes (b[o + i] stands for s[i], see bytesOf): the values of branch,
+ * received, rport, tag, expires and q (names in any case, the last occurrence wins, as in the Map)
+ * are left in CAP. Stops at `stop` (a char code) or `end`; returns where it stopped.
  */
-export function scanParams(s: string, i: number, what: string, end: number, stop = -1): number {
+export function scanParams(b: Uint8Array, o: number, i: number, what: string, end: number, stop = -1): number {
   CAP.branchS = CAP.receivedS = CAP.rportS = CAP.tagS = CAP.expiresS = CAP.qS = -1;
   const n = end;
   let c = 0;
   for (;;) {
-    while (i < n && ((c = s.charCodeAt(i)) === 32 || c === 9)) i++;
+    while (i < n && ((c = b[o + i]!) === 32 || c === 9)) i++;
     if (i >= n || c === stop) return i;
     if (c !== 59 /* ; */) throw new SipParseError(`Malformed ${what} parameters`);
     i++;
-    while (i < n && ((c = s.charCodeAt(i)) === 32 || c === 9)) i++;
+    while (i < n && ((c = b[o + i]!) === 32 || c === 9)) i++;
     const ns = i;
-    while (i < n) {
-      c = s.charCodeAt(i);
-      if (c >= 128 || TOKEN[c] === 0) break;
-      i++;
-    }
+    while (i < n && TOKEN8[b[o + i]!] === 1) i++;
     if (i === ns) throw new SipParseError(`Empty ${what} parameter`);
     const nl = i - ns;
-    while (i < n && ((c = s.charCodeAt(i)) === 32 || c === 9)) i++;
+    while (i < n && ((c = b[o + i]!) === 32 || c === 9)) i++;
     let vs = -1;
     let ve = -1;
     if (i < n && c === 61 /* = */) {
       i++;
-      while (i < n && ((c = s.charCodeAt(i)) === 32 || c === 9)) i++;
+      while (i < n && ((c = b[o + i]!) === 32 || c === 9)) i++;
       vs = i;
       if (i < n && c === 34) {
-        const q = quotedEnd(s, i, n);
+        const q = quotedEndB(b, o, i, n);
         if (q < 0) throw new SipParseError(`Unterminated quoted ${what} parameter`);
         i = q;
       } else {
-        while (i < n) {
-          c = s.charCodeAt(i);
-          if (c < 128 && VALUE_END[c] === 1) break;
-          i++;
-        }
+        while (i < n && VALUE_END8[b[o + i]!] === 0) i++;
         if (i === vs) throw new SipParseError(`Empty ${what} parameter value`);
       }
       ve = i;
     } else vs = ns; // present, no value (ve stays -1)
     switch (nl) {
       case 1:
-        if ((s.charCodeAt(ns) | 32) === 113) (CAP.qS = vs), (CAP.qE = ve);
+        if ((b[o + ns]! | 32) === 113) (CAP.qS = vs), (CAP.qE = ve);
         break;
       case 3:
-        if (eqc(s, ns, TAG)) (CAP.tagS = vs), (CAP.tagE = ve);
+        if (eqb(b, o, ns, TAG)) (CAP.tagS = vs), (CAP.tagE = ve);
         break;
       case 5:
-        if (eqc(s, ns, RPORT)) (CAP.rportS = vs), (CAP.rportE = ve);
+        if (eqb(b, o, ns, RPORT)) (CAP.rportS = vs), (CAP.rportE = ve);
         break;
       case 6:
-        if (eqc(s, ns, BRANCH)) (CAP.branchS = vs), (CAP.branchE = ve);
+        if (eqb(b, o, ns, BRANCH)) (CAP.branchS = vs), (CAP.branchE = ve);
         break;
       case 7:
-        if (eqc(s, ns, EXPIRES)) (CAP.expiresS = vs), (CAP.expiresE = ve);
+        if (eqb(b, o, ns, EXPIRES)) (CAP.expiresS = vs), (CAP.expiresE = ve);
         break;
       case 8:
-        if (eqc(s, ns, RECEIVED)) (CAP.receivedS = vs), (CAP.receivedE = ve);
+        if (eqb(b, o, ns, RECEIVED)) (CAP.receivedS = vs), (CAP.receivedE = ve);
         break;
     }
   }

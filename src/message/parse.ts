@@ -1,10 +1,10 @@
-import { isToken, parseUint, TOKEN, trimLws } from './chars.js';
-import { parseCSeq, type CSeq } from './cseq.js';
+import { bytesOf, isToken, parseUint, parseUintB, TOKEN8, trimLws } from './chars.js';
+import { cseqOf, parseCSeq, type CSeq } from './cseq.js';
 import { SipParseError, tooLarge } from './errors.js';
 import { SipHeaders, valueEnd, valueStart, type HeaderSource } from './headers.js';
 import { SipRequest, SipResponse } from './message.js';
-import { contactElement, parseNameAddr, type NameAddr } from './name-addr.js';
-import { CAP, codes, eqc } from './params.js';
+import { contactElement, nameAddrElement, parseNameAddr, type NameAddr } from './name-addr.js';
+import { CAP, codes, eqb } from './params.js';
 import { viaElement } from './via.js';
 
 export interface ParseLimits {
@@ -80,6 +80,11 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
       byteStart = start;
     }
   }
+
+  // What the scanners read (see bytesOf): the received bytes when the text maps onto them one
+  // char per byte (b[o + i] is text[i]), else a byte copy of the text.
+  const b = bytes ?? bytesOf(text);
+  const o = bytes !== undefined ? byteStart : 0;
 
   let lineEnd = text.indexOf('\r\n', hs);
   if (lineEnd === -1 || lineEnd > he) lineEnd = he;
@@ -168,14 +173,16 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
       }
       // name, LWS, ':', LWS, value, LWS
       // The name is hashed (lower-cased) on the way, to recognise the validated headers.
-      let ne = pos;
       let h = 0;
-      while (ne < e) {
-        const d = text.charCodeAt(ne);
-        if (d >= 128 || TOKEN[d] === 0) break;
+      let j = pos + o;
+      const je = e + o;
+      while (j < je) {
+        const d = b[j]!;
+        if (TOKEN8[d] === 0) break;
         h = (Math.imul(h, 31) + (d | 32)) | 0;
-        ne++;
+        j++;
       }
+      const ne = j - o;
       let colon = ne;
       while (colon < e && (text.charCodeAt(colon) === 32 || text.charCodeAt(colon) === 9)) colon++;
       if (ne === pos || colon >= e || text.charCodeAt(colon) !== 58) {
@@ -187,7 +194,7 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
       SPANS[k++] = pos;
       SPANS[k++] = ne;
       SPANS[k++] = e;
-      switch (idOfHash(h, text, pos, ne)) {
+      switch (idOfHash(h, b, o, pos, ne)) {
         case VIA:
           if (viaLines++ === 0) viaAt = line;
           break;
@@ -225,12 +232,12 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
     // Framing.
     let bodyEnd = len;
     if (clLines > 0) {
-      let cl = parseValueUint(text, spans, folded, clAt, MAX_CONTENT_LENGTH);
+      let cl = parseValueUint(text, b, o, spans, folded, clAt, MAX_CONTENT_LENGTH);
       if (cl < 0) throw new SipParseError('Malformed Content-Length');
       let conflict = false;
       for (let i = clAt + 1; clLines > 1 && i < spans.length / 3; i++) {
-        if (nameId(text, spans[i * 3]!, spans[i * 3 + 1]!) !== CONTENT_LENGTH) continue;
-        const x = parseValueUint(text, spans, folded, i, MAX_CONTENT_LENGTH);
+        if (nameId(b, o, spans[i * 3]!, spans[i * 3 + 1]!) !== CONTENT_LENGTH) continue;
+        const x = parseValueUint(text, b, o, spans, folded, i, MAX_CONTENT_LENGTH);
         if (x < 0) throw new SipParseError('Malformed Content-Length');
         if (x !== cl) conflict = true;
         cl = x;
@@ -248,14 +255,14 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
 
     // Eager validation of the headers every layer needs; the parsed values are kept as views.
     const headers = SipHeaders.fromSource(source);
-    if (viaLines > 0) headers.primeView('via', listOf(text, spans, folded, viaAt, viaLines, VIA, viaElement));
+    if (viaLines > 0) headers.primeView('via', listOf(text, b, o, spans, folded, viaAt, viaLines, VIA, viaElement));
     if (cseqAt !== -1) {
       const f = folded?.get(cseqAt);
       let cseq: CSeq;
       if (f !== undefined) cseq = parseCSeq(f);
       else {
         const vs = valueStart(text, spans[cseqAt * 3 + 1]!, spans[cseqAt * 3 + 2]!);
-        cseq = parseCSeq(text, vs, valueEnd(text, vs, spans[cseqAt * 3 + 2]!));
+        cseq = cseqOf(text, b, o, vs, valueEnd(text, vs, spans[cseqAt * 3 + 2]!));
       }
       headers.primeView('cseq', cseq);
       if (!isResponse && cseq.method !== method) {
@@ -264,15 +271,15 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
           : new SipParseError('CSeq method does not match the Request-Line', 501);
       }
     }
-    if (fromAt !== -1) headers.primeView('from', nameAddrAt(text, spans, folded, fromAt, 'From'));
-    if (toAt !== -1) headers.primeView('to', nameAddrAt(text, spans, folded, toAt, 'To'));
+    if (fromAt !== -1) headers.primeView('from', nameAddrAt(text, b, o, spans, folded, fromAt, 'From'));
+    if (toAt !== -1) headers.primeView('to', nameAddrAt(text, b, o, spans, folded, toAt, 'To'));
     if (mfAt !== -1) {
-      const v = parseValueUint(text, spans, folded, mfAt, 255);
+      const v = parseValueUint(text, b, o, spans, folded, mfAt, 255);
       if (v < 0) throw new SipParseError('Max-Forwards out of range');
       headers.primeView('max-forwards', v);
     }
     if (callIdAt !== -1) headers.primeView('call-id', folded?.get(callIdAt) ?? lineValue(text, spans, callIdAt));
-    if (contactLines > 0) headers.primeView('contact', listOf(text, spans, folded, contactAt, contactLines, CONTACT, contactElement));
+    if (contactLines > 0) headers.primeView('contact', listOf(text, b, o, spans, folded, contactAt, contactLines, CONTACT, contactElement));
 
     return isResponse
       ? new SipResponse({ status, reason, headers, body })
@@ -319,11 +326,11 @@ const [H_V, H_F, H_T, H_I, H_M, H_L, H_TO, H_VIA, H_CSEQ, H_FROM, H_CALL_ID, H_C
 ].map(nameHash);
 
 /** nameId for a name whose hash is `h`: most names miss on the hash; a hit is checked for real. */
-function idOfHash(h: number, s: string, from: number, to: number): number {
+function idOfHash(h: number, b: Uint8Array, o: number, from: number, to: number): number {
   switch (h) {
     case H_V: case H_F: case H_T: case H_I: case H_M: case H_L: case H_TO: case H_VIA: case H_CSEQ: case H_FROM:
     case H_CALL_ID: case H_CONTACT: case H_MAX_FORWARDS: case H_CONTENT_LENGTH:
-      return nameId(s, from, to);
+      return nameId(b, o, from, to);
   }
   return OTHER;
 }
@@ -337,10 +344,10 @@ const C_CONTACT = codes('contact');
 const C_MAX_FORWARDS = codes('max-forwards');
 const C_CONTENT_LENGTH = codes('content-length');
 
-function nameId(s: string, from: number, to: number): number {
+function nameId(b: Uint8Array, o: number, from: number, to: number): number {
   switch (to - from) {
     case 1:
-      switch (s.charCodeAt(from) | 32) {
+      switch (b[o + from]! | 32) {
         case 118: return VIA; // v
         case 102: return FROM; // f
         case 116: return TO; // t
@@ -350,34 +357,50 @@ function nameId(s: string, from: number, to: number): number {
       }
       return OTHER;
     case 2:
-      return eqc(s, from, C_TO) ? TO : OTHER;
+      return eqb(b, o, from, C_TO) ? TO : OTHER;
     case 3:
-      return eqc(s, from, C_VIA) ? VIA : OTHER;
+      return eqb(b, o, from, C_VIA) ? VIA : OTHER;
     case 4:
-      return eqc(s, from, C_CSEQ) ? CSEQ : eqc(s, from, C_FROM) ? FROM : OTHER;
+      return eqb(b, o, from, C_CSEQ) ? CSEQ : eqb(b, o, from, C_FROM) ? FROM : OTHER;
     case 7:
-      return eqc(s, from, C_CALL_ID) ? CALL_ID : eqc(s, from, C_CONTACT) ? CONTACT : OTHER;
+      return eqb(b, o, from, C_CALL_ID) ? CALL_ID : eqb(b, o, from, C_CONTACT) ? CONTACT : OTHER;
     case 12:
-      return eqc(s, from, C_MAX_FORWARDS) ? MAX_FORWARDS : OTHER;
+      return eqb(b, o, from, C_MAX_FORWARDS) ? MAX_FORWARDS : OTHER;
     case 14:
-      return eqc(s, from, C_CONTENT_LENGTH) ? CONTENT_LENGTH : OTHER;
+      return eqb(b, o, from, C_CONTENT_LENGTH) ? CONTENT_LENGTH : OTHER;
   }
   return OTHER;
 }
 
 /** Unsigned decimal value of header line `line` (see parseUint), or -1. */
-function parseValueUint(head: string, spans: number[], folded: Map<number, string> | undefined, line: number, max: number): number {
+function parseValueUint(
+  head: string,
+  b: Uint8Array,
+  o: number,
+  spans: number[],
+  folded: Map<number, string> | undefined,
+  line: number,
+  max: number,
+): number {
   const f = folded?.get(line);
   if (f !== undefined) return parseUint(f, max);
   const vs = valueStart(head, spans[line * 3 + 1]!, spans[line * 3 + 2]!);
-  return parseUint(head, max, vs, valueEnd(head, vs, spans[line * 3 + 2]!));
+  return parseUintB(b, o, max, vs, valueEnd(head, vs, spans[line * 3 + 2]!));
 }
 
-function nameAddrAt(head: string, spans: number[], folded: Map<number, string> | undefined, line: number, what: string): NameAddr {
+function nameAddrAt(
+  head: string,
+  b: Uint8Array,
+  o: number,
+  spans: number[],
+  folded: Map<number, string> | undefined,
+  line: number,
+  what: string,
+): NameAddr {
   const f = folded?.get(line);
   if (f !== undefined) return parseNameAddr(f, what);
   const vs = valueStart(head, spans[line * 3 + 1]!, spans[line * 3 + 2]!);
-  return parseNameAddr(head, what, vs, valueEnd(head, vs, spans[line * 3 + 2]!));
+  return nameAddrElement(head, b, o, what, vs, valueEnd(head, vs, spans[line * 3 + 2]!), false);
 }
 
 /** [value start, value end] of an unfolded header line. */
@@ -402,25 +425,29 @@ const NO_SPANS: number[] = [];
  */
 function listOf<T>(
   head: string,
+  b: Uint8Array,
+  o: number,
   spans: number[],
   folded: Map<number, string> | undefined,
   at: number,
   lines: number,
   id: number,
-  element: (s: string, from: number, to: number, list: boolean) => T,
+  element: (s: string, b: Uint8Array, o: number, from: number, to: number, list: boolean) => T,
 ): T[] {
   const out: T[] = [];
   const count = spans.length / 3;
   for (let line = at; line < count && lines > 0; line++) {
     const k = line * 3;
-    if (line !== at && nameId(head, spans[k]!, spans[k + 1]!) !== id) continue;
+    if (line !== at && nameId(b, o, spans[k]!, spans[k + 1]!) !== id) continue;
     lines--;
     const f = folded === undefined ? undefined : folded.get(line);
     const s = f ?? head;
+    const sb = f !== undefined ? bytesOf(f) : b;
+    const so = f !== undefined ? 0 : o;
     let i = f !== undefined ? 0 : valueStart(head, spans[k + 1]!, spans[k + 2]!);
     const to = f !== undefined ? f.length : valueEnd(head, i, spans[k + 2]!);
     for (;;) {
-      out.push(element(s, i, to, true));
+      out.push(element(s, sb, so, i, to, true));
       i = CAP.end;
       if (i >= to) break;
       i++; // the ',' before the next value

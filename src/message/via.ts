@@ -1,5 +1,5 @@
 import { SipParseError } from './errors.js';
-import { HOST, parseUint, TOKEN } from './chars.js';
+import { bytesOf, HOST8, parseUintB, TOKEN8 } from './chars.js';
 import { CAP, capValue, formatParams, parseParams, scanParams, type Params } from './params.js';
 
 /** One Via header value (RFC 3261 §20.42). */
@@ -22,105 +22,96 @@ export interface Via {
 
 const bad = (why: string): SipParseError => new SipParseError(`Malformed Via: ${why}`);
 
-function token(s: string, i: number, n: number): number {
-  while (i < n) {
-    const c = s.charCodeAt(i);
-    if (c >= 128 || TOKEN[c] === 0) break;
-    i++;
-  }
+function token(b: Uint8Array, o: number, i: number, n: number): number {
+  while (i < n && TOKEN8[b[o + i]!] === 1) i++;
   return i;
 }
 
 /** "SIP/2.0/" at i (the usual spelling; anything else takes the general path). */
-function sip20(s: string, i: number, n: number): boolean {
+function sip20(b: Uint8Array, o: number, i: number, n: number): boolean {
+  const k = o + i;
   return (
     n > i + 8 &&
-    s.charCodeAt(i) === 83 && s.charCodeAt(i + 1) === 73 && s.charCodeAt(i + 2) === 80 && s.charCodeAt(i + 3) === 47 &&
-    s.charCodeAt(i + 4) === 50 && s.charCodeAt(i + 5) === 46 && s.charCodeAt(i + 6) === 48 && s.charCodeAt(i + 7) === 47
+    b[k] === 83 && b[k + 1] === 73 && b[k + 2] === 80 && b[k + 3] === 47 &&
+    b[k + 4] === 50 && b[k + 5] === 46 && b[k + 6] === 48 && b[k + 7] === 47
   );
 }
 
 /** Upper-case transport token s[i..e); the common ones without allocating. */
-function transportOf(s: string, i: number, e: number): string {
+function transportOf(s: string, b: Uint8Array, o: number, i: number, e: number): string {
   if (e - i === 3) {
-    const a = s.charCodeAt(i) | 32;
-    const b = s.charCodeAt(i + 1) | 32;
-    const c = s.charCodeAt(i + 2) | 32;
-    if (a === 117 && b === 100 && c === 112) return 'UDP';
-    if (a === 116 && b === 99 && c === 112) return 'TCP';
-    if (a === 116 && b === 108 && c === 115) return 'TLS';
+    const x = b[o + i]! | 32;
+    const y = b[o + i + 1]! | 32;
+    const z = b[o + i + 2]! | 32;
+    if (x === 117 && y === 100 && z === 112) return 'UDP';
+    if (x === 116 && y === 99 && z === 112) return 'TCP';
+    if (x === 116 && y === 108 && z === 115) return 'TLS';
   }
   return s.slice(i, e).toUpperCase();
 }
 
 const isLws = (c: number): boolean => c === 32 || c === 9;
 
-/** Host characters 1, characters that end a host 2 (':' ';' SP HT), anything else 0. */
-const HOST_CLASS = new Uint8Array(128);
-for (let c = 0; c < 128; c++) HOST_CLASS[c] = HOST[c]!;
+/** Host characters 1, characters that end a host 2 (':' ';' SP HT ','), anything else 0. */
+const HOST_CLASS = new Uint8Array(256);
+HOST_CLASS.set(HOST8);
 for (const ch of ':; \t,') HOST_CLASS[ch.charCodeAt(0)] = 2;
 
 /** One Via value, s[from..to) (default: all of s). */
 export function parseVia(s: string, from = 0, to = s.length): Via {
-  return viaElement(s, from, to, false);
+  return viaElement(s, bytesOf(s), 0, from, to, false);
 }
 
 /**
- * One Via starting at `from`. In a list (`list` true) it may end at a ',' (after LWS) that
- * separates it from the next value: CAP.end tells where it ended. Otherwise it must fill s[from..to).
+ * One Via starting at `from` (b[o + i] stands for s[i], see bytesOf). In a list (`list` true) it
+ * may end at a ',' (after LWS) that separates it from the next value: CAP.end tells where it
+ * ended. Otherwise it must fill s[from..to).
  */
-export function viaElement(s: string, from: number, to: number, list: boolean): Via {
+export function viaElement(s: string, b: Uint8Array, o: number, from: number, to: number, list: boolean): Via {
   const n = to;
   let i = from;
-  while (i < n && isLws(s.charCodeAt(i))) i++;
+  while (i < n && isLws(b[o + i]!)) i++;
   let protocol: string;
   let e: number;
-  if (sip20(s, i, n)) {
+  if (sip20(b, o, i, n)) {
     protocol = 'SIP/2.0';
     i += 8;
   } else {
     // sent-protocol = protocol-name LWS? "/" LWS? protocol-version LWS? "/" LWS? transport
-    e = token(s, i, n);
+    e = token(b, o, i, n);
     if (e === i) throw bad('protocol');
     const name = s.slice(i, e);
-    while (e < n && isLws(s.charCodeAt(e))) e++;
-    if (s.charCodeAt(e) !== 47) throw bad('protocol');
+    while (e < n && isLws(b[o + e]!)) e++;
+    if (e >= n || b[o + e] !== 47) throw bad('protocol');
     i = e + 1;
-    while (i < n && isLws(s.charCodeAt(i))) i++;
-    e = token(s, i, n);
+    while (i < n && isLws(b[o + i]!)) i++;
+    e = token(b, o, i, n);
     if (e === i) throw bad('version');
     protocol = name.toUpperCase() + '/' + s.slice(i, e);
-    while (e < n && isLws(s.charCodeAt(e))) e++;
-    if (s.charCodeAt(e) !== 47) throw bad('protocol');
+    while (e < n && isLws(b[o + e]!)) e++;
+    if (e >= n || b[o + e] !== 47) throw bad('protocol');
     i = e + 1;
-    while (i < n && isLws(s.charCodeAt(i))) i++;
+    while (i < n && isLws(b[o + i]!)) i++;
   }
-  e = token(s, i, n);
+  e = token(b, o, i, n);
   if (e === i) throw bad('transport');
-  const transport = transportOf(s, i, e);
+  const transport = transportOf(s, b, o, i, e);
   i = e;
-  while (i < n && isLws(s.charCodeAt(i))) i++;
+  while (i < n && isLws(b[o + i]!)) i++;
   if (i === e) throw bad('missing sent-by');
 
   // sent-by = host [ ":" port ]
   const hs = i;
   let host: string;
-  if (s.charCodeAt(i) === 91 /* [ */) {
+  if (i < n && b[o + i] === 91 /* [ */) {
     const close = s.indexOf(']', i);
     if (close === -1 || close >= n) throw bad('IPv6 reference');
     host = s.slice(i + 1, close);
     i = close + 1;
   } else {
-    while (i < n) {
-      const c = s.charCodeAt(i);
-      const k = c < 128 ? HOST_CLASS[c]! : 0;
-      if (k === 1) {
-        i++;
-        continue;
-      }
-      if (k === 2) break;
-      throw bad('host');
-    }
+    let k = 0;
+    while (i < n && (k = HOST_CLASS[b[o + i]!]!) === 1) i++;
+    if (i < n && k === 0) throw bad('host');
     host = s.slice(hs, i);
   }
   if (host.length === 0) throw bad('empty host');
@@ -128,15 +119,15 @@ export function viaElement(s: string, from: number, to: number, list: boolean): 
   let port: number | undefined;
   let sentBy: string;
   let j = i;
-  while (j < n && isLws(s.charCodeAt(j))) j++;
-  if (j < n && s.charCodeAt(j) === 58) {
+  while (j < n && isLws(b[o + j]!)) j++;
+  if (j < n && b[o + j] === 58) {
     const colon = j;
     j++;
-    while (j < n && isLws(s.charCodeAt(j))) j++;
+    while (j < n && isLws(b[o + j]!)) j++;
     const ps = j;
     let v = 0;
     while (j < n) {
-      const d = s.charCodeAt(j) - 48;
+      const d = b[o + j]! - 48;
       if (d < 0 || d > 9) break;
       v = v * 10 + d;
       if (v > 65535) throw bad('port');
@@ -150,12 +141,12 @@ export function viaElement(s: string, from: number, to: number, list: boolean): 
   } else sentBy = host.length === hostEnd - hs ? host : s.slice(hs, hostEnd);
   const paramsFrom = i;
 
-  i = scanParams(s, i, 'Via', n, list ? 44 : -1);
+  i = scanParams(b, o, i, 'Via', n, list ? 44 : -1);
   if (i < n && !list) throw bad('trailing characters');
   CAP.end = i;
   let rport: number | null | undefined;
   if (CAP.rportS >= 0) {
-    const v = CAP.rportE < 0 ? -1 : parseUint(s, 65535, CAP.rportS, CAP.rportE); // rportS >= 0 here
+    const v = CAP.rportE < 0 ? -1 : parseUintB(b, o, 65535, CAP.rportS, CAP.rportE);
     rport = v < 0 ? null : v;
   }
   return new ParsedVia(
