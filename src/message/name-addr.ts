@@ -30,6 +30,11 @@ export function parseNameAddr(s: string, what = 'name-addr', from = 0, to = s.le
   return nameAddrElement(s, bytesOf(s), 0, what, from, to, false);
 }
 
+/** Bytes a URI cannot hold: controls, SP, DEL. */
+const URI_BAD8 = new Uint8Array(256);
+for (let c = 0; c <= 32; c++) URI_BAD8[c] = 1;
+URI_BAD8[127] = 1;
+
 /** Token characters and LWS (an unquoted display name), over all 256 byte values. */
 const DISPLAY8 = new Uint8Array(256);
 DISPLAY8.set(TOKEN8);
@@ -70,15 +75,11 @@ export function nameAddrElement(s: string, b: Uint8Array, o: number, what: strin
   if (lt !== -1) {
     // <URI>: no whitespace or control characters inside (RFC 4475 badaspec).
     us = lt + 1;
-    ue = us;
-    for (;;) {
-      if (ue >= n) throw bad(what, 'missing >');
-      const c = b[o + ue]!;
-      if (c === 62) break;
-      if (c <= 32 || c === 127) throw bad(what, 'whitespace inside the URI');
-      if (c === 58 && colon === -1) colon = ue;
-      ue++;
-    }
+    ue = s.indexOf('>', us);
+    if (ue === -1 || ue >= n) throw bad(what, 'missing >');
+    for (let k = us; k < ue; k++) if (URI_BAD8[b[o + k]!] === 1) throw bad(what, 'whitespace inside the URI');
+    colon = s.indexOf(':', us);
+    if (colon >= ue) colon = -1;
     i = ue + 1;
   } else {
     // addr-spec form: the URI ends at the first ';' and cannot hold ',', '?' or ';' (RFC 3261 §20).

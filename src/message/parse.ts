@@ -42,11 +42,13 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
   while (start + 1 < len && buf[start] === 13 && buf[start + 1] === 10) start += 2;
   // The header section, decoded: text[hs..he) (start line included). A small datagram is decoded
   // whole, and when that gives one char per byte (the usual all-ASCII message) the end of the
-  // header is found in the string: one call into the Buffer code instead of two.
+  // header is found by the line loop below (he = -1 until then): one call into the Buffer code
+  // and one pass over the lines. Otherwise the header end is searched in the bytes first.
   let text = '';
   let hs = 0;
   let he = -1;
   let headEnd = -1; // in bytes
+  let bodyStart = -1; // in bytes
   let bytes: Buffer | undefined; // the received bytes, when text offsets map 1:1 onto them
   let byteStart = 0; // byte offset of text[0]
   if (len <= WHOLE_DECODE_MAX) {
@@ -54,25 +56,21 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
     if (all.length === len) {
       text = all;
       bytes = buf;
-      headEnd = all.indexOf('\r\n\r\n', start);
+      hs = start;
     }
   }
-  if (bytes === undefined) headEnd = buf.indexOf(CRLFCRLF, start);
-  let bodyStart: number;
-  if (headEnd === -1) {
-    // Some senders end a body-less datagram after the last header's CRLF.
-    if (len - start > maxHeader) throw tooLarge('Header');
-    if (len >= 2 && buf[len - 2] === 13 && buf[len - 1] === 10) {
-      headEnd = len - 2;
-      bodyStart = len;
-    } else throw new SipParseError('Incomplete message');
-  } else bodyStart = headEnd + 4;
-  if (headEnd - start > maxHeader) throw tooLarge('Header');
-  if (headEnd <= start) throw new SipParseError('Empty message');
-  if (bytes !== undefined) {
-    hs = start;
-    he = headEnd;
-  } else {
+  if (bytes === undefined) {
+    headEnd = buf.indexOf(CRLFCRLF, start);
+    if (headEnd === -1) {
+      // Some senders end a body-less datagram after the last header's CRLF.
+      if (len - start > maxHeader) throw tooLarge('Header');
+      if (len >= 2 && buf[len - 2] === 13 && buf[len - 1] === 10) {
+        headEnd = len - 2;
+        bodyStart = len;
+      } else throw new SipParseError('Incomplete message');
+    } else bodyStart = headEnd + 4;
+    if (headEnd - start > maxHeader) throw tooLarge('Header');
+    if (headEnd <= start) throw new SipParseError('Empty message');
     text = buf.toString('utf8', start, headEnd);
     he = text.length;
     if (he === headEnd - start) {
@@ -87,10 +85,15 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
   const o = bytes !== undefined ? byteStart : 0;
 
   let lineEnd = text.indexOf('\r\n', hs);
-  if (lineEnd === -1 || lineEnd > he) lineEnd = he;
-  const first = text.slice(hs, lineEnd);
+  if (he >= 0) {
+    if (lineEnd === -1 || lineEnd > he) lineEnd = he;
+  } else if (lineEnd === -1) throw new SipParseError('Incomplete message');
+  else if (lineEnd - hs > maxHeader) throw tooLarge('Header');
+  // The start line is text[hs..lineEnd), read in place.
+  const le = lineEnd;
   // "SIP/" is case-insensitive like the rest of the version (RFC 3261 §7.1); no method has a '/'.
-  const isResponse = first.length >= 4 && (first.charCodeAt(0) | 32) === 115 && (first.charCodeAt(1) | 32) === 105 && (first.charCodeAt(2) | 32) === 112 && first.charCodeAt(3) === 47;
+  const isResponse =
+    le - hs >= 4 && (b[o + hs]! | 32) === 115 && (b[o + hs + 1]! | 32) === 105 && (b[o + hs + 2]! | 32) === 112 && b[o + hs + 3] === 47;
   // A bad start line is reported after the header lines are read, so that the error carries them
   // and responseForParseError can still answer a request (400, or 505 for an unknown version).
   let startErr: SipParseError | undefined;
@@ -100,25 +103,25 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
   let reason = '';
   try {
     if (isResponse) {
-      const sp = first.indexOf(' ');
+      const sp = spaceAt(text, hs, le);
       if (sp === -1) throw new SipParseError('Malformed Status-Line');
-      if (!isVersion20(first, 0, sp)) throw new SipParseError('Version Not Supported', 505);
+      if (!isVersion20(b, o, hs, sp)) throw new SipParseError('Version Not Supported', 505);
       const codeEnd = sp + 4;
-      status = parseUint(first, 699, sp + 1, codeEnd);
-      if (status < 100 || (codeEnd < first.length && first.charCodeAt(codeEnd) !== 32)) throw new SipParseError('Malformed status code');
-      reason = codeEnd < first.length ? first.slice(codeEnd + 1) : '';
+      status = codeEnd > le ? -1 : parseUintB(b, o, 699, sp + 1, codeEnd);
+      if (status < 100 || (codeEnd < le && b[o + codeEnd] !== 32)) throw new SipParseError('Malformed status code');
+      reason = codeEnd < le ? text.slice(codeEnd + 1, le) : '';
     } else {
-      const sp1 = first.indexOf(' ');
-      const sp2 = sp1 === -1 ? -1 : first.indexOf(' ', sp1 + 1);
-      if (sp1 <= 0 || sp2 === -1 || first.indexOf(' ', sp2 + 1) !== -1) {
+      const sp1 = spaceAt(text, hs, le);
+      const sp2 = sp1 === -1 ? -1 : spaceAt(text, sp1 + 1, le);
+      if (sp1 <= hs || sp2 === -1 || spaceAt(text, sp2 + 1, le) !== -1) {
         throw new SipParseError(sp2 === -1 ? 'Malformed Request-Line' : 'Malformed Request-Line: extra whitespace');
       }
-      if (!isToken(first, 0, sp1)) throw new SipParseError('Malformed method');
-      method = first.slice(0, sp1);
-      uri = first.slice(sp1 + 1, sp2);
-      checkRequestUri(uri);
-      if (!isVersion20(first, sp2 + 1, first.length)) {
-        throw first.startsWith('SIP/', sp2 + 1) ? new SipParseError('Version Not Supported', 505) : new SipParseError('Malformed SIP-Version');
+      for (let i = hs; i < sp1; i++) if (TOKEN8[b[o + i]!] === 0) throw new SipParseError('Malformed method');
+      method = text.slice(hs, sp1);
+      checkRequestUri(b, o, sp1 + 1, sp2);
+      uri = text.slice(sp1 + 1, sp2);
+      if (!isVersion20(b, o, sp2 + 1, le)) {
+        throw le - sp2 > 4 && text.startsWith('SIP/', sp2 + 1) ? new SipParseError('Version Not Supported', 505) : new SipParseError('Malformed SIP-Version');
       }
     }
   } catch (err) {
@@ -142,7 +145,7 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
   let contactLines = 0;
   let clAt = -1;
   let clLines = 0;
-  const n = he;
+  const n = text.length;
   const source: HeaderSource = {
     text,
     spans: NO_SPANS,
@@ -155,11 +158,32 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
   try {
     let pos = lineEnd === he ? he : lineEnd + 2;
     let line = -1;
-    while (pos < n) {
+    for (;;) {
+      if (he >= 0 ? pos >= he : pos >= n) {
+        // Header text used up; or, for a whole datagram, it ended right after a header's CRLF.
+        if (he < 0) {
+          he = n - 2;
+          headEnd = he;
+          bodyStart = n;
+        }
+        break;
+      }
       // Lines end at CRLF; a bare LF inside a line belongs to it. ('\n' is the cheaper search.)
       let e = text.indexOf('\n', pos);
-      while (e !== -1 && e <= n && text.charCodeAt(e - 1) !== 13) e = text.indexOf('\n', e + 1);
-      e = e === -1 || e - 1 > n ? n : e - 1;
+      while (e !== -1 && text.charCodeAt(e - 1) !== 13) e = text.indexOf('\n', e + 1);
+      if (he >= 0) e = e === -1 || e - 1 > he ? he : e - 1;
+      else if (e === -1) throw new SipParseError('Incomplete message');
+      else {
+        e--;
+        if (e === pos) {
+          // The empty line: end of the header section.
+          he = pos - 2;
+          headEnd = he;
+          bodyStart = pos + 2;
+          break;
+        }
+        if (e - hs > maxHeader) throw tooLarge('Header');
+      }
       const c = text.charCodeAt(pos);
       if (c === 32 || c === 9) {
         if (line < 0) throw new SipParseError('Continuation line before the first header');
@@ -285,8 +309,8 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
       ? new SipResponse({ status, reason, headers, body })
       : new SipRequest({ method, uri, headers, body });
   } catch (e) {
-    // The start line's error wins over one in the header lines.
-    const err = startErr ?? e;
+    // The start line's error wins over one in the header lines, but not over a size limit.
+    const err = startErr !== undefined && !(e instanceof SipParseError && e.status === 513) ? startErr : e;
     if (err instanceof SipParseError) {
       err.isRequest = !isResponse;
       if (k > 0) {
@@ -456,28 +480,36 @@ function listOf<T>(
   return out;
 }
 
-/** "SIP/2.0", case-insensitive on the letters (RFC 3261 §7.1). */
-function isVersion20(s: string, from: number, to: number): boolean {
+/** "SIP/2.0" in b[o+from..o+to), case-insensitive on the letters (RFC 3261 §7.1). */
+function isVersion20(b: Uint8Array, o: number, from: number, to: number): boolean {
   if (to - from !== 7) return false;
+  const k = o + from;
   return (
-    (s.charCodeAt(from) | 32) === 115 && (s.charCodeAt(from + 1) | 32) === 105 && (s.charCodeAt(from + 2) | 32) === 112 &&
-    s.charCodeAt(from + 3) === 47 && s.charCodeAt(from + 4) === 50 && s.charCodeAt(from + 5) === 46 && s.charCodeAt(from + 6) === 48
+    (b[k]! | 32) === 115 && (b[k + 1]! | 32) === 105 && (b[k + 2]! | 32) === 112 &&
+    b[k + 3] === 47 && b[k + 4] === 50 && b[k + 5] === 46 && b[k + 6] === 48
   );
 }
 
+/** Index of the first SP in s[from..to), or -1. */
+function spaceAt(s: string, from: number, to: number): number {
+  const i = s.indexOf(' ', from);
+  return i === -1 || i >= to ? -1 : i;
+}
+
 /**
- * Cheap Request-URI checks (the full parse is lazy): a scheme, no <>, no URI headers on sip/sips
- * (RFC 4475 escruri). A '?' before the '@' belongs to the user part, which may hold it (intmeth).
+ * Cheap Request-URI checks on b[o+from..o+to) (the full parse is lazy): a scheme, no <>, no URI
+ * headers on sip/sips (RFC 4475 escruri). A '?' before the '@' belongs to the user part, which
+ * may hold it (intmeth).
  */
-function checkRequestUri(uri: string): void {
-  const n = uri.length;
-  const c0 = uri.charCodeAt(0) | 32;
-  if (!(c0 >= 97 && c0 <= 122)) throw new SipParseError('Malformed Request-URI');
+function checkRequestUri(b: Uint8Array, o: number, from: number, to: number): void {
+  const c0 = b[o + from]! | 32;
+  if (from >= to || !(c0 >= 97 && c0 <= 122)) throw new SipParseError('Malformed Request-URI');
   let colon = -1;
   let at = -1;
   let lastQ = -1;
-  for (let i = 0; i < n; i++) {
-    const c = uri.charCodeAt(i);
+  for (let i = from; i < to; i++) {
+    const c = b[o + i]!;
+    if (URI_CHAR8[c] === 1) continue;
     if (c < 33 || c === 127 || c === 60 || c === 62) throw new SipParseError('Malformed Request-URI');
     if (c === 58) {
       if (colon === -1) colon = i;
@@ -485,9 +517,16 @@ function checkRequestUri(uri: string): void {
       if (at === -1) at = i;
     } else if (c === 63) lastQ = i;
   }
-  if (colon <= 0) throw new SipParseError('Malformed Request-URI');
-  if (lastQ > at && (colon === 3 || colon === 4)) {
-    const sip = (uri.charCodeAt(0) | 32) === 115 && (uri.charCodeAt(1) | 32) === 105 && (uri.charCodeAt(2) | 32) === 112;
-    if (sip && (colon === 3 || (uri.charCodeAt(3) | 32) === 115)) throw new SipParseError('Request-URI must not contain headers');
+  if (colon <= from) throw new SipParseError('Malformed Request-URI');
+  const scheme = colon - from;
+  if (lastQ > at && (scheme === 3 || scheme === 4)) {
+    const k = o + from;
+    const sip = (b[k]! | 32) === 115 && (b[k + 1]! | 32) === 105 && (b[k + 2]! | 32) === 112;
+    if (sip && (scheme === 3 || (b[k + 3]! | 32) === 115)) throw new SipParseError('Request-URI must not contain headers');
   }
 }
+
+/** Request-URI bytes needing no further look: all printable ASCII but < > : @ ? (and bytes >= 128). */
+const URI_CHAR8 = new Uint8Array(256).fill(1);
+for (let c = 0; c < 33; c++) URI_CHAR8[c] = 0;
+for (const c of [127, 60, 62, 58, 64, 63]) URI_CHAR8[c] = 0;
