@@ -11,8 +11,11 @@ export function parseCSeq(s: string, from = 0, to = s.length): CSeq {
   return cseqOf(s, bytesOf(s), 0, from, to);
 }
 
-/** parseCSeq reading bytes (b[o + i] stands for s[i], see bytesOf). */
-export function cseqOf(s: string, b: Uint8Array, o: number, from: number, to: number): CSeq {
+/**
+ * parseCSeq reading bytes (b[o + i] stands for s[i], see bytesOf). When the method is `expect`
+ * (the request's own), that string is reused instead of a new slice.
+ */
+export function cseqOf(s: string, b: Uint8Array, o: number, from: number, to: number, expect?: string): CSeq {
   const n = to;
   let i = from;
   while (i < n && (b[o + i] === 32 || b[o + i] === 9)) i++;
@@ -27,5 +30,5 @@ export function cseqOf(s: string, b: Uint8Array, o: number, from: number, to: nu
   while (me > ms && (b[o + me - 1] === 32 || b[o + me - 1] === 9)) me--;
   if (me === ms) throw new SipParseError('Malformed CSeq method');
   for (let k = ms; k < me; k++) if (TOKEN8[b[o + k]!] === 0) throw new SipParseError('Malformed CSeq method');
-  return { seq, method: s.slice(ms, me) };
+  return { seq, method: expect !== undefined && me - ms === expect.length && s.startsWith(expect, ms) ? expect : s.slice(ms, me) };
 }

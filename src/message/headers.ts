@@ -27,6 +27,12 @@ export interface HeaderSource {
   /** The received bytes and the offset of `text` in them, when `text` is ASCII (one char = one byte). */
   bytes: Buffer | undefined;
   byteStart: number;
+  /**
+   * For copying the whole received message (see SipMessage.toBuffer): where its start line
+   * begins in `text`, where its body begins in `bytes`, and the start line as parsed when it was
+   * written exactly as SipMessage.startLine() writes it (else `canonical` is false).
+   */
+  whole: { start: number; bodyStart: number; canonical: boolean; a: string; b: string; status: number } | undefined;
 }
 
 /**
@@ -128,6 +134,11 @@ export class SipHeaders implements Iterable<[string, string]> {
         raws.push(normal ? undefined : text.slice(start, end));
       }
     }
+  }
+
+  /** The received lines while untouched (for SipMessage.toBuffer), else undefined. */
+  get source(): HeaderSource | undefined {
+    return this.src;
   }
 
   /** Number of header lines. */

@@ -1,5 +1,5 @@
 import { SipParseError } from './errors.js';
-import { SipHeaders, type HeadersInit } from './headers.js';
+import { SipHeaders, type HeaderSource, type HeadersInit } from './headers.js';
 import { parseCSeq, type CSeq } from './cseq.js';
 import { parseContact, parseNameAddr, type Contact, type NameAddr } from './name-addr.js';
 import { parseUint } from './chars.js';
@@ -102,6 +102,8 @@ export abstract class SipMessage {
   /** Wire form. Content-Length always equals the body length. */
   toBuffer(): Buffer {
     const body = this.body;
+    const whole = this.receivedWhole();
+    if (whole !== undefined) return whole;
     const received = this.headers.receivedLength(body.length);
     if (received >= 0) {
       // Untouched parsed header lines: copied from the received bytes (same result, no re-encoding).
@@ -128,6 +130,42 @@ export abstract class SipMessage {
 
   toString(): string {
     return this.toBuffer().toString('utf8');
+  }
+
+  /** True while the start line is the one parsed from `w`, written the way startLine() writes it. */
+  protected abstract startUnchanged(w: NonNullable<HeaderSource['whole']>): boolean;
+
+  /**
+   * A copy of the received message in one piece, when toBuffer would write exactly those bytes:
+   * start line and header lines untouched and written in the normal form, one Content-Length
+   * equal to the body length, and the body still the received bytes that follow the header.
+   */
+  private receivedWhole(): Buffer | undefined {
+    const src = this.headers.source;
+    const w = src?.whole;
+    if (src === undefined || w === undefined || !w.canonical || src.bytes === undefined || src.folded !== undefined || src.clLines !== 1) return undefined;
+    const bytes = src.bytes;
+    const body = this.body;
+    if (body.length > 0 && (body.buffer !== bytes.buffer || body.byteOffset !== bytes.byteOffset + w.bodyStart)) return undefined;
+    if (!this.startUnchanged(w)) return undefined;
+    // The Content-Length value must be the body length as written ("0068" is rewritten).
+    const k = src.clLine * 3;
+    const spans = src.spans;
+    let vs = spans[k + 1]!;
+    const end = spans[k + 2]!;
+    const text = src.text;
+    while (vs < end && text.charCodeAt(vs) !== 58) vs++;
+    vs++;
+    while (vs < end && (text.charCodeAt(vs) === 32 || text.charCodeAt(vs) === 9)) vs++;
+    let ve = end;
+    while (ve > vs && (text.charCodeAt(ve - 1) === 32 || text.charCodeAt(ve - 1) === 9)) ve--;
+    const len = String(body.length);
+    if (ve - vs !== len.length || !text.startsWith(len, vs)) return undefined;
+    const from = src.byteStart + w.start;
+    const to = w.bodyStart + body.length;
+    const out = Buffer.allocUnsafe(to - from);
+    bytes.copy(out, 0, from, to);
+    return out;
   }
 }
 
@@ -159,6 +197,9 @@ export class SipRequest extends SipMessage {
   }
   startLine(): string {
     return this.method + ' ' + this.uri + ' SIP/2.0';
+  }
+  protected startUnchanged(w: NonNullable<HeaderSource['whole']>): boolean {
+    return this.method === w.a && this.uri === w.b;
   }
   /** The Request-URI, parsed (cached while `uri` is unchanged). */
   get requestUri(): SipUri {
@@ -195,6 +236,9 @@ export class SipResponse extends SipMessage {
   }
   startLine(): string {
     return 'SIP/2.0 ' + this.status + ' ' + this.reason;
+  }
+  protected startUnchanged(w: NonNullable<HeaderSource['whole']>): boolean {
+    return this.status === w.status && this.reason === w.a;
   }
 }
 

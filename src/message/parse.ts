@@ -154,6 +154,7 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
     clLines: 0,
     bytes,
     byteStart,
+    whole: undefined,
   };
   try {
     let pos = lineEnd === he ? he : lineEnd + 2;
@@ -197,15 +198,9 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
       }
       // name, LWS, ':', LWS, value, LWS
       // The name is hashed (lower-cased) on the way, to recognise the validated headers.
-      let h = 0;
       let j = pos + o;
       const je = e + o;
-      while (j < je) {
-        const d = b[j]!;
-        if (TOKEN8[d] === 0) break;
-        h = (Math.imul(h, 31) + (d | 32)) | 0;
-        j++;
-      }
+      while (j < je && TOKEN8[b[j]!] === 1) j++;
       const ne = j - o;
       let colon = ne;
       while (colon < e && (text.charCodeAt(colon) === 32 || text.charCodeAt(colon) === 9)) colon++;
@@ -218,7 +213,7 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
       SPANS[k++] = pos;
       SPANS[k++] = ne;
       SPANS[k++] = e;
-      switch (idOfHash(h, b, o, pos, ne)) {
+      switch (nameId(b, o, pos, ne)) {
         case VIA:
           if (viaLines++ === 0) viaAt = line;
           break;
@@ -278,6 +273,15 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
     const body = bodyStart >= bodyEnd ? EMPTY : buf.subarray(bodyStart, bodyEnd);
 
     // Eager validation of the headers every layer needs; the parsed values are kept as views.
+    // For toBuffer's one-copy path: the start line is canonical when written exactly as
+    // "METHOD SP uri SP SIP/2.0" or "SIP/2.0 SP ddd SP reason" (the version in upper case).
+    if (bytes !== undefined && bodyStart === headEnd + 4) {
+      const k = o + hs;
+      const canonical = isResponse
+        ? b[k] === 83 && b[k + 1] === 73 && b[k + 2] === 80 && le - hs >= 12 && b[k + 7] === 32 && b[k + 11] === 32
+        : b[o + le - 7] === 83 && b[o + le - 6] === 73 && b[o + le - 5] === 80;
+      source.whole = { start: hs, bodyStart, canonical, a: isResponse ? reason : method, b: uri, status };
+    }
     const headers = SipHeaders.fromSource(source);
     if (viaLines > 0) headers.primeView('via', listOf(text, b, o, spans, folded, viaAt, viaLines, VIA, viaElement));
     if (cseqAt !== -1) {
@@ -285,8 +289,8 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
       let cseq: CSeq;
       if (f !== undefined) cseq = parseCSeq(f);
       else {
-        const vs = valueStart(text, spans[cseqAt * 3 + 1]!, spans[cseqAt * 3 + 2]!);
-        cseq = cseqOf(text, b, o, vs, valueEnd(text, vs, spans[cseqAt * 3 + 2]!));
+        const vs = vStart(b, o, spans[cseqAt * 3 + 1]!, spans[cseqAt * 3 + 2]!);
+        cseq = cseqOf(text, b, o, vs, vEnd(b, o, vs, spans[cseqAt * 3 + 2]!), method);
       }
       headers.primeView('cseq', cseq);
       if (!isResponse && cseq.method !== method) {
@@ -339,26 +343,6 @@ const CALL_ID = 6;
 const CONTACT = 7;
 const CONTENT_LENGTH = 8;
 
-/** Lower-case 31-hash of a name, as the split loop computes it. */
-function nameHash(name: string): number {
-  let h = 0;
-  for (let i = 0; i < name.length; i++) h = (Math.imul(h, 31) + (name.charCodeAt(i) | 32)) | 0;
-  return h;
-}
-const [H_V, H_F, H_T, H_I, H_M, H_L, H_TO, H_VIA, H_CSEQ, H_FROM, H_CALL_ID, H_CONTACT, H_MAX_FORWARDS, H_CONTENT_LENGTH] = [
-  'v', 'f', 't', 'i', 'm', 'l', 'to', 'via', 'cseq', 'from', 'call-id', 'contact', 'max-forwards', 'content-length',
-].map(nameHash);
-
-/** nameId for a name whose hash is `h`: most names miss on the hash; a hit is checked for real. */
-function idOfHash(h: number, b: Uint8Array, o: number, from: number, to: number): number {
-  switch (h) {
-    case H_V: case H_F: case H_T: case H_I: case H_M: case H_L: case H_TO: case H_VIA: case H_CSEQ: case H_FROM:
-    case H_CALL_ID: case H_CONTACT: case H_MAX_FORWARDS: case H_CONTENT_LENGTH:
-      return nameId(b, o, from, to);
-  }
-  return OTHER;
-}
-
 const C_TO = codes('to');
 const C_VIA = codes('via');
 const C_CSEQ = codes('cseq');
@@ -368,10 +352,13 @@ const C_CONTACT = codes('contact');
 const C_MAX_FORWARDS = codes('max-forwards');
 const C_CONTENT_LENGTH = codes('content-length');
 
+/** Which validated header b[o+from..o+to) names (any case, compact forms included), or OTHER. */
 function nameId(b: Uint8Array, o: number, from: number, to: number): number {
+  // The length and first letter rule out almost every other name before a full comparison.
+  const c0 = b[o + from]! | 32;
   switch (to - from) {
     case 1:
-      switch (b[o + from]! | 32) {
+      switch (c0) {
         case 118: return VIA; // v
         case 102: return FROM; // f
         case 116: return TO; // t
@@ -381,19 +368,37 @@ function nameId(b: Uint8Array, o: number, from: number, to: number): number {
       }
       return OTHER;
     case 2:
-      return eqb(b, o, from, C_TO) ? TO : OTHER;
+      return c0 === 116 && eqb(b, o, from, C_TO) ? TO : OTHER;
     case 3:
-      return eqb(b, o, from, C_VIA) ? VIA : OTHER;
+      return c0 === 118 && eqb(b, o, from, C_VIA) ? VIA : OTHER;
     case 4:
-      return eqb(b, o, from, C_CSEQ) ? CSEQ : eqb(b, o, from, C_FROM) ? FROM : OTHER;
+      if (c0 === 99) return eqb(b, o, from, C_CSEQ) ? CSEQ : OTHER;
+      return c0 === 102 && eqb(b, o, from, C_FROM) ? FROM : OTHER;
     case 7:
-      return eqb(b, o, from, C_CALL_ID) ? CALL_ID : eqb(b, o, from, C_CONTACT) ? CONTACT : OTHER;
+      if (c0 !== 99) return OTHER;
+      if ((b[o + from + 1]! | 32) === 97) return eqb(b, o, from, C_CALL_ID) ? CALL_ID : OTHER;
+      return eqb(b, o, from, C_CONTACT) ? CONTACT : OTHER;
     case 12:
-      return eqb(b, o, from, C_MAX_FORWARDS) ? MAX_FORWARDS : OTHER;
+      return c0 === 109 && eqb(b, o, from, C_MAX_FORWARDS) ? MAX_FORWARDS : OTHER;
     case 14:
-      return eqb(b, o, from, C_CONTENT_LENGTH) ? CONTENT_LENGTH : OTHER;
+      return c0 === 99 && eqb(b, o, from, C_CONTENT_LENGTH) ? CONTENT_LENGTH : OTHER;
   }
   return OTHER;
+}
+
+/** valueStart over bytes: past LWS, ':' and LWS after the name ending at `ne`. */
+function vStart(b: Uint8Array, o: number, ne: number, end: number): number {
+  let i = ne;
+  while (i < end && (b[o + i] === 32 || b[o + i] === 9)) i++;
+  i++; // ':'
+  while (i < end && (b[o + i] === 32 || b[o + i] === 9)) i++;
+  return i;
+}
+
+/** valueEnd over bytes: trailing LWS dropped. */
+function vEnd(b: Uint8Array, o: number, vs: number, end: number): number {
+  while (end > vs && (b[o + end - 1] === 32 || b[o + end - 1] === 9)) end--;
+  return end;
 }
 
 /** Unsigned decimal value of header line `line` (see parseUint), or -1. */
@@ -408,8 +413,8 @@ function parseValueUint(
 ): number {
   const f = folded?.get(line);
   if (f !== undefined) return parseUint(f, max);
-  const vs = valueStart(head, spans[line * 3 + 1]!, spans[line * 3 + 2]!);
-  return parseUintB(b, o, max, vs, valueEnd(head, vs, spans[line * 3 + 2]!));
+  const vs = vStart(b, o, spans[line * 3 + 1]!, spans[line * 3 + 2]!);
+  return parseUintB(b, o, max, vs, vEnd(b, o, vs, spans[line * 3 + 2]!));
 }
 
 function nameAddrAt(
@@ -423,8 +428,8 @@ function nameAddrAt(
 ): NameAddr {
   const f = folded?.get(line);
   if (f !== undefined) return parseNameAddr(f, what);
-  const vs = valueStart(head, spans[line * 3 + 1]!, spans[line * 3 + 2]!);
-  return nameAddrElement(head, b, o, what, vs, valueEnd(head, vs, spans[line * 3 + 2]!), false);
+  const vs = vStart(b, o, spans[line * 3 + 1]!, spans[line * 3 + 2]!);
+  return nameAddrElement(head, b, o, what, vs, vEnd(b, o, vs, spans[line * 3 + 2]!), false);
 }
 
 /** [value start, value end] of an unfolded header line. */
@@ -468,8 +473,8 @@ function listOf<T>(
     const s = f ?? head;
     const sb = f !== undefined ? bytesOf(f) : b;
     const so = f !== undefined ? 0 : o;
-    let i = f !== undefined ? 0 : valueStart(head, spans[k + 1]!, spans[k + 2]!);
-    const to = f !== undefined ? f.length : valueEnd(head, i, spans[k + 2]!);
+    let i = f !== undefined ? 0 : vStart(b, o, spans[k + 1]!, spans[k + 2]!);
+    const to = f !== undefined ? f.length : vEnd(b, o, i, spans[k + 2]!);
     for (;;) {
       out.push(element(s, sb, so, i, to, true));
       i = CAP.end;

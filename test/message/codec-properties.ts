@@ -382,6 +382,15 @@ export function checkBytes(data: Buffer): void {
     if (err !== undefined) expect(err).toBeInstanceOf(SipParseError);
   }
   const out = m.toBuffer();
+  // toBuffer's shortcuts (copying received bytes) write what the line-by-line serialiser writes
+  // for a copy of the message (the same except for non-ASCII bytes, which the copies keep as
+  // received while the serialiser re-encodes what was decoded).
+  if (!out.some((byte) => byte >= 0x80)) {
+    const slow = m.isRequest()
+      ? new SipRequest({ method: m.method, uri: m.uri, headers: m.headers.clone(), body: m.body })
+      : new SipResponse({ status: m.status, reason: m.reason, headers: m.headers.clone(), body: m.body });
+    expect(out.toString('latin1')).toBe(slow.toBuffer().toString('latin1'));
+  }
   const again = parseMessage(out);
   expect(linesWithoutLength(again)).toEqual(linesWithoutLength(m));
   expect(again.body.equals(m.body)).toBe(true);
