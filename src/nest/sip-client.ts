@@ -2,7 +2,6 @@ import { Logger } from '@nestjs/common';
 import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
 import { EventEmitter } from 'node:events';
 import { Observable } from 'rxjs';
-import type { Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import {
   generateBranch,
@@ -23,7 +22,7 @@ import {
   type SipPeer,
   type TimerOptions,
 } from '../transaction/index.js';
-import { ConnectionClosedError, type LocalAddress, type PoolLimitsInit, type PoolTlsOptions, type SocketPool } from '../transport/index.js';
+import type { LocalAddress, PoolLimitsInit, PoolTlsOptions, SocketPool } from '../transport/index.js';
 import { SipEndpoint } from './sip-endpoint.js';
 import { SipClientClosedError, SipResponseError } from './sip-response-error.js';
 import { resolveLiteral, resolveTarget, systemDns, type ResolvedTarget, type SipDnsResolver, type SipTransportName } from './sip-resolver.js';
@@ -122,8 +121,6 @@ export class SipClient extends ClientProxy<SipClientEvents> {
   private readonly acking = new Map<string, Promise<SipDestination>>();
   /** autoAck false: INVITEs whose 2xx waits for the caller's `ack(response)`, by Call-ID/CSeq/To tag (kept 64*T1). */
   private readonly awaitingAck = new Map<string, { invite: SipRequest; until: number }>();
-  /** TCP/TLS connections carrying pending requests (see watchConnection). */
-  private readonly watched = new Map<WatchedSocket, { pending: Set<Pending>; gone: () => void }>();
 
   constructor(options: SipClientOptions = {}) {
     super();
@@ -179,12 +176,6 @@ export class SipClient extends ClientProxy<SipClientEvents> {
     this.acks.clear();
     this.awaitingAck.clear();
     this.readyLegs.clear();
-    for (const [socket, w] of this.watched) {
-      w.pending.clear();
-      socket.removeListener('end', w.gone);
-      socket.removeListener('close', w.gone);
-    }
-    this.watched.clear();
     this.endpoint = undefined;
     if (ep !== undefined) {
       if (this.ownsEndpoint) await ep.close(0);
@@ -327,8 +318,8 @@ export class SipClient extends ClientProxy<SipClientEvents> {
     if (this.endpoint !== ep) throw new SipClientClosedError();
     p.request = req;
     p.dst = dst;
+    // A TCP/TLS connection dying under it fails it at once: SipEndpoint hears it from the pool.
     p.txn = ep.layer.request(req, dst, p);
-    if (dst.proto !== 'udp' && !p.done) this.watchConnection(p, ep, dst, req);
   }
 
   /** Build the request (headers are filled in by destinationFor, once the leg is known). */
@@ -551,57 +542,6 @@ export class SipClient extends ClientProxy<SipClientEvents> {
     if (known !== undefined && this.endpoint !== undefined) void this.endpoint.layer.sendStateless(known.ack, known.dst).catch((e: unknown) => this.reportError(e));
   }
 
-  /**
-   * TCP/TLS: fail the request at once when the connection carrying it closes, or the peer
-   * half-closes it (nothing can answer on it any more), instead of at Timer B/F (RFC 3261 §17.1.4
-   * asks transport errors to be reported; the transport does not tell the transaction layer about
-   * connections that die after the write). Only the requests on that connection are failed.
-   *
-   * The SocketPool has no public way to name the connection of a request yet: its id registry is
-   * read here (same id as `pool.tidOf(request)`); if that changes shape, this is a no-op and such
-   * requests end at Timer B/F as before.
-   */
-  private watchConnection(p: Pending, ep: SipEndpoint, dst: SipDestination, req: SipRequest): void {
-    const pool = ep.poolFor(dst);
-    if (pool === undefined) return;
-    const conn = connectionOf(pool, req);
-    if (conn === undefined) return;
-    const socket = conn.socket;
-    if (socket.destroyed || socket.readableEnded) {
-      p.connectionLost(this.connectionError(conn));
-      return;
-    }
-    let w = this.watched.get(socket);
-    if (w === undefined) {
-      const gone = (): void => {
-        socket.removeListener('end', gone);
-        socket.removeListener('close', gone);
-        const entry = this.watched.get(socket);
-        if (entry === undefined) return;
-        this.watched.delete(socket);
-        // A send still pending on it is rejected by the transport with its own reason in a moment: let that come first.
-        setImmediate(() => {
-          const err = this.connectionError(conn);
-          for (const q of entry.pending) q.connectionLost(err);
-        });
-      };
-      w = { pending: new Set(), gone };
-      this.watched.set(socket, w);
-      socket.on('end', gone);
-      socket.on('close', gone);
-    }
-    w.pending.add(p);
-    p.socket = socket;
-  }
-
-  /** Why the connection is gone: the transport's own reason (TLS failure, reset...) when it recorded one. */
-  private connectionError(conn: WatchedConnection): Error {
-    if (conn.failure instanceof Error) return conn.failure;
-    const socket = conn.socket;
-    const where = socket.remoteAddress !== undefined ? `${socket.remoteAddress.includes(':') ? `[${socket.remoteAddress}]` : socket.remoteAddress}:${socket.remotePort}` : 'the peer';
-    return new ConnectionClosedError(`connection to ${where} closed before the final response`);
-  }
-
   /** A 2xx retransmitted after its transaction ended: repeat our ACK (RFC 3261 §13.2.2.4). */
   private readonly strayListener = (res: SipResponse, _from: SipPeer): void => {
     if (res.status < 200 || res.status >= 300) return;
@@ -627,19 +567,6 @@ export class SipClient extends ClientProxy<SipClientEvents> {
   /** @internal */
   settled(p: Pending): void {
     this.pending.delete(p);
-    const socket = p.socket;
-    if (socket !== undefined) {
-      p.socket = undefined;
-      const w = this.watched.get(socket);
-      if (w !== undefined) {
-        w.pending.delete(p);
-        if (w.pending.size === 0) {
-          this.watched.delete(socket);
-          socket.removeListener('end', w.gone);
-          socket.removeListener('close', w.gone);
-        }
-      }
-    }
   }
   /** @internal */
   reportError(err: unknown): void {
@@ -657,35 +584,11 @@ export interface SipAckOptions {
   contentType?: string;
 }
 
-/** What the client needs of a TCP/TLS connection's socket to watch it. */
-type WatchedSocket = Pick<Socket, 'on' | 'removeListener' | 'destroyed' | 'readableEnded' | 'remoteAddress' | 'remotePort'>;
-/** The pool's connection object, as far as the client reads it. */
-interface WatchedConnection {
-  readonly socket: WatchedSocket;
-  readonly failure?: unknown;
-}
-
-/**
- * The socket of the TCP/TLS connection the pool sent `req` on (it files every outgoing request's
- * id under its connection, connecting ones included). Reads pool internals: see watchConnection.
- */
-function connectionOf(pool: SocketPool, req: SipRequest): WatchedConnection | undefined {
-  const tid = pool.tidOf(req);
-  if (tid === undefined) return undefined;
-  const registry = (pool as unknown as { stream?: { registry?: { owners?: unknown } } }).stream?.registry;
-  const owners = registry?.owners;
-  if (!(owners instanceof Map)) return undefined;
-  const conn = owners.get(tid) as { socket?: unknown } | undefined;
-  return conn !== undefined && conn.socket instanceof EventEmitter ? (conn as WatchedConnection) : undefined;
-}
-
 /** One request in flight: the transaction's handlers, mapped onto Nest's WritePacket callback. */
 class Pending {
   request: SipRequest | undefined;
   dst: SipDestination | undefined;
   txn: ClientTransaction | undefined;
-  /** The TCP/TLS connection watched for this request. */
-  socket: WatchedSocket | undefined;
   done = false;
   private unsubscribed = false;
 
@@ -737,15 +640,7 @@ class Pending {
       };
       txn.setHandlers({ onFinal: hangUp, onLate2xx: hangUp });
       txn.cancel();
-    } else txn._shutdown(err);
-  }
-
-  /** The connection carrying the request died: end the transaction with `err` (which fails this request). */
-  connectionLost(err: Error): void {
-    if (this.done) return;
-    const txn = this.txn;
-    if (txn !== undefined && !txn.terminated && txn.finalResponse === undefined) txn._shutdown(err);
-    this.fail(err);
+    } else ep.layer.abandon(txn, err);
   }
 
   onError(err: unknown): void {

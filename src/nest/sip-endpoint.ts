@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import type { SipMessage, SipResponse } from '../message/index.js';
 import {
+  ClientTransaction,
   TransactionLayer,
   type AnyTransaction,
   type SipDestination,
@@ -41,6 +42,8 @@ export class SipEndpoint implements TransactionTransport {
   /** Which pool a connection (or UDP socket) belongs to, learnt as messages arrive. */
   private readonly poolOfSocket = new WeakMap<object, SocketPool>();
   private readonly held = new Map<AnyTransaction, SocketPool>();
+  /** The same transactions by the pool's id for them, to find them when their connection dies. */
+  private readonly heldTids = new Map<string, AnyTransaction>();
   /** Responses no client transaction claimed (a SipClient sharing this endpoint re-ACKs 2xx from here). */
   private readonly strayListeners = new Set<(res: SipResponse, from: SipPeer) => void>();
 
@@ -58,13 +61,22 @@ export class SipEndpoint implements TransactionTransport {
       },
       onOpen: (peer, txn) => {
         const pool = this.poolFor(peer);
-        if (pool !== undefined && pool.hold(txn.request)) this.held.set(txn, pool);
+        if (pool === undefined) return;
+        const tid = pool.tidOf(txn.request);
+        if (tid !== undefined && pool.hold(tid)) {
+          this.held.set(txn, pool);
+          this.heldTids.set(tid, txn);
+        }
       },
       onClose: (_peer, txn) => {
         const pool = this.held.get(txn);
         if (pool !== undefined) {
           this.held.delete(txn);
-          pool.release(txn.request);
+          const tid = pool.tidOf(txn.request);
+          if (tid !== undefined) {
+            if (this.heldTids.get(tid) === txn) this.heldTids.delete(tid);
+            pool.release(tid);
+          }
         }
       },
     });
@@ -82,6 +94,7 @@ export class SipEndpoint implements TransactionTransport {
     this.pools.push(pool);
     this.poolOfSocket.set(pool.master, pool);
     pool.on('error', (err) => this.layer.onError?.(err));
+    pool.on('connectionLost', (tids, err) => this.connectionLost(tids, err));
     pool.attach(this.receiverFor(pool));
     return pool;
   }
@@ -96,6 +109,18 @@ export class SipEndpoint implements TransactionTransport {
 
   get addresses(): LocalAddress[] {
     return this.pools.map((p) => p.local);
+  }
+
+  /**
+   * A TCP/TLS connection died under open transactions: the client ones fail now with the
+   * transport's reason instead of waiting for Timer B/F (RFC 3261 §17.1.4). Server transactions
+   * carry on: their responses fall back to RFC 3261 §18.2.2 routing.
+   */
+  private connectionLost(tids: string[], err: Error): void {
+    for (const tid of tids) {
+      const txn = this.heldTids.get(tid);
+      if (txn !== undefined && txn instanceof ClientTransaction) this.layer.abandon(txn, err);
+    }
   }
 
   /** One handler per pool (not per message): remembers the pool of each connection, then hands over. */
@@ -148,5 +173,6 @@ export class SipEndpoint implements TransactionTransport {
     }
     await Promise.all(this.pools.map((p) => p.close()));
     this.held.clear();
+    this.heldTids.clear();
   }
 }

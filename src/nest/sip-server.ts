@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { CustomTransportStrategy, Server, type MessageHandler, type WritePacket } from '@nestjs/microservices';
 import { EventEmitter } from 'node:events';
-import { isObservable, Observable, takeUntil, throwError } from 'rxjs';
+import { isObservable, Observable, throwError } from 'rxjs';
 import { createResponse, SipParseError, type SipRequest, type SipResponse } from '../message/index.js';
 import type { InviteServerTransaction, ServerTransaction, SipPeer, TimerOptions } from '../transaction/index.js';
 import type { LocalAddress, PoolLimitsInit, SocketPool } from '../transport/index.js';
@@ -213,7 +213,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
       const out = isObservable(result) ? result : this.transformToObservable(result);
       // CANCEL, application timeout, transport failure or shutdown: the transaction has its final
       // answer (or none is possible); stop the handler's stream so its teardown runs now.
-      return out.pipe(takeUntil(whenAborted(ctx.getTransaction())));
+      return untilAborted(out, ctx.getTransaction());
     } catch (err) {
       return throwError(() => err);
     }
@@ -332,16 +332,23 @@ class ReplySink {
 }
 
 /** Emits once when the transaction's signal aborts (at once if it already did). */
-function whenAborted(txn: ServerTransaction): Observable<void> {
-  return new Observable<void>((sub) => {
-    const signal = txn.signal;
-    if (signal.aborted) {
-      sub.next();
+/**
+ * `source`, completed early when the transaction aborts. Listens on the transaction's own emitter:
+ * an AbortSignal listener per request cost ~20 us and extra GC on the hot path (bench profile).
+ */
+function untilAborted<T>(source: Observable<T>, txn: ServerTransaction): Observable<T> {
+  return new Observable<T>((sub) => {
+    if (txn.aborted) {
+      sub.complete();
       return undefined;
     }
-    const onAbort = (): void => sub.next();
-    signal.addEventListener('abort', onAbort, { once: true });
-    return () => signal.removeEventListener('abort', onAbort);
+    const onAbort = (): void => sub.complete();
+    txn.on('abort', onAbort);
+    const inner = source.subscribe(sub);
+    return () => {
+      txn.off('abort', onAbort);
+      inner.unsubscribe();
+    };
   });
 }
 

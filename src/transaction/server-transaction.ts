@@ -16,6 +16,8 @@ export interface ServerTransactionEvents {
   ack: (ack: SipRequest, from: SipPeer) => void;
   /** INVITE: a final response was never acknowledged: 2xx within 64*T1 (Timer L), non-2xx (Timer H). */
   unacked: (response: SipResponse) => void;
+  /** The transaction was aborted (CANCEL, application timeout, transport failure, shutdown): the same reason as `signal`'s. */
+  abort: (reason: unknown) => void;
   /** The transport failed to send a response (the transaction is terminated, §17.2.4). */
   error: (err: unknown) => void;
   terminated: () => void;
@@ -213,6 +215,7 @@ export abstract class ServerTransaction extends TinyEmitter<ServerTransactionEve
     if (this.abortReason !== undefined) return;
     this.abortReason = reason;
     this.ac?.abort(reason);
+    this.emit('abort', reason);
   }
 
   protected setState(state: ServerTransactionState): void {

@@ -336,6 +336,17 @@ export class TransactionLayer implements TransactionCore {
   }
 
   /** Send a message outside any transaction (ACK for a 2xx, stateless answers). */
+  /**
+   * End a client transaction that has no final response yet with `reason`, as a transport failure
+   * does (RFC 3261 §17.1.4): the connection carrying it died, or its caller abandoned it. Its
+   * onError handler gets `reason`; its timers stop. Returns false when it had already ended.
+   */
+  abandon(txn: ClientTransaction, reason: unknown): boolean {
+    if (txn.terminated || txn.finalResponse !== undefined) return false;
+    txn._shutdown(reason);
+    return true;
+  }
+
   sendStateless(msg: SipMessage, dst: SipDestination): Promise<void> {
     try {
       return this.transport.send(msg, dst);

@@ -18,6 +18,13 @@ import { UdpTransport } from './udp-transport.js';
 export interface SocketPoolEvents {
   /** A non-fatal error: socket or listener error, failed inbound TLS handshake, a handler that threw. */
   error: [err: Error];
+  /**
+   * A TCP/TLS connection closed, or was half-closed by the peer, while transactions were held on
+   * it (see hold()): `tids` are their ids (tidOf), `err` why (the TLS failure, reset, peer close...).
+   * Their responses can no longer arrive on it: a client transaction should fail now (RFC 3261
+   * §17.1.4). May come twice for the same ids (half-close, then close).
+   */
+  connectionLost: [tids: string[], err: Error];
 }
 
 /**
@@ -219,6 +226,15 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements PoolCo
     } catch (err) {
       this.stats.handlerErrors++;
       this.report(new HandlerError(`message handler threw: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
+    }
+  }
+
+  /** @internal */
+  lost(tids: string[], err: Error): void {
+    try {
+      this.emit('connectionLost', tids, err);
+    } catch (e) {
+      this.report(e as Error);
     }
   }
 

@@ -16,6 +16,7 @@ import { expireAfterMs } from './limits.js';
 import type { PoolCore } from './pool-core.js';
 import { responseTarget } from './response-target.js';
 import { TidRegistry } from './tid-registry.js';
+import { ConnectionClosedError } from './errors.js';
 import type { TlsPolicy } from './tls-options.js';
 import { transactionKey } from './transaction-key.js';
 import type { Family, Peer } from './types.js';
@@ -195,9 +196,12 @@ export class StreamTransport {
     for (const k of conn.keys) if (this.byPeer.get(k) === conn) this.byPeer.delete(k);
   }
 
-  /** The peer of `conn` half-closed: sweep again when its grace is over. */
+  /** The peer of `conn` half-closed (with transactions held on it): sweep again when its grace is over. */
   peerEnded(conn: Connection): void {
     this.schedule(conn.lastActivity + this.closeGrace() + 1);
+    // Nothing more will arrive on it: transactions waiting for a response there must learn it now.
+    const held = this.registry.heldBy(conn);
+    if (held.length > 0) this.core.lost(held, new ConnectionClosedError(`connection to ${conn.describe()} closed by the peer`));
   }
 
   /** `conn` is closing: sweep again to destroy it if the peer does not close in time. */
@@ -213,6 +217,7 @@ export class StreamTransport {
   /** The socket of `conn` closed (called once per connection). */
   closed(conn: Connection): void {
     this.unlink(conn);
+    const held = this.registry.heldBy(conn);
     this.registry.removeOwner(conn);
     this.conns.delete(conn);
     this.stats.connectionsOpen = this.conns.size;
@@ -225,6 +230,7 @@ export class StreamTransport {
       this.unschedule();
       this.checkDrained();
     }
+    if (held.length > 0) this.core.lost(held, conn.failure ?? new ConnectionClosedError(`connection to ${conn.describe()} closed`));
   }
 
   // --- inbound ---
@@ -408,6 +414,8 @@ export class StreamTransport {
     return this.registry.hold(tid);
   }
   release(tid: string): void {
-    this.registry.release(tid);
+    const idle = this.registry.release(tid);
+    // The peer already half-closed and the last transaction on it ended: nothing more to say.
+    if (idle !== undefined && idle.peerEnded && !idle.owed) idle.finish();
   }
 }

@@ -87,12 +87,20 @@ export class TidRegistry<C extends TidOwner> {
     return true;
   }
 
-  /** Undo one hold(tid). */
-  release(tid: string): void {
+  /** Undo one hold(tid). Returns the connection when that was its last hold (it is idle now). */
+  release(tid: string): C | undefined {
     const h = this.holds.get(tid);
-    if (h === undefined) return;
+    if (h === undefined) return undefined;
     h.owner.busy--;
     if (--h.count === 0) this.holds.delete(tid);
+    return h.owner.busy === 0 ? h.owner : undefined;
+  }
+
+  /** The held ids whose transactions run on `owner` (it is closing: their owners must learn it). */
+  heldBy(owner: C): string[] {
+    const out: string[] = [];
+    for (const [tid, h] of this.holds) if (h.owner === owner) out.push(tid);
+    return out;
   }
 
   /** Number of ids held. */

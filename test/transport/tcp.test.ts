@@ -275,6 +275,36 @@ describe.each(LOOPBACKS)('TCP over %s', (_name, host) => {
   });
 });
 
+describe.each(LOOPBACKS)('TCP connection loss over %s', (_name, host) => {
+  test('a connection closing under held transactions reports exactly their ids (connectionLost)', async () => {
+    const pool = await createPool({ proto: 'tcp', host, port: 0 });
+    const got = collect(pool);
+    const lost: { tids: string[]; err: Error }[] = [];
+    pool.on('connectionLost', (tids, err) => lost.push({ tids, err }));
+    const a = await StreamPeer.connect(pool.local.port, host);
+    const b = await StreamPeer.connect(pool.local.port, host);
+    a.send(request());
+    b.send(request());
+    await waitUntil(() => got.length === 2);
+    const onA = got.find((g) => g.from.port === a.socket.localPort)!;
+    const onB = got.find((g) => g.from.port === b.socket.localPort)!;
+    const tidA = pool.tidOf(onA.msg)!;
+    expect(pool.hold(tidA)).toBe(true);
+    expect(pool.hold(pool.tidOf(onB.msg)!)).toBe(true);
+    a.socket.resetAndDestroy();
+    await waitUntil(() => lost.length > 0);
+    expect(lost.map((l) => l.tids)).toEqual([[tidA]]);
+    expect(lost[0]!.err).toBeInstanceOf(ConnectionClosedError);
+    // Unheld connections closing say nothing.
+    const c = await StreamPeer.connect(pool.local.port, host);
+    c.send(request());
+    await waitUntil(() => got.length === 3);
+    c.socket.destroy();
+    await sleep(50);
+    expect(lost).toHaveLength(1);
+  });
+});
+
 describe('TCP dst restriction (issue 3 #4)', () => {
   test('inbound TCP compares the address only; other addresses are dropped; sends go to dst', async () => {
     const target = await createPool({ proto: 'tcp', host: '127.0.0.1', port: 0 });
