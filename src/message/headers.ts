@@ -15,7 +15,7 @@ let pendingSource: HeaderSource | undefined;
  * names/keys/values on first use (most messages are answered after reading a few parsed views).
  */
 export interface HeaderSource {
-  /** The decoded header section. */
+  /** Decoded text holding the header section (for a small datagram: all of it). */
   text: string;
   /** Three offsets in `text` per line: start, name end, end (see valueStart / valueEnd). */
   spans: number[];
@@ -136,7 +136,7 @@ export class SipHeaders implements Iterable<[string, string]> {
     }
   }
 
-  /** The received lines while untouched (for SipMessage.toBuffer), else undefined. */
+  /** @internal The received lines while untouched (for SipMessage.toBuffer), else undefined. */
   get source(): HeaderSource | undefined {
     return this.src;
   }

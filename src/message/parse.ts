@@ -1,4 +1,4 @@
-import { bytesOf, isToken, parseUint, parseUintB, TOKEN8, trimLws } from './chars.js';
+import { bytesOf, parseUint, parseUintB, TOKEN8, trimLws } from './chars.js';
 import { cseqOf, parseCSeq, type CSeq } from './cseq.js';
 import { SipParseError, tooLarge } from './errors.js';
 import { SipHeaders, valueEnd, valueStart, type HeaderSource } from './headers.js';
@@ -111,12 +111,16 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
       if (status < 100 || (codeEnd < le && b[o + codeEnd] !== 32)) throw new SipParseError('Malformed status code');
       reason = codeEnd < le ? text.slice(codeEnd + 1, le) : '';
     } else {
-      const sp1 = spaceAt(text, hs, le);
-      const sp2 = sp1 === -1 ? -1 : spaceAt(text, sp1 + 1, le);
-      if (sp1 <= hs || sp2 === -1 || spaceAt(text, sp2 + 1, le) !== -1) {
-        throw new SipParseError(sp2 === -1 ? 'Malformed Request-Line' : 'Malformed Request-Line: extra whitespace');
+      // Method SP Request-URI SP SIP-Version, each SP single (RFC 4475 lwsstart, trws).
+      let sp1 = hs;
+      while (sp1 < le && TOKEN8[b[o + sp1]!] === 1) sp1++;
+      if (sp1 >= le || b[o + sp1] !== 32) {
+        throw new SipParseError(spaceAt(text, hs, le) === -1 ? 'Malformed Request-Line' : 'Malformed method');
       }
-      for (let i = hs; i < sp1; i++) if (TOKEN8[b[o + i]!] === 0) throw new SipParseError('Malformed method');
+      if (sp1 === hs) throw new SipParseError('Malformed Request-Line');
+      const sp2 = spaceAt(text, sp1 + 1, le);
+      if (sp2 === -1) throw new SipParseError('Malformed Request-Line');
+      if (sp2 === sp1 + 1 || spaceAt(text, sp2 + 1, le) !== -1) throw new SipParseError('Malformed Request-Line: extra whitespace');
       method = text.slice(hs, sp1);
       checkRequestUri(b, o, sp1 + 1, sp2);
       uri = text.slice(sp1 + 1, sp2);
@@ -197,7 +201,6 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
         continue;
       }
       // name, LWS, ':', LWS, value, LWS
-      // The name is hashed (lower-cased) on the way, to recognise the validated headers.
       let j = pos + o;
       const je = e + o;
       while (j < je && TOKEN8[b[j]!] === 1) j++;
@@ -272,16 +275,18 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
     if (bodyEnd - bodyStart > maxBody) throw tooLarge('Body');
     const body = bodyStart >= bodyEnd ? EMPTY : buf.subarray(bodyStart, bodyEnd);
 
-    // Eager validation of the headers every layer needs; the parsed values are kept as views.
-    // For toBuffer's one-copy path: the start line is canonical when written exactly as
-    // "METHOD SP uri SP SIP/2.0" or "SIP/2.0 SP ddd SP reason" (the version in upper case).
+    // For toBuffer's one-copy path (an empty line after the header is required): the start line
+    // is canonical when written exactly as "METHOD SP uri SP SIP/2.0" or "SIP/2.0 SP ddd SP reason"
+    // (the version in upper case), which is how startLine() writes it.
     if (bytes !== undefined && bodyStart === headEnd + 4) {
-      const k = o + hs;
+      const sl = o + hs;
       const canonical = isResponse
-        ? b[k] === 83 && b[k + 1] === 73 && b[k + 2] === 80 && le - hs >= 12 && b[k + 7] === 32 && b[k + 11] === 32
+        ? b[sl] === 83 && b[sl + 1] === 73 && b[sl + 2] === 80 && le - hs >= 12 && b[sl + 7] === 32 && b[sl + 11] === 32
         : b[o + le - 7] === 83 && b[o + le - 6] === 73 && b[o + le - 5] === 80;
       source.whole = { start: hs, bodyStart, canonical, a: isResponse ? reason : method, b: uri, status };
     }
+
+    // Eager validation of the headers every layer needs; the parsed values are kept as views.
     const headers = SipHeaders.fromSource(source);
     if (viaLines > 0) headers.primeView('via', listOf(text, b, o, spans, folded, viaAt, viaLines, VIA, viaElement));
     if (cseqAt !== -1) {

@@ -26,33 +26,3 @@ export function splitList(value: string, out: string[]): void {
   }
   out.push(start === 0 ? value : trimLws(value, start));
 }
-
-/**
- * splitList over s[from..to), without slicing: pushes a [start, end) pair per element into `out`
- * (LWS trimmed; empty elements kept).
- */
-export function splitRanges(s: string, from: number, to: number, out: number[]): void {
-  let start = from;
-  let inQuote = false;
-  let inAngle = false;
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i);
-    if (inQuote) {
-      if (c === 92 /* \ */) i++;
-      else if (c === 34 /* " */) inQuote = false;
-    } else if (c === 34) inQuote = true;
-    else if (c === 60 /* < */) inAngle = true;
-    else if (c === 62 /* > */) inAngle = false;
-    else if (c === 44 /* , */ && !inAngle) {
-      pushTrimmed(s, start, i, out);
-      start = i + 1;
-    }
-  }
-  pushTrimmed(s, start, to, out);
-}
-
-function pushTrimmed(s: string, from: number, to: number, out: number[]): void {
-  while (from < to && (s.charCodeAt(from) === 32 || s.charCodeAt(from) === 9)) from++;
-  while (to > from && (s.charCodeAt(to - 1) === 32 || s.charCodeAt(to - 1) === 9)) to--;
-  out.push(from, to);
-}
