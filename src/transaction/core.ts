@@ -63,6 +63,13 @@ export interface TransactionCore {
   /** A transaction got its final response (or failed): it no longer counts as pending. */
   settled(): void;
   serverTerminated(txn: ServerTransaction): void;
+  /**
+   * A non-INVITE server transaction over UDP sent its final response: keep only what Timer J
+   * needs (key, response, destination) so retransmitted requests still get it, and let the
+   * transaction object go (at thousands of requests per second, 64*T1 of whole transactions is
+   * gigabytes).
+   */
+  retainCompleted(key: string, res: SipResponse, from: SipPeer, ms: number): void;
   registerAccepted(txn: InviteServerTransaction, ackKey: string): void;
   ackReceived(ack: SipRequest, from: SipPeer, txn: InviteServerTransaction): void;
   unacked(txn: InviteServerTransaction, res: SipResponse): void;

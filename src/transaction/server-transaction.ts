@@ -455,22 +455,20 @@ export class NonInviteServerTransaction extends ServerTransaction {
     this.appTimer = undefined;
     this.markFinal();
     this.setState('completed');
-    if (this.t.J === 0) this.endNow = true;
-    else this.waitTimer = q.schedule(this.t.J, this, K_END);
+    // Completed only absorbs retransmissions (Timer J): the layer keeps a compact record for that.
+    if (this.t.J !== 0) this.core.retainCompleted(this.key, res, this.from, this.t.J);
+    this.endNow = true;
   }
 
   onTimer(kind: number): void {
     if (kind === K_APP) {
       this.appTimer = undefined;
       this.appTimeout(500);
-    } else if (kind === K_END) {
-      this.waitTimer = undefined;
-      this.terminate();
     }
   }
 
   _retransmission(_req: SipRequest, _from: SipPeer): void {
     this.core.stats.requestsAbsorbed++;
-    if (this.state === 'proceeding' || this.state === 'completed') this.retransmit(this.lastResponse!);
+    if (this.state === 'proceeding') this.retransmit(this.lastResponse!);
   }
 }

@@ -89,6 +89,8 @@ export class TransactionLayer implements TransactionCore {
   onError: TransactionLayerHooks['onError'];
 
   private readonly servers = new Map<string, ServerTransaction>();
+  /** Non-INVITE UDP transactions in Completed state, reduced to what Timer J needs. */
+  private readonly completed = new Map<string, CompletedRecord>();
   private readonly clients = new Map<string, ClientTransaction>();
   /** INVITE server transactions in Accepted state, by dialog + CSeq number, for the 2xx ACK. */
   private readonly accepted = new Map<string, InviteServerTransaction>();
@@ -127,6 +129,11 @@ export class TransactionLayer implements TransactionCore {
   }
 
   /** Client transactions alive. */
+  /** Non-INVITE UDP transactions in Completed state (kept as compact records until Timer J). */
+  get completedCount(): number {
+    return this.completed.size;
+  }
+
   get clientCount(): number {
     return this.clients.size;
   }
@@ -183,6 +190,13 @@ export class TransactionLayer implements TransactionCore {
     const existing = this.servers.get(key);
     if (existing !== undefined) {
       existing._retransmission(req, from);
+      return;
+    }
+    const done = this.completed.get(key);
+    if (done !== undefined) {
+      this.stats.requestsAbsorbed++;
+      this.stats.responsesRetransmitted++;
+      this.sendStateless(done.response, done.from).catch((err: unknown) => this.reportError(err));
       return;
     }
     if (this.stamp) stampVia(req, from);
@@ -400,6 +414,7 @@ export class TransactionLayer implements TransactionCore {
     for (const txn of [...this.servers.values()]) txn._shutdown(err);
     for (const txn of [...this.clients.values()]) txn._shutdown(err);
     this.servers.clear();
+    this.completed.clear();
     this.clients.clear();
     this.accepted.clear();
     this.queue.close();
@@ -424,6 +439,12 @@ export class TransactionLayer implements TransactionCore {
   settled(): void {
     this.stats.pending--;
     if (this.drainWaiters !== undefined && this.stats.pending === 0) queueMicrotask(() => this.close());
+  }
+
+  retainCompleted(key: string, res: SipResponse, from: SipPeer, ms: number): void {
+    const rec = new CompletedRecord(this.completed, key, res, from);
+    this.completed.set(key, rec);
+    this.queue.schedule(ms, rec, 0);
   }
 
   serverTerminated(txn: ServerTransaction): void {
@@ -508,5 +529,19 @@ export class TransactionLayer implements TransactionCore {
         this.reportError(err, txn);
       }
     }
+  }
+}
+
+/** What a completed non-INVITE UDP server transaction leaves behind until Timer J fires. */
+class CompletedRecord implements TimerTarget {
+  constructor(
+    private readonly map: Map<string, CompletedRecord>,
+    private readonly key: string,
+    readonly response: SipResponse,
+    readonly from: SipPeer,
+  ) {}
+
+  onTimer(): void {
+    if (this.map.get(this.key) === this) this.map.delete(this.key);
   }
 }

@@ -16,7 +16,9 @@ describe('non-INVITE server transaction (RFC 3261 §17.2.2)', () => {
     h.layer.receive(wire(options), udpPeer);
     expect(h.transport.responses(183)).toHaveLength(2);
     void txn.respond(200);
-    expect(txn.state).toBe('completed');
+    // Completed over UDP lives on as the layer's compact record (Timer J); the object is done.
+    expect(txn.state).toBe('terminated');
+    expect(h.layer.completedCount).toBe(1);
     h.clock.advance(1000);
     h.layer.receive(wire(options), udpPeer);
     expect(h.transport.times(isStatus(200))).toEqual([0, 1000]);
@@ -33,9 +35,11 @@ describe('non-INVITE server transaction (RFC 3261 §17.2.2)', () => {
     h.layer.receive(wire(reg), udpPeer);
     expect(h.txns).toHaveLength(1);
     expect(h.transport.responses(200)).toHaveLength(2);
+    expect(h.layer.completedCount).toBe(1);
     h.clock.advance(1);
     expect(txn.state).toBe('terminated');
     expect(h.layer.serverCount).toBe(0);
+    expect(h.layer.completedCount).toBe(0);
     h.layer.receive(wire(reg), udpPeer);
     expect(h.txns).toHaveLength(2);
   });
