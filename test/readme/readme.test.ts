@@ -30,6 +30,11 @@ describe('README', () => {
     expect(text).toEqual([]);
   }, 120_000);
 
+  it('has no code block that no test compiles or runs (only ts and bash)', () => {
+    const langs = [...readme.matchAll(/^```(\w*)$/gm)].map((m) => m[1]).filter((l, i) => i % 2 === 0);
+    expect(langs.filter((l) => l !== 'ts' && l !== 'bash')).toEqual([]);
+  });
+
   it('quick start: one command runs the example, one runs the tests, and CI runs that same test command', () => {
     const bash = blocks('bash').map((b) => b.trim());
     expect(bash).toContain('npm install && npm start');

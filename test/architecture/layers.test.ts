@@ -1,0 +1,42 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const src = fileURLToPath(new URL('../../src/', import.meta.url));
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
+  });
+}
+
+/** The layers each layer may import (DESIGN.md §2). */
+const ALLOWED: Record<string, string[]> = {
+  message: [],
+  transport: ['message'],
+  transaction: ['message'],
+  nest: ['message', 'transport', 'transaction'],
+};
+
+describe('layering', () => {
+  it('message imports nothing of ours, transport and transaction only message, nest all, and only index.ts imports nest', () => {
+    const violations: string[] = [];
+    let seen = 0;
+    for (const file of files(src)) {
+      const rel = relative(src, file);
+      const layer = rel.includes('/') ? rel.slice(0, rel.indexOf('/')) : 'index';
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/^\s*(?:import|export)[^'"]*from\s+['"](\.[^'"]+)['"]/gm)) {
+        seen++;
+        const target = relative(src, join(file, '..', m[1]!));
+        const to = target.includes('/') ? target.slice(0, target.indexOf('/')) : 'index';
+        if (to === layer || layer === 'index') continue;
+        if (!(ALLOWED[layer] ?? []).includes(to)) violations.push(`${rel} imports ${target}`);
+      }
+    }
+    expect(seen).toBeGreaterThan(50); // the scan really reads the imports
+    expect(violations).toEqual([]);
+  });
+});
