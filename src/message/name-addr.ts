@@ -30,10 +30,13 @@ export function parseNameAddr(s: string, what = 'name-addr', from = 0, to = s.le
   return nameAddrElement(s, bytesOf(s), 0, what, from, to, false);
 }
 
-/** Bytes a URI cannot hold: controls, SP, DEL. */
+/**
+ * Bytes a URI cannot hold: controls, SP, DEL, and '"' '<' '>' (not URI characters; they would also
+ * change how splitList cuts a Contact list, so the lazily parsed view could differ).
+ */
 const URI_BAD8 = new Uint8Array(256);
 for (let c = 0; c <= 32; c++) URI_BAD8[c] = 1;
-URI_BAD8[127] = 1;
+for (const c of [127, 34, 60, 62]) URI_BAD8[c] = 1;
 
 /** Token characters and LWS (an unquoted display name), over all 256 byte values. */
 const DISPLAY8 = new Uint8Array(256);
@@ -77,7 +80,7 @@ export function nameAddrElement(s: string, b: Uint8Array, o: number, what: strin
     us = lt + 1;
     ue = s.indexOf('>', us);
     if (ue === -1 || ue >= n) throw bad(what, 'missing >');
-    for (let k = us; k < ue; k++) if (URI_BAD8[b[o + k]!] === 1) throw bad(what, 'whitespace inside the URI');
+    for (let k = us; k < ue; k++) if (URI_BAD8[b[o + k]!] === 1) throw bad(what, 'whitespace or a control character, \'"\' or \'<\' inside the URI');
     colon = s.indexOf(':', us);
     if (colon >= ue) colon = -1;
     i = ue + 1;
@@ -88,7 +91,7 @@ export function nameAddrElement(s: string, b: Uint8Array, o: number, what: strin
       const c = b[o + ue]!;
       if (c === 59 || c === 32 || c === 9 || (c === 44 && list)) break;
       if (c === 63 || c === 44) throw bad(what, 'a URI with "?" or "," must be enclosed in <>');
-      if (c < 32 || c === 127) throw bad(what, 'whitespace inside the URI');
+      if (URI_BAD8[c] === 1) throw bad(what, 'a URI cannot hold controls, \'"\', \'<\' or \'>\'');
       if (c === 58 && colon === -1) colon = ue;
       ue++;
     }

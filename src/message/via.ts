@@ -52,6 +52,10 @@ function transportOf(s: string, b: Uint8Array, o: number, i: number, e: number):
 
 const isLws = (c: number): boolean => c === 32 || c === 9;
 
+/** Characters of an IPv6 reference between the brackets: hex digits, ':' and '.' (IPv4 tail). */
+const IPV6_8 = new Uint8Array(256);
+for (const ch of '0123456789abcdefABCDEF:.') IPV6_8[ch.charCodeAt(0)] = 1;
+
 /** Host characters 1, characters that end a host 2 (':' ';' SP HT ','), anything else 0. */
 const HOST_CLASS = new Uint8Array(256);
 HOST_CLASS.set(HOST8);
@@ -106,6 +110,7 @@ export function viaElement(s: string, b: Uint8Array, o: number, from: number, to
   if (i < n && b[o + i] === 91 /* [ */) {
     const close = s.indexOf(']', i);
     if (close === -1 || close >= n) throw bad('IPv6 reference');
+    for (let k = i + 1; k < close; k++) if (IPV6_8[b[o + k]!] === 0) throw bad('IPv6 reference');
     host = s.slice(i + 1, close);
     i = close + 1;
   } else {

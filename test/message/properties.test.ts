@@ -34,6 +34,20 @@ describe('properties', () => {
     for (const data of CORPUS) for (let i = 0; i <= data.length; i += 7) checkBytes(data.subarray(0, i));
   });
 
+  it('regressions found by the fuzz run: primed and lazily parsed list views agree', () => {
+    // A ',' inside [IPv6] or after a '"' / '<' in a URI moved the element boundaries of the
+    // in-place list reader away from splitList's (now those characters are rejected there).
+    for (const line of [
+      'Via: SIP/2.0/TCP [,2001:db8::9]:5061;branch=z9hG4bK1',
+      'Contact: <sip:a"b@example.com>, <sip:c@example.com>',
+      'Contact: sip:a"b@example.com, sip:c@example.com',
+      'Contact: sip:a<b@example.com, sip:c@example.com',
+      'Contact: "x,y" <sip:a@example.com>;q=0.5, *',
+    ]) {
+      checkBytes(Buffer.from(OPTIONS.replace('Accept: application/sdp', line)));
+    }
+  });
+
   it('the stream framer gives the same frames and keep-alives for every chunking', () => {
     checkFramerChunking(RUNS);
   });

@@ -244,6 +244,11 @@ describe('name-addr (From, To, Contact, Route)', () => {
       '<>',
       '',
       '<bob>',
+      '<sip:a"b@example.com>',
+      '<sip:a<b@example.com>',
+      'sip:a"b@example.com',
+      'sip:a<b@example.com',
+      'sip:a>b@example.com',
     ]) {
       expect(() => parseNameAddr(bad), bad).toThrow(SipParseError);
     }
