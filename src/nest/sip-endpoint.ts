@@ -27,7 +27,7 @@ export interface SipEndpointOptions {
   legs: SipLeg[];
   limits?: PoolLimitsInit;
   timers?: TimerOptions;
-  /** Server header added to every response sent that has none (the transaction layer's 100, 487, 408... too). */
+  /** Server header added to every response sent that has none (the transaction layer's 100, 487, 408... too: it adds them). */
   serverHeader?: string;
 }
 
@@ -54,6 +54,7 @@ export class SipEndpoint implements TransactionTransport {
     this.layer = new TransactionLayer({
       transport: this,
       timers: opts.timers,
+      serverHeader: opts.serverHeader,
       ...hooks,
       onStray: (res, from) => {
         hooks.onStray?.(res, from);
@@ -151,13 +152,11 @@ export class SipEndpoint implements TransactionTransport {
   }
 
   // TransactionTransport
-  send(msg: SipMessage, dst: SipDestination): Promise<void> {
+  send(msg: SipMessage | Buffer, dst: SipDestination): Promise<void> {
     const pool = this.poolFor(dst);
     if (pool === undefined) {
       return Promise.reject(new Error(`no ${dst.proto.toUpperCase()} leg for IPv${dst.family ?? (isIP(dst.addr) || '?')} destination ${dst.addr}:${dst.port}`));
     }
-    const server = this.opts.serverHeader;
-    if (server !== undefined && !msg.isRequest() && !msg.headers.has('server')) msg.headers.append('Server', server);
     return pool.sendto(msg, dst);
   }
 

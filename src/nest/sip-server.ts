@@ -180,20 +180,20 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
   private onRequest(txn: ServerTransaction): void {
     const req = txn.request;
     if (this.closing !== undefined) {
-      void txn.respond(this.withServer(txn.createResponse(503, undefined, { headers: { 'Retry-After': 5 } })));
+      void txn.respond(txn.createResponse(503, undefined, { headers: { 'Retry-After': 5 } }));
       return;
     }
     const early = this.precheck(req, txn);
     if (early !== undefined) {
-      void txn.respond(this.withServer(early));
+      void txn.respond(early);
       return;
     }
     const handler = this.messageHandlers.get(req.method);
     if (handler === undefined || handler.isEventHandler) {
       if (req.method === 'OPTIONS') {
-        void txn.respond(this.withServer(txn.createResponse(200, undefined, { headers: { Allow: this.allow, Accept: 'application/sdp' } })));
+        void txn.respond(txn.createResponse(200, undefined, { headers: { Allow: this.allow, Accept: 'application/sdp' } }));
       } else {
-        void txn.respond(this.withServer(txn.createResponse(405, undefined, { headers: { Allow: this.allow } })));
+        void txn.respond(txn.createResponse(405, undefined, { headers: { Allow: this.allow } }));
       }
       return;
     }
@@ -268,11 +268,6 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
     return [...methods].join(', ');
   }
 
-  /** @internal */
-  withServer(res: SipResponse): SipResponse {
-    if (this.options.serverHeader !== undefined && !res.headers.has('server')) res.headers.append('Server', this.options.serverHeader);
-    return res;
-  }
 
   /** @internal */
   logHandlerError(message: string, stack?: string): void {
@@ -306,7 +301,7 @@ class ReplySink {
       const res = isSipErrorPayload(e)
         ? toSipResponse(req, { status: e.status, reason: e.reason, headers: e.headers, body: e.body }, txn.toTag)
         : createResponse(req, isGuardDenial(e) ? 403 : 500, undefined, { toTag: txn.toTag });
-      return txn.respond(this.server.withServer(res));
+      return txn.respond(res);
     }
     // Nest's send() folds the end of the stream into the last value's packet: { response, isDisposed }.
     if (packet.response !== undefined) {
@@ -316,16 +311,16 @@ class ReplySink {
       } catch (err) {
         this.final = true;
         this.server.logHandlerError(`${req.method} handler returned an invalid reply: ${(err as Error).message}`);
-        return txn.respond(this.server.withServer(createResponse(req, 500, undefined, { toTag: txn.toTag })));
+        return txn.respond(createResponse(req, 500, undefined, { toTag: txn.toTag }));
       }
       if (res.status >= 200) this.final = true;
-      const sent = txn.respond(this.server.withServer(res));
+      const sent = txn.respond(res);
       if (this.final || !packet.isDisposed) return sent;
     }
     if (packet.isDisposed) {
       this.final = true;
       this.server.logHandlerError(`${req.method} handler completed without a final response; answering 500`);
-      return txn.respond(this.server.withServer(createResponse(req, 500, undefined, { toTag: txn.toTag })));
+      return txn.respond(createResponse(req, 500, undefined, { toTag: txn.toTag }));
     }
     return undefined;
   };

@@ -69,7 +69,9 @@ export interface TransactionCore {
    * transaction object go (at thousands of requests per second, 64*T1 of whole transactions is
    * gigabytes).
    */
-  retainCompleted(key: string, res: SipResponse, from: SipPeer, ms: number): void;
+  retainCompleted(key: string, wire: Buffer, from: SipPeer, ms: number): void;
+  /** Server header for every response sent (see TransactionLayerOptions.serverHeader). */
+  readonly serverHeader: string | undefined;
   registerAccepted(txn: InviteServerTransaction, ackKey: string): void;
   ackReceived(ack: SipRequest, from: SipPeer, txn: InviteServerTransaction): void;
   unacked(txn: InviteServerTransaction, res: SipResponse): void;

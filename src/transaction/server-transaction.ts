@@ -60,6 +60,8 @@ export abstract class ServerTransaction extends TinyEmitter<ServerTransactionEve
   protected retxTimer: TimerEntry | undefined = undefined;
   protected waitTimer: TimerEntry | undefined = undefined;
   protected endNow = false;
+  /** Bytes of the response being sent, when accept() already serialised it (kept for Timer J). */
+  protected wire: Buffer | undefined = undefined;
   private ac: AbortController | undefined = undefined;
   private abortReason: unknown = undefined;
   private tag: string | undefined = undefined;
@@ -141,12 +143,16 @@ export abstract class ServerTransaction extends TinyEmitter<ServerTransactionEve
     if (!(status >= 100 && status <= 699)) return handledReject(new RangeError(`response status ${status} out of range 100..699`));
     const err = this.check();
     if (err !== undefined) return handledReject(err);
+    const server = this.core.serverHeader;
+    if (server !== undefined && !res.headers.has('server')) res.headers.append('Server', server);
     if (status > 100 && this.tag === undefined && this.request.to.tag === undefined) {
       const t = res.to.tag;
       if (t !== undefined) this.tag = t;
     }
     this.accept(res);
-    const p = this.transmit(res);
+    const wire = this.wire;
+    this.wire = undefined;
+    const p = this.transmit(wire ?? res);
     if (this.endNow) {
       this.endNow = false;
       this.terminate();
@@ -181,7 +187,7 @@ export abstract class ServerTransaction extends TinyEmitter<ServerTransactionEve
     }
   }
 
-  protected transmit(res: SipResponse): Promise<void> {
+  protected transmit(res: SipResponse | Buffer): Promise<void> {
     let p: Promise<void>;
     try {
       p = this.core.transport.send(res, this.from);
@@ -455,8 +461,8 @@ export class NonInviteServerTransaction extends ServerTransaction {
     this.appTimer = undefined;
     this.markFinal();
     this.setState('completed');
-    // Completed only absorbs retransmissions (Timer J): the layer keeps a compact record for that.
-    if (this.t.J !== 0) this.core.retainCompleted(this.key, res, this.from, this.t.J);
+    // Completed only absorbs retransmissions (Timer J): the layer keeps the response's bytes for that.
+    if (this.t.J !== 0) this.core.retainCompleted(this.key, (this.wire = res.toBuffer()), this.from, this.t.J);
     this.endNow = true;
   }
 

@@ -62,6 +62,8 @@ export interface TransactionLayerOptions extends TransactionLayerHooks {
    * and answer 400 through a transaction without calling onRequest. Default true.
    */
   validate?: boolean;
+  /** A Server header added to every response this layer sends that has none (RFC 3261 §20.35). */
+  serverHeader?: string;
 }
 
 /**
@@ -79,6 +81,7 @@ export class TransactionLayer implements TransactionCore {
   readonly queue: TimerQueue;
   readonly stats = new TransactionStats();
   readonly timers: { unreliable: TimerValues; reliable: TimerValues };
+  readonly serverHeader: string | undefined;
 
   onRequest: TransactionLayerHooks['onRequest'];
   onAck: TransactionLayerHooks['onAck'];
@@ -109,6 +112,7 @@ export class TransactionLayer implements TransactionCore {
     this.queue.onError = (err) => this.reportError(err);
     this.timers = resolveTimers(opts.timers);
     this.stamp = opts.stampVia !== false;
+    this.serverHeader = opts.serverHeader;
     this.validate = opts.validate !== false;
     this.onRequest = opts.onRequest;
     this.onAck = opts.onAck;
@@ -196,7 +200,7 @@ export class TransactionLayer implements TransactionCore {
     if (done !== undefined) {
       this.stats.requestsAbsorbed++;
       this.stats.responsesRetransmitted++;
-      this.sendStateless(done.response, done.from).catch((err: unknown) => this.reportError(err));
+      this.sendStateless(done.wire, done.from).catch((err: unknown) => this.reportError(err));
       return;
     }
     if (this.stamp) stampVia(req, from);
@@ -308,7 +312,7 @@ export class TransactionLayer implements TransactionCore {
     try {
       // Via and CSeq are what the sender needs to match an answer; the other headers are copied when present.
       if (!req.headers.has('via') || !req.headers.has('cseq')) return;
-      res = createResponse(req, status, reason);
+      res = createResponse(req, status, reason, this.serverHeader === undefined ? undefined : { headers: { Server: this.serverHeader } });
     } catch {
       return;
     }
@@ -361,7 +365,7 @@ export class TransactionLayer implements TransactionCore {
     return true;
   }
 
-  sendStateless(msg: SipMessage, dst: SipDestination): Promise<void> {
+  sendStateless(msg: SipMessage | Buffer, dst: SipDestination): Promise<void> {
     try {
       return this.transport.send(msg, dst);
     } catch (err) {
@@ -441,8 +445,8 @@ export class TransactionLayer implements TransactionCore {
     if (this.drainWaiters !== undefined && this.stats.pending === 0) queueMicrotask(() => this.close());
   }
 
-  retainCompleted(key: string, res: SipResponse, from: SipPeer, ms: number): void {
-    const rec = new CompletedRecord(this.completed, key, res, from);
+  retainCompleted(key: string, wire: Buffer, from: SipPeer, ms: number): void {
+    const rec = new CompletedRecord(this.completed, key, wire, from);
     this.completed.set(key, rec);
     this.queue.schedule(ms, rec, 0);
   }
@@ -537,7 +541,8 @@ class CompletedRecord implements TimerTarget {
   constructor(
     private readonly map: Map<string, CompletedRecord>,
     private readonly key: string,
-    readonly response: SipResponse,
+    /** The final response as sent (a SipResponse would keep the request's strings alive too). */
+    readonly wire: Buffer,
     readonly from: SipPeer,
   ) {}
 

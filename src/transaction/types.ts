@@ -23,10 +23,10 @@ export interface SipPeer extends SipDestination {
  */
 export interface TransactionTransport {
   /**
-   * Send one message. Resolves when the bytes are handed to the kernel (datagram) or written
+   * Send one message (or its serialised bytes: a completed transaction's retransmitted response). Resolves when the bytes are handed to the kernel (datagram) or written
    * (stream); rejects with the reason otherwise. A rejection fails the transaction (§17.1.4, §17.2.4).
    */
-  send(msg: SipMessage, dst: SipDestination): Promise<void>;
+  send(msg: SipMessage | Buffer, dst: SipDestination): Promise<void>;
   /** True for transports that retransmit themselves (TCP, TLS): no SIP retransmissions there. */
   reliable(proto: SipTransportProto): boolean;
 }

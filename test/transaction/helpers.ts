@@ -20,8 +20,9 @@ export class FakeTransport implements TransactionTransport {
 
   constructor(private readonly clock: ManualClock) {}
 
-  send(msg: SipMessage, dst: SipDestination): Promise<void> {
-    this.sent.push({ msg, dst, at: this.clock.now() });
+  send(msg: SipMessage | Buffer, dst: SipDestination): Promise<void> {
+    // Completed transactions retransmit their response's bytes: record what goes on the wire as a message.
+    this.sent.push({ msg: Buffer.isBuffer(msg) ? parseMessage(msg) : msg, dst, at: this.clock.now() });
     const err = this.failWith;
     if (err !== undefined) {
       if (this.throwSync) throw err;
