@@ -243,6 +243,16 @@ function scenarioFile(sc, dir) {
   return out;
 }
 
+// Every tn connection leaves a TIME_WAIT socket for 60 s, and sipp binds before connecting, so its
+// local ports must be unique system-wide: rotate sipp's source address over 127.0.0.2..127.0.0.250
+// (all loopback) so that consecutive runs never exhaust the ephemeral range (EADDRNOTAVAIL).
+let tnSource = 1;
+function sippSource(sc) {
+  if (sc.sipp !== 'tn') return '127.0.0.1';
+  tnSource = tnSource >= 250 ? 2 : tnSource + 1;
+  return `127.0.0.${tnSource}`;
+}
+
 function runSipp(sc, port, requests, dir) {
   const perCall = sc.sipp === 'tn' ? CFG.tnPerConn : 1;
   const calls = Math.max(1, Math.round(requests / perCall));
@@ -251,7 +261,7 @@ function runSipp(sc, port, requests, dir) {
     `127.0.0.1:${port}`,
     '-sf', scenarioFile(sc, dir),
     '-t', sc.sipp,
-    '-i', '127.0.0.1',
+    '-i', sippSource(sc),
     '-m', String(calls),
     '-l', String(limit),
     '-r', '1000000',
