@@ -9,7 +9,7 @@ import { concat, delay, EMPTY, finalize, map, NEVER, of, timer } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SipContext, SipException, SipResponse, SipServerTimeoutError, type SipRequest } from 'nestjs-sip';
 import { makeTestPki, type TestPki } from '../transport/tls-certs.js';
-import { sipRequest, sleep, startApp, StreamClient, UdpClient, uniq, waitUntil, type RunningApp } from './support.js';
+import { sipRequest, sleep, StreamClient, UdpClient, uniq, waitUntil, type RunningApp } from './support.js';
 
 /** What handlers observed, by Call-ID. */
 const notes = new Map<string, Record<string, unknown>>();
