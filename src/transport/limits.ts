@@ -23,6 +23,13 @@ export interface PoolLimits {
   readonly MAX_CONNECTIONS: number;
   /** Most bytes queued for writing on one connection; a send beyond it fails with QueueFullError. */
   readonly MAX_QUEUED_BYTES: number;
+  /**
+   * SO_RCVBUF / SO_SNDBUF of a UDP socket, bytes; 0 keeps the system's default (about 208 KiB on
+   * Linux, which drops datagrams in bursts of a few thousand requests: raise it for load).
+   * The kernel caps them at net.core.rmem_max / wmem_max.
+   */
+  readonly UDP_RCVBUF: number;
+  readonly UDP_SNDBUF: number;
 }
 
 export type PoolLimitsInit = Partial<PoolLimits>;
@@ -37,9 +44,11 @@ export const DEFAULT_LIMITS: PoolLimits = Object.freeze({
   TCP_READSIZE: 65536,
   MAX_CONNECTIONS: 4096,
   MAX_QUEUED_BYTES: 262144,
+  UDP_RCVBUF: 0,
+  UDP_SNDBUF: 0,
 });
 
-const INTEGER_KEYS = ['MAX_SIP_HEADER', 'MAX_SIP_BODY', 'MAX_TIDLIST', 'TCP_READSIZE', 'MAX_CONNECTIONS', 'MAX_QUEUED_BYTES'] as const;
+const INTEGER_KEYS = ['MAX_SIP_HEADER', 'MAX_SIP_BODY', 'MAX_TIDLIST', 'TCP_READSIZE', 'MAX_CONNECTIONS', 'MAX_QUEUED_BYTES', 'UDP_RCVBUF', 'UDP_SNDBUF'] as const;
 const SECONDS_KEYS = ['MIN_EXPIRE', 'MAX_EXPIRE', 'CONNECT_TIMEOUT'] as const;
 
 /** Defaults overridden by `init`, checked. Throws InvalidOptionsError on a bad value or unknown key. */

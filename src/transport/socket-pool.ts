@@ -90,6 +90,13 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements PoolCo
     const stats = createStats();
     if (proto === 'udp') {
       const socket = await bindUdp(opts, host, family);
+      try {
+        if (limits.UDP_RCVBUF > 0) socket.setRecvBufferSize(limits.UDP_RCVBUF);
+        if (limits.UDP_SNDBUF > 0) socket.setSendBufferSize(limits.UDP_SNDBUF);
+      } catch (err) {
+        if (opts.socket === undefined) socket.close();
+        throw new InvalidOptionsError(`cannot set the UDP socket buffer sizes: ${(err as Error).message}`, { cause: err });
+      }
       const connected = opts.connected === true;
       if (connected) await connectUdp(socket, restriction!);
       const a = socket.address();

@@ -164,3 +164,15 @@ test('UDP: a response without destination goes to its Via (received, rport)', as
   await pool.sendto(res);
   await peer.waitFor(1);
 });
+
+describe('UDP socket buffers', () => {
+  test('UDP_RCVBUF / UDP_SNDBUF size the master socket (Linux reports twice the size asked for)', async () => {
+    const plain = await createPool({ proto: 'udp', host: '127.0.0.1', port: 0 });
+    const sized = await createPool({ proto: 'udp', host: '127.0.0.1', port: 0, limits: { UDP_RCVBUF: 65536, UDP_SNDBUF: 32768 } });
+    const ps = plain.master as import('node:dgram').Socket;
+    const ss = sized.master as import('node:dgram').Socket;
+    expect(ss.getRecvBufferSize()).toBe(2 * 65536);
+    expect(ss.getSendBufferSize()).toBe(2 * 32768);
+    expect(ps.getRecvBufferSize()).not.toBe(2 * 65536);
+  });
+});
