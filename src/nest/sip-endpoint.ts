@@ -42,8 +42,8 @@ export class SipEndpoint implements TransactionTransport {
   /** Which pool a connection (or UDP socket) belongs to, learnt as messages arrive. */
   private readonly poolOfSocket = new WeakMap<object, SocketPool>();
   private readonly held = new Map<AnyTransaction, SocketPool>();
-  /** The same transactions by the pool's id for them, to find them when their connection dies. */
-  private readonly heldTids = new Map<string, AnyTransaction>();
+  /** The same transactions by the pool's id for them, to find them when their connection dies (an INVITE and its CANCEL share one). */
+  private readonly heldTids = new Map<string, Set<AnyTransaction>>();
   /** Responses no client transaction claimed (a SipClient sharing this endpoint re-ACKs 2xx from here). */
   private readonly strayListeners = new Set<(res: SipResponse, from: SipPeer) => void>();
 
@@ -66,7 +66,9 @@ export class SipEndpoint implements TransactionTransport {
         const tid = pool.tidOf(txn.request);
         if (tid !== undefined && pool.hold(tid)) {
           this.held.set(txn, pool);
-          this.heldTids.set(tid, txn);
+          const same = this.heldTids.get(tid);
+          if (same === undefined) this.heldTids.set(tid, new Set([txn]));
+          else same.add(txn);
         }
       },
       onClose: (_peer, txn) => {
@@ -75,7 +77,8 @@ export class SipEndpoint implements TransactionTransport {
           this.held.delete(txn);
           const tid = pool.tidOf(txn.request);
           if (tid !== undefined) {
-            if (this.heldTids.get(tid) === txn) this.heldTids.delete(tid);
+            const same = this.heldTids.get(tid);
+            if (same !== undefined && same.delete(txn) && same.size === 0) this.heldTids.delete(tid);
             pool.release(tid);
           }
         }
@@ -119,8 +122,9 @@ export class SipEndpoint implements TransactionTransport {
    */
   private connectionLost(tids: string[], err: Error): void {
     for (const tid of tids) {
-      const txn = this.heldTids.get(tid);
-      if (txn !== undefined && txn instanceof ClientTransaction) this.layer.abandon(txn, err);
+      const same = this.heldTids.get(tid);
+      if (same === undefined) continue;
+      for (const txn of [...same]) if (txn instanceof ClientTransaction) this.layer.abandon(txn, err);
     }
   }
 
