@@ -6,6 +6,7 @@ import { parseUint } from './chars.js';
 import { parseUri, type SipUri } from './uri.js';
 import { parseVia, type Via } from './via.js';
 import { reasonPhrase } from './status.js';
+import { contactsOfSource } from './source-contacts.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -29,7 +30,11 @@ const toView = (h: SipHeaders): NameAddr => {
   return parseNameAddr(v[0]!, 'To');
 };
 const callIdView = (h: SipHeaders): string | undefined => h.get('call-id');
-const contactView = (h: SipHeaders): Contact[] => h.valuesOf('contact').map((v) => parseContact(v));
+// parseMessage checks Contact lines but leaves this view to first access.
+const contactView = (h: SipHeaders): Contact[] => {
+  const src = h.source;
+  return src !== undefined ? contactsOfSource(src) : h.valuesOf('contact').map((v) => parseContact(v));
+};
 const maxForwardsView = (h: SipHeaders): number | undefined => {
   const v = h.linesOf('max-forwards');
   if (v.length === 0) return undefined;

@@ -44,20 +44,29 @@ DISPLAY8.set(TOKEN8);
 DISPLAY8[32] = DISPLAY8[9] = 1;
 
 /**
- * One name-addr starting at `from` (b[o + i] stands for s[i], see bytesOf). In a list (`list`
- * true) it may end at a ',' (after LWS; an addr-spec URI ends there too) that separates it from
- * the next value: CAP.end tells where it ended. Otherwise it must fill s[from..to).
+ * Where scanNameAddr found the parts of the last name-addr (reused: read before the next scan).
+ * Display name s[dnS..dnE) (dnS -1 = none; quoted: the quotes included), URI s[us..ue).
  */
-export function nameAddrElement(s: string, b: Uint8Array, o: number, what: string, from: number, to: number, list: boolean): ParsedNameAddr {
+const NA = { dnS: -1, dnE: -1, dnQuoted: false, us: 0, ue: 0, ps: 0 };
+
+/**
+ * Check one name-addr starting at `from` without building anything (b[o + i] stands for s[i],
+ * see bytesOf): the parts are left in NA, the parameters in CAP, and the end is returned. In a list
+ * (`list` true) it may end at a ',' (after LWS; an addr-spec URI ends there too) that separates
+ * it from the next value. Otherwise it must fill s[from..to).
+ */
+function scanNameAddr(s: string, b: Uint8Array, o: number, what: string, from: number, to: number, list: boolean): number {
   const n = to;
   let i = from;
   while (i < n && isWs(b[o + i]!)) i++;
-  let displayName: string | undefined;
+  NA.dnS = -1;
   let lt = -1;
   if (i < n && b[o + i] === 34) {
     const end = quotedEndB(b, o, i, n);
     if (end < 0) throw bad(what, 'unterminated quoted display name');
-    displayName = unquote(s.slice(i, end));
+    NA.dnS = i;
+    NA.dnE = end;
+    NA.dnQuoted = true;
     i = end;
     while (i < n && isWs(b[o + i]!)) i++;
     if (i >= n || b[o + i] !== 60) throw bad(what, 'expected <');
@@ -69,7 +78,11 @@ export function nameAddrElement(s: string, b: Uint8Array, o: number, what: strin
     if (k < n && b[o + k] === 60) {
       lt = k;
       while (k > i && isWs(b[o + k - 1]!)) k--;
-      if (k > i) displayName = s.slice(i, k);
+      if (k > i) {
+        NA.dnS = i;
+        NA.dnE = k;
+        NA.dnQuoted = false;
+      }
     }
   }
   let us: number;
@@ -80,9 +93,11 @@ export function nameAddrElement(s: string, b: Uint8Array, o: number, what: strin
     us = lt + 1;
     ue = s.indexOf('>', us);
     if (ue === -1 || ue >= n) throw bad(what, 'missing >');
-    for (let k = us; k < ue; k++) if (URI_BAD8[b[o + k]!] === 1) throw bad(what, 'whitespace or a control character, \'"\' or \'<\' inside the URI');
-    colon = s.indexOf(':', us);
-    if (colon >= ue) colon = -1;
+    for (let k = us; k < ue; k++) {
+      const c = b[o + k]!;
+      if (URI_BAD8[c] === 1) throw bad(what, 'whitespace or a control character, \'"\' or \'<\' inside the URI');
+      if (c === 58 && colon === -1) colon = k;
+    }
     i = ue + 1;
   } else {
     // addr-spec form: the URI ends at the first ';' and cannot hold ',', '?' or ';' (RFC 3261 §20).
@@ -98,16 +113,45 @@ export function nameAddrElement(s: string, b: Uint8Array, o: number, what: strin
     i = ue;
   }
   if (colon <= us) throw bad(what, 'missing URI');
-  const ps = i;
+  NA.us = us;
+  NA.ue = ue;
+  NA.ps = i;
   i = scanParams(b, o, i, what, n, list ? 44 : -1);
   if (i < n && !list) throw bad(what, 'trailing characters');
   CAP.end = i;
-  return new ParsedNameAddr(displayName, s.slice(us, ue), capValue(s, CAP.tagS, CAP.tagE), s, ps, i, what);
+  return i;
+}
+
+/**
+ * One name-addr starting at `from` (b[o + i] stands for s[i], see bytesOf). In a list (`list`
+ * true) it may end at a ',' (after LWS; an addr-spec URI ends there too) that separates it from
+ * the next value: CAP.end tells where it ended. Otherwise it must fill s[from..to).
+ */
+export function nameAddrElement(s: string, b: Uint8Array, o: number, what: string, from: number, to: number, list: boolean): ParsedNameAddr {
+  const end = scanNameAddr(s, b, o, what, from, to, list);
+  const displayName = NA.dnS < 0 ? undefined : NA.dnQuoted ? unquote(s.slice(NA.dnS, NA.dnE)) : s.slice(NA.dnS, NA.dnE);
+  return new ParsedNameAddr(displayName, s.slice(NA.us, NA.ue), capValue(s, CAP.tagS, CAP.tagE), s, NA.ps, end, what);
 }
 
 /** One Contact value (name-addr, addr-spec or '*'), s[from..to) (default: all of s). */
 export function parseContact(s: string, from = 0, to = s.length): Contact {
   return contactElement(s, bytesOf(s), 0, from, to, false);
+}
+
+/**
+ * Check one Contact starting at `from` as contactElement would read it, building nothing (the
+ * parser validates Contact eagerly but most messages never read it); returns where it ended.
+ */
+export function checkContact(s: string, b: Uint8Array, o: number, from: number, to: number, list: boolean): number {
+  let x = from;
+  while (x < to && isWs(b[o + x]!)) x++;
+  if (x < to && b[o + x] === 42 /* * */) {
+    let y = x + 1;
+    while (y < to && isWs(b[o + y]!)) y++;
+    if (y === to || (list && b[o + y] === 44)) return (CAP.end = y);
+  }
+  // expires and q never fail (a bad value is ignored).
+  return scanNameAddr(s, b, o, 'Contact', from, to, list);
 }
 
 /** One Contact starting at `from`, as nameAddrElement (CAP.end tells where it ended). */

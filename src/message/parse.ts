@@ -3,9 +3,9 @@ import { cseqOf, parseCSeq, type CSeq } from './cseq.js';
 import { SipParseError, tooLarge } from './errors.js';
 import { SipHeaders, valueEnd, valueStart, type HeaderSource } from './headers.js';
 import { SipRequest, SipResponse } from './message.js';
-import { contactElement, nameAddrElement, parseNameAddr, type NameAddr } from './name-addr.js';
+import { checkContact, nameAddrElement, parseNameAddr, type NameAddr } from './name-addr.js';
 import { CAP, codes, eqb } from './params.js';
-import { viaElement } from './via.js';
+import { viaElement, type Via } from './via.js';
 
 export interface ParseLimits {
   /** Largest header section in bytes (default 16384, Net::SIP's MAX_SIP_HEADER). */
@@ -288,7 +288,11 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
 
     // Eager validation of the headers every layer needs; the parsed values are kept as views.
     const headers = SipHeaders.fromSource(source);
-    if (viaLines > 0) headers.primeView('via', listOf(text, b, o, spans, folded, viaAt, viaLines, VIA, viaElement));
+    if (viaLines > 0) {
+      const vias: Via[] = [];
+      listOf(text, b, o, spans, folded, viaAt, viaLines, VIA, vias);
+      headers.primeView('via', vias);
+    }
     if (cseqAt !== -1) {
       const f = folded?.get(cseqAt);
       let cseq: CSeq;
@@ -312,7 +316,8 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
       headers.primeView('max-forwards', v);
     }
     if (callIdAt !== -1) headers.primeView('call-id', folded?.get(callIdAt) ?? lineValue(text, spans, callIdAt));
-    if (contactLines > 0) headers.primeView('contact', listOf(text, b, o, spans, folded, contactAt, contactLines, CONTACT, contactElement));
+    // Contact is checked here but its view is built on first access (see contactView).
+    if (contactLines > 0) listOf(text, b, o, spans, folded, contactAt, contactLines, CONTACT, NO_VIAS);
 
     return isResponse
       ? new SipResponse({ status, reason, headers, body })
@@ -339,13 +344,13 @@ const EMPTY = Buffer.alloc(0);
 // Names of the headers parseMessage validates, recognised where they stand (any letter case,
 // compact forms included) without slicing.
 const OTHER = 0;
-const VIA = 1;
+const VIA = 1 as const;
 const CSEQ = 2;
 const FROM = 3;
 const TO = 4;
 const MAX_FORWARDS = 5;
 const CALL_ID = 6;
-const CONTACT = 7;
+const CONTACT = 7 as const;
 const CONTENT_LENGTH = 8;
 
 const C_TO = codes('to');
@@ -451,13 +456,17 @@ function lineValue(head: string, spans: number[], line: number): string {
 /** Reused buffer for the line offsets of the message being parsed (copied out at the end). */
 const SPANS: number[] = new Array<number>(3 * 64).fill(0);
 const NO_SPANS: number[] = [];
+/** listOf's `out` for Contact (never written to). */
+const NO_VIAS: Via[] = [];
 
 /**
- * Parse every element of a list header (Via, Contact) whose first line is `at` and that has
+ * Read every element of a list header (Via, Contact) whose first line is `at` and that has
  * `lines` lines: each value is read up to the ',' that ends it (commas in quoted strings and <>
- * do not count), which splits the line as splitList does, without slicing.
+ * do not count), which splits the line as splitList does, without slicing. Via elements are
+ * parsed into `out`; Contact elements are only checked (their view is built on first access).
+ * Each element parser has its own call site, so that both stay monomorphic (and inlinable).
  */
-function listOf<T>(
+function listOf(
   head: string,
   b: Uint8Array,
   o: number,
@@ -465,10 +474,9 @@ function listOf<T>(
   folded: Map<number, string> | undefined,
   at: number,
   lines: number,
-  id: number,
-  element: (s: string, b: Uint8Array, o: number, from: number, to: number, list: boolean) => T,
-): T[] {
-  const out: T[] = [];
+  id: typeof VIA | typeof CONTACT,
+  out: Via[],
+): void {
   const count = spans.length / 3;
   for (let line = at; line < count && lines > 0; line++) {
     const k = line * 3;
@@ -481,13 +489,13 @@ function listOf<T>(
     let i = f !== undefined ? 0 : vStart(b, o, spans[k + 1]!, spans[k + 2]!);
     const to = f !== undefined ? f.length : vEnd(b, o, i, spans[k + 2]!);
     for (;;) {
-      out.push(element(s, sb, so, i, to, true));
+      if (id === VIA) out.push(viaElement(s, sb, so, i, to, true));
+      else checkContact(s, sb, so, i, to, true);
       i = CAP.end;
       if (i >= to) break;
       i++; // the ',' before the next value
     }
   }
-  return out;
 }
 
 /** "SIP/2.0" in b[o+from..o+to), case-insensitive on the letters (RFC 3261 §7.1). */
