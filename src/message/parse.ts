@@ -288,36 +288,16 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
 
     // Eager validation of the headers every layer needs; the parsed values are kept as views.
     const headers = SipHeaders.fromSource(source);
-    if (viaLines > 0) {
-      const vias: Via[] = [];
-      listOf(text, b, o, spans, folded, viaAt, viaLines, VIA, vias);
-      headers.primeView('via', vias);
-    }
-    if (cseqAt !== -1) {
-      const f = folded?.get(cseqAt);
-      let cseq: CSeq;
-      if (f !== undefined) cseq = parseCSeq(f);
-      else {
-        const vs = vStart(b, o, spans[cseqAt * 3 + 1]!, spans[cseqAt * 3 + 2]!);
-        cseq = cseqOf(text, b, o, vs, vEnd(b, o, vs, spans[cseqAt * 3 + 2]!), method);
-      }
-      headers.primeView('cseq', cseq);
-      if (!isResponse && cseq.method !== method) {
-        throw KNOWN_METHODS.has(method)
-          ? new SipParseError('CSeq method does not match the Request-Line')
-          : new SipParseError('CSeq method does not match the Request-Line', 501);
-      }
-    }
-    if (fromAt !== -1) headers.primeView('from', nameAddrAt(text, b, o, spans, folded, fromAt, 'From'));
-    if (toAt !== -1) headers.primeView('to', nameAddrAt(text, b, o, spans, folded, toAt, 'To'));
-    if (mfAt !== -1) {
-      const v = parseValueUint(text, b, o, spans, folded, mfAt, 255);
-      if (v < 0) throw new SipParseError('Max-Forwards out of range');
-      headers.primeView('max-forwards', v);
-    }
-    if (callIdAt !== -1) headers.primeView('call-id', folded?.get(callIdAt) ?? lineValue(text, spans, callIdAt));
-    // Contact is checked here but its view is built on first access (see contactView).
-    if (contactLines > 0) listOf(text, b, o, spans, folded, contactAt, contactLines, CONTACT, NO_VIAS);
+    AT.via = viaAt;
+    AT.viaLines = viaLines;
+    AT.cseq = cseqAt;
+    AT.from = fromAt;
+    AT.to = toAt;
+    AT.mf = mfAt;
+    AT.callId = callIdAt;
+    AT.contact = contactAt;
+    AT.contactLines = contactLines;
+    primeViews(headers, text, b, o, spans, folded, method, isResponse);
 
     return isResponse
       ? new SipResponse({ status, reason, headers, body })
@@ -337,6 +317,59 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
     }
     throw err;
   }
+}
+
+/**
+ * Where parseMessage found the first line of each header it validates (-1: none) and how many
+ * lines the list headers have. Module state, like SPANS: parseMessage runs to completion.
+ */
+const AT = { via: -1, viaLines: 0, cseq: -1, from: -1, to: -1, mf: -1, callId: -1, contact: -1, contactLines: 0 };
+
+/**
+ * Validate the headers every layer needs (lines in AT) and keep their parsed values as views.
+ * A function of its own (not part of parseMessage) so that the JIT inlines the element parsers
+ * into it: parseMessage alone uses up the inlining budget.
+ */
+function primeViews(
+  headers: SipHeaders,
+  text: string,
+  b: Uint8Array,
+  o: number,
+  spans: number[],
+  folded: Map<number, string> | undefined,
+  method: string,
+  isResponse: boolean,
+): void {
+  if (AT.viaLines > 0) {
+    const vias: Via[] = [];
+    listOf(text, b, o, spans, folded, AT.via, AT.viaLines, VIA, vias);
+    headers.primeView('via', vias);
+  }
+  if (AT.cseq !== -1) {
+    const f = folded?.get(AT.cseq);
+    let cseq: CSeq;
+    if (f !== undefined) cseq = parseCSeq(f);
+    else {
+      const vs = vStart(b, o, spans[AT.cseq * 3 + 1]!, spans[AT.cseq * 3 + 2]!);
+      cseq = cseqOf(text, b, o, vs, vEnd(b, o, vs, spans[AT.cseq * 3 + 2]!), method);
+    }
+    headers.primeView('cseq', cseq);
+    if (!isResponse && cseq.method !== method) {
+      throw KNOWN_METHODS.has(method)
+        ? new SipParseError('CSeq method does not match the Request-Line')
+        : new SipParseError('CSeq method does not match the Request-Line', 501);
+    }
+  }
+  if (AT.from !== -1) headers.primeView('from', nameAddrAt(text, b, o, spans, folded, AT.from, 'From'));
+  if (AT.to !== -1) headers.primeView('to', nameAddrAt(text, b, o, spans, folded, AT.to, 'To'));
+  if (AT.mf !== -1) {
+    const v = parseValueUint(text, b, o, spans, folded, AT.mf, 255);
+    if (v < 0) throw new SipParseError('Max-Forwards out of range');
+    headers.primeView('max-forwards', v);
+  }
+  if (AT.callId !== -1) headers.primeView('call-id', folded?.get(AT.callId) ?? lineValue(text, spans, AT.callId));
+  // Contact is checked here but its view is built on first access (see contactView).
+  if (AT.contactLines > 0) listOf(text, b, o, spans, folded, AT.contact, AT.contactLines, CONTACT, NO_VIAS);
 }
 
 const EMPTY = Buffer.alloc(0);
