@@ -89,14 +89,19 @@ function scanNameAddr(s: string, b: Uint8Array, o: number, what: string, from: n
   let ue: number;
   let colon = -1;
   if (lt !== -1) {
-    // <URI>: no whitespace or control characters inside (RFC 4475 badaspec).
+    // <URI>: no whitespace or control characters inside (RFC 4475 badaspec). '>' is one of the
+    // URI_BAD8 bytes, so one loop finds the end and checks what comes before it.
     us = lt + 1;
-    ue = s.indexOf('>', us);
-    if (ue === -1 || ue >= n) throw bad(what, 'missing >');
-    for (let k = us; k < ue; k++) {
-      const c = b[o + k]!;
-      if (URI_BAD8[c] === 1) throw bad(what, 'whitespace or a control character, \'"\' or \'<\' inside the URI');
-      if (c === 58 && colon === -1) colon = k;
+    ue = us;
+    let c = 0;
+    while (ue < n && URI_BAD8[(c = b[o + ue]!)] === 0) {
+      if (c === 58 && colon === -1) colon = ue;
+      ue++;
+    }
+    if (ue >= n || c !== 62) {
+      const gt = s.indexOf('>', ue);
+      if (gt === -1 || gt >= n) throw bad(what, 'missing >');
+      throw bad(what, 'whitespace or a control character, \'"\' or \'<\' inside the URI');
     }
     i = ue + 1;
   } else {
@@ -129,8 +134,7 @@ function scanNameAddr(s: string, b: Uint8Array, o: number, what: string, from: n
  */
 export function nameAddrElement(s: string, b: Uint8Array, o: number, what: string, from: number, to: number, list: boolean): ParsedNameAddr {
   const end = scanNameAddr(s, b, o, what, from, to, list);
-  const displayName = NA.dnS < 0 ? undefined : NA.dnQuoted ? unquote(s.slice(NA.dnS, NA.dnE)) : s.slice(NA.dnS, NA.dnE);
-  return new ParsedNameAddr(displayName, s.slice(NA.us, NA.ue), capValue(s, CAP.tagS, CAP.tagE), s, NA.ps, end, what);
+  return new ParsedNameAddr(NA.dnS, NA.dnE, NA.dnQuoted, NA.us, NA.ue, capValue(s, CAP.tagS, CAP.tagE), s, NA.ps, end, what);
 }
 
 /** One Contact value (name-addr, addr-spec or '*'), s[from..to) (default: all of s). */
@@ -163,7 +167,7 @@ export function contactElement(s: string, b: Uint8Array, o: number, from: number
     while (y < to && isWs(b[o + y]!)) y++;
     if (y === to || (list && b[o + y] === 44)) {
       CAP.end = y;
-      return new ParsedContact(undefined, '*', undefined, '', 0, 0, 'Contact', true, undefined, undefined);
+      return new ParsedContact(-1, -1, false, 0, 1, undefined, '*', 0, 0, 'Contact', true, undefined, undefined);
     }
   }
   const na = nameAddrElement(s, b, o, 'Contact', from, to, list);
@@ -183,29 +187,69 @@ export function contactElement(s: string, b: Uint8Array, o: number, from: number
 }
 
 /**
- * A name-addr read by parseNameAddr. Its parameters were checked while parsing; the `params` Map
- * is built on first access (the tag is a field already), from the text it came from.
+ * A name-addr read by parseNameAddr. Its parts were checked while parsing; the display name, the
+ * URI string and the `params` Map are made on first access (most messages only need the tag,
+ * which is a field already), from the text it came from.
  */
 class ParsedNameAddr implements NameAddr {
   #params: Params | undefined;
+  #displayName: string | undefined;
+  #uri: string | undefined;
+  /** Display name src[#dnS..#dnE) (quoted when #dnQuoted), #dnS -1 when none; -2 once read or set. */
+  #dnS: number;
+  readonly #dnE: number;
+  readonly #dnQuoted: boolean;
+  readonly #us: number;
+  readonly #ue: number;
   readonly #src: string;
   readonly #from: number;
   readonly #to: number;
   readonly #what: string;
 
   constructor(
-    public displayName: string | undefined,
-    public uri: string,
+    dnS: number,
+    dnE: number,
+    dnQuoted: boolean,
+    us: number,
+    ue: number,
     public tag: string | undefined,
     src: string,
     from: number,
     to: number,
     what: string,
   ) {
+    this.#dnS = dnS;
+    this.#dnE = dnE;
+    this.#dnQuoted = dnQuoted;
+    this.#us = us;
+    this.#ue = ue;
     this.#src = src;
     this.#from = from;
     this.#to = to;
     this.#what = what;
+  }
+
+  get displayName(): string | undefined {
+    const dnS = this.#dnS;
+    if (dnS >= 0) {
+      const q = this.#src.slice(dnS, this.#dnE);
+      this.#displayName = this.#dnQuoted ? unquote(q) : q;
+    }
+    if (dnS !== -2) this.#dnS = -2;
+    return this.#displayName;
+  }
+
+  set displayName(value: string | undefined) {
+    this.#displayName = value;
+    this.#dnS = -2;
+  }
+
+  get uri(): string {
+    return (this.#uri ??= this.#src.slice(this.#us, this.#ue));
+  }
+
+  set uri(value: string) {
+    this.#uri = value;
   }
 
   get params(): Params {
@@ -221,14 +265,17 @@ class ParsedNameAddr implements NameAddr {
   }
 
   toContact(expires: number | undefined, q: number | undefined): ParsedContact {
-    return new ParsedContact(this.displayName, this.uri, this.tag, this.#src, this.#from, this.#to, this.#what, undefined, expires, q);
+    return new ParsedContact(this.#dnS, this.#dnE, this.#dnQuoted, this.#us, this.#ue, this.tag, this.#src, this.#from, this.#to, this.#what, undefined, expires, q);
   }
 }
 
 class ParsedContact extends ParsedNameAddr implements Contact {
   constructor(
-    displayName: string | undefined,
-    uri: string,
+    dnS: number,
+    dnE: number,
+    dnQuoted: boolean,
+    us: number,
+    ue: number,
     tag: string | undefined,
     src: string,
     from: number,
@@ -238,7 +285,7 @@ class ParsedContact extends ParsedNameAddr implements Contact {
     public expires: number | undefined,
     public q: number | undefined,
   ) {
-    super(displayName, uri, tag, src, from, to, what);
+    super(dnS, dnE, dnQuoted, us, ue, tag, src, from, to, what);
   }
 }
 
