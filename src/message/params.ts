@@ -81,9 +81,7 @@ export function eqb(b: Uint8Array, o: number, from: number, lit: number[]): bool
   for (let j = 0; j < lit.length; j++) if ((b[o + from + j]! | 32) !== lit[j]) return false;
   return true;
 }
-const TAG = codes('tag');
 const RPORT = codes('rport');
-const BRANCH = codes('branch');
 const EXPIRES = codes('expires');
 const RECEIVED = codes('received');
 /** VALUE_END over all 256 byte values. */
@@ -137,24 +135,30 @@ export function scanParams(b: Uint8Array, o: number, i: number, what: string, en
       }
       ve = i;
     } else vs = ns; // present, no value (ve stays -1)
+    // The names are compared letter by letter in place (x | 32 folds the case of a letter): a
+    // call to eqb per parameter costs more than the comparison itself.
+    const k = o + ns;
     switch (nl) {
       case 1:
-        if ((b[o + ns]! | 32) === 113) (CAP.qS = vs), (CAP.qE = ve);
+        if ((b[k]! | 32) === 113) (CAP.qS = vs), (CAP.qE = ve);
         break;
       case 3:
-        if (eqb(b, o, ns, TAG)) (CAP.tagS = vs), (CAP.tagE = ve);
+        if ((b[k]! | 32) === 116 && (b[k + 1]! | 32) === 97 && (b[k + 2]! | 32) === 103) (CAP.tagS = vs), (CAP.tagE = ve);
         break;
       case 5:
-        if (eqb(b, o, ns, RPORT)) (CAP.rportS = vs), (CAP.rportE = ve);
+        if ((b[k]! | 32) === 114 && eqb(b, o, ns, RPORT)) (CAP.rportS = vs), (CAP.rportE = ve);
         break;
       case 6:
-        if (eqb(b, o, ns, BRANCH)) (CAP.branchS = vs), (CAP.branchE = ve);
+        if (
+          (b[k]! | 32) === 98 && (b[k + 1]! | 32) === 114 && (b[k + 2]! | 32) === 97 &&
+          (b[k + 3]! | 32) === 110 && (b[k + 4]! | 32) === 99 && (b[k + 5]! | 32) === 104
+        ) (CAP.branchS = vs), (CAP.branchE = ve);
         break;
       case 7:
-        if (eqb(b, o, ns, EXPIRES)) (CAP.expiresS = vs), (CAP.expiresE = ve);
+        if ((b[k]! | 32) === 101 && eqb(b, o, ns, EXPIRES)) (CAP.expiresS = vs), (CAP.expiresE = ve);
         break;
       case 8:
-        if (eqb(b, o, ns, RECEIVED)) (CAP.receivedS = vs), (CAP.receivedE = ve);
+        if ((b[k]! | 32) === 114 && eqb(b, o, ns, RECEIVED)) (CAP.receivedS = vs), (CAP.receivedE = ve);
         break;
     }
   }

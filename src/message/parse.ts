@@ -386,10 +386,6 @@ const CALL_ID = 6;
 const CONTACT = 7 as const;
 const CONTENT_LENGTH = 8;
 
-const C_TO = codes('to');
-const C_VIA = codes('via');
-const C_CSEQ = codes('cseq');
-const C_FROM = codes('from');
 const C_CALL_ID = codes('call-id');
 const C_CONTACT = codes('contact');
 const C_MAX_FORWARDS = codes('max-forwards');
@@ -410,13 +406,16 @@ function nameId(b: Uint8Array, o: number, from: number, to: number): number {
         case 108: return CONTENT_LENGTH; // l
       }
       return OTHER;
+    // Short names letter by letter in place (cheaper than a call to eqb).
     case 2:
-      return c0 === 116 && eqb(b, o, from, C_TO) ? TO : OTHER;
+      return c0 === 116 && (b[o + from + 1]! | 32) === 111 ? TO : OTHER;
     case 3:
-      return c0 === 118 && eqb(b, o, from, C_VIA) ? VIA : OTHER;
-    case 4:
-      if (c0 === 99) return eqb(b, o, from, C_CSEQ) ? CSEQ : OTHER;
-      return c0 === 102 && eqb(b, o, from, C_FROM) ? FROM : OTHER;
+      return c0 === 118 && (b[o + from + 1]! | 32) === 105 && (b[o + from + 2]! | 32) === 97 ? VIA : OTHER;
+    case 4: {
+      const k = o + from;
+      if (c0 === 99) return (b[k + 1]! | 32) === 115 && (b[k + 2]! | 32) === 101 && (b[k + 3]! | 32) === 113 ? CSEQ : OTHER;
+      return c0 === 102 && (b[k + 1]! | 32) === 114 && (b[k + 2]! | 32) === 111 && (b[k + 3]! | 32) === 109 ? FROM : OTHER;
+    }
     case 7:
       if (c0 !== 99) return OTHER;
       if ((b[o + from + 1]! | 32) === 97) return eqb(b, o, from, C_CALL_ID) ? CALL_ID : OTHER;
