@@ -1,5 +1,5 @@
 import { SipParseError } from './errors.js';
-import { bytesOf, parseUintB, TOKEN8 } from './chars.js';
+import { bytesOf, TOKEN8 } from './chars.js';
 
 export interface CSeq {
   seq: number;
@@ -20,9 +20,15 @@ export function cseqOf(s: string, b: Uint8Array, o: number, from: number, to: nu
   let i = from;
   while (i < n && (b[o + i] === 32 || b[o + i] === 9)) i++;
   const ds = i;
-  while (i < n && b[o + i]! >= 48 && b[o + i]! <= 57) i++;
-  const seq = parseUintB(b, o, 4294967295, ds, i);
-  if (seq < 0) throw new SipParseError(i === ds ? 'Malformed CSeq' : 'CSeq number out of range');
+  // The digits are read and their value summed in one pass.
+  let seq = 0;
+  let c = 0;
+  while (i < n && (c = b[o + i]! - 48) >= 0 && c <= 9) {
+    seq = seq * 10 + c;
+    i++;
+  }
+  if (i === ds) throw new SipParseError('Malformed CSeq');
+  if (seq > 4294967295) throw new SipParseError('CSeq number out of range');
   let ms = i;
   while (ms < n && (b[o + ms] === 32 || b[o + ms] === 9)) ms++;
   if (ms === i) throw new SipParseError('Malformed CSeq');

@@ -120,11 +120,13 @@ export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRe
       if (sp1 === hs) throw new SipParseError('Malformed Request-Line');
       const sp2 = spaceAt(text, sp1 + 1, le);
       if (sp2 === -1) throw new SipParseError('Malformed Request-Line');
-      if (sp2 === sp1 + 1 || spaceAt(text, sp2 + 1, le) !== -1) throw new SipParseError('Malformed Request-Line: extra whitespace');
+      // "SIP/2.0" holds no SP: the search for a third one is only needed when the version is not it.
+      const v20 = isVersion20(b, o, sp2 + 1, le);
+      if (sp2 === sp1 + 1 || (!v20 && spaceAt(text, sp2 + 1, le) !== -1)) throw new SipParseError('Malformed Request-Line: extra whitespace');
       method = text.slice(hs, sp1);
       checkRequestUri(b, o, sp1 + 1, sp2);
       uri = text.slice(sp1 + 1, sp2);
-      if (!isVersion20(b, o, sp2 + 1, le)) {
+      if (!v20) {
         throw le - sp2 > 4 && text.startsWith('SIP/', sp2 + 1) ? new SipParseError('Version Not Supported', 505) : new SipParseError('Malformed SIP-Version');
       }
     }
