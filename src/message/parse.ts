@@ -34,6 +34,33 @@ const KNOWN_METHODS = new Set(['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REG
  */
 export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRequest | SipResponse {
   const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  try {
+    return parseBuffer(buf, limits);
+  } catch (err) {
+    if (err instanceof SipParseError && err.status === 513 && err.headers === undefined) oversizeHeaders(err, buf);
+    throw err;
+  }
+}
+
+/**
+ * A header section over the limit was refused before its lines were read: read them now, without
+ * the limit (a datagram is at most 64 KiB), so that a server can still answer 513 with the request's
+ * Via, From, To, Call-ID and CSeq (RFC 3261 §21.5.14) instead of dropping it silently.
+ */
+function oversizeHeaders(err: SipParseError, buf: Buffer): void {
+  try {
+    const m = parseBuffer(buf, { maxHeader: Infinity, maxBody: Infinity });
+    err.isRequest = m.isRequest();
+    err.headers = m.headers;
+  } catch (e) {
+    if (e instanceof SipParseError && e.headers !== undefined) {
+      err.isRequest = e.isRequest;
+      err.headers = e.headers;
+    }
+  }
+}
+
+function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest | SipResponse {
   const maxHeader = limits?.maxHeader ?? DEFAULT_MAX_HEADER;
   const maxBody = limits?.maxBody ?? DEFAULT_MAX_BODY;
   const len = buf.length;

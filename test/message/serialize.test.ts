@@ -279,6 +279,24 @@ describe('responseForParseError', () => {
     expect(responseForParseError(new SipParseError('no headers'))).toBeUndefined();
   });
 
+  it('answers 513 for a datagram header over the limit, copying Via/From/To/Call-ID/CSeq', () => {
+    const big = INVITE.replace('\r\nContent-Type', `\r\nX-Filler: ${'y'.repeat(3000)}\r\nContent-Type`);
+    try {
+      parseMessage(big, { maxHeader: 1024 });
+      expect.unreachable();
+    } catch (e) {
+      const err = e as SipParseError;
+      expect(err.status).toBe(513);
+      expect(err.isRequest).toBe(true);
+      const out = parseMessage(responseForParseError(err)!) as SipResponse;
+      expect(out.status).toBe(513);
+      const req = parseMessage(INVITE);
+      expect(out.callId).toBe(req.callId);
+      expect(out.via.map((v) => v.branch)).toEqual(req.via.map((v) => v.branch));
+      expect(out.cseq).toEqual(req.cseq);
+    }
+  });
+
   it('answers 513 for a datagram body over the limit', () => {
     const big = INVITE.replace(SDP, 'x'.repeat(2000)).replace(/Content-Length: \d+/, 'Content-Length: 2000');
     try {
