@@ -258,6 +258,8 @@ export class InviteClientTransaction extends ClientTransaction {
   cancelTransaction: ClientTransaction | undefined = undefined;
   /** cancel() was called (the CANCEL may wait for a provisional response). */
   cancelRequested = false;
+  /** A CANCEL was sent (or attempted): from then on only 64*T1 stands between the INVITE and its end. */
+  private cancelSent = false;
   private cancelReason: 'C' | 'CANCEL' = 'CANCEL';
 
   constructor(request: SipRequest, dst: SipDestination, key: string, branch: string, handlers: ClientTransactionHandlers | undefined, core: TransactionCore) {
@@ -293,6 +295,7 @@ export class InviteClientTransaction extends ClientTransaction {
   }
 
   private sendCancel(): void {
+    this.cancelSent = true;
     this.cancelTransaction = this.core.sendCancel(buildCancel(this.request), this.dst);
     // §9.1: without a final response within 64*T1 of the CANCEL, give up on the INVITE.
     const q = this.core.queue;
@@ -315,7 +318,8 @@ export class InviteClientTransaction extends ClientTransaction {
         this.timeoutTimer = undefined;
         if (this.state === 'calling') this.timeout('B', t.B);
         else if (this.state === 'proceeding') {
-          if (this.cancelTransaction !== undefined) this.timeout(this.cancelReason, 64 * t.T1);
+          // A CANCEL went out (or could not be built): 64*T1 without a final response ends it.
+          if (this.cancelSent) this.timeout(this.cancelReason, 64 * t.T1);
           else {
             // Timer C: nobody answered the ringing INVITE; cancel it.
             this.cancelReason = 'C';
@@ -342,6 +346,11 @@ export class InviteClientTransaction extends ClientTransaction {
         this.cancelTimers();
         if (this.cancelRequested) this.sendCancel();
         else if (this.t.C > 0) this.timeoutTimer = this.core.queue.schedule(this.t.C, this, K_TIMEOUT);
+      } else if (!this.cancelSent && this.t.C > 0) {
+        // Every provisional response restarts Timer C (RFC 3261 §16.8): a long ring sends 1xx again.
+        const q = this.core.queue;
+        q.cancel(this.timeoutTimer);
+        this.timeoutTimer = q.schedule(this.t.C, this, K_TIMEOUT);
       }
       this.provisional(res);
       return;

@@ -113,7 +113,9 @@ export function serverKey(req: SipRequest, via: Via, method: string): string {
   const toTag = method === 'INVITE' ? '' : (req.to.tag ?? '');
   return (
     '2543' + SEP + req.uri + SEP + req.callId + SEP + req.cseq.seq + SEP + (req.from.tag ?? '') + SEP + toTag + SEP +
-    req.headers.getAll('via')[0] + SEP + method
+    // The top Via by its parsed parts, not its text: the layer stamps received/rport into it
+    // between an INVITE's lookup and its CANCEL's, and the two keys must still match.
+    via.transport + SEP + via.sentBy.toLowerCase() + SEP + (branch ?? '') + SEP + method
   );
 }
 

@@ -213,6 +213,20 @@ describe('INVITE client transaction (RFC 3261 §17.1.1)', () => {
     expect((r.errors[0] as SipTimeoutError).timer).toBe('C');
   });
 
+  it('Timer C restarts on every provisional response (RFC 3261 §16.8): a long ring is not cancelled', () => {
+    const h = harness({ timers: { C: 60000 } });
+    const r = recorder();
+    const invite = req({ branch: generateBranch() });
+    h.layer.request(invite, udpDst, r.handlers);
+    h.layer.receive(resp(invite, 180), udpPeer);
+    h.clock.advance(50000);
+    h.layer.receive(resp(invite, 180), udpPeer);
+    h.clock.advance(50000);
+    expect(h.transport.requests('CANCEL')).toHaveLength(0);
+    h.clock.advance(10000);
+    expect(h.transport.times(isMethod('CANCEL'))[0]).toBe(110000);
+  });
+
   it('transport failure fails the transaction with that error (§17.1.4)', async () => {
     const h = harness();
     const r = recorder();

@@ -131,6 +131,17 @@ describe('TransactionLayer', () => {
     expect(h.txns).toHaveLength(3);
   });
 
+  it('RFC 2543 CANCEL matches its INVITE even when received/rport were stamped into the INVITE\'s Via', () => {
+    const h = harness();
+    const natPeer: SipPeer = { addr: '203.0.113.5', port: 31337, family: 4, proto: 'udp' };
+    h.layer.receive(req({ branch: 'old2543', sentBy: 'client.invalid', viaExtra: ';rport', callId: 'nat-1' }), natPeer);
+    expect(h.txns).toHaveLength(1);
+    h.layer.receive(req({ method: 'CANCEL', branch: 'old2543', sentBy: 'client.invalid', viaExtra: ';rport', callId: 'nat-1' }), natPeer);
+    expect(h.transport.responses(481)).toHaveLength(0);
+    expect(h.transport.responses(487)).toHaveLength(1);
+    expect(h.txns[0]!.signal.aborted).toBe(true);
+  });
+
   it('stamps received/rport into the top Via (RFC 3581), so responses carry them', () => {
     const h = harness({ respondWith: 200 });
     const natPeer: SipPeer = { addr: '203.0.113.5', port: 31337, family: 4, proto: 'udp' };
