@@ -632,7 +632,9 @@ class Pending {
   abandon(ep: SipEndpoint, err: Error): void {
     const txn = this.txn;
     if (txn === undefined || txn.terminated || txn.finalResponse !== undefined) return;
-    if (txn.isInvite && txn.state === 'proceeding') {
+    // An INVITE may already ring at the far end even before its first provisional reached us:
+    // CANCEL it (sent once a provisional arrives, §9.1) rather than drop it and leave it ringing.
+    if (txn.isInvite && (txn.state === 'proceeding' || txn.state === 'calling')) {
       const client = this.client;
       const invite = this.request!;
       const hangUp = (res: SipResponse): void => {

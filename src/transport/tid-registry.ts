@@ -59,8 +59,9 @@ export class TidRegistry<C extends TidOwner> {
     return c !== undefined && c.usable ? c : undefined;
   }
 
-  /** Forget every id `owner` owns (it closed). */
+  /** Forget every id `owner` owns, and its holds (it closed: later releases of them are no-ops). */
   removeOwner(owner: C): void {
+    for (const [tid, h] of this.holds) if (h.owner === owner) this.holds.delete(tid);
     const ring = owner.tidRing;
     if (ring === undefined) return;
     const owners = this.owners;
@@ -75,11 +76,13 @@ export class TidRegistry<C extends TidOwner> {
   /** Mark the connection of `tid` busy. False when no live connection carries it. */
   hold(tid: string): boolean {
     const h = this.holds.get(tid);
-    if (h !== undefined) {
+    if (h !== undefined && h.owner.usable) {
       h.count++;
       h.owner.busy++;
       return true;
     }
+    // A hold whose connection died stays counted for its releases; the id now lives elsewhere.
+    if (h !== undefined) this.holds.delete(tid);
     const owner = this.lookup(tid);
     if (owner === undefined) return false;
     this.holds.set(tid, { owner, count: 1 });

@@ -14,6 +14,22 @@ class Owner implements TidOwner {
 }
 
 describe('TidRegistry', () => {
+  test('a closed connection takes its holds along: the same id held again lands on the live connection', () => {
+    const r = new TidRegistry<Owner>(5);
+    const dead = new Owner();
+    const live = new Owner();
+    r.add('t', dead);
+    expect(r.hold('t')).toBe(true);
+    dead.usable = false;
+    r.removeOwner(dead);
+    r.add('t', live);
+    expect(r.hold('t')).toBe(true);
+    expect(live.busy).toBe(1);
+    expect(r.heldBy(live)).toEqual(['t']);
+    expect(r.release('t')).toBe(live);
+    expect(live.busy).toBe(0);
+  });
+
   test('keeps at most MAX_TIDLIST ids per connection, oldest out', () => {
     const r = new TidRegistry<Owner>(3);
     const a = new Owner();
