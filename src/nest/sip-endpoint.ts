@@ -41,8 +41,9 @@ export class SipEndpoint implements TransactionTransport {
   readonly pools: SocketPool[] = [];
   /** Which pool a connection (or UDP socket) belongs to, learnt as messages arrive. */
   private readonly poolOfSocket = new WeakMap<object, SocketPool>();
-  private readonly held = new Map<AnyTransaction, SocketPool>();
-  /** The same transactions by the pool's id for them, to find them when their connection dies (an INVITE and its CANCEL share one). */
+  /** Transactions holding a TCP/TLS connection open: the pool and the pool's id for them. */
+  private readonly held = new Map<AnyTransaction, { pool: SocketPool; tid: string }>();
+  /** The same, by id, to find them when their connection dies (an INVITE and its CANCEL share one). */
   private readonly heldTids = new Map<string, Set<AnyTransaction>>();
   /** Responses no client transaction claimed (a SipClient sharing this endpoint re-ACKs 2xx from here). */
   private readonly strayListeners = new Set<(res: SipResponse, from: SipPeer) => void>();
@@ -65,23 +66,19 @@ export class SipEndpoint implements TransactionTransport {
         if (pool === undefined) return;
         const tid = pool.tidOf(txn.request);
         if (tid !== undefined && pool.hold(tid)) {
-          this.held.set(txn, pool);
+          this.held.set(txn, { pool, tid });
           const same = this.heldTids.get(tid);
           if (same === undefined) this.heldTids.set(tid, new Set([txn]));
           else same.add(txn);
         }
       },
       onClose: (_peer, txn) => {
-        const pool = this.held.get(txn);
-        if (pool !== undefined) {
-          this.held.delete(txn);
-          const tid = pool.tidOf(txn.request);
-          if (tid !== undefined) {
-            const same = this.heldTids.get(tid);
-            if (same !== undefined && same.delete(txn) && same.size === 0) this.heldTids.delete(tid);
-            pool.release(tid);
-          }
-        }
+        const h = this.held.get(txn);
+        if (h === undefined) return;
+        this.held.delete(txn);
+        const same = this.heldTids.get(h.tid);
+        if (same !== undefined && same.delete(txn) && same.size === 0) this.heldTids.delete(h.tid);
+        h.pool.release(h.tid);
       },
     });
   }
