@@ -1,4 +1,4 @@
-import { formatVia, generateBranch, SipRequest, type SipResponse, type Via } from '../message/index.js';
+import { BRANCH_COOKIE, formatVia, generateBranch, SipRequest, type SipResponse, type Via } from '../message/index.js';
 import type { SipPeer } from './types.js';
 
 /**
@@ -6,7 +6,8 @@ import type { SipPeer } from './types.js';
  * §17.1.1.3, §13.2.2.4, §18.2.1). All copy header values as written.
  */
 
-export const MAGIC_COOKIE = 'z9hG4bK';
+/** RFC 3261 §8.1.1.7 magic cookie (the codec's constant, under the name this layer uses). */
+export const MAGIC_COOKIE = BRANCH_COOKIE;
 const SEP = '\u0001';
 
 /** `ACK` for a non-2xx final response, hop by hop, as the INVITE client transaction sends it (§17.1.1.3). */
