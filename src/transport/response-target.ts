@@ -1,4 +1,5 @@
 import type { SipMessage } from '../message/index.js';
+import { topViaOf } from './transaction-key.js';
 import { normalizeAddr } from './address.js';
 import type { Peer, Proto } from './types.js';
 
@@ -9,12 +10,7 @@ import type { Peer, Proto } from './types.js';
  * connection's ephemeral port, so it is not used. Undefined without a usable top Via.
  */
 export function responseTarget(msg: SipMessage, proto: Proto): Peer | undefined {
-  let via;
-  try {
-    via = msg.topVia;
-  } catch {
-    return undefined;
-  }
+  const via = topViaOf(msg);
   if (via === undefined) return undefined;
   const addr = normalizeAddr(via.received ?? via.host);
   let port = via.port ?? (proto === 'tls' || via.transport === 'TLS' ? 5061 : 5060);

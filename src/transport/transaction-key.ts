@@ -1,4 +1,4 @@
-import { BRANCH_COOKIE, type SipMessage } from '../message/index.js';
+import { BRANCH_COOKIE, type SipMessage, type Via } from '../message/index.js';
 
 /**
  * The id under which the pool remembers which connection a request came in on, computed the same way
@@ -10,12 +10,7 @@ import { BRANCH_COOKIE, type SipMessage } from '../message/index.js';
  * validated and cached the views a received message has).
  */
 export function transactionKey(msg: SipMessage): string | undefined {
-  let via;
-  try {
-    via = msg.topVia;
-  } catch {
-    return undefined;
-  }
+  const via = topViaOf(msg);
   if (via === undefined) return undefined;
   const branch = via.branch;
   if (branch !== undefined && branch.startsWith(BRANCH_COOKIE)) return branch + ' ' + via.sentBy;
@@ -28,4 +23,13 @@ export function transactionKey(msg: SipMessage): string | undefined {
     return undefined;
   }
   return callId + ' #' + seq;
+}
+
+/** The top Via, or undefined when there is none or it cannot be parsed (never throws). */
+export function topViaOf(msg: SipMessage): Via | undefined {
+  try {
+    return msg.topVia;
+  } catch {
+    return undefined;
+  }
 }
