@@ -142,33 +142,33 @@ export function parseContact(s: string, from = 0, to = s.length): Contact {
   return contactElement(s, bytesOf(s), 0, from, to, false);
 }
 
+/** `Contact: *` (alone, or ended by ',' in a list) starting at `from`: where it ends, else -1. */
+function starEnd(b: Uint8Array, o: number, from: number, to: number, list: boolean): number {
+  let x = from;
+  while (x < to && isWs(b[o + x]!)) x++;
+  if (x >= to || b[o + x] !== 42 /* * */) return -1;
+  let y = x + 1;
+  while (y < to && isWs(b[o + y]!)) y++;
+  return y === to || (list && b[o + y] === 44) ? y : -1;
+}
+
 /**
  * Check one Contact starting at `from` as contactElement would read it, building nothing (the
  * parser validates Contact eagerly but most messages never read it); returns where it ended.
  */
 export function checkContact(s: string, b: Uint8Array, o: number, from: number, to: number, list: boolean): number {
-  let x = from;
-  while (x < to && isWs(b[o + x]!)) x++;
-  if (x < to && b[o + x] === 42 /* * */) {
-    let y = x + 1;
-    while (y < to && isWs(b[o + y]!)) y++;
-    if (y === to || (list && b[o + y] === 44)) return (CAP.end = y);
-  }
+  const star = starEnd(b, o, from, to, list);
+  if (star !== -1) return (CAP.end = star);
   // expires and q never fail (a bad value is ignored).
   return scanNameAddr(s, b, o, 'Contact', from, to, list);
 }
 
 /** One Contact starting at `from`, as nameAddrElement (CAP.end tells where it ended). */
 export function contactElement(s: string, b: Uint8Array, o: number, from: number, to: number, list: boolean): Contact {
-  let x = from;
-  while (x < to && isWs(b[o + x]!)) x++;
-  if (x < to && b[o + x] === 42 /* * */) {
-    let y = x + 1;
-    while (y < to && isWs(b[o + y]!)) y++;
-    if (y === to || (list && b[o + y] === 44)) {
-      CAP.end = y;
-      return new ParsedContact(-1, -1, false, 0, 1, undefined, '*', 0, 0, 'Contact', true, undefined, undefined);
-    }
+  const star = starEnd(b, o, from, to, list);
+  if (star !== -1) {
+    CAP.end = star;
+    return new ParsedContact(-1, -1, false, 0, 1, undefined, '*', 0, 0, 'Contact', true, undefined, undefined);
   }
   const na = nameAddrElement(s, b, o, 'Contact', from, to, list);
   // CAP still holds what the element's parameter scan found.
