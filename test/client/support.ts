@@ -9,16 +9,9 @@ import * as tls from 'node:tls';
 import { parseMessage, StreamFramer, type SipRequest, type SipResponse } from 'nestjs-sip';
 import { startSipp, type SippOptions, type SippResult } from '../helpers/sipp.js';
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { waitUntil } from '../helpers/wait.js';
 
-/** Poll `cond` until true, or throw after `timeoutMs`. */
-export async function waitUntil(cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+export { sleep, waitUntil } from '../helpers/wait.js';
 
 /** Local ports in use (IPv4 and IPv6, UDP and TCP), from /proc/net. */
 function portsInUse(): Set<number> {
