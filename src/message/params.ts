@@ -74,16 +74,6 @@ export const CAP = {
   qS: -1, qE: -1,
 };
 
-/** Char codes of a lower-case name (compared against a monomorphic array: cheaper than a string). */
-export const codes = (name: string): number[] => Array.from(name, (c) => c.charCodeAt(0));
-/** b[o+from..) starts with the lower-case name `lit` (char codes), ignoring case; token bytes only. */
-export function eqb(b: Uint8Array, o: number, from: number, lit: number[]): boolean {
-  for (let j = 0; j < lit.length; j++) if ((b[o + from + j]! | 32) !== lit[j]) return false;
-  return true;
-}
-const RPORT = codes('rport');
-const EXPIRES = codes('expires');
-const RECEIVED = codes('received');
 /** VALUE_END over all 256 byte values. */
 const VALUE_END8 = new Uint8Array(256);
 VALUE_END8.set(VALUE_END);
@@ -136,7 +126,7 @@ export function scanParams(b: Uint8Array, o: number, i: number, what: string, en
       ve = i;
     } else vs = ns; // present, no value (ve stays -1)
     // The names are compared letter by letter in place (x | 32 folds the case of a letter): a
-    // call to eqb per parameter costs more than the comparison itself.
+    // call to a comparison helper per parameter costs more than the comparison itself.
     const k = o + ns;
     switch (nl) {
       case 1:
@@ -146,7 +136,10 @@ export function scanParams(b: Uint8Array, o: number, i: number, what: string, en
         if ((b[k]! | 32) === 116 && (b[k + 1]! | 32) === 97 && (b[k + 2]! | 32) === 103) (CAP.tagS = vs), (CAP.tagE = ve);
         break;
       case 5:
-        if ((b[k]! | 32) === 114 && eqb(b, o, ns, RPORT)) (CAP.rportS = vs), (CAP.rportE = ve);
+        if (
+          (b[k]! | 32) === 114 && (b[k + 1]! | 32) === 112 && (b[k + 2]! | 32) === 111 && (b[k + 3]! | 32) === 114 &&
+          (b[k + 4]! | 32) === 116
+        ) (CAP.rportS = vs), (CAP.rportE = ve);
         break;
       case 6:
         if (
@@ -155,10 +148,16 @@ export function scanParams(b: Uint8Array, o: number, i: number, what: string, en
         ) (CAP.branchS = vs), (CAP.branchE = ve);
         break;
       case 7:
-        if ((b[k]! | 32) === 101 && eqb(b, o, ns, EXPIRES)) (CAP.expiresS = vs), (CAP.expiresE = ve);
+        if (
+          (b[k]! | 32) === 101 && (b[k + 1]! | 32) === 120 && (b[k + 2]! | 32) === 112 && (b[k + 3]! | 32) === 105 &&
+          (b[k + 4]! | 32) === 114 && (b[k + 5]! | 32) === 101 && (b[k + 6]! | 32) === 115
+        ) (CAP.expiresS = vs), (CAP.expiresE = ve);
         break;
       case 8:
-        if ((b[k]! | 32) === 114 && eqb(b, o, ns, RECEIVED)) (CAP.receivedS = vs), (CAP.receivedE = ve);
+        if (
+          (b[k]! | 32) === 114 && (b[k + 1]! | 32) === 101 && (b[k + 2]! | 32) === 99 && (b[k + 3]! | 32) === 101 &&
+          (b[k + 4]! | 32) === 105 && (b[k + 5]! | 32) === 118 && (b[k + 6]! | 32) === 101 && (b[k + 7]! | 32) === 100
+        ) (CAP.receivedS = vs), (CAP.receivedE = ve);
         break;
     }
   }

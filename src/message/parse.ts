@@ -4,7 +4,7 @@ import { SipParseError, tooLarge } from './errors.js';
 import { SipHeaders, valueEnd, valueStart, type HeaderSource } from './headers.js';
 import { SipRequest, SipResponse } from './message.js';
 import { checkContact, nameAddrElement, parseNameAddr, type NameAddr } from './name-addr.js';
-import { CAP, codes, eqb } from './params.js';
+import { CAP } from './params.js';
 import { viaElement, type Via } from './via.js';
 
 export interface ParseLimits {
@@ -145,13 +145,15 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
         throw new SipParseError(spaceAt(text, hs, le) === -1 ? 'Malformed Request-Line' : 'Malformed method');
       }
       if (sp1 === hs) throw new SipParseError('Malformed Request-Line');
-      const sp2 = spaceAt(text, sp1 + 1, le);
+      // One pass finds the SP after the Request-URI and checks the URI on the way (its verdict is
+      // given after the line's own errors).
+      const sp2 = requestUriEnd(b, o, sp1 + 1, le);
       if (sp2 === -1) throw new SipParseError('Malformed Request-Line');
       // "SIP/2.0" holds no SP: the search for a third one is only needed when the version is not it.
       const v20 = isVersion20(b, o, sp2 + 1, le);
       if (sp2 === sp1 + 1 || (!v20 && spaceAt(text, sp2 + 1, le) !== -1)) throw new SipParseError('Malformed Request-Line: extra whitespace');
       method = text.slice(hs, sp1);
-      checkRequestUri(b, o, sp1 + 1, sp2);
+      if (URI_VERDICT !== undefined) throw new SipParseError(URI_VERDICT);
       uri = text.slice(sp1 + 1, sp2);
       if (!v20) {
         throw le - sp2 > 4 && text.startsWith('SIP/', sp2 + 1) ? new SipParseError('Version Not Supported', 505) : new SipParseError('Malformed SIP-Version');
@@ -396,7 +398,16 @@ function primeViews(
     if (v < 0) throw new SipParseError('Max-Forwards out of range');
     headers.primeView('max-forwards', v);
   }
-  if (AT.callId !== -1) headers.primeView('call-id', folded?.get(AT.callId) ?? lineValue(text, spans, AT.callId));
+  if (AT.callId !== -1) {
+    const f = folded?.get(AT.callId);
+    let v: string;
+    if (f !== undefined) v = f;
+    else {
+      const vs = vStart(b, o, spans[AT.callId * 3 + 1]!, spans[AT.callId * 3 + 2]!);
+      v = text.slice(vs, vEnd(b, o, vs, spans[AT.callId * 3 + 2]!));
+    }
+    headers.primeView('call-id', v);
+  }
   // Contact is checked here but its view is built on first access (see contactView).
   if (AT.contactLines > 0) listOf(text, b, o, spans, folded, AT.contact, AT.contactLines, CONTACT, NO_VIAS);
 }
@@ -415,15 +426,14 @@ const CALL_ID = 6;
 const CONTACT = 7 as const;
 const CONTENT_LENGTH = 8;
 
-const C_CALL_ID = codes('call-id');
-const C_CONTACT = codes('contact');
-const C_MAX_FORWARDS = codes('max-forwards');
-const C_CONTENT_LENGTH = codes('content-length');
-
 /** Which validated header b[o+from..o+to) names (any case, compact forms included), or OTHER. */
 function nameId(b: Uint8Array, o: number, from: number, to: number): number {
-  // The length and first letter rule out almost every other name before a full comparison.
-  const c0 = b[o + from]! | 32;
+  // The length and first letter rule out almost every other name before a full comparison,
+  // which is written out letter by letter (x | 32 folds the case of a letter; the name is a
+  // token already, and no other token character folds onto a letter or '-'): a call to a
+  // comparison helper per header line costs more than the comparison itself.
+  const k = o + from;
+  const c0 = b[k]! | 32;
   switch (to - from) {
     case 1:
       switch (c0) {
@@ -435,24 +445,40 @@ function nameId(b: Uint8Array, o: number, from: number, to: number): number {
         case 108: return CONTENT_LENGTH; // l
       }
       return OTHER;
-    // Short names letter by letter in place (cheaper than a call to eqb).
     case 2:
-      return c0 === 116 && (b[o + from + 1]! | 32) === 111 ? TO : OTHER;
+      return c0 === 116 && (b[k + 1]! | 32) === 111 ? TO : OTHER;
     case 3:
-      return c0 === 118 && (b[o + from + 1]! | 32) === 105 && (b[o + from + 2]! | 32) === 97 ? VIA : OTHER;
-    case 4: {
-      const k = o + from;
+      return c0 === 118 && (b[k + 1]! | 32) === 105 && (b[k + 2]! | 32) === 97 ? VIA : OTHER;
+    case 4:
       if (c0 === 99) return (b[k + 1]! | 32) === 115 && (b[k + 2]! | 32) === 101 && (b[k + 3]! | 32) === 113 ? CSEQ : OTHER;
       return c0 === 102 && (b[k + 1]! | 32) === 114 && (b[k + 2]! | 32) === 111 && (b[k + 3]! | 32) === 109 ? FROM : OTHER;
-    }
     case 7:
+      // call-id / contact
       if (c0 !== 99) return OTHER;
-      if ((b[o + from + 1]! | 32) === 97) return eqb(b, o, from, C_CALL_ID) ? CALL_ID : OTHER;
-      return eqb(b, o, from, C_CONTACT) ? CONTACT : OTHER;
+      if ((b[k + 1]! | 32) === 97) {
+        return (b[k + 2]! | 32) === 108 && (b[k + 3]! | 32) === 108 && b[k + 4] === 45 && (b[k + 5]! | 32) === 105 && (b[k + 6]! | 32) === 100
+          ? CALL_ID
+          : OTHER;
+      }
+      return (b[k + 1]! | 32) === 111 && (b[k + 2]! | 32) === 110 && (b[k + 3]! | 32) === 116 && (b[k + 4]! | 32) === 97 &&
+        (b[k + 5]! | 32) === 99 && (b[k + 6]! | 32) === 116
+        ? CONTACT
+        : OTHER;
     case 12:
-      return c0 === 109 && eqb(b, o, from, C_MAX_FORWARDS) ? MAX_FORWARDS : OTHER;
+      // max-forwards
+      return c0 === 109 && (b[k + 1]! | 32) === 97 && (b[k + 2]! | 32) === 120 && b[k + 3] === 45 && (b[k + 4]! | 32) === 102 &&
+        (b[k + 5]! | 32) === 111 && (b[k + 6]! | 32) === 114 && (b[k + 7]! | 32) === 119 && (b[k + 8]! | 32) === 97 &&
+        (b[k + 9]! | 32) === 114 && (b[k + 10]! | 32) === 100 && (b[k + 11]! | 32) === 115
+        ? MAX_FORWARDS
+        : OTHER;
     case 14:
-      return c0 === 99 && eqb(b, o, from, C_CONTENT_LENGTH) ? CONTENT_LENGTH : OTHER;
+      // content-length
+      return c0 === 99 && (b[k + 1]! | 32) === 111 && (b[k + 2]! | 32) === 110 && (b[k + 3]! | 32) === 116 && (b[k + 4]! | 32) === 101 &&
+        (b[k + 5]! | 32) === 110 && (b[k + 6]! | 32) === 116 && b[k + 7] === 45 && (b[k + 8]! | 32) === 108 &&
+        (b[k + 9]! | 32) === 101 && (b[k + 10]! | 32) === 110 && (b[k + 11]! | 32) === 103 && (b[k + 12]! | 32) === 116 &&
+        (b[k + 13]! | 32) === 104
+        ? CONTENT_LENGTH
+        : OTHER;
   }
   return OTHER;
 }
@@ -503,15 +529,10 @@ function nameAddrAt(
   return nameAddrElement(head, b, o, what, vs, vEnd(b, o, vs, spans[line * 3 + 2]!), false);
 }
 
-/** [value start, value end] of an unfolded header line. */
-function valueRange(head: string, spans: number[], line: number): [number, number] {
-  const vs = valueStart(head, spans[line * 3 + 1]!, spans[line * 3 + 2]!);
-  return [vs, valueEnd(head, vs, spans[line * 3 + 2]!)];
-}
-
+/** The value of unfolded header line `line`. */
 function lineValue(head: string, spans: number[], line: number): string {
-  const [vs, ve] = valueRange(head, spans, line);
-  return head.slice(vs, ve);
+  const vs = valueStart(head, spans[line * 3 + 1]!, spans[line * 3 + 2]!);
+  return head.slice(vs, valueEnd(head, vs, spans[line * 3 + 2]!));
 }
 
 /** Reused buffer for the line offsets of the message being parsed (copied out at the end). */
@@ -575,34 +596,44 @@ function spaceAt(s: string, from: number, to: number): number {
   return i === -1 || i >= to ? -1 : i;
 }
 
+/** What requestUriEnd found wrong with the last Request-URI it read (undefined: nothing). */
+let URI_VERDICT: string | undefined;
+
 /**
- * Cheap Request-URI checks on b[o+from..o+to) (the full parse is lazy): a scheme, no <>, no URI
- * headers on sip/sips (RFC 4475 escruri). A '?' before the '@' belongs to the user part, which
- * may hold it (intmeth).
+ * The SP ending the Request-URI that starts at `from` (-1 if none before `to`), with cheap checks
+ * of b[o+from..SP) left in URI_VERDICT (the full parse is lazy): a scheme, no <>, controls or
+ * whitespace, no URI headers on sip/sips (RFC 4475 escruri). A '?' before the '@' belongs to the
+ * user part, which may hold it (intmeth).
  */
-function checkRequestUri(b: Uint8Array, o: number, from: number, to: number): void {
-  const c0 = b[o + from]! | 32;
-  if (from >= to || !(c0 >= 97 && c0 <= 122)) throw new SipParseError('Malformed Request-URI');
+function requestUriEnd(b: Uint8Array, o: number, from: number, to: number): number {
+  URI_VERDICT = undefined;
   let colon = -1;
   let at = -1;
   let lastQ = -1;
-  for (let i = from; i < to; i++) {
-    const c = b[o + i]!;
-    if (URI_CHAR8[c] === 1) continue;
-    if (c < 33 || c === 127 || c === 60 || c === 62) throw new SipParseError('Malformed Request-URI');
-    if (c === 58) {
-      if (colon === -1) colon = i;
+  let bad = false;
+  const u = URI_CHAR8;
+  let j = o + from;
+  const je = o + to;
+  for (; j < je; j++) {
+    const c = b[j]!;
+    if (u[c] === 1) continue;
+    if (c === 32) break;
+    if (c < 33 || c === 127 || c === 60 || c === 62) bad = true;
+    else if (c === 58) {
+      if (colon === -1) colon = j - o;
     } else if (c === 64) {
-      if (at === -1) at = i;
-    } else if (c === 63) lastQ = i;
+      if (at === -1) at = j - o;
+    } else if (c === 63) lastQ = j - o;
   }
-  if (colon <= from) throw new SipParseError('Malformed Request-URI');
-  const scheme = colon - from;
-  if (lastQ > at && (scheme === 3 || scheme === 4)) {
+  if (j >= je) return -1;
+  const c0 = b[o + from]! | 32;
+  if (bad || j === o + from || !(c0 >= 97 && c0 <= 122) || colon <= from) URI_VERDICT = 'Malformed Request-URI';
+  else if (lastQ > at && (colon - from === 3 || colon - from === 4)) {
     const k = o + from;
     const sip = (b[k]! | 32) === 115 && (b[k + 1]! | 32) === 105 && (b[k + 2]! | 32) === 112;
-    if (sip && (scheme === 3 || (b[k + 3]! | 32) === 115)) throw new SipParseError('Request-URI must not contain headers');
+    if (sip && (colon - from === 3 || (b[k + 3]! | 32) === 115)) URI_VERDICT = 'Request-URI must not contain headers';
   }
+  return j - o;
 }
 
 /** Request-URI bytes needing no further look: all printable ASCII but < > : @ ? (and bytes >= 128). */
