@@ -73,8 +73,10 @@ function scanNameAddr(s: string, b: Uint8Array, o: number, what: string, from: n
     lt = i;
   } else {
     // Unquoted display name: tokens separated by LWS, then '<' (RFC 4475 lwsdisp: no LWS needed).
-    let k = i;
-    while (k < n && DISPLAY8[b[o + k]!] === 1) k++;
+    let j = o + i;
+    const je = o + n;
+    while (j < je && DISPLAY8[b[j]!] === 1) j++;
+    let k = j - o;
     if (k < n && b[o + k] === 60) {
       lt = k;
       while (k > i && isWs(b[o + k - 1]!)) k--;
@@ -92,12 +94,14 @@ function scanNameAddr(s: string, b: Uint8Array, o: number, what: string, from: n
     // <URI>: no whitespace or control characters inside (RFC 4475 badaspec). '>' is one of the
     // URI_BAD8 bytes, so one loop finds the end and checks what comes before it.
     us = lt + 1;
-    ue = us;
+    let j = o + us;
+    const je = o + n;
     let c = 0;
-    while (ue < n && URI_BAD8[(c = b[o + ue]!)] === 0) {
-      if (c === 58 && colon === -1) colon = ue;
-      ue++;
+    while (j < je && URI_BAD8[(c = b[j]!)] === 0) {
+      if (c === 58 && colon === -1) colon = j - o;
+      j++;
     }
+    ue = j - o;
     if (ue >= n || c !== 62) {
       const gt = s.indexOf('>', ue);
       if (gt === -1 || gt >= n) throw bad(what, 'missing >');

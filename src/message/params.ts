@@ -96,38 +96,40 @@ export function quotedEndB(b: Uint8Array, o: number, i: number, end: number): nu
  */
 export function scanParams(b: Uint8Array, o: number, i: number, what: string, end: number, stop = -1): number {
   CAP.branchS = CAP.receivedS = CAP.rportS = CAP.tagS = CAP.expiresS = CAP.qS = -1;
-  const n = end;
+  // Absolute indices into b (j = o + i): one addition less per byte read.
+  const n = o + end;
+  let j = o + i;
   let c = 0;
   for (;;) {
-    while (i < n && ((c = b[o + i]!) === 32 || c === 9)) i++;
-    if (i >= n || c === stop) return i;
+    while (j < n && ((c = b[j]!) === 32 || c === 9)) j++;
+    if (j >= n || c === stop) return j - o;
     if (c !== 59 /* ; */) throw new SipParseError(`Malformed ${what} parameters`);
-    i++;
-    while (i < n && ((c = b[o + i]!) === 32 || c === 9)) i++;
-    const ns = i;
-    while (i < n && TOKEN8[b[o + i]!] === 1) i++;
-    if (i === ns) throw new SipParseError(`Empty ${what} parameter`);
-    const nl = i - ns;
-    while (i < n && ((c = b[o + i]!) === 32 || c === 9)) i++;
+    j++;
+    while (j < n && ((c = b[j]!) === 32 || c === 9)) j++;
+    const k = j; // the name, b[k..k+nl)
+    while (j < n && TOKEN8[b[j]!] === 1) j++;
+    if (j === k) throw new SipParseError(`Empty ${what} parameter`);
+    const nl = j - k;
+    while (j < n && ((c = b[j]!) === 32 || c === 9)) j++;
     let vs = -1;
     let ve = -1;
-    if (i < n && c === 61 /* = */) {
-      i++;
-      while (i < n && ((c = b[o + i]!) === 32 || c === 9)) i++;
-      vs = i;
-      if (i < n && c === 34) {
-        const q = quotedEndB(b, o, i, n);
+    if (j < n && c === 61 /* = */) {
+      j++;
+      while (j < n && ((c = b[j]!) === 32 || c === 9)) j++;
+      vs = j - o;
+      if (j < n && c === 34) {
+        const q = quotedEndB(b, 0, j, n);
         if (q < 0) throw new SipParseError(`Unterminated quoted ${what} parameter`);
-        i = q;
+        j = q;
       } else {
-        while (i < n && VALUE_END8[b[o + i]!] === 0) i++;
-        if (i === vs) throw new SipParseError(`Empty ${what} parameter value`);
+        const v = j;
+        while (j < n && VALUE_END8[b[j]!] === 0) j++;
+        if (j === v) throw new SipParseError(`Empty ${what} parameter value`);
       }
-      ve = i;
-    } else vs = ns; // present, no value (ve stays -1)
+      ve = j - o;
+    } else vs = k - o; // present, no value (ve stays -1)
     // The names are compared letter by letter in place (x | 32 folds the case of a letter): a
     // call to a comparison helper per parameter costs more than the comparison itself.
-    const k = o + ns;
     switch (nl) {
       case 1:
         if ((b[k]! | 32) === 113) (CAP.qS = vs), (CAP.qE = ve);

@@ -115,7 +115,10 @@ export function viaElement(s: string, b: Uint8Array, o: number, from: number, to
     i = close + 1;
   } else {
     let k = 0;
-    while (i < n && (k = HOST_CLASS[b[o + i]!]!) === 1) i++;
+    let j = o + i;
+    const je = o + n;
+    while (j < je && (k = HOST_CLASS[b[j]!]!) === 1) j++;
+    i = j - o;
     if (i < n && k === 0) throw bad('host');
     host = s.slice(hs, i);
   }
