@@ -231,11 +231,16 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
         pos = e + 2;
         continue;
       }
-      // name, LWS, ':', LWS, value, LWS
-      let j = pos + o;
-      const je = e + o;
-      while (j < je && TOKEN8[b[j]!] === 1) j++;
-      const ne = j - o;
+      // name, LWS, ':', LWS, value, LWS. The names parseMessage validates are recognised in place
+      // (their letters are compared anyway); any other name is read as a token.
+      const known = knownName(b, o + pos);
+      let ne = pos + (known >> 4);
+      if (known === 0) {
+        let j = pos + o;
+        const je = e + o;
+        while (j < je && TOKEN8[b[j]!] === 1) j++;
+        ne = j - o;
+      }
       let colon = ne;
       while (colon < e && (text.charCodeAt(colon) === 32 || text.charCodeAt(colon) === 9)) colon++;
       if (ne === pos || colon >= e || text.charCodeAt(colon) !== 58) {
@@ -247,7 +252,7 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
       SPANS[k++] = pos;
       SPANS[k++] = ne;
       SPANS[k++] = e;
-      switch (nameId(b, o, pos, ne)) {
+      switch (known & 15) {
         case VIA:
           if (viaLines++ === 0) viaAt = line;
           break;
@@ -481,6 +486,44 @@ function nameId(b: Uint8Array, o: number, from: number, to: number): number {
         : OTHER;
   }
   return OTHER;
+}
+
+/** A name ends at ':' or LWS (the other bytes that may follow a token start no header line). */
+const nameEnds = (c: number | undefined): boolean => c === 58 || c === 32 || c === 9;
+
+/**
+ * The validated header (see nameId) whose name starts at b[k], when the name is one of theirs in
+ * any case or compact form and is followed by ':' or LWS: (name length << 4) | id. 0 for any other
+ * name (read as a token by the caller, whose id is OTHER). Reads stop at the first byte that
+ * differs, so never past the line's CR.
+ */
+function knownName(b: Uint8Array, k: number): number {
+  switch (b[k]! | 32) {
+    case 118: // v, via
+      if (nameEnds(b[k + 1])) return (1 << 4) | VIA;
+      return (b[k + 1]! | 32) === 105 && (b[k + 2]! | 32) === 97 && nameEnds(b[k + 3]) ? (3 << 4) | VIA : 0;
+    case 102: // f, from
+      if (nameEnds(b[k + 1])) return (1 << 4) | FROM;
+      return (b[k + 1]! | 32) === 114 && (b[k + 2]! | 32) === 111 && (b[k + 3]! | 32) === 109 && nameEnds(b[k + 4]) ? (4 << 4) | FROM : 0;
+    case 116: // t, to
+      if (nameEnds(b[k + 1])) return (1 << 4) | TO;
+      return (b[k + 1]! | 32) === 111 && nameEnds(b[k + 2]) ? (2 << 4) | TO : 0;
+    case 105: // i
+      return nameEnds(b[k + 1]) ? (1 << 4) | CALL_ID : 0;
+    case 109: // m, max-forwards
+      if (nameEnds(b[k + 1])) return (1 << 4) | CONTACT;
+      return nameEnds(b[k + 12]) && nameId(b, k, 0, 12) === MAX_FORWARDS ? (12 << 4) | MAX_FORWARDS : 0;
+    case 108: // l
+      return nameEnds(b[k + 1]) ? (1 << 4) | CONTENT_LENGTH : 0;
+    case 99: // cseq, call-id, contact, content-length ('c' alone is Content-Type)
+      if (nameEnds(b[k + 4])) return nameId(b, k, 0, 4) === CSEQ ? (4 << 4) | CSEQ : 0;
+      if (nameEnds(b[k + 7])) {
+        const id = nameId(b, k, 0, 7);
+        return id === OTHER ? 0 : (7 << 4) | id;
+      }
+      return nameEnds(b[k + 14]) && nameId(b, k, 0, 14) === CONTENT_LENGTH ? (14 << 4) | CONTENT_LENGTH : 0;
+  }
+  return 0;
 }
 
 /** valueStart over bytes: past LWS, ':' and LWS after the name ending at `ne`. */
