@@ -4,7 +4,7 @@ import { splitList } from './split-list.js';
 export type HeadersInit = SipHeaders | Record<string, string | number | readonly (string | number)[]> | Iterable<readonly [string, string]>;
 
 /** "No view parsed yet" (views themselves may be undefined). */
-const NONE: unique symbol = Symbol('none');
+export const NONE: unique symbol = Symbol('none');
 /** Placeholder arrays of a SipHeaders whose lines are still in its source (never written to). */
 const NO_LINES: (string | undefined)[] = Object.freeze([]) as unknown as (string | undefined)[];
 /** Handed from fromSource to the constructor (keeps one constructor, so one object shape). */
@@ -29,10 +29,15 @@ export interface HeaderSource {
   byteStart: number;
   /**
    * For copying the whole received message (see SipMessage.toBuffer): where its start line
-   * begins in `text`, where its body begins in `bytes`, and the start line as parsed when it was
-   * written exactly as SipMessage.startLine() writes it (else `canonical` is false).
+   * begins in `text` (-1: the message cannot be copied whole, e.g. its start line is not written
+   * exactly as SipMessage.startLine() writes it), where its body begins in `bytes`, and the start
+   * line as parsed (method and URI, or reason and status).
    */
-  whole: { start: number; bodyStart: number; canonical: boolean; a: string; b: string; status: number } | undefined;
+  wholeStart: number;
+  bodyStart: number;
+  startA: string;
+  startB: string;
+  status: number;
 }
 
 /**
@@ -56,12 +61,12 @@ export class SipHeaders implements Iterable<[string, string]> {
   /** Lines not yet split into the arrays above (see HeaderSource); undefined once they are. */
   private src: HeaderSource | undefined;
   // Parsed structured views (NONE = not parsed yet), dropped when their header changes: the ones
-  // every message has in fields, others in a Map.
-  private vVia: unknown = NONE;
-  private vCSeq: unknown = NONE;
-  private vFrom: unknown = NONE;
-  private vTo: unknown = NONE;
-  private vCallId: unknown = NONE;
+  // every message has in fields (read directly by SipMessage's getters), others in a Map.
+  /** @internal */ vVia: unknown = NONE;
+  /** @internal */ vCSeq: unknown = NONE;
+  /** @internal */ vFrom: unknown = NONE;
+  /** @internal */ vTo: unknown = NONE;
+  /** @internal */ vCallId: unknown = NONE;
   private vMaxForwards: unknown = NONE;
   private vContact: unknown = NONE;
   private vOther: Map<string, unknown> | undefined;

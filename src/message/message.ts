@@ -1,5 +1,5 @@
 import { SipParseError } from './errors.js';
-import { SipHeaders, type HeaderSource, type HeadersInit } from './headers.js';
+import { NONE, SipHeaders, type HeaderSource, type HeadersInit } from './headers.js';
 import { parseCSeq, type CSeq } from './cseq.js';
 import { parseContact, parseNameAddr, type Contact, type NameAddr } from './name-addr.js';
 import { parseUint } from './chars.js';
@@ -63,24 +63,31 @@ export abstract class SipMessage {
   /** The first line, without CRLF. */
   abstract startLine(): string;
 
+  // The views every layer reads are taken from their slots directly when parsed already (the
+  // usual case: parseMessage fills them), which keeps these getters a field load.
   /** Every Via value, top first. */
   get via(): Via[] {
-    return this.headers.view('via', viaView);
+    const v = this.headers.vVia;
+    return v !== NONE ? (v as Via[]) : this.headers.view('via', viaView);
   }
   get topVia(): Via | undefined {
-    return this.headers.view('via', viaView)[0];
+    return this.via[0];
   }
   get cseq(): CSeq {
-    return this.headers.view('cseq', cseqView);
+    const v = this.headers.vCSeq;
+    return v !== NONE ? (v as CSeq) : this.headers.view('cseq', cseqView);
   }
   get from(): NameAddr {
-    return this.headers.view('from', fromView);
+    const v = this.headers.vFrom;
+    return v !== NONE ? (v as NameAddr) : this.headers.view('from', fromView);
   }
   get to(): NameAddr {
-    return this.headers.view('to', toView);
+    const v = this.headers.vTo;
+    return v !== NONE ? (v as NameAddr) : this.headers.view('to', toView);
   }
   get callId(): string {
-    const v = this.headers.view('call-id', callIdView);
+    const c = this.headers.vCallId;
+    const v = c !== NONE ? (c as string | undefined) : this.headers.view('call-id', callIdView);
     if (v === undefined || v.length === 0) throw missing('Call-ID');
     return v;
   }
@@ -138,7 +145,7 @@ export abstract class SipMessage {
   }
 
   /** True while the start line is the one parsed from `w`, written the way startLine() writes it. */
-  protected abstract startUnchanged(w: NonNullable<HeaderSource['whole']>): boolean;
+  protected abstract startUnchanged(w: HeaderSource): boolean;
 
   /**
    * A copy of the received message in one piece, when toBuffer would write exactly those bytes:
@@ -147,12 +154,11 @@ export abstract class SipMessage {
    */
   private receivedWhole(): Buffer | undefined {
     const src = this.headers.source;
-    const w = src?.whole;
-    if (src === undefined || w === undefined || !w.canonical || src.bytes === undefined || src.folded !== undefined || src.clLines !== 1) return undefined;
+    if (src === undefined || src.wholeStart < 0 || src.bytes === undefined || src.folded !== undefined || src.clLines !== 1) return undefined;
     const bytes = src.bytes;
     const body = this.body;
-    if (body.length > 0 && (body.buffer !== bytes.buffer || body.byteOffset !== bytes.byteOffset + w.bodyStart)) return undefined;
-    if (!this.startUnchanged(w)) return undefined;
+    if (body.length > 0 && (body.buffer !== bytes.buffer || body.byteOffset !== bytes.byteOffset + src.bodyStart)) return undefined;
+    if (!this.startUnchanged(src)) return undefined;
     // The Content-Length value must be the body length as written ("0068" is rewritten).
     const k = src.clLine * 3;
     const spans = src.spans;
@@ -166,8 +172,8 @@ export abstract class SipMessage {
     while (ve > vs && (text.charCodeAt(ve - 1) === 32 || text.charCodeAt(ve - 1) === 9)) ve--;
     const len = String(body.length);
     if (ve - vs !== len.length || !text.startsWith(len, vs)) return undefined;
-    const from = src.byteStart + w.start;
-    const to = w.bodyStart + body.length;
+    const from = src.byteStart + src.wholeStart;
+    const to = src.bodyStart + body.length;
     const out = Buffer.allocUnsafe(to - from);
     bytes.copy(out, 0, from, to);
     return out;
@@ -203,8 +209,8 @@ export class SipRequest extends SipMessage {
   startLine(): string {
     return this.method + ' ' + this.uri + ' SIP/2.0';
   }
-  protected startUnchanged(w: NonNullable<HeaderSource['whole']>): boolean {
-    return this.method === w.a && this.uri === w.b;
+  protected startUnchanged(w: HeaderSource): boolean {
+    return this.method === w.startA && this.uri === w.startB;
   }
   /** The Request-URI, parsed (cached while `uri` is unchanged). */
   get requestUri(): SipUri {
@@ -242,8 +248,8 @@ export class SipResponse extends SipMessage {
   startLine(): string {
     return 'SIP/2.0 ' + this.status + ' ' + this.reason;
   }
-  protected startUnchanged(w: NonNullable<HeaderSource['whole']>): boolean {
-    return this.status === w.status && this.reason === w.a;
+  protected startUnchanged(w: HeaderSource): boolean {
+    return this.status === w.status && this.reason === w.startA;
   }
 }
 

@@ -189,7 +189,11 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
     clLines: 0,
     bytes,
     byteStart,
-    whole: undefined,
+    wholeStart: -1,
+    bodyStart: 0,
+    startA: '',
+    startB: '',
+    status: 0,
   };
   try {
     let pos = lineEnd === he ? he : lineEnd + 2;
@@ -220,7 +224,7 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
         }
         if (e - hs > maxHeader) throw tooLarge('Header');
       }
-      const c = text.charCodeAt(pos);
+      const c = b[o + pos];
       if (c === 32 || c === 9) {
         if (line < 0) throw new SipParseError('Continuation line before the first header');
         const more = trimLws(text, pos, e);
@@ -242,8 +246,8 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
         ne = j - o;
       }
       let colon = ne;
-      while (colon < e && (text.charCodeAt(colon) === 32 || text.charCodeAt(colon) === 9)) colon++;
-      if (ne === pos || colon >= e || text.charCodeAt(colon) !== 58) {
+      while (colon < e && (b[o + colon] === 32 || b[o + colon] === 9)) colon++;
+      if (ne === pos || colon >= e || b[o + colon] !== 58) {
         const anyColon = text.indexOf(':', pos);
         throw new SipParseError(anyColon === -1 || anyColon >= e ? 'Header line without a colon' : 'Malformed header name');
       }
@@ -319,7 +323,13 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
       const canonical = isResponse
         ? b[sl] === 83 && b[sl + 1] === 73 && b[sl + 2] === 80 && le - hs >= 12 && b[sl + 7] === 32 && b[sl + 11] === 32
         : b[o + le - 7] === 83 && b[o + le - 6] === 73 && b[o + le - 5] === 80;
-      source.whole = { start: hs, bodyStart, canonical, a: isResponse ? reason : method, b: uri, status };
+      if (canonical) {
+        source.wholeStart = hs;
+        source.bodyStart = bodyStart;
+        source.startA = isResponse ? reason : method;
+        source.startB = uri;
+        source.status = status;
+      }
     }
 
     // Eager validation of the headers every layer needs; the parsed values are kept as views.
