@@ -18,6 +18,15 @@ export const DEFAULT_MAX_HEADER = 16384;
 export const DEFAULT_MAX_BODY = 65536;
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
+
+/**
+ * buf.toString('utf8', from, to) without its argument checks and encoding lookup (about 3% of a
+ * parse): Buffer's own utf8Slice, which every Node release has had and toString itself calls.
+ */
+const utf8: (buf: Buffer, from: number, to: number) => string =
+  typeof (Buffer.prototype as { utf8Slice?: unknown }).utf8Slice === 'function'
+    ? (buf, from, to) => (buf as Buffer & { utf8Slice(from: number, to: number): string }).utf8Slice(from, to)
+    : (buf, from, to) => buf.toString('utf8', from, to);
 /** Datagrams up to this size are decoded whole (see parseMessage). */
 const WHOLE_DECODE_MAX = 4096;
 const MAX_CONTENT_LENGTH = 0x7fffffff;
@@ -79,7 +88,7 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
   let bytes: Buffer | undefined; // the received bytes, when text offsets map 1:1 onto them
   let byteStart = 0; // byte offset of text[0]
   if (len <= WHOLE_DECODE_MAX) {
-    const all = buf.toString('utf8');
+    const all = utf8(buf, 0, len);
     if (all.length === len) {
       text = all;
       bytes = buf;
@@ -98,7 +107,7 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
     } else bodyStart = headEnd + 4;
     if (headEnd - start > maxHeader) throw tooLarge('Header');
     if (headEnd <= start) throw new SipParseError('Empty message');
-    text = buf.toString('utf8', start, headEnd);
+    text = utf8(buf, start, headEnd);
     he = text.length;
     if (he === headEnd - start) {
       bytes = buf;
