@@ -35,6 +35,8 @@ export function cseqOf(s: string, b: Uint8Array, o: number, from: number, to: nu
   let me = n;
   while (me > ms && (b[o + me - 1] === 32 || b[o + me - 1] === 9)) me--;
   if (me === ms) throw new SipParseError('Malformed CSeq method');
-  for (let k = ms; k < me; k++) if (TOKEN8[b[o + k]!] === 0) throw new SipParseError('Malformed CSeq method');
-  return { seq, method: expect !== undefined && me - ms === expect.length && s.startsWith(expect, ms) ? expect : s.slice(ms, me) };
+  // The request's own method is a token already (checked on the Request-Line).
+  if (expect !== undefined && me - ms === expect.length && s.startsWith(expect, ms)) return { seq, method: expect };
+  for (let k = o + ms; k < o + me; k++) if (TOKEN8[b[k]!] === 0) throw new SipParseError('Malformed CSeq method');
+  return { seq, method: s.slice(ms, me) };
 }

@@ -97,9 +97,12 @@ function scanNameAddr(s: string, b: Uint8Array, o: number, what: string, from: n
     let j = o + us;
     const je = o + n;
     let c = 0;
-    while (j < je && URI_BAD8[(c = b[j]!)] === 0) {
-      if (c === 58 && colon === -1) colon = j - o;
+    // The scheme up to its ':', then the rest with one test per byte.
+    while (j < je && URI_BAD8[(c = b[j]!)] === 0 && c !== 58) j++;
+    if (j < je && c === 58) {
+      colon = j - o;
       j++;
+      while (j < je && URI_BAD8[(c = b[j]!)] === 0) j++;
     }
     ue = j - o;
     if (ue >= n || c !== 62) {
