@@ -67,7 +67,7 @@ export class SipHeaders implements Iterable<[string, string]> {
   /** @internal */ vFrom: unknown = NONE;
   /** @internal */ vTo: unknown = NONE;
   /** @internal */ vCallId: unknown = NONE;
-  private vMaxForwards: unknown = NONE;
+  /** @internal */ vMaxForwards: unknown = NONE;
   private vContact: unknown = NONE;
   private vOther: Map<string, unknown> | undefined;
 

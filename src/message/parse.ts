@@ -120,7 +120,10 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
   const b = bytes ?? bytesOf(text);
   const o = bytes !== undefined ? byteStart : 0;
 
-  let lineEnd = text.indexOf('\r\n', hs);
+  // The first CRLF ('\n' is the cheaper search).
+  let lineEnd = text.indexOf('\n', hs);
+  while (lineEnd !== -1 && text.charCodeAt(lineEnd - 1) !== 13) lineEnd = text.indexOf('\n', lineEnd + 1);
+  if (lineEnd !== -1) lineEnd--;
   if (he >= 0) {
     if (lineEnd === -1 || lineEnd > he) lineEnd = he;
   } else if (lineEnd === -1) throw new SipParseError('Incomplete message');
@@ -381,7 +384,8 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
 const AT = { via: -1, viaLines: 0, cseq: -1, from: -1, to: -1, mf: -1, callId: -1, contact: -1, contactLines: 0 };
 
 /**
- * Validate the headers every layer needs (lines in AT) and keep their parsed values as views.
+ * Validate the headers every layer needs (lines in AT) and keep their parsed values as views
+ * (stored in their slots directly).
  * A function of its own (not part of parseMessage) so that the JIT inlines the element parsers
  * into it: parseMessage alone uses up the inlining budget.
  */
@@ -396,9 +400,7 @@ function primeViews(
   isResponse: boolean,
 ): void {
   if (AT.viaLines > 0) {
-    const vias: Via[] = [];
-    listOf(text, b, o, spans, folded, AT.via, AT.viaLines, VIA, vias);
-    headers.primeView('via', vias);
+    headers.vVia = listOf(text, b, o, spans, folded, AT.via, AT.viaLines, VIA);
   }
   if (AT.cseq !== -1) {
     const f = folded?.get(AT.cseq);
@@ -408,19 +410,19 @@ function primeViews(
       const vs = vStart(b, o, spans[AT.cseq * 3 + 1]!, spans[AT.cseq * 3 + 2]!);
       cseq = cseqOf(text, b, o, vs, vEnd(b, o, vs, spans[AT.cseq * 3 + 2]!), method);
     }
-    headers.primeView('cseq', cseq);
+    headers.vCSeq = cseq;
     if (!isResponse && cseq.method !== method) {
       throw KNOWN_METHODS.has(method)
         ? new SipParseError('CSeq method does not match the Request-Line')
         : new SipParseError('CSeq method does not match the Request-Line', 501);
     }
   }
-  if (AT.from !== -1) headers.primeView('from', nameAddrAt(text, b, o, spans, folded, AT.from, 'From'));
-  if (AT.to !== -1) headers.primeView('to', nameAddrAt(text, b, o, spans, folded, AT.to, 'To'));
+  if (AT.from !== -1) headers.vFrom = nameAddrAt(text, b, o, spans, folded, AT.from, 'From');
+  if (AT.to !== -1) headers.vTo = nameAddrAt(text, b, o, spans, folded, AT.to, 'To');
   if (AT.mf !== -1) {
     const v = parseValueUint(text, b, o, spans, folded, AT.mf, 255);
     if (v < 0) throw new SipParseError('Max-Forwards out of range');
-    headers.primeView('max-forwards', v);
+    headers.vMaxForwards = v;
   }
   if (AT.callId !== -1) {
     const f = folded?.get(AT.callId);
@@ -430,10 +432,10 @@ function primeViews(
       const vs = vStart(b, o, spans[AT.callId * 3 + 1]!, spans[AT.callId * 3 + 2]!);
       v = text.slice(vs, vEnd(b, o, vs, spans[AT.callId * 3 + 2]!));
     }
-    headers.primeView('call-id', v);
+    headers.vCallId = v;
   }
   // Contact is checked here but its view is built on first access (see contactView).
-  if (AT.contactLines > 0) listOf(text, b, o, spans, folded, AT.contact, AT.contactLines, CONTACT, NO_VIAS);
+  if (AT.contactLines > 0) listOf(text, b, o, spans, folded, AT.contact, AT.contactLines, CONTACT);
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -575,14 +577,14 @@ function lineValue(head: string, spans: number[], line: number): string {
 /** Reused buffer for the line offsets of the message being parsed (copied out at the end). */
 const SPANS: number[] = new Array<number>(3 * 64).fill(0);
 const NO_SPANS: number[] = [];
-/** listOf's `out` for Contact (never written to). */
+/** What listOf returns for Contact (never written to). */
 const NO_VIAS: Via[] = [];
 
 /**
  * Read every element of a list header (Via, Contact) whose first line is `at` and that has
  * `lines` lines: each value is read up to the ',' that ends it (commas in quoted strings and <>
  * do not count), which splits the line as splitList does, without slicing. Via elements are
- * parsed into `out`; Contact elements are only checked (their view is built on first access).
+ * parsed and returned; Contact elements are only checked (their view is built on first access).
  * Each element parser has its own call site, so that both stay monomorphic (and inlinable).
  */
 function listOf(
@@ -594,8 +596,9 @@ function listOf(
   at: number,
   lines: number,
   id: typeof VIA | typeof CONTACT,
-  out: Via[],
-): void {
+): Via[] {
+  // Starts as [first] (a [] grows to 17 slots on its first push).
+  let out: Via[] | undefined;
   const count = spans.length / 3;
   for (let line = at; line < count && lines > 0; line++) {
     const k = line * 3;
@@ -608,13 +611,17 @@ function listOf(
     let i = f !== undefined ? 0 : vStart(b, o, spans[k + 1]!, spans[k + 2]!);
     const to = f !== undefined ? f.length : vEnd(b, o, i, spans[k + 2]!);
     for (;;) {
-      if (id === VIA) out.push(viaElement(s, sb, so, i, to, true));
-      else checkContact(s, sb, so, i, to, true);
+      if (id === VIA) {
+        const v = viaElement(s, sb, so, i, to, true);
+        if (out === undefined) out = [v];
+        else out.push(v);
+      } else checkContact(s, sb, so, i, to, true);
       i = CAP.end;
       if (i >= to) break;
       i++; // the ',' before the next value
     }
   }
+  return out ?? NO_VIAS;
 }
 
 /** "SIP/2.0" in b[o+from..o+to), case-insensitive on the letters (RFC 3261 §7.1). */
