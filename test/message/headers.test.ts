@@ -450,3 +450,60 @@ describe('start line', () => {
     expect(parseMessage('\r\n\r\n' + request())).toBeInstanceOf(SipRequest);
   });
 });
+
+describe('the validated headers are recognised by exact name only', () => {
+  // parseMessage recognises Via, From, To, Call-ID, CSeq, Contact, Max-Forwards and Content-Length
+  // where they stand (letter by letter, any case, compact forms, LWS before the colon); a name
+  // that differs by one character is an ordinary header whose value is never checked.
+  const nearMisses = [
+    'Vias: !!!', 'Vi: !!!', 'Va: !!!', 'Fromm: !!!', 'Frm: !!!', 'Tox: !!!', 'Ta: !!!', 'CSeqq: !!!', 'CSe: !!!',
+    'CSeg: !!!', 'Call-IDs: !!!', 'Call_ID: !!!', 'Callid: !!!', 'Call-IE: !!!', 'Contacts: <', 'Contakt: <', 'Contact_: <',
+    'Content-Lengthx: !!!', 'Content_Length: 99999', 'Content-Lenght: 99999', 'Max-Forward: 999', 'Max_Forwards: 999',
+    'Max-Forwardz: 999', 'vv: !!!', 'ff: !!!', 'ii: !!!', 'mm: <', 'll: 99999', 'cc: !!!',
+  ];
+  it.each(nearMisses)('"%s" is an ordinary header', (line) => {
+    const m = parseMessage(request(line));
+    const [name, value] = [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 2)];
+    expect(m.headers.get(name)).toBe(value);
+    expect(m.via).toHaveLength(1);
+    expect(m.cseq.seq).toBe(1);
+    expect(m.body.length).toBe(0);
+  });
+
+  it('odd case and LWS before the colon still name the validated headers', () => {
+    const m = parseMessage(
+      crlf(
+        'OPTIONS sip:bob@example.com SIP/2.0',
+        'vIA \t: SIP/2.0/UDP a.example.com;branch=z9hG4bK1',
+        'V : SIP/2.0/TCP b.example.com;branch=z9hG4bK2',
+        't\t: <sip:bob@example.com>',
+        'FROM : <sip:alice@example.com>;tag=9',
+        'CALL-id  : abc',
+        'cSEQ\t: 7 OPTIONS',
+        'mAX-fORWARDS : 12',
+        'M : <sip:alice@192.0.2.1>',
+        'cONTENT-lENGTH\t: 2',
+        '',
+        'xyz',
+      ),
+    );
+    expect(m.via.map((v) => v.host)).toEqual(['a.example.com', 'b.example.com']);
+    expect(m.to.uri).toBe('sip:bob@example.com');
+    expect(m.from.tag).toBe('9');
+    expect(m.callId).toBe('abc');
+    expect(m.cseq.seq).toBe(7);
+    expect(m.maxForwards).toBe(12);
+    expect(m.contacts[0]!.uri).toBe('sip:alice@192.0.2.1');
+    expect(m.body.toString()).toBe('xy');
+  });
+
+  it.each([
+    ['Max-Forwards: 70', 'mAX-fORWARDS : 256'],
+    ['Content-Length: 0', 'CONTENT-LENGTH : x'],
+    ['CSeq: 1 OPTIONS', 'cseq\t: x OPTIONS'],
+    ['Via: SIP/2.0/UDP host.example.com;branch=z9hG4bK1', 'vIa : nonsense'],
+    ['To: <sip:bob@example.com>', 'T : <sip:bob@example.com'],
+  ])('a bad value is rejected when "%s" is spelled "%s"', (line, odd) => {
+    expect(parseError(request('Max-Forwards: 70').replace(line, odd)).status).toBe(400);
+  });
+});
