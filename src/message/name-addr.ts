@@ -3,7 +3,11 @@ import { bytesOf, isWs, parseUintB, TOKEN8 } from './chars.js';
 import { CAP, capValue, formatParams, parseParams, quotedEndB, scanParams, unquote, type Params } from './params.js';
 import { parseUri, type SipUri } from './uri.js';
 
-/** From, To, Contact, Route, Record-Route...: `[display-name] <uri>;params` or `uri;params`. */
+/**
+ * From, To, Contact, Route, Record-Route...: `[display-name] <uri>;params` or `uri;params`.
+ * A parsed one reads its display name, URI and params on first access: copy it with
+ * `na.toJSON()`-style explicit fields, not `{ ...na }` (which copies the tag only).
+ */
 export interface NameAddr {
   /** Display name, unquoted; undefined when absent. */
   displayName?: string;
@@ -22,6 +26,9 @@ export interface Contact extends NameAddr {
   /** `q` parameter, 0..1. */
   q?: number;
 }
+
+/** Node's util.inspect hook (a registered symbol: the codec imports no Node module for it). */
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 
 const bad = (what: string, why: string): SipParseError => new SipParseError(`Malformed ${what}: ${why}`);
 
@@ -271,12 +278,32 @@ class ParsedNameAddr implements NameAddr {
     this.#params = value;
   }
 
+  /**
+   * A plain copy with every part read (JSON.stringify and console.log use it): the display name,
+   * URI and params are read on first access, so `{ ...na }` copies only the tag.
+   */
+  toJSON(): NameAddr {
+    return { displayName: this.displayName, uri: this.uri, params: Object.fromEntries(this.params) as unknown as Params, tag: this.tag };
+  }
+
+  [INSPECT](): NameAddr {
+    return { displayName: this.displayName, uri: this.uri, params: this.params, tag: this.tag };
+  }
+
   toContact(expires: number | undefined, q: number | undefined): ParsedContact {
     return new ParsedContact(this.#dnS, this.#dnE, this.#dnQuoted, this.#us, this.#ue, this.tag, this.#src, this.#from, this.#to, this.#what, undefined, expires, q);
   }
 }
 
 class ParsedContact extends ParsedNameAddr implements Contact {
+  override toJSON(): Contact {
+    return { ...super.toJSON(), star: this.star, expires: this.expires, q: this.q };
+  }
+
+  override [INSPECT](): Contact {
+    return { ...super[INSPECT](), star: this.star, expires: this.expires, q: this.q };
+  }
+
   constructor(
     dnS: number,
     dnE: number,

@@ -2,7 +2,7 @@ import { SipParseError } from './errors.js';
 import { bytesOf, HOST8, parseUintB, TOKEN8 } from './chars.js';
 import { CAP, capValue, formatParams, parseParams, scanParams, type Params } from './params.js';
 
-/** One Via header value (RFC 3261 §20.42). */
+/** One Via header value (RFC 3261 §20.42). A parsed one reads `params` on first access, so `{ ...via }` has none: copy it explicitly. */
 export interface Via {
   /** Protocol name and version, normally "SIP/2.0". */
   protocol: string;
@@ -172,6 +172,9 @@ export function viaElement(s: string, b: Uint8Array, o: number, from: number, to
   );
 }
 
+/** Node's util.inspect hook (a registered symbol: the codec imports no Node module for it). */
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+
 /**
  * A Via read by parseVia. Its parameters were checked while parsing; the `params` Map is built
  * on first access (branch, received and rport are fields already), from the text it came from.
@@ -210,6 +213,18 @@ class ParsedVia implements Via {
 
   set params(value: Params) {
     this.#params = value;
+  }
+
+  /**
+   * A plain copy with the params read (JSON.stringify and console.log use it): they are read on
+   * first access, so `{ ...via }` has no params.
+   */
+  toJSON(): Via {
+    return { ...this, params: Object.fromEntries(this.params) as unknown as Params };
+  }
+
+  [INSPECT](): Via {
+    return { ...this, params: this.params };
   }
 }
 

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { BRANCH_COOKIE, formatVia, generateBranch, parseMessage, parseVia, SipParseError } from '../../src/message/index.js';
 
@@ -143,5 +144,33 @@ describe('formatVia / generateBranch', () => {
       seen.add(b);
     }
     expect(seen.size).toBe(10000);
+  });
+});
+
+describe('parsed views as plain data', () => {
+  it('JSON.stringify and util.inspect show the lazily read parts of Via, From/To and Contact', () => {
+    const m = parseMessage(
+      [
+        'INVITE sip:bob@example.com SIP/2.0',
+        'Via: SIP/2.0/UDP h.example.com:5070;branch=z9hG4bKx;rport;x=1',
+        'To: "Bob B" <sip:bob@example.com>',
+        'From: <sip:alice@example.com>;tag=9;y=2',
+        'Call-ID: c',
+        'CSeq: 1 INVITE',
+        'Contact: <sip:alice@192.0.2.1>;expires=60;q=0.5',
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+    );
+    expect(JSON.parse(JSON.stringify(m.via[0]))).toEqual({
+      protocol: 'SIP/2.0', transport: 'UDP', host: 'h.example.com', port: 5070, sentBy: 'h.example.com:5070',
+      branch: 'z9hG4bKx', rport: null, params: { branch: 'z9hG4bKx', rport: null, x: '1' },
+    });
+    expect(JSON.parse(JSON.stringify(m.to))).toEqual({ displayName: 'Bob B', uri: 'sip:bob@example.com', params: {} });
+    expect(JSON.parse(JSON.stringify(m.from))).toEqual({ uri: 'sip:alice@example.com', params: { tag: '9', y: '2' }, tag: '9' });
+    expect(JSON.parse(JSON.stringify(m.contacts[0]))).toEqual({ uri: 'sip:alice@192.0.2.1', params: { expires: '60', q: '0.5' }, expires: 60, q: 0.5 });
+    expect(inspect(m.from)).toContain("uri: 'sip:alice@example.com'");
+    expect(inspect(m.via[0])).toContain("'x' => '1'");
   });
 });
