@@ -5,8 +5,8 @@ import { parseUri, type SipUri } from './uri.js';
 
 /**
  * From, To, Contact, Route, Record-Route...: `[display-name] <uri>;params` or `uri;params`.
- * A parsed one reads its display name, URI and params on first access: copy it with
- * `na.toJSON()`-style explicit fields, not `{ ...na }` (which copies the tag only).
+ * A parsed one reads its display name, URI and params on first access: copy the fields explicitly
+ * (`{ uri: na.uri, params: new Map(na.params), ... }`); `{ ...na }` copies the tag only.
  */
 export interface NameAddr {
   /** Display name, unquoted; undefined when absent. */
