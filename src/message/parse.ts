@@ -33,7 +33,7 @@ const MAX_CONTENT_LENGTH = 0x7fffffff;
 const KNOWN_METHODS = new Set(['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PRACK', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'INFO', 'REFER', 'MESSAGE', 'UPDATE']);
 
 /**
- * Parse one SIP message. A Buffer is treated as one UDP datagram (RFC 3261 §18.3): a present
+ * Parse one SIP message. A Buffer (or any Uint8Array, read in place) is treated as one UDP datagram (RFC 3261 §18.3): a present
  * Content-Length bounds the body (extra octets are ignored; a short body is an error), an absent one
  * means "the rest of the datagram". Stream framing is StreamFramer's job; its frames parse here too.
  *
@@ -41,8 +41,9 @@ const KNOWN_METHODS = new Set(['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REG
  * (and its method), From, To, Contact, Max-Forwards and Content-Length. Those views are cached on the
  * message; other headers are parsed only when asked for.
  */
-export function parseMessage(data: Buffer | string, limits?: ParseLimits): SipRequest | SipResponse {
-  const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+export function parseMessage(data: Buffer | Uint8Array | string, limits?: ParseLimits): SipRequest | SipResponse {
+  const buf =
+    typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   try {
     return parseBuffer(buf, limits);
   } catch (err) {

@@ -507,3 +507,16 @@ describe('the validated headers are recognised by exact name only', () => {
     expect(parseError(request('Max-Forwards: 70').replace(line, odd)).status).toBe(400);
   });
 });
+
+describe('parseMessage input', () => {
+  it('a plain Uint8Array is read in place like a Buffer (same message, body a view of it)', () => {
+    const bytes = new TextEncoder().encode(request());
+    const framed = new Uint8Array(bytes.length + 4);
+    framed.set(bytes, 2);
+    const view = framed.subarray(2, 2 + bytes.length);
+    const m = parseMessage(view);
+    expect(m.cseq.seq).toBe(1);
+    expect(m.toBuffer().equals(Buffer.from(bytes))).toBe(true);
+    expect(() => parseMessage(new Uint8Array([1, 2, 3]))).toThrow(SipParseError);
+  });
+});
