@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 /**
  * Real SIP peers the interop tests drive. Outside CI a missing tool skips its tests, loudly;
@@ -6,6 +7,8 @@ import { spawnSync } from 'node:child_process';
  */
 export interface PeerTool {
   name: string;
+  /** What to spawn: the name (found on PATH), or its path in an sbin directory PATH leaves out. */
+  command: string;
   available: boolean;
   version?: string;
 }
@@ -16,9 +19,17 @@ export function peerTool(name: 'sipp' | 'sipsak' | 'kamailio' | 'openssl'): Peer
   let tool = cache.get(name);
   if (tool) return tool;
   const flag = name === 'sipp' ? '-v' : name === 'sipsak' ? '-V' : name === 'kamailio' ? '-v' : 'version';
-  const r = spawnSync(name, [flag], { encoding: 'utf8', timeout: 5000 });
+  // Debian puts kamailio in /usr/sbin, which a non-root user's PATH often lacks.
+  let command: string = name;
+  let r = spawnSync(command, [flag], { encoding: 'utf8', timeout: 5000 });
+  for (const alt of [`/usr/sbin/${name}`, `/usr/local/sbin/${name}`]) {
+    if (r.error === undefined) break;
+    if (!existsSync(alt)) continue;
+    command = alt;
+    r = spawnSync(alt, [flag], { encoding: 'utf8', timeout: 5000 });
+  }
   const available = r.error === undefined;
-  tool = { name, available, version: available ? (r.stdout + r.stderr).trim().split('\n').find((l) => l.trim())?.trim() : undefined };
+  tool = { name, command, available, version: available ? (r.stdout + r.stderr).trim().split('\n').find((l) => l.trim())?.trim() : undefined };
   if (!available) {
     const line = '!'.repeat(78);
     console.warn(
