@@ -367,8 +367,7 @@ export class SipClient extends ClientProxy<SipClientEvents> {
 
   private addressed(req: SipRequest, pool: SocketPool, r: ResolvedTarget): SipDestination {
     this.fillHeaders(req, pool, r.proto);
-    // TLS to a name: the pool connects to the name (and verifies the certificate against it).
-    return { addr: r.proto === 'tls' && r.servername ? r.servername : r.addr, port: r.port, family: r.family, proto: r.proto };
+    return destinationOf(r);
   }
 
   /** What fillHeaders writes for a leg, computed once per leg. */
@@ -470,7 +469,7 @@ export class SipClient extends ClientProxy<SipClientEvents> {
     const target = route !== undefined ? parseUri(parseNameAddr(route, 'Route').uri) : ack.requestUri;
     const proto = (invite.topVia?.transport.toLowerCase() ?? 'udp') as SipTransportName;
     const r = await resolveTarget(target, proto, {}, this.options.dns ?? systemDns);
-    return { addr: r.proto === 'tls' && r.servername ? r.servername : r.addr, port: r.port, family: r.family, proto: r.proto };
+    return destinationOf(r);
   }
 
   /** @internal send the ACK for a 2xx (and remember it for retransmissions); with `bye`, end the call right away. */
@@ -576,6 +575,16 @@ export class SipClient extends ClientProxy<SipClientEvents> {
 }
 
 /** Call-ID, CSeq number and To tag: what ties an ACK to the 2xx it acknowledges. */
+/**
+ * Where a resolved target is sent: its address (as resolved, so an injected resolver is obeyed for
+ * TLS too), and for TLS the name the certificate must match (RFC 5922: the SIP domain).
+ */
+function destinationOf(r: ResolvedTarget): SipDestination {
+  const d: SipDestination = { addr: r.addr, port: r.port, family: r.family, proto: r.proto };
+  if (r.proto === 'tls' && r.servername !== undefined) d.servername = r.servername;
+  return d;
+}
+
 const ackKey = (msg: SipResponse | SipRequest): string => `${msg.callId}\n${msg.cseq.seq}\n${msg.to.tag ?? ''}`;
 
 export interface SipAckOptions {

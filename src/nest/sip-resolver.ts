@@ -9,7 +9,10 @@ export interface ResolvedTarget {
   port: number;
   family: 4 | 6;
   proto: SipTransportName;
-  /** Host name to verify a TLS certificate against (and send as SNI), when the URI named one. */
+  /**
+   * Host name to verify a TLS certificate against (and send as SNI), when the URI named one: the
+   * domain that was resolved, also when an SRV record led elsewhere (RFC 5922 §4).
+   */
   servername?: string;
 }
 
@@ -76,7 +79,9 @@ export async function resolveTarget(
       for (const r of orderSrv(records)) {
         try {
           const a = await resolver.lookup(r.name);
-          return { addr: a.address, port: r.port, family: a.family === 6 ? 6 : 4, proto: p, servername: r.name };
+          // The certificate must name the SIP domain, not the SRV target (RFC 5922 §4): an SRV
+          // answer is not authenticated, so trusting its target would let DNS pick the identity.
+          return { addr: a.address, port: r.port, family: a.family === 6 ? 6 : 4, proto: p, servername: host };
         } catch {
           // next target
         }

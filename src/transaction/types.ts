@@ -8,6 +8,8 @@ export interface SipDestination {
   port: number;
   family?: 4 | 6;
   proto: SipTransportProto;
+  /** TLS: the name the server certificate must match (and the SNI), when not `addr` (RFC 5922). */
+  servername?: string;
   /** The connection a request arrived on (stream transports); opaque to this layer. */
   socket?: unknown;
 }

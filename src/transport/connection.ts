@@ -301,6 +301,8 @@ export class Connection implements FrameSink, TidOwner {
   describe(): string {
     const f = this.from;
     if (f !== undefined) return f.family === 6 ? `[${f.addr}]:${f.port}` : `${f.addr}:${f.port}`;
-    return this.keys[0]?.replace('|', ' port ') ?? 'peer';
+    // Key "addr|port", or "addr|port|servername" for TLS to a named identity.
+    const [addr, port, name] = (this.keys[0] ?? 'peer').split('|');
+    return (port === undefined ? addr! : `${addr} port ${port}`) + (name === undefined ? '' : ` (as ${name})`);
   }
 }

@@ -112,9 +112,15 @@ export class StreamTransport {
     return conn.write(buf);
   }
 
+  /** The byPeer key of a destination: TLS to a named identity is its own peer (see Peer.servername). */
+  private keyOf(addr: string, dst: Peer): string {
+    const key = peerKey(addr, dst.port);
+    return this.proto === 'tls' && dst.servername !== undefined ? key + '|' + dst.servername.toLowerCase() : key;
+  }
+
   /** A connection to `dst` that new messages may use (open or being connected). */
   private reusable(dst: Peer): Connection | undefined {
-    const c = this.byPeer.get(peerKey(normalizeAddr(dst.addr), dst.port));
+    const c = this.byPeer.get(this.keyOf(normalizeAddr(dst.addr), dst));
     return c !== undefined && c.reusable ? c : undefined;
   }
 
@@ -134,7 +140,7 @@ export class StreamTransport {
     let socket: net.Socket;
     try {
       if (this.proto === 'tls') {
-        socket = tls.connect(this.tlsPolicy!.clientOptions(addr, port, fam !== undefined, localAddress, hwm));
+        socket = tls.connect(this.tlsPolicy!.clientOptions(addr, port, fam !== undefined, localAddress, hwm, dst.servername));
       } else {
         const o: net.TcpNetConnectOpts = { host: addr, port, allowHalfOpen: true, noDelay: true, highWaterMark: hwm } as net.TcpNetConnectOpts;
         if (localAddress !== undefined) o.localAddress = localAddress;
@@ -144,7 +150,7 @@ export class StreamTransport {
     } catch (err) {
       return new InvalidDestinationError(`cannot connect to ${addr} port ${port}: ${(err as Error).message}`, { cause: err });
     }
-    const key = peerKey(addr, port);
+    const key = this.keyOf(addr, dst);
     const conn = new Connection(this, socket, false, key);
     conn.connectDeadline = now() + this.limits.CONNECT_TIMEOUT * 1000;
     this.add(conn);

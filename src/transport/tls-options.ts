@@ -59,8 +59,19 @@ export class TlsPolicy {
     return cert === null || cert === undefined || cert.raw === undefined;
   }
 
-  /** Options for tls.connect to host:port. SNI only for host names, never IP literals (RFC 6066 §3). */
-  clientOptions(host: string, port: number, isIp: boolean, localAddress: string | undefined, highWaterMark: number): tls.ConnectionOptions {
+  /**
+   * Options for tls.connect to host:port. The certificate is checked against `servername` when
+   * given (Node checks the servername option before the host), else against `host`. SNI only for
+   * names, never IP literals (RFC 6066 §3).
+   */
+  clientOptions(
+    host: string,
+    port: number,
+    isIp: boolean,
+    localAddress: string | undefined,
+    highWaterMark: number,
+    servername?: string,
+  ): tls.ConnectionOptions {
     const o: tls.ConnectionOptions = {
       host,
       port,
@@ -69,7 +80,8 @@ export class TlsPolicy {
       allowHalfOpen: true,
       highWaterMark,
     } as tls.ConnectionOptions;
-    if (!isIp) o.servername = host;
+    if (servername !== undefined) o.servername = servername;
+    else if (!isIp) o.servername = host;
     if (this.checkServerIdentity !== undefined) o.checkServerIdentity = this.checkServerIdentity;
     // tls.connect passes net options (localAddress) on to the TCP socket.
     if (localAddress !== undefined) (o as tls.ConnectionOptions & { localAddress?: string }).localAddress = localAddress;

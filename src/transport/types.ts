@@ -13,12 +13,18 @@ export type Family = 4 | 6;
 /**
  * A peer address. `addr` is an IP literal (IPv6 without brackets; brackets are tolerated), or for
  * TCP/TLS also a host name, which is then resolved by the connect (and used for TLS SNI and
- * certificate checks).
+ * certificate checks unless `servername` says otherwise).
  */
 export interface Peer {
   addr: string;
   port: number;
   family?: Family;
+  /**
+   * TLS: the name the server's certificate must match, also sent as SNI (default: `addr` when it
+   * is a host name). RFC 5922 §4: the SIP domain of the request's URI, not the host an SRV record
+   * led to. A connection is reused only for the name it was verified for.
+   */
+  servername?: string;
 }
 
 /** The local end of a pool's master socket. */

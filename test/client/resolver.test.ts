@@ -54,7 +54,8 @@ describe('resolveTarget (RFC 3263 §4) with a fake resolver', () => {
       },
       { 'main.example.com': v4('192.0.2.10'), 'backup.example.com': v4('192.0.2.20') },
     );
-    expect(await resolve('sip:bob@example.com;transport=tcp', dns)).toEqual({ addr: '192.0.2.10', port: 5080, family: 4, proto: 'tcp', servername: 'main.example.com' });
+    // The identity stays the SIP domain (RFC 5922 §4), not the SRV target.
+    expect(await resolve('sip:bob@example.com;transport=tcp', dns)).toEqual({ addr: '192.0.2.10', port: 5080, family: 4, proto: 'tcp', servername: 'example.com' });
     expect(dns.queries).toEqual(['SRV _sip._tcp.example.com', 'A main.example.com']);
   });
 
@@ -63,7 +64,7 @@ describe('resolveTarget (RFC 3263 §4) with a fake resolver', () => {
       { '_sips._tcp.example.com': [{ name: 'dead.example.com', port: 5061, priority: 1, weight: 0 }, { name: 'live.example.com', port: 5062, priority: 2, weight: 0 }] },
       { 'live.example.com': v4('192.0.2.30') },
     );
-    expect(await resolve('sips:example.com', dns)).toMatchObject({ addr: '192.0.2.30', port: 5062, proto: 'tls', servername: 'live.example.com' });
+    expect(await resolve('sips:example.com', dns)).toMatchObject({ addr: '192.0.2.30', port: 5062, proto: 'tls', servername: 'example.com' });
   });
 
   it('no SRV records: A/AAAA of the host on the default port', async () => {

@@ -19,6 +19,8 @@ export interface TestPki {
   /** A certificate of another CA (with loopback SANs): fails verification against `ca`. */
   rogue: Pem;
   rogueCa: string;
+  /** The extra leaves asked for by name (signed by the test CA, SANs as given). */
+  extra: Record<string, Pem>;
 }
 
 const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
@@ -27,7 +29,7 @@ const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes
  * Make a small PKI with the openssl CLI in a temp dir (EC keys: fast), read it, delete the dir.
  * Test-only material, never committed.
  */
-export function makeTestPki(): TestPki {
+export function makeTestPki(extra: Record<string, string> = {}): TestPki {
   const dir = mkdtempSync(join(tmpdir(), 'sip-pki-'));
   const f = (n: string): string => join(dir, n);
   const ossl = (...args: string[]): void => {
@@ -54,6 +56,7 @@ export function makeTestPki(): TestPki {
       wrongName: leaf('wrongname', 'testca', 'DNS:other.example'),
       rogue: leaf('rogue', 'rogueca', loop),
       rogueCa: readFileSync(f('rogueca.crt'), 'utf8'),
+      extra: Object.fromEntries(Object.entries(extra).map(([name, san]) => [name, leaf(`extra-${name}`, 'testca', san)])),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

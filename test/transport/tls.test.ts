@@ -105,6 +105,29 @@ describe.each(LOOPBACKS)('TLS over %s', (_name, host) => {
     await waitUntil(() => rogue.froms.length === 1);
   });
 
+  test('servername: the certificate is checked against it (not the address), and a connection serves only the name it was verified for', async () => {
+    // wrongName's certificate names other.example only; the connection goes to the loopback address.
+    const b = await echoPool(host, { ...pki.wrongName });
+    const a = await createPool({ proto: 'tls', host, port: 0, tls: { ...pki.a, ca: pki.ca } });
+    const got: From[] = [];
+    a.attach((_m, from) => got.push(from));
+    const req = (): Buffer => Buffer.from(request({ transport: 'TLS' }));
+    const port = b.pool.local.port;
+    await a.sendto(req(), { addr: host, port, servername: 'other.example' });
+    await waitUntil(() => got.length === 1);
+    expect((got[0]!.socket as tls.TLSSocket).servername).toBe('other.example');
+    // Reused for the same name...
+    await a.sendto(req(), { addr: host, port, servername: 'Other.Example' });
+    await waitUntil(() => got.length === 2);
+    expect(a.stats.connectionsConnected).toBe(1);
+    // ...but not for another name: a new connection, which fails that name's check.
+    await expect(a.sendto(req(), { addr: host, port, servername: 'localhost' })).rejects.toMatchObject({
+      code: 'ERR_SIP_TLS',
+      cause: { code: 'ERR_TLS_CERT_ALTNAME_INVALID' },
+    });
+    expect(a.stats).toMatchObject({ connectionsConnected: 1, tlsFailures: 1 });
+  });
+
   test('stream handling over TLS: keep-alive pong, 400 then close', async () => {
     const { pool } = await echoPool(host, { ...pki.b });
     const peer = await StreamPeer.connectTls(pool.local.port, host, { ca: pki.ca });
