@@ -82,6 +82,8 @@ function scanNameAddr(s: string, b: Uint8Array, o: number, what: string, from: n
     // Unquoted display name: tokens separated by LWS, then '<' (RFC 4475 lwsdisp: no LWS needed).
     let j = o + i;
     const je = o + n;
+    // Four bytes a step while all four qualify (see URI_BAD8 below), then one at a time.
+    while (j + 3 < je && (DISPLAY8[b[j]!]! & DISPLAY8[b[j + 1]!]! & DISPLAY8[b[j + 2]!]! & DISPLAY8[b[j + 3]!]!) === 1) j += 4;
     while (j < je && DISPLAY8[b[j]!] === 1) j++;
     let k = j - o;
     if (k < n && b[o + k] === 60) {
@@ -109,6 +111,9 @@ function scanNameAddr(s: string, b: Uint8Array, o: number, what: string, from: n
     if (j < je && c === 58) {
       colon = j - o;
       j++;
+      // Four bytes a step while none ends the URI (a quarter of the loop tests: about twice as
+      // fast on a long URI), then one at a time up to the byte that ends it.
+      while (j + 3 < je && (URI_BAD8[b[j]!]! | URI_BAD8[b[j + 1]!]! | URI_BAD8[b[j + 2]!]! | URI_BAD8[b[j + 3]!]!) === 0) j += 4;
       while (j < je && URI_BAD8[(c = b[j]!)] === 0) j++;
     }
     ue = j - o;

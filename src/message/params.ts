@@ -123,6 +123,8 @@ export function scanParams(b: Uint8Array, o: number, i: number, what: string, en
         j = q;
       } else {
         const v = j;
+        // Four bytes a step while none ends the value, then one at a time.
+        while (j + 3 < n && (VALUE_END8[b[j]!]! | VALUE_END8[b[j + 1]!]! | VALUE_END8[b[j + 2]!]! | VALUE_END8[b[j + 3]!]!) === 0) j += 4;
         while (j < n && VALUE_END8[b[j]!] === 0) j++;
         if (j === v) throw new SipParseError(`Empty ${what} parameter value`);
       }

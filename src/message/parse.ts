@@ -660,6 +660,9 @@ function requestUriEnd(b: Uint8Array, o: number, from: number, to: number): numb
   let j = o + from;
   const je = o + to;
   for (; j < je; j++) {
+    // Four plain bytes a step; the bytes that need a look (and SP) stop it.
+    while (j + 3 < je && (u[b[j]!]! & u[b[j + 1]!]! & u[b[j + 2]!]! & u[b[j + 3]!]!) === 1) j += 4;
+    if (j >= je) break;
     const c = b[j]!;
     if (u[c] === 1) continue;
     if (c === 32) break;

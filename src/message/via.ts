@@ -60,6 +60,8 @@ for (const ch of '0123456789abcdefABCDEF:.') IPV6_8[ch.charCodeAt(0)] = 1;
 const HOST_CLASS = new Uint8Array(256);
 HOST_CLASS.set(HOST8);
 for (const ch of ':; \t,') HOST_CLASS[ch.charCodeAt(0)] = 2;
+/** 1 exactly where HOST_CLASS is 1 (for the four-bytes-a-step run; ':' ends a host here). */
+const HOST_RUN = HOST_CLASS.map((k) => (k === 1 ? 1 : 0));
 
 /** One Via value, s[from..to) (default: all of s). */
 export function parseVia(s: string, from = 0, to = s.length): Via {
@@ -117,6 +119,8 @@ export function viaElement(s: string, b: Uint8Array, o: number, from: number, to
     let k = 0;
     let j = o + i;
     const je = o + n;
+    // Four host bytes a step, then one at a time up to the byte that ends the host.
+    while (j + 3 < je && (HOST_RUN[b[j]!]! & HOST_RUN[b[j + 1]!]! & HOST_RUN[b[j + 2]!]! & HOST_RUN[b[j + 3]!]!) === 1) j += 4;
     while (j < je && (k = HOST_CLASS[b[j]!]!) === 1) j++;
     i = j - o;
     if (i < n && k === 0) throw bad('host');
