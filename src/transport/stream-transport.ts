@@ -168,10 +168,12 @@ export class StreamTransport {
   /** Outgoing connection established (called by the connection). */
   connected(conn: Connection): void {
     this.stats.connectionsConnected++;
-    // Reachable under its real address too (the requested one may have been a name).
+    // Reachable under its real address too (the requested one may have been a name); but not a
+    // TLS connection verified for a servername, which serves only that name (see keyOf).
     const f = conn.from!;
     const real = peerKey(f.addr, f.port);
-    if (real !== conn.keys[0]) {
+    const named = this.proto === 'tls' && conn.keys[0]!.split('|').length > 2;
+    if (real !== conn.keys[0] && !named) {
       conn.keys.push(real);
       const other = this.byPeer.get(real);
       if (other === undefined || !other.reusable) this.byPeer.set(real, conn);

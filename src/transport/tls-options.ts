@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import * as tls from 'node:tls';
 import { InvalidOptionsError } from './errors.js';
 import type { PoolTlsOptions } from './types.js';
@@ -62,7 +63,7 @@ export class TlsPolicy {
   /**
    * Options for tls.connect to host:port. The certificate is checked against `servername` when
    * given (Node checks the servername option before the host), else against `host`. SNI only for
-   * names, never IP literals (RFC 6066 §3).
+   * names, never IP literals (RFC 6066 §3): an IP `servername` is checked without being sent.
    */
   clientOptions(
     host: string,
@@ -80,9 +81,13 @@ export class TlsPolicy {
       allowHalfOpen: true,
       highWaterMark,
     } as tls.ConnectionOptions;
-    if (servername !== undefined) o.servername = servername;
-    else if (!isIp) o.servername = host;
-    if (this.checkServerIdentity !== undefined) o.checkServerIdentity = this.checkServerIdentity;
+    const check = this.checkServerIdentity;
+    if (servername !== undefined && isIP(servername) === 0) o.servername = servername;
+    else if (servername === undefined && !isIp) o.servername = host;
+    if (servername !== undefined && isIP(servername) !== 0) {
+      // No SNI to carry it: check the certificate against that address, whatever host Node saw.
+      o.checkServerIdentity = (_host, cert) => (check ?? tls.checkServerIdentity)(servername, cert);
+    } else if (check !== undefined) o.checkServerIdentity = check;
     // tls.connect passes net options (localAddress) on to the TCP socket.
     if (localAddress !== undefined) (o as tls.ConnectionOptions & { localAddress?: string }).localAddress = localAddress;
     return o;

@@ -22,7 +22,8 @@ export interface Peer {
   /**
    * TLS: the name the server's certificate must match, also sent as SNI (default: `addr` when it
    * is a host name). RFC 5922 §4: the SIP domain of the request's URI, not the host an SRV record
-   * led to. A connection is reused only for the name it was verified for.
+   * led to. A connection opened for a servername is reused only for that name (not for requests to
+   * its bare address, which were never checked against it).
    */
   servername?: string;
 }

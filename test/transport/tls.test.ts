@@ -120,12 +120,25 @@ describe.each(LOOPBACKS)('TLS over %s', (_name, host) => {
     await a.sendto(req(), { addr: host, port, servername: 'Other.Example' });
     await waitUntil(() => got.length === 2);
     expect(a.stats.connectionsConnected).toBe(1);
-    // ...but not for another name: a new connection, which fails that name's check.
+    // ...but not for another name, nor for the bare address: new connections, which fail those checks.
     await expect(a.sendto(req(), { addr: host, port, servername: 'localhost' })).rejects.toMatchObject({
       code: 'ERR_SIP_TLS',
       cause: { code: 'ERR_TLS_CERT_ALTNAME_INVALID' },
     });
-    expect(a.stats).toMatchObject({ connectionsConnected: 1, tlsFailures: 1 });
+    await expect(a.sendto(req(), { addr: host, port })).rejects.toMatchObject({ cause: { code: 'ERR_TLS_CERT_ALTNAME_INVALID' } });
+    expect(a.stats).toMatchObject({ connectionsConnected: 1, tlsFailures: 2 });
+  });
+
+  test('an IP-literal servername is checked against the certificate but never sent as SNI (RFC 6066 §3)', async () => {
+    const b = await echoPool(host, { ...pki.b });
+    const a = await createPool({ proto: 'tls', host, port: 0, tls: { ...pki.a, ca: pki.ca } });
+    await a.sendto(Buffer.from(request({ transport: 'TLS' })), { addr: host, port: b.pool.local.port, servername: host });
+    await waitUntil(() => b.froms.length === 1);
+    expect((b.froms[0]!.socket as tls.TLSSocket).servername).toBe(false);
+    // The certificate names 127.0.0.1 and ::1, not 192.0.2.1: refused although the address matches.
+    await expect(
+      a.sendto(Buffer.from(request({ transport: 'TLS' })), { addr: host, port: b.pool.local.port, servername: '192.0.2.1' }),
+    ).rejects.toMatchObject({ cause: { code: 'ERR_TLS_CERT_ALTNAME_INVALID' } });
   });
 
   test('stream handling over TLS: keep-alive pong, 400 then close', async () => {
