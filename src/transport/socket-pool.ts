@@ -1,4 +1,5 @@
 import * as dgram from 'node:dgram';
+import { lookup } from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
@@ -83,8 +84,20 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements PoolCo
     if (opts.dst !== undefined) {
       const d = opts.dst;
       if (!isPort(d.port)) throw new InvalidOptionsError(`bad dst port ${d.port}`);
-      const addr = normalizeAddr(d.addr);
+      let addr = normalizeAddr(d.addr);
+      let servername = d.servername;
+      if (familyOf(addr) === undefined) {
+        // A host name is resolved once, here: traffic from the peer is matched by its address
+        // (a name never equals one), and TLS still verifies the certificate against the name.
+        const want = d.family ?? (family === 4 ? 4 : 0);
+        const found = await lookup(addr, { family: want }).catch((err: unknown) => {
+          throw new InvalidOptionsError(`cannot resolve dst ${d.addr}: ${(err as Error).message}`, { cause: err });
+        });
+        servername ??= addr;
+        addr = normalizeAddr(found.address);
+      }
       restriction = { addr, port: d.port, family: d.family ?? familyOf(addr) ?? family };
+      if (servername !== undefined) restriction.servername = servername;
     }
     if (opts.connected && restriction === undefined) throw new InvalidOptionsError('connected needs dst');
     const stats = createStats();

@@ -92,7 +92,8 @@ export interface SocketPoolOptions {
   /**
    * Without `connected`: a restriction. Every send goes to `dst` whatever the caller passed, and
    * traffic from other peers is dropped and counted (inbound TCP/TLS compares the address only).
-   * With `connected` (UDP): the peer of the connected master socket.
+   * With `connected` (UDP): the peer of the connected master socket. A host name is resolved once,
+   * when the pool is created (TLS verifies the peer's certificate against the name).
    */
   dst?: Peer;
   /**

@@ -327,6 +327,19 @@ describe('TCP dst restriction (issue 3 #4)', () => {
   });
 });
 
+test('TCP dst given as a host name: inbound connections from its address are accepted', async () => {
+  const target = await createPool({ proto: 'tcp', host: '127.0.0.1', port: 0 });
+  const tgot = collect(target);
+  const pool = await createPool({ proto: 'tcp', host: '127.0.0.1', port: 0, dst: { addr: 'localhost', port: target.local.port } });
+  const got = collect(pool);
+  const friend = await StreamPeer.connect(pool.local.port, '127.0.0.1');
+  friend.send(request());
+  await waitUntil(() => got.length === 1);
+  expect(pool.stats.foreignDropped).toBe(0);
+  await pool.sendto(Buffer.from(request()));
+  await waitUntil(() => tgot.length === 1);
+});
+
 test('TCP dual-stack: a v4 client of a "::" listener is reported as IPv4 and reused by address', async () => {
   const pool = await createPool({ proto: 'tcp', host: '::', port: 0 });
   const got = collect(pool);

@@ -165,6 +165,23 @@ test('UDP: a response without destination goes to its Via (received, rport)', as
   await peer.waitFor(1);
 });
 
+describe('UDP dst given as a host name', () => {
+  test('is resolved once at create: replies from its address are accepted, others dropped, sends go there', async () => {
+    const peer = await UdpPeer.bind('127.0.0.1');
+    const other = await UdpPeer.bind('127.0.0.1');
+    const pool = await createPool({ proto: 'udp', host: '127.0.0.1', port: 0, dst: { addr: 'localhost', port: peer.port } });
+    const got: From[] = [];
+    pool.attach((_m, from) => got.push(from));
+    await pool.sendto(Buffer.from(request({ transport: 'UDP' })));
+    await peer.waitFor(1);
+    // The peer answers from 127.0.0.1: that is "localhost" (a name never equals an address).
+    await peer.send(request({ transport: 'UDP' }), pool.local.port, '127.0.0.1');
+    await other.send(request({ transport: 'UDP' }), pool.local.port, '127.0.0.1');
+    await waitUntil(() => got.length === 1 && pool.stats.foreignDropped === 1);
+    expect(got[0]!.port).toBe(peer.port);
+  });
+});
+
 describe('UDP socket buffers', () => {
   test('UDP_RCVBUF / UDP_SNDBUF size the master socket (Linux reports twice the size asked for)', async () => {
     const plain = await createPool({ proto: 'udp', host: '127.0.0.1', port: 0 });
