@@ -574,7 +574,6 @@ export class SipClient extends ClientProxy<SipClientEvents> {
   }
 }
 
-/** Call-ID, CSeq number and To tag: what ties an ACK to the 2xx it acknowledges. */
 /**
  * Where a resolved target is sent: its address (as resolved, so an injected resolver is obeyed for
  * TLS too), and for TLS the name the certificate must match (RFC 5922: the SIP domain).
@@ -585,6 +584,7 @@ function destinationOf(r: ResolvedTarget): SipDestination {
   return d;
 }
 
+/** Call-ID, CSeq number and To tag: what ties an ACK to the 2xx it acknowledges. */
 const ackKey = (msg: SipResponse | SipRequest): string => `${msg.callId}\n${msg.cseq.seq}\n${msg.to.tag ?? ''}`;
 
 export interface SipAckOptions {

@@ -82,12 +82,16 @@ export class TlsPolicy {
       highWaterMark,
     } as tls.ConnectionOptions;
     const check = this.checkServerIdentity;
-    if (servername !== undefined && isIP(servername) === 0) o.servername = servername;
-    else if (servername === undefined && !isIp) o.servername = host;
-    if (servername !== undefined && isIP(servername) !== 0) {
-      // No SNI to carry it: check the certificate against that address, whatever host Node saw.
+    if (servername === undefined) {
+      if (!isIp) o.servername = host;
+      if (check !== undefined) o.checkServerIdentity = check;
+    } else if (isIP(servername) === 0) {
+      o.servername = servername;
+      if (check !== undefined) o.checkServerIdentity = check;
+    } else {
+      // An address: no SNI can carry it, so the certificate is checked against it explicitly.
       o.checkServerIdentity = (_host, cert) => (check ?? tls.checkServerIdentity)(servername, cert);
-    } else if (check !== undefined) o.checkServerIdentity = check;
+    }
     // tls.connect passes net options (localAddress) on to the TCP socket.
     if (localAddress !== undefined) (o as tls.ConnectionOptions & { localAddress?: string }).localAddress = localAddress;
     return o;
