@@ -288,7 +288,9 @@ class ParsedNameAddr implements NameAddr {
    * URI and params are read on first access, so `{ ...na }` copies only the tag.
    */
   toJSON(): NameAddr {
-    return { displayName: this.displayName, uri: this.uri, params: Object.fromEntries(this.params) as unknown as Params, tag: this.tag };
+    // The inspect copy with its params Map made a plain object (JSON has no Map).
+    const plain = this[INSPECT]();
+    return { ...plain, params: Object.fromEntries(plain.params) as unknown as Params };
   }
 
   [INSPECT](): NameAddr {
@@ -301,10 +303,6 @@ class ParsedNameAddr implements NameAddr {
 }
 
 class ParsedContact extends ParsedNameAddr implements Contact {
-  override toJSON(): Contact {
-    return { ...super.toJSON(), star: this.star, expires: this.expires, q: this.q };
-  }
-
   override [INSPECT](): Contact {
     return { ...super[INSPECT](), star: this.star, expires: this.expires, q: this.q };
   }
