@@ -15,18 +15,19 @@ import {
   type SipResponse,
   type SipUri,
 } from '../message/index.js';
+import { DialogLayer, localContact, SipDialog, type DialogSender } from '../dialog/index.js';
 import {
   buildAckFor2xx,
   type ClientTransaction,
+  type ServerTransaction,
   type SipDestination,
   type SipPeer,
   type TimerOptions,
 } from '../transaction/index.js';
 import type { LocalAddress, PoolLimitsInit, PoolTlsOptions, SocketPool } from '../transport/index.js';
-import { SipEndpoint } from './sip-endpoint.js';
+import { SipEndpoint, type SipEndpointHost } from './sip-endpoint.js';
 import { SipClientClosedError, SipResponseError } from './sip-response-error.js';
 import { resolveLiteral, resolveTarget, systemDns, type ResolvedTarget, type SipDnsResolver, type SipTransportName } from './sip-resolver.js';
-import type { SipServer } from './sip-server.js';
 
 export interface SipClientOptions {
   /** Transport for URIs that do not name one (`;transport=`, `sips:`). Default 'udp'. */
@@ -55,7 +56,7 @@ export interface SipClientOptions {
    * Send from a SipServer's listening sockets (and its transaction layer) instead of sockets of the
    * client's own, so requests leave from the server's port and in-dialog requests reach its handlers.
    */
-  server?: SipServer;
+  server?: SipEndpointHost;
 }
 
 /** What `send(method, request)` takes: the Request-URI and what to add; everything RFC 3261 §8.1.1 requires is filled in. */
@@ -89,9 +90,9 @@ interface LegText {
   /** From up to the tag value. */
   from: string;
   fromUser: string | undefined;
-  /** Contact for the default (or configured) From user. */
+  /** Contact for the default (or configured) From user, `sip:` URI. */
   contact: string;
-  contactFor(user: string | undefined): string;
+  contactFor(user: string | undefined, secure: boolean): string;
 }
 
 /**
@@ -100,7 +101,7 @@ interface LegText {
  * a SipResponseError). Unsubscribing from an INVITE before its final response sends CANCEL.
  */
 // Status stays `string` in the base type: ClientsModule's `customClass: Type<ClientProxy>` must accept the class.
-export class SipClient extends ClientProxy<SipClientEvents> {
+export class SipClient extends ClientProxy<SipClientEvents> implements DialogSender {
   private readonly logger = new Logger(SipClient.name);
   private readonly options: SipClientOptions;
   private endpoint: SipEndpoint | undefined;
@@ -113,6 +114,7 @@ export class SipClient extends ClientProxy<SipClientEvents> {
   private readonly legText = new WeakMap<SocketPool, LegText>();
   private readonly events = new EventEmitter();
   private cseq = Math.floor(Math.random() * 10000) + 1;
+  private modeCache: PendingMode | undefined = undefined;
   private closed = false;
   private readonly pending = new Set<Pending>();
   /** ACKs sent for 2xx, by Call-ID/CSeq/To tag, to answer retransmitted 2xx (kept 64*T1). */
@@ -149,8 +151,8 @@ export class SipClient extends ClientProxy<SipClientEvents> {
       this.endpoint = new SipEndpoint(
         { limits: this.options.limits, timers: this.options.timers },
         {
-          // A client alone has no handlers: in-dialog requests are not ours to answer (use `server`).
-          onRequest: (txn) => void txn.respond(txn.method === 'BYE' || txn.method === 'NOTIFY' ? 481 : 405),
+          // A client alone has no handlers: it answers in-dialog requests through their dialog.
+          onRequest: (txn) => this.answerRequest(txn),
           onStray: this.strayListener,
           onError: (err) => this.events.emit('error', err),
         },
@@ -248,10 +250,115 @@ export class SipClient extends ClientProxy<SipClientEvents> {
   }
 
   protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
-    const p = new Pending(this, callback);
+    const p = new Pending(this, callback, this.mode);
     this.pending.add(p);
     this.start(p, String(packet.pattern), packet.data as SipClientRequest | SipRequest);
     return () => p.unsubscribe();
+  }
+
+  // --- dialogs -------------------------------------------------------------------------------
+
+  /**
+   * The dialog a response to this client's INVITE created (a 1xx with a To tag: early; a 2xx:
+   * confirmed). Use it to hang up (`bye()`), re-INVITE, or watch the peer's requests.
+   */
+  dialogOf(response: SipResponse): SipDialog | undefined {
+    return this.endpoint?.dialogs.ofResponse(response);
+  }
+
+  /**
+   * Place a call: send INVITE and resolve with its dialog once a 2xx came (and was ACKed, unless
+   * `autoAck` is off); reject with a SipResponseError for a non-2xx. `signal` aborts it (CANCEL).
+   */
+  invite(request: SipClientRequest | SipRequest, opts: { signal?: AbortSignal; onProvisional?: (res: SipResponse) => void } = {}): Promise<SipDialog> {
+    return new Promise<SipDialog>((resolve, reject) => {
+      const signal = opts.signal;
+      if (signal?.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      const onAbort = (): void => {
+        sub.unsubscribe();
+        reject(signal!.reason);
+      };
+      const sub = this.send<SipResponse>('INVITE', request).subscribe({
+        next: (res) => {
+          if (res.status < 200) {
+            opts.onProvisional?.(res);
+            return;
+          }
+          signal?.removeEventListener('abort', onAbort);
+          const d = this.dialogOf(res);
+          if (d !== undefined) resolve(d);
+          else reject(new Error(`INVITE answered ${res.status} without a usable dialog (no To tag, or the dialog table is full)`));
+        },
+        error: (err: unknown) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      });
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** @internal DialogSender: a dialog's request, sent as built (Via, Max-Forwards added); 2xx not ACKed here. */
+  sendInDialog(req: SipRequest, transport: string): Observable<SipResponse> {
+    return new Observable<SipResponse>((observer) => {
+      const p = new Pending(
+        this,
+        (packet) => {
+          if (packet.err !== undefined && packet.err !== null) observer.error(packet.err);
+          else {
+            if (packet.response !== undefined) observer.next(packet.response as SipResponse);
+            if (packet.isDisposed) observer.complete();
+          }
+        },
+        IN_DIALOG,
+      );
+      p.transport = transportName(transport);
+      this.pending.add(p);
+      this.start(p, req.method, req);
+      // An in-dialog request runs to its end: unsubscribing only stops listening.
+      return undefined;
+    });
+  }
+
+  /** @internal DialogSender: the ACK of a 2xx to a dialog's re-INVITE, remembered for retransmissions. */
+  async sendAck(ack: SipRequest, response: SipResponse, transport: string): Promise<void> {
+    const ep = await this.connect();
+    const dst = await this.destinationFor(ack, ack, transportName(transport));
+    this.rememberAck(ack, response, dst, ep);
+    await ep.layer.sendStateless(ack, dst);
+  }
+
+  /** @internal a response to our INVITE that creates (or confirms) a dialog. */
+  uacDialog(invite: SipRequest, res: SipResponse, dst: SipDestination): SipDialog | undefined {
+    return this.endpoint?.dialogs.fromUacResponse(invite, res, this, dst.proto);
+  }
+
+  /**
+   * A request reached a SipClient of its own (no `server`): in-dialog ones are answered through
+   * their dialog (200; a re-INVITE gets our last session description back) and told to the
+   * application (`dialog.requests`, the client's 'request' event); others get 481 / 405.
+   */
+  private answerRequest(txn: ServerTransaction): void {
+    const req = txn.request;
+    const dialogs = this.endpoint?.dialogs;
+    if (dialogs === undefined || !DialogLayer.inDialog(req)) {
+      void txn.respond(req.method === 'BYE' || req.method === 'NOTIFY' ? 481 : 405);
+      return;
+    }
+    const matched = dialogs.receive(req) ?? { status: 481 };
+    if (!(matched instanceof SipDialog)) {
+      void txn.respond(txn.createResponse(matched.status, matched.reason, matched.headers === undefined ? undefined : { headers: matched.headers }));
+      return;
+    }
+    if (req.method === 'INVITE') {
+      const sdp = matched.localSdp;
+      if (sdp === undefined) void txn.respond(488);
+      else void txn.respond(txn.createResponse(200, undefined, { headers: { 'Content-Type': 'application/sdp' }, body: sdp }));
+    } else void txn.respond(200);
+    this.events.emit('request', req, matched);
   }
 
   /**
@@ -298,9 +405,9 @@ export class SipClient extends ClientProxy<SipClientEvents> {
     }
     try {
       const req = this.buildRequest(method, data);
-      const fast = this.destinationSync(req, data);
+      const fast = this.destinationSync(req, data, p.transport);
       if (fast !== undefined) this.launch(p, ep, req, fast);
-      else this.destinationFor(req, data).then((dst) => this.launch(p, ep, req, dst)).catch((err: unknown) => p.fail(err));
+      else this.destinationFor(req, data, p.transport).then((dst) => this.launch(p, ep, req, dst)).catch((err: unknown) => p.fail(err));
     } catch (err) {
       p.fail(err); // e.g. a malformed URI, or a caller-given Via the transaction layer refuses
     }
@@ -309,7 +416,7 @@ export class SipClient extends ClientProxy<SipClientEvents> {
   private async startAsync(p: Pending, method: string, data: SipClientRequest | SipRequest): Promise<void> {
     const ep = await this.connect();
     const req = this.buildRequest(method, data);
-    this.launch(p, ep, req, await this.destinationFor(req, data));
+    this.launch(p, ep, req, await this.destinationFor(req, data, p.transport));
   }
 
   /** Start the client transaction of `p` (unless it was unsubscribed or the client closed meanwhile). */
@@ -339,8 +446,9 @@ export class SipClient extends ClientProxy<SipClientEvents> {
     return route !== undefined ? parseUri(parseNameAddr(route, 'Route').uri) : req.requestUri; // both throw SipParseError when malformed
   }
 
-  /** The transport for URIs that name none: an ACK built from the INVITE (buildAckFor2xx) keeps the INVITE's. */
-  private defaultTransport(req: SipRequest): SipTransportName {
+  /** The transport for URIs that name none: a dialog's own; an ACK built from the INVITE (buildAckFor2xx) keeps the INVITE's. */
+  private defaultTransport(req: SipRequest, fallback?: SipTransportName): SipTransportName {
+    if (fallback !== undefined) return fallback;
     if (req.method === 'ACK') {
       const t = req.topVia?.transport.toLowerCase();
       if (t === 'udp' || t === 'tcp' || t === 'tls') return t;
@@ -349,9 +457,9 @@ export class SipClient extends ClientProxy<SipClientEvents> {
   }
 
   /** destinationFor without DNS or binding: undefined when either is needed. */
-  private destinationSync(req: SipRequest, data: SipClientRequest | SipRequest): SipDestination | undefined {
+  private destinationSync(req: SipRequest, data: SipClientRequest | SipRequest, fallback?: SipTransportName): SipDestination | undefined {
     const o: Partial<SipClientRequest> = data instanceof SipRequest ? {} : data;
-    const r = resolveLiteral(this.routeTarget(req, o), this.defaultTransport(req), o);
+    const r = resolveLiteral(this.routeTarget(req, o), this.defaultTransport(req, fallback), o);
     if (r === undefined) return undefined;
     const pool = this.readyLeg(r.proto, r.family);
     if (pool === undefined) return undefined;
@@ -359,9 +467,9 @@ export class SipClient extends ClientProxy<SipClientEvents> {
   }
 
   /** Where the request goes, and the Via/Contact that follow from the leg it leaves on. */
-  private async destinationFor(req: SipRequest, data: SipClientRequest | SipRequest): Promise<SipDestination> {
+  private async destinationFor(req: SipRequest, data: SipClientRequest | SipRequest, fallback?: SipTransportName): Promise<SipDestination> {
     const o: Partial<SipClientRequest> = data instanceof SipRequest ? {} : data;
-    const r = await resolveTarget(this.routeTarget(req, o), this.defaultTransport(req), o, this.options.dns ?? systemDns);
+    const r = await resolveTarget(this.routeTarget(req, o), this.defaultTransport(req, fallback), o, this.options.dns ?? systemDns);
     return this.addressed(req, await this.leg(r.proto, r.family), r);
   }
 
@@ -378,16 +486,15 @@ export class SipClient extends ClientProxy<SipClientEvents> {
       const bracketed = host.includes(':') ? `[${host}]` : host;
       const hostPort = `${bracketed}:${pool.local.port}`;
       const fromUser = this.options.from !== undefined ? parseUri(parseNameAddr(this.options.from, 'From').uri).user : 'nestjs-sip';
-      const scheme = proto === 'tls' ? 'sips' : 'sip';
-      const contactParams = proto === 'tcp' ? ';transport=tcp' : '';
+      const leg = { proto, host, port: pool.local.port };
       t = {
         host,
         hostPort,
         viaPrefix: `SIP/2.0/${proto.toUpperCase()} ${hostPort};branch=`,
         from: `${this.options.from ?? `<sip:nestjs-sip@${bracketed}>`};tag=`,
         fromUser,
-        contact: `<${scheme}:${fromUser ? `${fromUser}@` : ''}${hostPort}${contactParams}>`,
-        contactFor: (user) => `<${scheme}:${user ? `${user}@` : ''}${hostPort}${contactParams}>`,
+        contact: localContact(leg, fromUser, false),
+        contactFor: (user, secure) => localContact(leg, user, secure),
       };
       this.legText.set(pool, t);
     }
@@ -411,7 +518,10 @@ export class SipClient extends ClientProxy<SipClientEvents> {
     if (!h.has('call-id')) h.set('Call-ID', generateCallId(t.host));
     if (!h.has('cseq')) h.set('CSeq', `${this.nextCSeq()} ${method}`);
     if (NEEDS_CONTACT.has(method) && !h.has('contact')) {
-      h.set('Contact', fromGiven ? t.contactFor(parseUri(parseNameAddr(from!, 'From').uri).user) : t.contact);
+      // sips: only for a sips: target (RFC 5630): a sip: URI reached over TLS gets a sip: Contact.
+      const secure = req.requestUri.scheme === 'sips';
+      if (!fromGiven && !secure) h.set('Contact', t.contact);
+      else h.set('Contact', t.contactFor(fromGiven ? parseUri(parseNameAddr(from!, 'From').uri).user : t.fromUser, secure));
     }
     if (this.options.userAgent !== undefined && !h.has('user-agent')) h.set('User-Agent', this.options.userAgent);
   }
@@ -555,13 +665,9 @@ export class SipClient extends ClientProxy<SipClientEvents> {
     if (known !== undefined && this.endpoint !== undefined) void this.endpoint.layer.sendStateless(known.ack, known.dst).catch(() => undefined);
   };
 
-  /** @internal */
-  get autoAck(): boolean {
-    return this.options.autoAck !== false;
-  }
-  /** @internal */
-  get non2xxAsValue(): boolean {
-    return this.options.non2xxAsValue === true;
+  /** @internal how plain sends treat their responses (from the options). */
+  get mode(): PendingMode {
+    return (this.modeCache ??= { autoAck: this.options.autoAck !== false, non2xxAsValue: this.options.non2xxAsValue === true, inDialog: false });
   }
   /** @internal */
   settled(p: Pending): void {
@@ -593,43 +699,77 @@ export interface SipAckOptions {
   contentType?: string;
 }
 
+/** How a Pending treats its responses: a plain send (the client's options), or a dialog's request. */
+interface PendingMode {
+  autoAck: boolean;
+  non2xxAsValue: boolean;
+  /** Sent by a SipDialog: it ACKs 2xx itself and makes no dialog. */
+  inDialog: boolean;
+}
+const IN_DIALOG: PendingMode = { autoAck: false, non2xxAsValue: true, inDialog: true };
+
 /** One request in flight: the transaction's handlers, mapped onto Nest's WritePacket callback. */
 class Pending {
   request: SipRequest | undefined;
   dst: SipDestination | undefined;
   txn: ClientTransaction | undefined;
   done = false;
+  /** Transport for URIs that name none (a dialog's), else the client's default. */
+  transport: SipTransportName | undefined = undefined;
   private unsubscribed = false;
+  /** Early dialogs this INVITE made (ended when it fails). */
+  private early: SipDialog[] | undefined = undefined;
 
   constructor(
     private readonly client: SipClient,
     private readonly callback: (packet: WritePacket) => void,
+    private readonly mode: PendingMode,
   ) {}
 
   onProvisional(res: SipResponse): void {
+    if (res.status > 100 && !this.mode.inDialog && this.request!.method === 'INVITE') {
+      const d = this.client.uacDialog(this.request!, res, this.dst!);
+      if (d !== undefined && d.state === 'early' && !(this.early ??= []).includes(d)) this.early.push(d);
+    }
     if (!this.unsubscribed && !this.done) this.callback({ response: res });
   }
 
   onFinal(res: SipResponse): void {
     const invite = this.request!.method === 'INVITE';
-    if (invite && res.status >= 200 && res.status < 300) {
+    const status = res.status;
+    if (invite && !this.mode.inDialog) this.settleDialogs(res);
+    if (invite && status >= 200 && status < 300) {
       // A 2xx after the caller unsubscribed (CANCEL crossed it): ACK, then hang up.
       if (this.unsubscribed) void this.client.ack2xx(this.request!, res, true).catch((e: unknown) => this.client.reportError(e));
-      else if (this.client.autoAck) void this.client.ack2xx(this.request!, res, false).catch((e: unknown) => this.client.reportError(e));
-      else this.client.awaitAck(this.request!, res);
+      else if (this.mode.autoAck) void this.client.ack2xx(this.request!, res, false).catch((e: unknown) => this.client.reportError(e));
+      else if (!this.mode.inDialog) this.client.awaitAck(this.request!, res);
     }
     if (this.done) return;
     this.finish();
     if (this.unsubscribed) return;
-    if (res.status >= 300 && !this.client.non2xxAsValue) this.callback({ err: new SipResponseError(res, this.request) });
+    if (status >= 300 && !this.mode.non2xxAsValue) this.callback({ err: new SipResponseError(res, this.request) });
     else this.callback({ response: res, isDisposed: true });
+  }
+
+  /** The INVITE's final response: a 2xx confirms its dialog (the other early ones end), a failure ends them all. */
+  private settleDialogs(res: SipResponse): void {
+    const status = res.status;
+    const confirmed = status >= 200 && status < 300 && !this.unsubscribed ? this.client.uacDialog(this.request!, res, this.dst!) : undefined;
+    const early = this.early;
+    this.early = undefined;
+    if (early === undefined) return;
+    for (const d of early) {
+      if (d === confirmed) continue;
+      if (status >= 300) d._end(this.unsubscribed && status === 487 ? 'cancelled' : 'rejected', 'remote', status);
+      else d._end('fork', 'remote');
+    }
   }
 
   onLate2xx(res: SipResponse): void {
     // A retransmitted 2xx (or another fork's): ACK it; a second fork's 2xx is also ended with BYE.
     const first = this.txn?.finalResponse;
     const otherFork = first !== undefined && first.to.tag !== res.to.tag;
-    if (this.client.autoAck || otherFork || this.unsubscribed) void this.client.ack2xx(this.request!, res, otherFork).catch((e: unknown) => this.client.reportError(e));
+    if (this.mode.autoAck || otherFork || this.unsubscribed) void this.client.ack2xx(this.request!, res, otherFork).catch((e: unknown) => this.client.reportError(e));
     else this.client.reAck(res);
   }
 
@@ -659,6 +799,9 @@ class Pending {
   }
 
   fail(err: unknown): void {
+    const early = this.early;
+    this.early = undefined;
+    if (early !== undefined) for (const d of early) d._end('gone', 'remote', 408);
     if (this.done) return;
     this.finish();
     if (!this.unsubscribed) this.callback({ err });
@@ -678,3 +821,8 @@ class Pending {
   }
 }
 
+
+/** A dialog's transport as a name the resolver knows (UDP for anything else). */
+function transportName(t: string): SipTransportName {
+  return t === 'tcp' || t === 'tls' ? t : 'udp';
+}

@@ -1,10 +1,11 @@
 import { BaseRpcContext } from '@nestjs/microservices';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
+import type { DialogLayer, SipDialog } from '../dialog/index.js';
 import type { SipRequest } from '../message/index.js';
 import type { ServerTransaction, SipPeer } from '../transaction/index.js';
 import { toSipResponse, type SipReply } from './sip-reply.js';
 
-export type SipContextArgs = [request: SipRequest, from: SipPeer, transaction: ServerTransaction];
+export type SipContextArgs = [request: SipRequest, from: SipPeer, transaction: ServerTransaction, dialogs?: DialogLayer];
 
 /**
  * What `@Ctx()` gives a SIP handler: the request, who sent it (address, port, transport, socket and
@@ -35,6 +36,15 @@ export class SipContext extends BaseRpcContext<SipContextArgs> {
   /** The server transaction (RFC 3261 §17.2) the request created. */
   getTransaction(): ServerTransaction {
     return this.args[2];
+  }
+
+  /**
+   * The dialog (RFC 3261 §12) of this request: for an in-dialog request (BYE, re-INVITE, INFO,
+   * ACK...) the one it belongs to; for an INVITE, the one its response created, once a 1xx with a
+   * To tag or a 2xx was sent (undefined before). Hang up with `ctx.dialog.bye()`.
+   */
+  get dialog(): SipDialog | undefined {
+    return this.args[3]?.ofServerTransaction(this.args[2]) ?? (this.args[0].method === 'ACK' ? this.args[3]?.ofRequest(this.args[0]) : undefined);
   }
 
   /** The socket the request arrived on (the UDP socket, or the TCP/TLS connection). */

@@ -1,9 +1,12 @@
-import { isIP } from 'node:net';
+import { isIP, type Socket } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { DialogLayer, localContact, type DialogLayerOptions } from '../dialog/index.js';
 import type { SipMessage, SipResponse } from '../message/index.js';
 import {
   ClientTransaction,
   TransactionLayer,
   type AnyTransaction,
+  type ServerTransaction,
   type SipDestination,
   type SipPeer,
   type TimerOptions,
@@ -21,6 +24,17 @@ export interface SipLeg {
   port?: number;
   /** TLS credentials and client-certificate policy (required for 'tls'). */
   tls?: PoolTlsOptions;
+  /**
+   * The address peers reach this leg at, when it is not the bound one (NAT, containers): written
+   * into our Contact headers. Default: the bound address, or for a wildcard bind the interface the
+   * request came in on.
+   */
+  advertise?: { host: string; port?: number };
+}
+
+/** What a SipClient can send from: a SipServer (or anything else owning an endpoint). */
+export interface SipEndpointHost {
+  getEndpoint(): SipEndpoint | undefined;
 }
 
 export interface SipEndpointOptions {
@@ -29,6 +43,8 @@ export interface SipEndpointOptions {
   timers?: TimerOptions;
   /** Server header added to every response sent that has none (the transaction layer's 100, 487, 408... too: it adds them). */
   serverHeader?: string;
+  /** The dialog table's bound and store. */
+  dialogs?: DialogLayerOptions;
 }
 
 /**
@@ -38,7 +54,11 @@ export interface SipEndpointOptions {
  */
 export class SipEndpoint implements TransactionTransport {
   readonly layer: TransactionLayer;
+  /** Dialogs (RFC 3261 §12) of this endpoint, both sides. */
+  readonly dialogs: DialogLayer;
   readonly pools: SocketPool[] = [];
+  /** Legs with an advertised address. */
+  private readonly advertised = new Map<SocketPool, { host: string; port?: number }>();
   /** Which pool a connection (or UDP socket) belongs to, learnt as messages arrive. */
   private readonly poolOfSocket = new WeakMap<object, SocketPool>();
   /** Transactions holding a TCP/TLS connection open: the pool and the pool's id for them. */
@@ -52,11 +72,15 @@ export class SipEndpoint implements TransactionTransport {
     private readonly opts: Omit<SipEndpointOptions, 'legs'>,
     hooks: TransactionLayerHooks,
   ) {
+    const dialogs = new DialogLayer(opts.dialogs);
+    dialogs.contactFor = (txn) => this.contactFor(txn);
+    this.dialogs = dialogs;
     this.layer = new TransactionLayer({
       transport: this,
       timers: opts.timers,
       serverHeader: opts.serverHeader,
       ...hooks,
+      onResponse: (txn, res) => dialogs.responding(txn, res),
       onStray: (res, from) => {
         hooks.onStray?.(res, from);
         for (const l of this.strayListeners) l(res, from);
@@ -93,6 +117,7 @@ export class SipEndpoint implements TransactionTransport {
       limits: this.opts.limits,
     });
     this.pools.push(pool);
+    if (leg.advertise !== undefined) this.advertised.set(pool, leg.advertise);
     this.poolOfSocket.set(pool.master, pool);
     pool.on('error', (err) => this.layer.onError?.(err));
     pool.on('connectionLost', (tids, err) => this.connectionLost(tids, err));
@@ -165,14 +190,54 @@ export class SipEndpoint implements TransactionTransport {
     return proto !== 'udp';
   }
 
+  /**
+   * Our Contact for a response to `txn`'s request, on the leg it came in on: the leg's advertised
+   * address, else its bound one, else (wildcard bind) the interface the request arrived on.
+   */
+  contactFor(txn: ServerTransaction): string | undefined {
+    const from = txn.from;
+    const pool = this.poolFor(from);
+    if (pool === undefined) return undefined;
+    const req = txn.request;
+    let uri;
+    try {
+      uri = req.requestUri;
+    } catch {
+      return undefined;
+    }
+    const secure = uri.scheme === 'sips';
+    const user = uri.scheme === 'sip' || secure ? uri.user : undefined;
+    const adv = this.advertised.get(pool);
+    const host = adv?.host ?? localHostOf(pool, from.socket, from.addr);
+    return localContact({ proto: pool.proto, host, port: adv?.port ?? pool.local.port }, user, secure);
+  }
+
   /** Let running transactions end within `drainMs`, then release every socket and timer. */
   async close(drainMs: number): Promise<void> {
     if (!this.layer.closed) {
       if (drainMs > 0) await this.layer.drain(drainMs);
       this.layer.close();
     }
+    this.dialogs.closeAll();
     await Promise.all(this.pools.map((p) => p.close()));
     this.held.clear();
     this.heldTids.clear();
   }
+}
+
+/**
+ * The address a peer reached `pool` at: the bound one, or for a wildcard bind the connection's
+ * local address (stream), else an interface of the leg's family (loopback for a loopback peer).
+ */
+export function localHostOf(pool: SocketPool, socket: unknown, peerAddr: string): string {
+  const local = pool.local;
+  if (local.addr !== '0.0.0.0' && local.addr !== '::') return local.addr;
+  const onConn = pool.proto !== 'udp' ? (socket as Socket | undefined)?.localAddress : undefined;
+  if (onConn !== undefined && onConn !== '') return onConn.startsWith('::ffff:') ? onConn.slice(7) : onConn;
+  const family = isIP(peerAddr) === 6 ? 6 : 4;
+  if (peerAddr === '127.0.0.1' || peerAddr === '::1' || peerAddr.startsWith('127.')) return family === 6 ? '::1' : '127.0.0.1';
+  for (const list of Object.values(networkInterfaces())) {
+    for (const i of list ?? []) if (!i.internal && (i.family === 'IPv6' ? 6 : 4) === family && !i.address.startsWith('fe80')) return i.address;
+  }
+  return family === 6 ? '::1' : '127.0.0.1';
 }

@@ -2,9 +2,11 @@ import { Logger } from '@nestjs/common';
 import { CustomTransportStrategy, Server, type MessageHandler, type WritePacket } from '@nestjs/microservices';
 import { EventEmitter } from 'node:events';
 import { isObservable, Observable, throwError } from 'rxjs';
+import { DialogLayer, SipDialog, type DialogLayerOptions, type DialogSender } from '../dialog/index.js';
 import { SipParseError, type SipRequest, type SipResponse } from '../message/index.js';
 import type { InviteServerTransaction, ServerTransaction, SipPeer, TimerOptions } from '../transaction/index.js';
 import type { LocalAddress, PoolLimitsInit, SocketPool } from '../transport/index.js';
+import { SipClient } from './sip-client.js';
 import { SipContext } from './sip-context.js';
 import { SipEndpoint, type SipLeg } from './sip-endpoint.js';
 import { isSipErrorPayload } from './sip-exception.js';
@@ -29,6 +31,11 @@ export interface SipServerOptions {
    * answers to what the codec cannot parse.)
    */
   serverHeader?: string;
+  /**
+   * Dialogs (RFC 3261 §12): `maxDialogs` (default 100,000; dialog-creating requests over it get
+   * 503 with Retry-After) and `store` (default in memory).
+   */
+  dialogs?: DialogLayerOptions;
 }
 
 /** The server's states, as `status` emits them. */
@@ -63,6 +70,8 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
   private closing: Promise<void> | undefined;
   /** listen() in progress (binding the legs). */
   private starting: Promise<void> | undefined;
+  /** Sends the requests of the dialogs this server answered (BYE, re-INVITE...), from its own legs. */
+  private dialogClient: SipClient | undefined;
 
   constructor(private readonly options: SipServerOptions = {}) {
     super();
@@ -91,7 +100,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
     this.closing = undefined;
     this.allow = this.computeAllow();
     const endpoint = new SipEndpoint(
-      { limits: this.options.limits, timers: this.options.timers, serverHeader: this.options.serverHeader },
+      { limits: this.options.limits, timers: this.options.timers, serverHeader: this.options.serverHeader, dialogs: this.options.dialogs },
       {
         onRequest: (txn) => this.onRequest(txn),
         onAck: (ack, from, txn) => this.onAck(ack, from, txn),
@@ -112,6 +121,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
       throw new Error('SipServer was closed before it finished listening');
     }
     this.endpoint = endpoint;
+    endpoint.dialogs.sender = this.lazySender(endpoint);
     for (const a of endpoint.addresses) this.logger.log(`SIP listening on ${a.proto.toUpperCase()} ${a.family === 6 ? `[${a.addr}]` : a.addr}:${a.port}`);
     this._status$.next('listening');
   }
@@ -144,7 +154,10 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
       return this.closing;
     }
     this._status$.next('closing');
-    this.closing = endpoint.close(this.options.closeTimeout ?? 5000).then(() => {
+    const client = this.dialogClient;
+    this.dialogClient = undefined;
+    this.closing = endpoint.close(this.options.closeTimeout ?? 5000).then(async () => {
+      await client?.close();
       this.endpoint = undefined;
       this.logger.log('SIP server closed');
       this._status$.next('closed');
@@ -170,6 +183,29 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
     return this.closing === undefined ? this.endpoint : undefined;
   }
 
+  /** The dialog table (live dialogs, lookups); undefined before listen(). */
+  get dialogs(): DialogLayer | undefined {
+    return this.endpoint?.dialogs;
+  }
+
+  /**
+   * The sender of this server's UAS dialogs: a SipClient on the server's own legs, made when the
+   * first dialog sends (most servers never send a BYE of their own).
+   */
+  private lazySender(endpoint: SipEndpoint): DialogSender {
+    const get = (): SipClient => {
+      if (this.dialogClient === undefined) {
+        this.dialogClient = new SipClient({ server: { getEndpoint: () => (this.endpoint === endpoint ? endpoint : undefined) }, userAgent: this.options.serverHeader });
+        this.dialogClient.on('error', (err: unknown) => this.reportError(err));
+      }
+      return this.dialogClient;
+    };
+    return {
+      sendInDialog: (req, transport) => get().sendInDialog(req, transport),
+      sendAck: (ack, res, transport) => get().sendAck(ack, res, transport),
+    };
+  }
+
   /** The transaction layer (stats, timers); undefined before listen(). */
   get transactions(): SipEndpoint['layer'] | undefined {
     return this.endpoint?.layer;
@@ -188,8 +224,23 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
       void txn.respond(early);
       return;
     }
+    const dialogs = this.endpoint!.dialogs;
+    if (DialogLayer.inDialog(req)) {
+      const matched = dialogs.receive(req);
+      if (matched !== undefined && !(matched instanceof SipDialog)) {
+        void txn.respond(txn.createResponse(matched.status, matched.reason, matched.headers === undefined ? undefined : { headers: matched.headers }));
+        return;
+      }
+    } else if (dialogs.full && (req.method === 'INVITE' || req.method === 'SUBSCRIBE' || req.method === 'REFER')) {
+      void txn.respond(txn.createResponse(503, 'Too Many Dialogs', { headers: { 'Retry-After': 10 } }));
+      return;
+    }
     const handler = this.messageHandlers.get(req.method);
     if (handler === undefined || handler.isEventHandler) {
+      if (req.method === 'BYE' && req.to.tag !== undefined) {
+        void txn.respond(200); // the dialog ended when the BYE came (RFC 3261 §15.1.2)
+        return;
+      }
       if (req.method === 'OPTIONS') {
         void txn.respond(txn.createResponse(200, undefined, { headers: { Allow: this.allow, Accept: 'application/sdp' } }));
       } else {
@@ -197,7 +248,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
       }
       return;
     }
-    const ctx = new SipContext([req, txn.from, txn]);
+    const ctx = new SipContext([req, txn.from, txn, dialogs]);
     const reply = new ReplySink(this, txn);
     this.handleRequest(ctx, () => this.produce(handler, req, ctx), reply.respond);
   }
@@ -237,15 +288,20 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
 
   private onAck(ack: SipRequest, from: SipPeer, txn: InviteServerTransaction | undefined): void {
     if (txn === undefined) return; // an ACK for nothing we know (its transaction ended): RFC 3261 §17.2.3 drops it
+    const dialogs = this.endpoint?.dialogs;
+    dialogs?.ack(ack);
     const handler = this.messageHandlers.get('ACK');
     if (handler === undefined) return;
-    const ctx = new SipContext([ack, from, txn]);
+    const ctx = new SipContext([ack, from, txn, dialogs]);
     this.handleEvent('ACK', { pattern: 'ACK', data: ack }, ctx).catch((err: unknown) => this.reportError(err));
   }
 
   private onUnacked(txn: InviteServerTransaction, res: SipResponse): void {
     if (res.status < 300) {
       this.logger.warn(`${res.status} to INVITE ${txn.request.callId} was never acknowledged (64*T1)`);
+      // RFC 3261 §13.3.1.4: the dialog stands, but the session should end: BYE.
+      const dialog = this.endpoint?.dialogs.get(res.callId, res.to.tag ?? '', res.from.tag ?? '');
+      if (dialog !== undefined && dialog.state !== 'terminated') dialog._hangUp('no-ack').subscribe({ error: () => undefined });
       this.events.emit('unacked', txn.request, res);
     }
   }

@@ -75,6 +75,8 @@ export interface TransactionCore {
   registerAccepted(txn: InviteServerTransaction, ackKey: string): void;
   ackReceived(ack: SipRequest, from: SipPeer, txn: InviteServerTransaction): void;
   unacked(txn: InviteServerTransaction, res: SipResponse): void;
+  /** A server transaction is about to send `res` (first send, not a retransmission). */
+  responding(txn: ServerTransaction, res: SipResponse): void;
   clientTerminated(txn: ClientTransaction): void;
   /** The first send of a client transaction over a reliable transport succeeded. */
   clientSent(txn: ClientTransaction): void;

@@ -145,6 +145,7 @@ export abstract class ServerTransaction extends TinyEmitter<ServerTransactionEve
     if (err !== undefined) return handledReject(err);
     const server = this.core.serverHeader;
     if (server !== undefined && !res.headers.has('server')) res.headers.append('Server', server);
+    this.core.responding(this, res);
     if (status > 100 && this.tag === undefined && this.request.to.tag === undefined) {
       const t = res.to.tag;
       if (t !== undefined) this.tag = t;

@@ -29,6 +29,12 @@ export interface TransactionLayerHooks {
    * UA core finds its dialog by Call-ID/tags and ACKs it again (RFC 3261 §13.2.2.4).
    */
   onStray?: (res: SipResponse, from: SipPeer) => void;
+  /**
+   * A server transaction is about to send a response (the application's, or the layer's own 100,
+   * 487, 408...; not retransmissions): the UA core adds a Contact to dialog-creating responses and
+   * keeps its dialogs. Throwing here reports the error; the response is still sent.
+   */
+  onResponse?: (txn: ServerTransaction, res: SipResponse) => void;
   /** A final INVITE response never ACKed: 2xx within 64*T1 (Timer L; the UA should send BYE) or non-2xx (Timer H). */
   onUnacked?: (txn: InviteServerTransaction, res: SipResponse) => void;
   /**
@@ -87,6 +93,7 @@ export class TransactionLayer implements TransactionCore {
   onAck: TransactionLayerHooks['onAck'];
   onStray: TransactionLayerHooks['onStray'];
   onUnacked: TransactionLayerHooks['onUnacked'];
+  onResponse: TransactionLayerHooks['onResponse'];
   onOpen: TransactionLayerHooks['onOpen'];
   onClose: TransactionLayerHooks['onClose'];
   onError: TransactionLayerHooks['onError'];
@@ -118,6 +125,7 @@ export class TransactionLayer implements TransactionCore {
     this.onAck = opts.onAck;
     this.onStray = opts.onStray;
     this.onUnacked = opts.onUnacked;
+    this.onResponse = opts.onResponse;
     this.onOpen = opts.onOpen;
     this.onClose = opts.onClose;
     this.onError = opts.onError;
@@ -477,6 +485,16 @@ export class TransactionLayer implements TransactionCore {
 
   unacked(txn: InviteServerTransaction, res: SipResponse): void {
     const h = this.onUnacked;
+    if (h === undefined) return;
+    try {
+      h(txn, res);
+    } catch (err) {
+      this.reportError(err, txn);
+    }
+  }
+
+  responding(txn: ServerTransaction, res: SipResponse): void {
+    const h = this.onResponse;
     if (h === undefined) return;
     try {
       h(txn, res);

@@ -17,11 +17,12 @@ const ALLOWED: Record<string, string[]> = {
   message: [],
   transport: ['message'],
   transaction: ['message'],
-  nest: ['message', 'transport', 'transaction'],
+  dialog: ['message', 'transaction'],
+  nest: ['message', 'transport', 'transaction', 'dialog'],
 };
 
 describe('layering', () => {
-  it('message imports nothing of ours, transport and transaction only message, nest all, and only index.ts imports nest', () => {
+  it('message imports nothing of ours, transport and transaction only message, dialog those two, nest all, and only index.ts imports nest', () => {
     const violations: string[] = [];
     let seen = 0;
     for (const file of files(src)) {

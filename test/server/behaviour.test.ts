@@ -131,6 +131,8 @@ describe('SipServer behaviour over real sockets', () => {
       // Small timers: 2xx retransmissions every 20 ms doubling, Timer L = 64*T1 = 1.28 s; the application
       // timeouts under a second (the 'slow' INVITE handler takes 500 ms).
       timers: { T1: 20, serverNonInviteTimeout: 300, serverInviteTimeout: 900 },
+      // Requests here carry To tags of no dialog (to test what the handler's answer keeps): let them through.
+      dialogs: { unmatched: 'handler' },
       supported: ['timer'],
       serverHeader: 'nestjs-sip-test/1',
     });
