@@ -160,6 +160,7 @@ export class DialogLayer implements DialogOwner {
         secure: req.requestUri.scheme === 'sips' && txn.from.proto === 'tls',
         transport: txn.from.proto,
         state: status < 200 ? 'early' : 'confirmed',
+        flow: txn.from.proto === 'udp' ? undefined : txn.from,
       },
       key,
       this.sender,

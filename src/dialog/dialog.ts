@@ -2,7 +2,7 @@ import { Observable, ReplaySubject, Subject, throwError } from 'rxjs';
 import type { SipRequest, SipResponse } from '../message/index.js';
 import { buildInDialogRequest, type DialogRoute } from './in-dialog-request.js';
 import { SipDialogError, SipResponseError } from './response-error.js';
-import type { DialogEnd, DialogEndReason, DialogRequestOptions, DialogRole, DialogSender, DialogState } from './types.js';
+import type { DialogEnd, DialogEndReason, DialogFlow, DialogRequestOptions, DialogRole, DialogSender, DialogState } from './types.js';
 
 /** What a dialog tells the table holding it. */
 export interface DialogOwner {
@@ -33,6 +33,8 @@ export interface DialogInit {
   /** Transport for URIs of this dialog that name none (the one the dialog was set up over). */
   transport: string;
   state: 'early' | 'confirmed';
+  /** The connection the peer's dialog-creating request came over (stream transports; UAS side). */
+  flow?: DialogFlow;
 }
 
 const REFRESHES_TARGET = new Set(['INVITE', 'UPDATE']);
@@ -73,6 +75,8 @@ export class SipDialog {
   /** When it ended, and why (undefined while it lasts). */
   end: DialogEnd | undefined = undefined;
   readonly createdAt: number;
+  /** The connection the dialog came over (TCP/TLS, UAS side): our requests reuse it while it is open and no proxy is in the path. */
+  readonly flow: DialogFlow | undefined;
 
   /** @internal the table's key. */
   readonly key: string;
@@ -105,6 +109,7 @@ export class SipDialog {
     this.sender = sender;
     this.owner = owner;
     this.createdAt = now;
+    this.flow = init.flow;
   }
 
   /** The peer's requests in this dialog (ACK for our 2xx included), as they arrive. Completes when the dialog ends. */
@@ -159,7 +164,7 @@ export class SipDialog {
     if (req.body.length > 0 && (m === 'INVITE' || m === 'UPDATE')) this.noteLocalSdp(req);
     if (m === 'INVITE') this._outInvite = true;
     const out = new ReplaySubject<SipResponse>();
-    sender.sendInDialog(req, this.transport).subscribe({
+    sender.sendInDialog(req, this.transport, this.directFlow()).subscribe({
       next: (res) => {
         if (res.status < 200) {
           out.next(res);
@@ -315,8 +320,13 @@ export class SipDialog {
     }
     if (req.method === 'INVITE' && this.sender !== undefined) {
       const ack = buildInDialogRequest(this as DialogRoute, 'ACK', req.cseq.seq);
-      this.sender.sendAck(ack, res, this.transport).catch(() => undefined);
+      this.sender.sendAck(ack, res, this.transport, this.directFlow()).catch(() => undefined);
     }
+  }
+
+  /** The flow to reuse: only with no proxy in the path (a route set names the next hop). */
+  private directFlow(): DialogFlow | undefined {
+    return this.routeSet.length === 0 ? this.flow : undefined;
   }
 
   private nextCSeq(): number {

@@ -4,4 +4,4 @@ export { MemoryDialogStore, dialogKey, type DialogStore } from './dialog-store.j
 export { buildInDialogRequest, type DialogRoute } from './in-dialog-request.js';
 export { SipResponseError, SipDialogError } from './response-error.js';
 export { localContact, type ContactLeg } from './contact.js';
-export type { DialogState, DialogRole, DialogEnd, DialogEndReason, DialogRequestOptions, DialogSender } from './types.js';
+export type { DialogState, DialogRole, DialogEnd, DialogEndReason, DialogRequestOptions, DialogSender, DialogFlow } from './types.js';

@@ -38,6 +38,19 @@ export interface DialogRequestOptions {
 }
 
 /**
+ * The connection a dialog was set up over (the `from` of its request: address, port, transport,
+ * socket). For a TCP/TLS dialog without proxies in its path, our requests go back over it while it
+ * is open (a peer behind NAT cannot take a connection of ours; RFC 5626 flows); else to the target.
+ */
+export interface DialogFlow {
+  addr: string;
+  port: number;
+  proto: string;
+  family?: 4 | 6;
+  socket?: unknown;
+}
+
+/**
  * What a dialog needs from the user agent below it. The dialog builds every in-dialog request
  * (Request-URI, Route, From, To, Call-ID, CSeq, Contact); the sender adds Via and Max-Forwards,
  * resolves the destination (RFC 3263: the first Route, else the Request-URI; `transport` for URIs
@@ -49,7 +62,7 @@ export interface DialogSender {
    * completes; errors only when no final response came (timeout, transport failure, closed).
    * 2xx to INVITE are not ACKed by the sender: the dialog does it.
    */
-  sendInDialog(req: SipRequest, transport: string): Observable<SipResponse>;
+  sendInDialog(req: SipRequest, transport: string, flow?: DialogFlow): Observable<SipResponse>;
   /** Send an ACK for a 2xx (no transaction), repeated by the sender for retransmissions of that 2xx. */
-  sendAck(ack: SipRequest, response: SipResponse, transport: string): Promise<void>;
+  sendAck(ack: SipRequest, response: SipResponse, transport: string, flow?: DialogFlow): Promise<void>;
 }

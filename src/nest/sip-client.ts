@@ -15,7 +15,7 @@ import {
   type SipResponse,
   type SipUri,
 } from '../message/index.js';
-import { DialogLayer, localContact, SipDialog, type DialogSender } from '../dialog/index.js';
+import { DialogLayer, localContact, SipDialog, type DialogFlow, type DialogSender } from '../dialog/index.js';
 import {
   buildAckFor2xx,
   type ClientTransaction,
@@ -302,7 +302,7 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
   }
 
   /** @internal DialogSender: a dialog's request, sent as built (Via, Max-Forwards added); 2xx not ACKed here. */
-  sendInDialog(req: SipRequest, transport: string): Observable<SipResponse> {
+  sendInDialog(req: SipRequest, transport: string, flow?: DialogFlow): Observable<SipResponse> {
     return new Observable<SipResponse>((observer) => {
       const p = new Pending(
         this,
@@ -317,18 +317,44 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
       );
       p.transport = transportName(transport);
       this.pending.add(p);
-      this.start(p, req.method, req);
+      const go = (ep: SipEndpoint): void => {
+        const direct = this.openFlow(ep, req, flow);
+        if (direct !== undefined) this.launch(p, ep, req, direct);
+        else this.start(p, req.method, req);
+      };
+      const ep = this.endpoint;
+      if (ep === undefined || this.closed) this.connect().then(go).catch((err: unknown) => p.fail(err));
+      else {
+        try {
+          go(ep);
+        } catch (err) {
+          p.fail(err);
+        }
+      }
       // An in-dialog request runs to its end: unsubscribing only stops listening.
       return undefined;
     });
   }
 
   /** @internal DialogSender: the ACK of a 2xx to a dialog's re-INVITE, remembered for retransmissions. */
-  async sendAck(ack: SipRequest, response: SipResponse, transport: string): Promise<void> {
+  async sendAck(ack: SipRequest, response: SipResponse, transport: string, flow?: DialogFlow): Promise<void> {
     const ep = await this.connect();
-    const dst = await this.destinationFor(ack, ack, transportName(transport));
+    const dst = this.openFlow(ep, ack, flow) ?? (await this.destinationFor(ack, ack, transportName(transport)));
     this.rememberAck(ack, response, dst, ep);
     await ep.layer.sendStateless(ack, dst);
+  }
+
+  /** The dialog's connection as a destination, when it is a stream connection still open (its headers filled for its leg). */
+  private openFlow(ep: SipEndpoint, req: SipRequest, flow: DialogFlow | undefined): SipDestination | undefined {
+    if (flow === undefined || flow.proto === 'udp' || this.closed) return undefined;
+    const socket = flow.socket as { destroyed?: boolean; writable?: boolean } | undefined;
+    if (socket === undefined || socket.destroyed === true || socket.writable === false) return undefined;
+    const dst: SipDestination = { addr: flow.addr, port: flow.port, proto: flow.proto as SipDestination['proto'], socket: flow.socket };
+    if (flow.family !== undefined) dst.family = flow.family;
+    const pool = ep.poolFor(dst);
+    if (pool === undefined) return undefined;
+    this.fillHeaders(req, pool, dst.proto);
+    return dst;
   }
 
   /** @internal a response to our INVITE that creates (or confirms) a dialog. */

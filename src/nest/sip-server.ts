@@ -201,8 +201,8 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
       return this.dialogClient;
     };
     return {
-      sendInDialog: (req, transport) => get().sendInDialog(req, transport),
-      sendAck: (ack, res, transport) => get().sendAck(ack, res, transport),
+      sendInDialog: (req, transport, flow) => get().sendInDialog(req, transport, flow),
+      sendAck: (ack, res, transport, flow) => get().sendAck(ack, res, transport, flow),
     };
   }
 
