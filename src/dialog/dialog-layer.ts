@@ -34,6 +34,8 @@ export class DialogLayer implements DialogOwner {
   sender: DialogSender | undefined = undefined;
   /** The Contact of our dialog-creating responses, for the leg the request came in on. */
   contactFor: ((txn: ServerTransaction) => string | undefined) | undefined = undefined;
+  /** Told of every dialog created, either side (after it is in the table). */
+  onCreated: ((dialog: SipDialog, request: SipRequest) => void) | undefined = undefined;
   /** Dialogs created, ever (the store's size is the live count). */
   created = 0;
   /** In-dialog requests that matched no dialog. */
@@ -168,7 +170,7 @@ export class DialogLayer implements DialogOwner {
     );
     if (req.body.length > 0) d._noteSdp(req);
     if (res.body.length > 0) d._noteSdp(res, false);
-    this.add(d);
+    this.add(d, req);
   }
 
   /**
@@ -214,7 +216,7 @@ export class DialogLayer implements DialogOwner {
     );
     if (status >= 200 && res.body.length > 0) d._noteSdp(res);
     if (invite.body.length > 0) d._noteSdp(invite, false);
-    this.add(d);
+    this.add(d, invite);
     return d;
   }
 
@@ -227,9 +229,10 @@ export class DialogLayer implements DialogOwner {
     if (this.store.get(dialog.key) === dialog) this.store.delete(dialog.key);
   }
 
-  private add(d: SipDialog): void {
+  private add(d: SipDialog, req: SipRequest): void {
     this.store.set(d.key, d);
     this.created++;
+    this.onCreated?.(d, req);
   }
 
   private addContact(txn: ServerTransaction, res: SipResponse, d: SipDialog | undefined): void {

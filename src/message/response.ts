@@ -66,13 +66,15 @@ function hasTag(value: string): boolean {
 
 /**
  * Bytes of the response a server owes a request that failed to parse (400, 505 or 513), or
- * undefined when it was a response or when Via, From, To, Call-ID or CSeq could not be read
- * (then there is nobody to answer, and the message is dropped).
+ * undefined when it was a response, an ACK, or when Via, From, To, Call-ID or CSeq could not be
+ * read (then there is nobody to answer, and the message is dropped).
  */
 export function responseForParseError(err: SipParseError): Buffer | undefined {
   const h = err.headers;
   if (!err.isRequest || h === undefined) return undefined;
   for (const key of COPIED) if (!h.has(key)) return undefined;
+  // An ACK is never answered (RFC 3261 §17.2.3): a malformed one is dropped.
+  if (/\bACK\s*$/i.test(h.get('cseq')!)) return undefined;
   const res = new SipResponse({ status: err.status, reason: reasonPhrase(err.status) });
   copyHeaders(h, res.headers, err.status, undefined);
   res.headers.append('Warning', `399 - "${err.reason.replace(/["\\]/g, '')}"`);

@@ -5,7 +5,7 @@ import type { SipRequest } from '../message/index.js';
 import type { ServerTransaction, SipPeer } from '../transaction/index.js';
 import { toSipResponse, type SipReply } from './sip-reply.js';
 
-export type SipContextArgs = [request: SipRequest, from: SipPeer, transaction: ServerTransaction, dialogs?: DialogLayer];
+export type SipContextArgs = [request: SipRequest, from: SipPeer, transaction: ServerTransaction, dialogs?: DialogLayer, dialog?: SipDialog];
 
 /**
  * What `@Ctx()` gives a SIP handler: the request, who sent it (address, port, transport, socket and
@@ -44,7 +44,13 @@ export class SipContext extends BaseRpcContext<SipContextArgs> {
    * To tag or a 2xx was sent (undefined before). Hang up with `ctx.dialog.bye()`.
    */
   get dialog(): SipDialog | undefined {
-    return this.args[3]?.ofServerTransaction(this.args[2]) ?? (this.args[0].method === 'ACK' ? this.args[3]?.ofRequest(this.args[0]) : undefined);
+    // Kept once found: the dialog leaves the table when it ends (a BYE's handler still sees it).
+    let d = this.args[4];
+    if (d === undefined) {
+      d = this.args[3]?.ofServerTransaction(this.args[2]);
+      if (d !== undefined) this.args[4] = d;
+    }
+    return d;
   }
 
   /** The socket the request arrived on (the UDP socket, or the TCP/TLS connection). */

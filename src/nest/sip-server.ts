@@ -44,6 +44,8 @@ export type SipServerStatus = 'listening' | 'error' | 'closing' | 'closed';
 export interface SipServerEvents {
   /** A socket, TLS or transaction error nobody else could be told about. */
   error: (err: unknown) => void;
+  /** A dialog was created by a response of this server (1xx with a To tag or 2xx to INVITE; 2xx to SUBSCRIBE/REFER), or by a SipClient sending from it. */
+  dialog: (dialog: SipDialog, request: SipRequest) => void;
   /** A 2xx to an INVITE was never acknowledged within 64*T1. */
   unacked: (request: SipRequest, response: SipResponse) => void;
   [event: string]: Function;
@@ -122,6 +124,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
     }
     this.endpoint = endpoint;
     endpoint.dialogs.sender = this.lazySender(endpoint);
+    endpoint.dialogs.onCreated = (d, req) => this.events.emit('dialog', d, req);
     for (const a of endpoint.addresses) this.logger.log(`SIP listening on ${a.proto.toUpperCase()} ${a.family === 6 ? `[${a.addr}]` : a.addr}:${a.port}`);
     this._status$.next('listening');
   }
@@ -225,12 +228,14 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
       return;
     }
     const dialogs = this.endpoint!.dialogs;
+    let dialog: SipDialog | undefined;
     if (DialogLayer.inDialog(req)) {
       const matched = dialogs.receive(req);
       if (matched !== undefined && !(matched instanceof SipDialog)) {
         void txn.respond(txn.createResponse(matched.status, matched.reason, matched.headers === undefined ? undefined : { headers: matched.headers }));
         return;
       }
+      dialog = matched;
     } else if (dialogs.full && (req.method === 'INVITE' || req.method === 'SUBSCRIBE' || req.method === 'REFER')) {
       void txn.respond(txn.createResponse(503, 'Too Many Dialogs', { headers: { 'Retry-After': 10 } }));
       return;
@@ -248,7 +253,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
       }
       return;
     }
-    const ctx = new SipContext([req, txn.from, txn, dialogs]);
+    const ctx = new SipContext([req, txn.from, txn, dialogs, dialog]);
     const reply = new ReplySink(this, txn);
     this.handleRequest(ctx, () => this.produce(handler, req, ctx), reply.respond);
   }
@@ -289,10 +294,10 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
   private onAck(ack: SipRequest, from: SipPeer, txn: InviteServerTransaction | undefined): void {
     if (txn === undefined) return; // an ACK for nothing we know (its transaction ended): RFC 3261 §17.2.3 drops it
     const dialogs = this.endpoint?.dialogs;
-    dialogs?.ack(ack);
+    const dialog = dialogs?.ack(ack);
     const handler = this.messageHandlers.get('ACK');
     if (handler === undefined) return;
-    const ctx = new SipContext([ack, from, txn, dialogs]);
+    const ctx = new SipContext([ack, from, txn, dialogs, dialog]);
     this.handleEvent('ACK', { pattern: 'ACK', data: ack }, ctx).catch((err: unknown) => this.reportError(err));
   }
 

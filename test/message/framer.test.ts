@@ -55,6 +55,20 @@ describe('datagram framing (RFC 3261 §18.3)', () => {
     }
   });
 
+  it('a malformed ACK gets no response (RFC 3261 §17.2.3), a malformed request of another method does', () => {
+    const ack = 'ACK  SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@y>;tag=2\r\nCall-ID: c\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n';
+    const errOf = (text: string): SipParseError => {
+      try {
+        parseMessage(b(text));
+      } catch (e) {
+        return e as SipParseError;
+      }
+      throw new Error('parsed');
+    };
+    expect(responseForParseError(errOf(ack))).toBeUndefined();
+    expect(responseForParseError(errOf(ack.replace('ACK  SIP', 'BYE  SIP').replace('1 ACK', '1 BYE')))).toBeInstanceOf(Buffer);
+  });
+
   it('no Content-Length: the body is the rest of the datagram', () => {
     const text = INVITE.replace(/Content-Length: \d+\r\n/, '');
     expect(parseMessage(b(text)).body.toString()).toBe(SDP);

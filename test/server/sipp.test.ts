@@ -10,17 +10,15 @@
 import 'reflect-metadata';
 import { Controller, Module } from '@nestjs/common';
 import { Ctx, EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as tls from 'node:tls';
 import { of } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SipCancelledError, SipContext, SipException, type SipRequest } from 'nestjs-sip';
 import { inCI, peerTool } from '../helpers/peers.js';
 import { killAllSipp, runSipp, type SippOptions, type SippResult } from '../helpers/sipp.js';
+import { sippHasTls, tlsBridge } from '../helpers/tls-bridge.js';
 import { makeTestPki, type TestPki } from '../transport/tls-certs.js';
 import { sleep, startApp, type RunningApp } from './support.js';
 
@@ -116,39 +114,6 @@ class SippHandlers {
 
 @Module({ controllers: [SippHandlers] })
 class SippModule {}
-
-/** Does this sipp speak TLS itself? */
-function sippHasTls(): boolean {
-  const r = spawnSync('sipp', ['-sn', 'uac', '127.0.0.1:9', '-t', 'l1', '-m', '1', '-nostdin', '-timeout', '1'], { encoding: 'utf8', timeout: 5000 });
-  return !/compile SIPp with OpenSSL/i.test(`${r.stdout}${r.stderr}`);
-}
-
-/** TCP in, TLS out: each accepted connection is piped to a TLS connection to the server's TLS leg. */
-async function tlsBridge(tlsPort: number, ca: string): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((plain) => {
-    const secure = tls.connect({ host: '127.0.0.1', port: tlsPort, ca });
-    sockets.add(plain);
-    sockets.add(secure);
-    plain.pipe(secure);
-    secure.pipe(plain);
-    const end = (): void => {
-      plain.destroy();
-      secure.destroy();
-    };
-    plain.on('error', end).on('close', end);
-    secure.on('error', end).on('close', end);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
 
 let run = 0;
 
