@@ -115,6 +115,8 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
   private readonly events = new EventEmitter();
   private cseq = Math.floor(Math.random() * 10000) + 1;
   private modeCache: PendingMode | undefined = undefined;
+  /** Automatic ACKs of 2xx still being sent, by the 2xx. */
+  private readonly acksSending = new WeakMap<SipResponse, Promise<void>>();
   private closed = false;
   private readonly pending = new Set<Pending>();
   /** ACKs sent for 2xx, by Call-ID/CSeq/To tag, to answer retransmitted 2xx (kept 64*T1). */
@@ -289,8 +291,9 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
           }
           signal?.removeEventListener('abort', onAbort);
           const d = this.dialogOf(res);
-          if (d !== undefined) resolve(d);
-          else reject(new Error(`INVITE answered ${res.status} without a usable dialog (no To tag, or the dialog table is full)`));
+          if (d === undefined) reject(new Error(`INVITE answered ${res.status} without a usable dialog (no To tag, or the dialog table is full)`));
+          // Resolve once our ACK left, so that what the caller sends next (a BYE) cannot pass it.
+          else void (this.acksSending.get(res) ?? Promise.resolve()).then(() => resolve(d));
         },
         error: (err: unknown) => {
           signal?.removeEventListener('abort', onAbort);
@@ -355,6 +358,12 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
     if (pool === undefined) return undefined;
     this.fillHeaders(req, pool, dst.proto);
     return dst;
+  }
+
+  /** @internal the automatic ACK of a 2xx is on its way (invite() resolves once it left). */
+  ackSending(res: SipResponse, sending: Promise<void>): void {
+    const settled = sending.catch((e: unknown) => this.reportError(e));
+    this.acksSending.set(res, settled);
   }
 
   /** @internal a response to our INVITE that creates (or confirms) a dialog. */
@@ -600,12 +609,14 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
     return pool !== undefined && !pool.closed ? pool : undefined;
   }
 
-  private async ackDestination(ack: SipRequest, invite: SipRequest): Promise<SipDestination> {
+  /** Where an ACK for a 2xx goes: at once for an IP address (so it leaves before anything the caller sends next), else through DNS. */
+  private ackDestination(ack: SipRequest, invite: SipRequest): SipDestination | Promise<SipDestination> {
     const route = ack.headers.get('route');
     const target = route !== undefined ? parseUri(parseNameAddr(route, 'Route').uri) : ack.requestUri;
     const proto = (invite.topVia?.transport.toLowerCase() ?? 'udp') as SipTransportName;
-    const r = await resolveTarget(target, proto, {}, this.options.dns ?? systemDns);
-    return destinationOf(r);
+    const literal = resolveLiteral(target, proto);
+    if (literal !== undefined) return destinationOf(literal);
+    return resolveTarget(target, proto, {}, this.options.dns ?? systemDns).then(destinationOf);
   }
 
   /** @internal send the ACK for a 2xx (and remember it for retransmissions); with `bye`, end the call right away. */
@@ -623,13 +634,15 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
     if (building !== undefined) return; // the first one failed (and was reported)
     const ack = buildAckFor2xx(invite, res);
     const addressing = this.ackDestination(ack, invite);
-    this.acking.set(key, addressing);
     let dst: SipDestination;
-    try {
-      dst = await addressing;
-    } finally {
-      this.acking.delete(key);
-    }
+    if (addressing instanceof Promise) {
+      this.acking.set(key, addressing);
+      try {
+        dst = await addressing;
+      } finally {
+        this.acking.delete(key);
+      }
+    } else dst = addressing;
     this.rememberAck(ack, res, dst, ep);
     await ep.layer.sendStateless(ack, dst);
     if (bye) {
@@ -767,7 +780,7 @@ class Pending {
     if (invite && status >= 200 && status < 300) {
       // A 2xx after the caller unsubscribed (CANCEL crossed it): ACK, then hang up.
       if (this.unsubscribed) void this.client.ack2xx(this.request!, res, true).catch((e: unknown) => this.client.reportError(e));
-      else if (this.mode.autoAck) void this.client.ack2xx(this.request!, res, false).catch((e: unknown) => this.client.reportError(e));
+      else if (this.mode.autoAck) this.client.ackSending(res, this.client.ack2xx(this.request!, res, false));
       else if (!this.mode.inDialog) this.client.awaitAck(this.request!, res);
     }
     if (this.done) return;
