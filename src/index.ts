@@ -36,4 +36,24 @@ export {
   type ServerTransactionState,
   type ClientTransactionState,
 } from './transaction/index.js';
+export {
+  SipDialog,
+  DialogLayer,
+  MemoryDialogStore,
+  SipDialogError,
+  dialogKey,
+  buildInDialogRequest,
+  localContact,
+  type DialogLayerOptions,
+  type DialogStore,
+  type DialogRefusal,
+  type DialogState,
+  type DialogRole,
+  type DialogEnd,
+  type DialogEndReason,
+  type DialogRequestOptions,
+  type DialogSender,
+  type DialogFlow,
+  type ContactLeg,
+} from './dialog/index.js';
 export * from './nest/index.js';

@@ -2,6 +2,7 @@ import type { SipRequest, SipResponse } from '../message/index.js';
 import type { ServerTransaction } from '../transaction/index.js';
 import { SipDialog, type DialogOwner, type DialogRefusal } from './dialog.js';
 import { dialogKey, MemoryDialogStore, type DialogStore } from './dialog-store.js';
+import { own, ownOrUndefined } from './own-string.js';
 import type { DialogSender } from './types.js';
 
 export interface DialogLayerOptions {
@@ -140,7 +141,7 @@ export class DialogLayer implements DialogOwner {
     const key = dialogKey(req.callId, tag, remoteTag);
     const known = this.store.get(key);
     if (known !== undefined) {
-      known.localContact = res.headers.get('contact') ?? known.localContact;
+      known.localContact = ownOrUndefined(res.headers.get('contact')) ?? known.localContact;
       known._confirm(res, undefined);
       if (res.body.length > 0) known._noteSdp(res, false);
       return;
@@ -149,22 +150,22 @@ export class DialogLayer implements DialogOwner {
     const d = new SipDialog(
       {
         role: 'uas',
-        callId: req.callId,
-        localTag: tag,
-        remoteTag,
-        localHeader: res.headers.get('to')!,
-        remoteHeader: req.headers.get('from')!,
-        remoteTarget: req.contacts[0]?.uri ?? req.from.uri,
-        routeSet: req.headers.getAll('record-route'),
+        callId: own(req.callId),
+        localTag: own(tag),
+        remoteTag: own(remoteTag),
+        localHeader: own(res.headers.get('to')!),
+        remoteHeader: own(req.headers.get('from')!),
+        remoteTarget: own(req.contacts[0]?.uri ?? req.from.uri),
+        routeSet: req.headers.getAll('record-route').map(own),
         localCSeq: undefined,
         remoteCSeq: req.cseq.seq,
-        localContact: res.headers.get('contact'),
+        localContact: ownOrUndefined(res.headers.get('contact')),
         secure: req.requestUri.scheme === 'sips' && txn.from.proto === 'tls',
         transport: txn.from.proto,
         state: status < 200 ? 'early' : 'confirmed',
         flow: txn.from.proto === 'udp' ? undefined : txn.from,
       },
-      key,
+      own(key),
       this.sender,
       this,
     );
@@ -191,26 +192,26 @@ export class DialogLayer implements DialogOwner {
       return known;
     }
     if (this.full) return undefined;
-    const rr = res.headers.getAll('record-route');
+    const rr = res.headers.getAll('record-route').map(own);
     rr.reverse();
     const d = new SipDialog(
       {
         role: 'uac',
-        callId: invite.callId,
-        localTag,
-        remoteTag,
-        localHeader: invite.headers.get('from')!,
-        remoteHeader: res.headers.get('to')!,
-        remoteTarget: target ?? invite.uri,
+        callId: own(invite.callId),
+        localTag: own(localTag),
+        remoteTag: own(remoteTag),
+        localHeader: own(invite.headers.get('from')!),
+        remoteHeader: own(res.headers.get('to')!),
+        remoteTarget: own(target ?? invite.uri),
         routeSet: rr,
         localCSeq: invite.cseq.seq,
         remoteCSeq: undefined,
-        localContact: invite.headers.get('contact'),
+        localContact: ownOrUndefined(invite.headers.get('contact')),
         secure: invite.requestUri.scheme === 'sips',
         transport,
         state: status < 200 ? 'early' : 'confirmed',
       },
-      key,
+      own(key),
       sender,
       this,
     );
@@ -240,3 +241,4 @@ export class DialogLayer implements DialogOwner {
     if (contact !== undefined) res.headers.set('Contact', contact);
   }
 }
+

@@ -1,6 +1,7 @@
 import { Observable, ReplaySubject, Subject, throwError } from 'rxjs';
 import type { SipRequest, SipResponse } from '../message/index.js';
 import { buildInDialogRequest, type DialogRoute } from './in-dialog-request.js';
+import { own } from './own-string.js';
 import { SipDialogError, SipResponseError } from './response-error.js';
 import type { DialogEnd, DialogEndReason, DialogFlow, DialogRequestOptions, DialogRole, DialogSender, DialogState } from './types.js';
 
@@ -279,7 +280,7 @@ export class SipDialog {
     if (req.method === 'INVITE') this._inInvite = false;
     if (res.status >= 200 && res.status < 300 && REFRESHES_TARGET.has(req.method)) {
       const target = req.contacts[0]?.uri;
-      if (target !== undefined) this.remoteTarget = target;
+      if (target !== undefined) this.remoteTarget = own(target);
       if (res.body.length > 0) this.noteLocalSdp(res);
     }
   }
@@ -287,7 +288,7 @@ export class SipDialog {
   /** @internal a 2xx (or a later 1xx) of the dialog-creating exchange: confirm, take the target it names. */
   _confirm(res: SipResponse | undefined, target: string | undefined): void {
     if (this.state === 'terminated') return;
-    if (target !== undefined) this.remoteTarget = target;
+    if (target !== undefined) this.remoteTarget = own(target);
     if (res !== undefined && res.status >= 200 && res.status < 300) {
       this.state = 'confirmed';
       if (res.body.length > 0 && this.role === 'uac') this.noteSdp(res);
@@ -315,7 +316,7 @@ export class SipDialog {
     if (status >= 300) return;
     if (REFRESHES_TARGET.has(req.method)) {
       const target = res.contacts[0]?.uri;
-      if (target !== undefined) this.remoteTarget = target;
+      if (target !== undefined) this.remoteTarget = own(target);
       if (res.body.length > 0) this.noteSdp(res);
     }
     if (req.method === 'INVITE' && this.sender !== undefined) {
