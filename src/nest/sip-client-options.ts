@@ -1,0 +1,59 @@
+import type { Body, HeadersInit } from '../message/index.js';
+import type { TimerOptions } from '../transaction/index.js';
+import type { PoolLimitsInit, PoolTlsOptions } from '../transport/index.js';
+import type { SipEndpointHost } from './sip-endpoint.js';
+import type { SipDnsResolver, SipTransportName } from './sip-resolver.js';
+
+export interface SipClientOptions {
+  /** Transport for URIs that do not name one (`;transport=`, `sips:`). Default 'udp'. */
+  transport?: SipTransportName;
+  /** Local address to bind the client's sockets to. Default '0.0.0.0' (IPv4) and '::' (IPv6). */
+  localHost?: string;
+  localHost6?: string;
+  /** Host written into Via and Contact. Default: the bound address, or this machine's first external IPv4/IPv6 address for a wildcard bind. */
+  publicHost?: string;
+  /** TLS credentials (client certificate) and CAs for verifying servers. */
+  tls?: PoolTlsOptions;
+  limits?: PoolLimitsInit;
+  /** T1/T2/T4 (ms) and the other transaction timers. With `server`, the server's timers apply. */
+  timers?: TimerOptions;
+  /** From for requests that have none, e.g. '"Nest" <sip:nest@example.com>'. A tag is always added. */
+  from?: string;
+  /** User-Agent header added to requests that have none. */
+  userAgent?: string;
+  /** Deliver final non-2xx responses as the last value instead of a SipResponseError. Default false. */
+  non2xxAsValue?: boolean;
+  /** ACK 2xx responses to INVITE automatically (RFC 3261 §13.2.2.4). Default true; false hands the 2xx to you (see `ack()`). */
+  autoAck?: boolean;
+  /** DNS look-ups for RFC 3263 resolution (SRV, A/AAAA); default node:dns. */
+  dns?: SipDnsResolver;
+  /**
+   * Send from a SipServer's listening sockets (and its transaction layer) instead of sockets of the
+   * client's own, so requests leave from the server's port and in-dialog requests reach its handlers.
+   */
+  server?: SipEndpointHost;
+}
+
+/** What `send(method, request)` takes: the Request-URI and what to add; everything RFC 3261 §8.1.1 requires is filled in. */
+export interface SipClientRequest {
+  uri: string;
+  headers?: HeadersInit;
+  body?: Body;
+  /** Send to this host/port/transport instead of what the URI (or Route) resolves to. */
+  host?: string;
+  port?: number;
+  transport?: SipTransportName;
+}
+
+export type SipClientStatus = 'connected' | 'disconnected' | 'closed';
+
+export interface SipClientEvents {
+  error: (err: unknown) => void;
+  [event: string]: Function;
+}
+
+export interface SipAckOptions {
+  /** Body of the ACK (an SDP answer to an offer in the 2xx, or the offer of a late-offer INVITE). */
+  body?: Body;
+  contentType?: string;
+}
