@@ -6,7 +6,7 @@ import {
   SipRequest,
   type SipResponse,
 } from '../message/index.js';
-import { DialogLayer, SipDialog, type DialogFlow, type DialogSender } from '../dialog/index.js';
+import type { DialogFlow, DialogSender, SipDialog } from '../dialog/index.js';
 import {
   buildAckFor2xx,
   type ServerTransaction,
@@ -15,6 +15,7 @@ import {
 } from '../transaction/index.js';
 import type { LocalAddress, SocketPool } from '../transport/index.js';
 import { AckMemory, ackKey } from './ack-memory.js';
+import { answerInDialog, placeCall, type PlaceCallOptions } from './client-dialogs.js';
 import { ClientRouting } from './client-routing.js';
 import { OutboundHeaders } from './outbound-headers.js';
 import { IN_DIALOG, Pending, type PendingMode, type PendingOwner } from './pending-request.js';
@@ -199,37 +200,10 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
    * Place a call: send INVITE and resolve with its dialog once a 2xx came (and was ACKed, unless
    * `autoAck` is off); reject with a SipResponseError for a non-2xx. `signal` aborts it (CANCEL).
    */
-  invite(request: SipClientRequest | SipRequest, opts: { signal?: AbortSignal; onProvisional?: (res: SipResponse) => void } = {}): Promise<SipDialog> {
-    return new Promise<SipDialog>((resolve, reject) => {
-      const signal = opts.signal;
-      if (signal?.aborted) {
-        reject(signal.reason);
-        return;
-      }
-      const onAbort = (): void => {
-        sub.unsubscribe();
-        reject(signal!.reason);
-      };
-      const sub = this.send<SipResponse>('INVITE', request).subscribe({
-        next: (res) => {
-          if (res.status < 200) {
-            opts.onProvisional?.(res);
-            return;
-          }
-          signal?.removeEventListener('abort', onAbort);
-          const d = this.dialogOf(res);
-          if (d === undefined) reject(new Error(`INVITE answered ${res.status} without a usable dialog (no To tag, or the dialog table is full)`));
-          // Resolve once our ACK left, so that what the caller sends next (a BYE) cannot pass it.
-          else void (this.acksSending.get(res) ?? Promise.resolve()).then(() => resolve(d));
-        },
-        error: (err: unknown) => {
-          signal?.removeEventListener('abort', onAbort);
-          reject(err);
-        },
-      });
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+  invite(request: SipClientRequest | SipRequest, opts: PlaceCallOptions = {}): Promise<SipDialog> {
+    return placeCall(this, request, opts);
   }
+
 
   /** @internal DialogSender: a dialog's request, sent as built (Via, Max-Forwards added); 2xx not ACKed here. */
   sendInDialog(req: SipRequest, transport: string, flow?: DialogFlow): Observable<SipResponse> {
@@ -280,6 +254,11 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
     this.acksSending.set(res, settled);
   }
 
+  /** @internal the automatic ACK of this 2xx, settled when it left (or failed). */
+  ackSent(res: SipResponse): Promise<void> {
+    return this.acksSending.get(res) ?? Promise.resolve();
+  }
+
   /** @internal a response to our INVITE that creates (or confirms) a dialog. */
   uacDialog(invite: SipRequest, res: SipResponse, dst: SipDestination): SipDialog | undefined {
     return this.endpoint?.dialogs.fromUacResponse(invite, res, this, dst.proto);
@@ -291,24 +270,9 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
    * application (`dialog.requests`, the client's 'request' event); others get 481 / 405.
    */
   private answerRequest(txn: ServerTransaction): void {
-    const req = txn.request;
-    const dialogs = this.endpoint?.dialogs;
-    if (dialogs === undefined || !DialogLayer.inDialog(req)) {
-      void txn.respond(req.method === 'BYE' || req.method === 'NOTIFY' ? 481 : 405);
-      return;
-    }
-    const matched = dialogs.receive(req) ?? { status: 481 };
-    if (!(matched instanceof SipDialog)) {
-      void txn.respond(txn.createResponse(matched.status, matched.reason, matched.headers === undefined ? undefined : { headers: matched.headers }));
-      return;
-    }
-    if (req.method === 'INVITE') {
-      const sdp = matched.localSdp;
-      if (sdp === undefined) void txn.respond(488);
-      else void txn.respond(txn.createResponse(200, undefined, { headers: { 'Content-Type': 'application/sdp' }, body: sdp }));
-    } else void txn.respond(200);
-    this.events.emit('request', req, matched);
+    answerInDialog(this.endpoint?.dialogs, txn, (req, dialog) => this.events.emit('request', req, dialog));
   }
+
 
   /**
    * `emit(method, request)`: send without waiting for responses. ACK (e.g. `buildAckFor2xx(...)`)
