@@ -6,6 +6,14 @@ import type { TimerEntry, TimerTarget } from './timer-queue.js';
 import type { TimerValues } from './timers.js';
 import type { ClientTransactionState, SipDestination, SipPeer } from './types.js';
 
+/** What a client transaction needs from its layer beyond the common part. Internal. */
+export interface ClientTransactionCore extends TransactionCore {
+  clientTerminated(txn: ClientTransaction): void;
+  /** The first send of a client transaction over a reliable transport succeeded. */
+  clientSent(txn: ClientTransaction): void;
+  sendCancel(cancel: SipRequest, dst: SipDestination): ClientTransaction | undefined;
+}
+
 /**
  * Callbacks of one client transaction. All optional; a handler that throws is reported to the
  * layer's onError and does not disturb the transaction.
@@ -68,7 +76,7 @@ export abstract class ClientTransaction implements TimerTarget {
     readonly branch: string,
     protected handlers: ClientTransactionHandlers,
     /** @internal */
-    protected readonly core: TransactionCore,
+    protected readonly core: ClientTransactionCore,
     initial: ClientTransactionState,
   ) {
     this.method = request.method;
@@ -262,7 +270,7 @@ export class InviteClientTransaction extends ClientTransaction {
   private cancelSent = false;
   private cancelReason: 'C' | 'CANCEL' = 'CANCEL';
 
-  constructor(request: SipRequest, dst: SipDestination, key: string, branch: string, handlers: ClientTransactionHandlers | undefined, core: TransactionCore) {
+  constructor(request: SipRequest, dst: SipDestination, key: string, branch: string, handlers: ClientTransactionHandlers | undefined, core: ClientTransactionCore) {
     super(request, dst, key, branch, handlers ?? NO_HANDLERS, core, 'calling');
   }
 
@@ -395,7 +403,7 @@ export class InviteClientTransaction extends ClientTransaction {
 export class NonInviteClientTransaction extends ClientTransaction {
   readonly isInvite = false;
 
-  constructor(request: SipRequest, dst: SipDestination, key: string, branch: string, handlers: ClientTransactionHandlers | undefined, core: TransactionCore) {
+  constructor(request: SipRequest, dst: SipDestination, key: string, branch: string, handlers: ClientTransactionHandlers | undefined, core: ClientTransactionCore) {
     super(request, dst, key, branch, handlers ?? NO_HANDLERS, core, 'trying');
   }
 

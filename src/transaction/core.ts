@@ -1,9 +1,6 @@
-import type { SipPeer, SipDestination, TransactionTransport } from './types.js';
+import type { TransactionTransport } from './types.js';
 import type { TimerQueue } from './timer-queue.js';
 import type { TimerValues } from './timers.js';
-import type { SipRequest, SipResponse } from '../message/index.js';
-import type { ClientTransaction } from './client-transaction.js';
-import type { ServerTransaction, InviteServerTransaction } from './server-transaction.js';
 
 /** Counters of a transaction layer. Plain numbers, updated in place (read `layer.stats`). */
 export class TransactionStats {
@@ -53,32 +50,17 @@ export class TransactionStats {
   malformed = 0;
 }
 
-/** What transactions need from their layer. Internal. */
+/**
+ * What every transaction needs from its layer. Internal. Each kind adds what only it needs
+ * (ServerTransactionCore, ClientTransactionCore, beside their classes), and TransactionLayer
+ * implements both: the classes never import the layer, nor this file them.
+ */
 export interface TransactionCore {
   readonly transport: TransactionTransport;
   readonly queue: TimerQueue;
   readonly stats: TransactionStats;
   timersFor(reliable: boolean): TimerValues;
-  reportError(err: unknown, txn?: ServerTransaction | ClientTransaction): void;
+  reportError(err: unknown, txn?: unknown): void;
   /** A transaction got its final response (or failed): it no longer counts as pending. */
   settled(): void;
-  serverTerminated(txn: ServerTransaction): void;
-  /**
-   * A non-INVITE server transaction over UDP sent its final response: keep only what Timer J
-   * needs (key, response, destination) so retransmitted requests still get it, and let the
-   * transaction object go (at thousands of requests per second, 64*T1 of whole transactions is
-   * gigabytes).
-   */
-  retainCompleted(key: string, wire: Buffer, from: SipPeer, ms: number): void;
-  /** Server header for every response sent (see TransactionLayerOptions.serverHeader). */
-  readonly serverHeader: string | undefined;
-  registerAccepted(txn: InviteServerTransaction, ackKey: string): void;
-  ackReceived(ack: SipRequest, from: SipPeer, txn: InviteServerTransaction): void;
-  unacked(txn: InviteServerTransaction, res: SipResponse): void;
-  /** A server transaction is about to send `res` (first send, not a retransmission). */
-  responding(txn: ServerTransaction, res: SipResponse): void;
-  clientTerminated(txn: ClientTransaction): void;
-  /** The first send of a client transaction over a reliable transport succeeded. */
-  clientSent(txn: ClientTransaction): void;
-  sendCancel(cancel: SipRequest, dst: SipDestination): ClientTransaction | undefined;
 }

@@ -23,6 +23,25 @@ export interface ServerTransactionEvents {
   terminated: () => void;
 }
 
+/** What a server transaction needs from its layer beyond the common part. Internal. */
+export interface ServerTransactionCore extends TransactionCore {
+  serverTerminated(txn: ServerTransaction): void;
+  /**
+   * A non-INVITE server transaction over UDP sent its final response: keep only what Timer J
+   * needs (key, response, destination) so retransmitted requests still get it, and let the
+   * transaction object go (at thousands of requests per second, 64*T1 of whole transactions is
+   * gigabytes).
+   */
+  retainCompleted(key: string, wire: Buffer, from: SipPeer, ms: number): void;
+  /** Server header for every response sent (see TransactionLayerOptions.serverHeader). */
+  readonly serverHeader: string | undefined;
+  registerAccepted(txn: InviteServerTransaction, ackKey: string): void;
+  ackReceived(ack: SipRequest, from: SipPeer, txn: InviteServerTransaction): void;
+  unacked(txn: InviteServerTransaction, res: SipResponse): void;
+  /** A server transaction is about to send `res` (first send, not a retransmission). */
+  responding(txn: ServerTransaction, res: SipResponse): void;
+}
+
 const noop = (): void => {};
 function handledReject(err: unknown): Promise<never> {
   const p = Promise.reject(err);
@@ -76,7 +95,7 @@ export abstract class ServerTransaction extends TinyEmitter<ServerTransactionEve
     /** @internal matching key (§17.2.3). */
     readonly key: string,
     /** @internal */
-    protected readonly core: TransactionCore,
+    protected readonly core: ServerTransactionCore,
     initial: ServerTransactionState,
   ) {
     super();
@@ -291,7 +310,7 @@ export class InviteServerTransaction extends ServerTransaction {
   private tryingTimer: TimerEntry | undefined = undefined;
   private interval = 0;
 
-  constructor(request: SipRequest, from: SipPeer, key: string, core: TransactionCore) {
+  constructor(request: SipRequest, from: SipPeer, key: string, core: ServerTransactionCore) {
     super(request, from, key, core, 'proceeding');
   }
 
@@ -447,7 +466,7 @@ export class InviteServerTransaction extends ServerTransaction {
 export class NonInviteServerTransaction extends ServerTransaction {
   readonly isInvite = false;
 
-  constructor(request: SipRequest, from: SipPeer, key: string, core: TransactionCore) {
+  constructor(request: SipRequest, from: SipPeer, key: string, core: ServerTransactionCore) {
     super(request, from, key, core, 'trying');
   }
 

@@ -1,10 +1,10 @@
 import { createResponse, SipParseError, validateRequest, type SipMessage, type SipRequest, type SipResponse } from '../message/index.js';
-import { ClientTransaction, InviteClientTransaction, NonInviteClientTransaction, type ClientTransactionHandlers } from './client-transaction.js';
+import { ClientTransaction, InviteClientTransaction, NonInviteClientTransaction, type ClientTransactionCore, type ClientTransactionHandlers } from './client-transaction.js';
 import { systemClock, type Clock } from './clock.js';
-import { TransactionStats, type TransactionCore } from './core.js';
+import { TransactionStats } from './core.js';
 import { SipTransactionError } from './errors.js';
 import { ackDialogKey, clientKey, isRfc3261Branch, serverKey, stampVia } from './messages.js';
-import { InviteServerTransaction, NonInviteServerTransaction, ServerTransaction } from './server-transaction.js';
+import { InviteServerTransaction, NonInviteServerTransaction, ServerTransaction, type ServerTransactionCore } from './server-transaction.js';
 import { TimerQueue, type TimerEntry, type TimerTarget } from './timer-queue.js';
 import { resolveTimers, type TimerOptions, type TimerValues } from './timers.js';
 import type { SipDestination, SipPeer, TransactionTransport } from './types.js';
@@ -81,7 +81,7 @@ export interface TransactionLayerOptions extends TransactionLayerHooks {
  * `request(req, dst, handlers)` to send a request, `sendStateless(msg, dst)` for what needs no
  * transaction (ACK for 2xx), `busy(socket)`, `stats`, `drain(ms)` and `close()`.
  */
-export class TransactionLayer implements TransactionCore {
+export class TransactionLayer implements ServerTransactionCore, ClientTransactionCore {
   readonly transport: TransactionTransport;
   readonly clock: Clock;
   readonly queue: TimerQueue;
