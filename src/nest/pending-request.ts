@@ -15,6 +15,10 @@ export interface PendingOwner {
   reAck(res: SipResponse): void;
   reportError(err: unknown): void;
   settled(p: Pending): void;
+  /** Keep the dialogs of a forked INVITE's later 2xx (else ACK and BYE them). */
+  readonly keepsForks: boolean;
+  dialogOfResponse(res: SipResponse): SipDialog | undefined;
+  forked(dialog: SipDialog, res: SipResponse): void;
 }
 
 /** How a Pending treats its responses: a plain send (the client's options), or a dialog's request. */
@@ -84,9 +88,17 @@ export class Pending {
   }
 
   onLate2xx(res: SipResponse): void {
-    // A retransmitted 2xx (or another fork's): ACK it; a second fork's 2xx is also ended with BYE.
+    // A retransmitted 2xx (or another fork's): ACK it; a second fork's 2xx is also ended with BYE,
+    // unless the client keeps forks: then it is a dialog of its own, told as a 'fork' event.
     const first = this.txn?.finalResponse;
     const otherFork = first !== undefined && first.to.tag !== res.to.tag;
+    if (otherFork && this.client.keepsForks && !this.unsubscribed && !this.mode.inDialog) {
+      const known = this.client.dialogOfResponse(res);
+      const d = known ?? this.client.uacDialog(this.request!, res, this.dst!);
+      this.client.ackSending(res, this.client.ack2xx(this.request!, res, false));
+      if (known === undefined && d !== undefined) this.client.forked(d, res);
+      return;
+    }
     if (this.mode.autoAck || otherFork || this.unsubscribed) void this.client.ack2xx(this.request!, res, otherFork).catch((e: unknown) => this.client.reportError(e));
     else this.client.reAck(res);
   }

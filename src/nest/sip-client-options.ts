@@ -1,4 +1,5 @@
-import type { Body, HeadersInit } from '../message/index.js';
+import type { SipDialog } from '../dialog/index.js';
+import type { Body, HeadersInit, SipRequest, SipResponse } from '../message/index.js';
 import type { TimerOptions } from '../transaction/index.js';
 import type { PoolLimitsInit, PoolTlsOptions } from '../transport/index.js';
 import type { SipEndpointHost } from './sip-endpoint.js';
@@ -25,6 +26,11 @@ export interface SipClientOptions {
   non2xxAsValue?: boolean;
   /** ACK 2xx responses to INVITE automatically (RFC 3261 §13.2.2.4). Default true; false hands the 2xx to you (see `ack()`). */
   autoAck?: boolean;
+  /**
+   * A forked INVITE answered 2xx by more than one branch: keep every extra dialog (each ACKed, told
+   * as a `'fork'` event with the dialog and its 2xx) instead of ending them with BYE. Default false.
+   */
+  keepForks?: boolean;
   /** DNS look-ups for RFC 3263 resolution (SRV, A/AAAA); default node:dns. */
   dns?: SipDnsResolver;
   /**
@@ -49,6 +55,10 @@ export type SipClientStatus = 'connected' | 'disconnected' | 'closed';
 
 export interface SipClientEvents {
   error: (err: unknown) => void;
+  /** In a dialog of this client, the peer sent a request (answered already: 200, or see the README). */
+  request: (request: SipRequest, dialog: SipDialog) => void;
+  /** With `keepForks`: another branch of a forked INVITE answered 2xx; its dialog is confirmed and ACKed. */
+  fork: (dialog: SipDialog, response: SipResponse) => void;
   [event: string]: Function;
 }
 

@@ -254,6 +254,21 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
     this.acksSending.set(res, settled);
   }
 
+  /** @internal */
+  get keepsForks(): boolean {
+    return this.options.keepForks === true;
+  }
+
+  /** @internal */
+  dialogOfResponse(res: SipResponse): SipDialog | undefined {
+    return this.dialogOf(res);
+  }
+
+  /** @internal another fork's 2xx made a dialog we keep. */
+  forked(dialog: SipDialog, res: SipResponse): void {
+    this.events.emit('fork', dialog, res);
+  }
+
   /** @internal the automatic ACK of this 2xx, settled when it left (or failed). */
   ackSent(res: SipResponse): Promise<void> {
     return this.acksSending.get(res) ?? Promise.resolve();

@@ -71,6 +71,32 @@ describe('ACK for 2xx', () => {
     expect(peer.acks.slice(acks0).map((a) => a.to.tag).sort()).toEqual(['fork1', 'fork2']);
   });
 
+  it("keepForks: a second fork's 2xx becomes a dialog of its own (ACKed, told as 'fork'); each fork's dialog hangs up alone", async () => {
+    const c = newClient({ keepForks: true });
+    const forks: string[] = [];
+    c.on('fork', (d: { remoteTag: string }) => forks.push(d.remoteTag));
+    const acks0 = peer.acks.length;
+    const first = c.invite({ uri: `sip:bob@127.0.0.1:${peer.port}` });
+    const inv = await peer.next();
+    inv.reply(ok(inv.req, 'forkA'));
+    const a = await first;
+    const second = ok(inv.req, 'forkB');
+    inv.reply(second);
+    await waitUntil(() => forks.length === 1, 2000, 'the fork event');
+    inv.reply(second); // its retransmission: ACKed again, no second event
+    await waitUntil(() => peer.acks.length === acks0 + 3, 2000, 'three ACKs');
+    expect(forks).toEqual(['forkB']);
+    const b = c.dialogOf(second)!;
+    expect([a.remoteTag, b.remoteTag, b.state]).toEqual(['forkA', 'forkB', 'confirmed']);
+    expect(peer.received.filter((r) => r.req.method === 'BYE' && r.req.callId === inv.req.callId)).toEqual([]);
+    const byeB = lastValueFrom(b.bye());
+    const bye = await peer.next();
+    expect([bye.req.method, bye.req.to.tag]).toEqual(['BYE', 'forkB']);
+    bye.reply(createResponse(bye.req, 200));
+    expect((await byeB).status).toBe(200);
+    expect(a.state).toBe('confirmed');
+  });
+
   it('autoAck: false: no ACK until ack(response); then retransmitted 2xx get that ACK again', async () => {
     const c = newClient({ autoAck: false });
     const acks0 = peer.acks.length;
