@@ -14,3 +14,4 @@ export { createResponse, responseForParseError, type ResponseOptions } from './r
 export { validateRequest } from './validate.js';
 export { reasonPhrase } from './status.js';
 export { generateBranch, generateTag, generateCallId, BRANCH_COOKIE } from './ids.js';
+export { parseAuthHeader, formatAuthHeader, type AuthHeader } from './auth-header.js';

@@ -18,7 +18,8 @@ const ALLOWED: Record<string, string[]> = {
   transport: ['message'],
   transaction: ['message'],
   dialog: ['message', 'transaction'],
-  nest: ['message', 'transport', 'transaction', 'dialog'],
+  auth: ['message', 'transaction', 'dialog'],
+  nest: ['message', 'transport', 'transaction', 'dialog', 'auth'],
 };
 
 describe('layering', () => {
