@@ -52,6 +52,15 @@ function copyHeaders(from: SipHeaders, to: SipHeaders, status: number, toTag: st
   }
 }
 
+/** A CSeq value whose method is ACK (`1 ACK`, trailing LWS allowed; methods are case-sensitive). */
+function isAckCSeq(v: string): boolean {
+  let e = v.length;
+  while (e > 0 && (v.charCodeAt(e - 1) === 32 || v.charCodeAt(e - 1) === 9)) e--;
+  if (e < 4 || v.charCodeAt(e - 3) !== 65 || v.charCodeAt(e - 2) !== 67 || v.charCodeAt(e - 1) !== 75) return false;
+  const before = v.charCodeAt(e - 4);
+  return before === 32 || before === 9;
+}
+
 /** Whether a From/To value carries a tag parameter (params start after '>', or at ';' in addr-spec form). */
 function hasTag(value: string): boolean {
   const gt = value.lastIndexOf('>');
@@ -74,7 +83,7 @@ export function responseForParseError(err: SipParseError): Buffer | undefined {
   if (!err.isRequest || h === undefined) return undefined;
   for (const key of COPIED) if (!h.has(key)) return undefined;
   // An ACK is never answered (RFC 3261 §17.2.3): a malformed one is dropped.
-  if (/\bACK\s*$/i.test(h.get('cseq')!)) return undefined;
+  if (isAckCSeq(h.get('cseq')!)) return undefined;
   const res = new SipResponse({ status: err.status, reason: reasonPhrase(err.status) });
   copyHeaders(h, res.headers, err.status, undefined);
   res.headers.append('Warning', `399 - "${err.reason.replace(/["\\]/g, '')}"`);
