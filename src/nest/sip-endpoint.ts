@@ -9,10 +9,12 @@ import {
   type ServerTransaction,
   type SipDestination,
   type SipPeer,
+  type AdmissionOptions,
   type TimerOptions,
   type TransactionLayerHooks,
   type TransactionTransport,
 } from '../transaction/index.js';
+import { LagMeter } from './lag-meter.js';
 import { SocketPool, type From, type LocalAddress, type PoolLimitsInit, type PoolTlsOptions } from '../transport/index.js';
 
 /** One listening (or sending) leg: a transport on an address. */
@@ -45,6 +47,8 @@ export interface SipEndpointOptions {
   serverHeader?: string;
   /** The dialog table's bound and store. */
   dialogs?: DialogLayerOptions;
+  /** Overload control of new server transactions (a server's; clients run without). */
+  admission?: AdmissionOptions;
 }
 
 /**
@@ -57,6 +61,8 @@ export class SipEndpoint implements TransactionTransport {
   /** Dialogs (RFC 3261 §12) of this endpoint, both sides. */
   readonly dialogs: DialogLayer;
   readonly pools: SocketPool[] = [];
+  /** Measures event-loop lag for the admission gate (when there is one). */
+  private readonly lag: LagMeter | undefined;
   /** Legs with an advertised address. */
   private readonly advertised = new Map<SocketPool, { host: string; port?: number }>();
   /** Which pool a connection (or UDP socket) belongs to, learnt as messages arrive. */
@@ -79,6 +85,7 @@ export class SipEndpoint implements TransactionTransport {
       transport: this,
       timers: opts.timers,
       serverHeader: opts.serverHeader,
+      admission: opts.admission,
       ...hooks,
       onResponse: (txn, res) => dialogs.responding(txn, res),
       onStray: (res, from) => {
@@ -105,6 +112,11 @@ export class SipEndpoint implements TransactionTransport {
         h.pool.release(h.tid);
       },
     });
+    const gate = this.layer.admission;
+    if (gate !== undefined && gate.maxLag > 0) {
+      this.lag = new LagMeter(gate);
+      this.lag.start();
+    }
   }
 
   /** Bind a leg. On failure nothing of this leg stays bound. */
@@ -218,6 +230,7 @@ export class SipEndpoint implements TransactionTransport {
       if (drainMs > 0) await this.layer.drain(drainMs);
       this.layer.close();
     }
+    this.lag?.stop();
     this.dialogs.closeAll();
     await Promise.all(this.pools.map((p) => p.close()));
     this.held.clear();

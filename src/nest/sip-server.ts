@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import { isObservable, Observable, throwError } from 'rxjs';
 import { DialogLayer, SipDialog, type DialogLayerOptions, type DialogSender } from '../dialog/index.js';
 import { SipParseError, type SipRequest, type SipResponse } from '../message/index.js';
-import type { InviteServerTransaction, ServerTransaction, SipPeer, TimerOptions } from '../transaction/index.js';
+import type { AdmissionOptions, InviteServerTransaction, ServerTransaction, SipPeer, TimerOptions } from '../transaction/index.js';
 import type { LocalAddress, PoolLimitsInit, SocketPool } from '../transport/index.js';
 import { SipClient } from './sip-client.js';
 import { SipContext } from './sip-context.js';
@@ -36,6 +36,13 @@ export interface SipServerOptions {
    * 503 with Retry-After) and `store` (default in memory).
    */
   dialogs?: DialogLayerOptions;
+  /**
+   * Overload control (on by default): new requests get 503 with Retry-After (or are dropped) when
+   * the event loop lags past `maxLag` (200 ms) or `maxTransactions` (100,000) live, and a source over
+   * `perSource.limit` requests per second (1,000) is blocked for a while; exempt a front proxy with
+   * `perSource.exempt`. `false` turns it all off.
+   */
+  overload?: AdmissionOptions | false;
 }
 
 /** The server's states, as `status` emits them. */
@@ -102,7 +109,13 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
     this.closing = undefined;
     this.allow = this.computeAllow();
     const endpoint = new SipEndpoint(
-      { limits: this.options.limits, timers: this.options.timers, serverHeader: this.options.serverHeader, dialogs: this.options.dialogs },
+      {
+        limits: this.options.limits,
+        timers: this.options.timers,
+        serverHeader: this.options.serverHeader,
+        dialogs: this.options.dialogs,
+        admission: this.options.overload === false ? undefined : (this.options.overload ?? {}),
+      },
       {
         onRequest: (txn) => this.onRequest(txn),
         onAck: (ack, from, txn) => this.onAck(ack, from, txn),

@@ -8,3 +8,4 @@ export { resolveTimers, timerValues, DEFAULT_T1, DEFAULT_T2, DEFAULT_T4, type Ti
 export { systemClock, ManualClock, flushMicrotasks, type Clock } from './clock.js';
 export { buildAckForNon2xx, buildAckFor2xx, buildCancel, stampVia, serverKey, clientKey, ackDialogKey, isRfc3261Branch, MAGIC_COOKIE } from './messages.js';
 export type { SipDestination, SipPeer, SipTransportProto, TransactionTransport, ServerTransactionState, ClientTransactionState } from './types.js';
+export { AdmissionGate, AdmissionStats, ADMIT, REJECT, DROP, type Admission, type AdmissionOptions, type PerSourceLimit } from './admission.js';

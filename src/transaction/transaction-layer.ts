@@ -3,6 +3,7 @@ import { ClientTransaction, InviteClientTransaction, NonInviteClientTransaction,
 import { systemClock, type Clock } from './clock.js';
 import { TransactionStats } from './core.js';
 import { SipTransactionError } from './errors.js';
+import { ADMIT, AdmissionGate, REJECT, type AdmissionOptions } from './admission.js';
 import { ackDialogKey, clientKey, isRfc3261Branch, serverKey, stampVia } from './messages.js';
 import { InviteServerTransaction, NonInviteServerTransaction, ServerTransaction, type ServerTransactionCore } from './server-transaction.js';
 import { TimerQueue, type TimerEntry, type TimerTarget } from './timer-queue.js';
@@ -70,6 +71,11 @@ export interface TransactionLayerOptions extends TransactionLayerHooks {
   validate?: boolean;
   /** A Server header added to every response this layer sends that has none (RFC 3261 §20.35). */
   serverHeader?: string;
+  /**
+   * Overload control for new server transactions (see AdmissionOptions): 503 or drop when the
+   * event loop lags or too many transactions live, and a per-source rate limit. Off unless given.
+   */
+  admission?: AdmissionOptions;
 }
 
 /**
@@ -88,6 +94,8 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   readonly stats = new TransactionStats();
   readonly timers: { unreliable: TimerValues; reliable: TimerValues };
   readonly serverHeader: string | undefined;
+  /** The admission gate (overload control), when configured. */
+  readonly admission: AdmissionGate | undefined;
 
   onRequest: TransactionLayerHooks['onRequest'];
   onAck: TransactionLayerHooks['onAck'];
@@ -121,6 +129,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     this.stamp = opts.stampVia !== false;
     this.serverHeader = opts.serverHeader;
     this.validate = opts.validate !== false;
+    this.admission = opts.admission === undefined ? undefined : new AdmissionGate(opts.admission, this.clock);
     this.onRequest = opts.onRequest;
     this.onAck = opts.onAck;
     this.onStray = opts.onStray;
@@ -210,6 +219,14 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
       this.stats.responsesRetransmitted++;
       this.sendStateless(done.wire, done.from).catch((err: unknown) => this.reportError(err));
       return;
+    }
+    const gate = this.admission;
+    if (gate !== undefined && method !== 'CANCEL') {
+      const verdict = gate.check(from.addr, req, this.servers.size + this.completed.size);
+      if (verdict !== ADMIT) {
+        if (verdict === REJECT) this.statelessReject(req, from, gate.retryAfter);
+        return;
+      }
     }
     if (this.stamp) stampVia(req, from);
     const invalid = this.validate ? validateRequest(req) : undefined;
@@ -310,6 +327,17 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
         this.reportError(err);
       }
     }
+  }
+
+  /** 503 with Retry-After and no transaction kept (RFC 3261 §21.5.4): the cheap answer of an overloaded server. */
+  private statelessReject(req: SipRequest, from: SipPeer, retryAfter: number): void {
+    let res: SipResponse;
+    try {
+      res = createResponse(req, 503, undefined, { headers: this.serverHeader === undefined ? { 'Retry-After': retryAfter } : { 'Retry-After': retryAfter, Server: this.serverHeader } });
+    } catch {
+      return;
+    }
+    this.sendStateless(res, from).catch((e: unknown) => this.reportError(e));
   }
 
   /** Answer a request that cannot get a transaction (no Via, bad CSeq...), when a response can be built. */

@@ -1,0 +1,163 @@
+import type { SipRequest } from '../message/index.js';
+import type { Clock } from './clock.js';
+
+/**
+ * Overload control for new server transactions (what Kamailio's pike and RFC 7339 practice): an
+ * admission gate in front of the transaction layer. Retransmissions, ACK and CANCEL never reach it
+ * (they match work already admitted); in-dialog requests pass unless their source is blocked.
+ */
+export interface AdmissionOptions {
+  /** Most live server transactions; a new request over it gets 503. Default 100,000 (about 1.7 KB each). */
+  maxTransactions?: number;
+  /**
+   * Event-loop lag (ms) over which new requests get 503; over twice it they are dropped, since even
+   * a 503 costs more than the server has. Default 200; 0 turns the check off.
+   */
+  maxLag?: number;
+  /** Per-source request rate (by IP address); `false` turns it off. */
+  perSource?: PerSourceLimit | false;
+  /** Retry-After (seconds) in the 503s. Default 5. */
+  retryAfter?: number;
+}
+
+export interface PerSourceLimit {
+  /** New requests per source allowed in each window. Default 1,000. */
+  limit?: number;
+  /** Window, ms. Default 1,000. */
+  window?: number;
+  /** How long a source over the limit stays blocked, ms; doubled for each repeat, up to 16 times. Default 5,000. */
+  block?: number;
+  /** A blocked source: 503 (once per window) then silence, or only silence ('drop'). Default '503'. */
+  action?: '503' | 'drop';
+  /** Addresses never limited (a front proxy such as Kamailio's dispatcher). */
+  exempt?: string[];
+  /** Most sources tracked (oldest forgotten first). Default 10,000. */
+  maxSources?: number;
+}
+
+/** What to do with a new request. */
+export const ADMIT = 0;
+export const REJECT = 1;
+export const DROP = 2;
+export type Admission = typeof ADMIT | typeof REJECT | typeof DROP;
+
+/** Counters of the gate. */
+export class AdmissionStats {
+  /** Answered 503 because the server is overloaded (lag or transaction cap). */
+  overloaded = 0;
+  /** Dropped because even a 503 was too costly (lag over twice the bound). */
+  shed = 0;
+  /** Answered 503 / dropped because their source was over its rate. */
+  sourceRejected = 0;
+  sourceDropped = 0;
+  /** Times a source was blocked. */
+  sourcesBlocked = 0;
+}
+
+/** One source's count in the current window and its block. */
+class SourceEntry {
+  count = 0;
+  windowStart: number;
+  blockedUntil = 0;
+  strikes = 0;
+  /** Window in which the blocked source last got its 503. */
+  told = -1;
+  constructor(now: number) {
+    this.windowStart = now;
+  }
+}
+
+export class AdmissionGate {
+  readonly stats = new AdmissionStats();
+  readonly maxTransactions: number;
+  readonly maxLag: number;
+  readonly retryAfter: number;
+  private readonly limit: number;
+  private readonly window: number;
+  private readonly block: number;
+  private readonly dropBlocked: boolean;
+  private readonly maxSources: number;
+  private readonly exempt: ReadonlySet<string>;
+  private readonly sources: Map<string, SourceEntry> | undefined;
+  /** The event loop's lag, ms, as the endpoint last measured it (this layer keeps no real timer of its own). */
+  lag = 0;
+
+  constructor(
+    opts: AdmissionOptions,
+    private readonly clock: Clock,
+  ) {
+    this.maxTransactions = opts.maxTransactions ?? 100_000;
+    this.maxLag = opts.maxLag ?? 200;
+    this.retryAfter = opts.retryAfter ?? 5;
+    const ps = opts.perSource === false ? undefined : (opts.perSource ?? {});
+    this.limit = ps?.limit ?? 1000;
+    this.window = ps?.window ?? 1000;
+    this.block = ps?.block ?? 5000;
+    this.dropBlocked = ps?.action === 'drop';
+    this.maxSources = ps?.maxSources ?? 10_000;
+    this.exempt = new Set(ps?.exempt ?? []);
+    this.sources = ps === undefined ? undefined : new Map();
+  }
+
+  /** Number of sources tracked now. */
+  get trackedSources(): number {
+    return this.sources?.size ?? 0;
+  }
+
+  /**
+   * A new request `req` from `addr` (not a retransmission, ACK or CANCEL); `live` = server
+   * transactions alive now. An in-dialog request (To tag) belongs to admitted work: only its
+   * source's rate can stop it.
+   */
+  check(addr: string, req: SipRequest, live: number): Admission {
+    const sources = this.sources;
+    if (sources !== undefined && !this.exempt.has(addr)) {
+      const verdict = this.bySource(sources, addr);
+      if (verdict !== ADMIT) return verdict;
+    }
+    const maxLag = this.maxLag;
+    const overloaded = (maxLag > 0 && this.lag > maxLag) || live >= this.maxTransactions;
+    if (!overloaded || req.to.tag !== undefined) return ADMIT;
+    if (maxLag > 0 && this.lag > 2 * maxLag) {
+      this.stats.shed++;
+      return DROP;
+    }
+    this.stats.overloaded++;
+    return REJECT;
+  }
+
+  private bySource(sources: Map<string, SourceEntry>, addr: string): Admission {
+    const now = this.clock.now();
+    let e = sources.get(addr);
+    if (e === undefined) {
+      if (sources.size >= this.maxSources) {
+        // Forget the oldest source (insertion order): the table stays bounded whatever the spoofing.
+        const oldest = sources.keys().next().value;
+        if (oldest !== undefined) sources.delete(oldest);
+      }
+      e = new SourceEntry(now);
+      sources.set(addr, e);
+    }
+    if (now - e.windowStart >= this.window) {
+      e.windowStart = now;
+      e.count = 0;
+    }
+    e.count++;
+    if (e.blockedUntil > now) return this.blocked(e);
+    if (e.count <= this.limit) return ADMIT;
+    e.strikes = Math.min(e.strikes + 1, 5);
+    e.blockedUntil = now + this.block * 2 ** (e.strikes - 1);
+    this.stats.sourcesBlocked++;
+    return this.blocked(e);
+  }
+
+  private blocked(e: SourceEntry): Admission {
+    if (this.dropBlocked || e.told === e.windowStart) {
+      this.stats.sourceDropped++;
+      return DROP;
+    }
+    e.told = e.windowStart;
+    this.stats.sourceRejected++;
+    return REJECT;
+  }
+}

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { parseMessage, type SipRequest } from '../../src/message/index.js';
+import { ADMIT, AdmissionGate, DROP, REJECT } from '../../src/transaction/admission.js';
+import { ManualClock } from '../../src/transaction/clock.js';
+
+const request = (toTag?: string): SipRequest =>
+  parseMessage(
+    `OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@127.0.0.1>${toTag ? `;tag=${toTag}` : ''}\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`,
+  ) as SipRequest;
+const fresh = request();
+const inDialog = request('t1');
+
+describe('admission gate (overload control)', () => {
+  it('per source: the limit per window, then 503 once per window and silence, for a block that doubles on repeat', () => {
+    const clock = new ManualClock();
+    const gate = new AdmissionGate({ perSource: { limit: 3, window: 1000, block: 2000 } }, clock);
+    const run = (n: number, addr = '192.0.2.1') => Array.from({ length: n }, () => gate.check(addr, fresh, 0));
+    expect(run(3)).toEqual([ADMIT, ADMIT, ADMIT]);
+    expect(run(3)).toEqual([REJECT, DROP, DROP]);
+    expect(gate.check('192.0.2.2', fresh, 0)).toBe(ADMIT); // another source is served
+    clock.advance(1000); // new window, still blocked: one 503 again, then silence
+    expect(run(2)).toEqual([REJECT, DROP]);
+    clock.advance(1000); // block over (2 s)
+    expect(run(3)).toEqual([ADMIT, ADMIT, ADMIT]);
+    expect(run(1)).toEqual([REJECT]); // second offence: 4 s
+    clock.advance(3000);
+    expect(run(1)).toEqual([REJECT]);
+    clock.advance(1000);
+    expect(run(1)).toEqual([ADMIT]);
+    expect(gate.stats.sourcesBlocked).toBe(2);
+  });
+
+  it("per source: 'drop' never answers a blocked source; exempt addresses are never limited", () => {
+    const gate = new AdmissionGate({ perSource: { limit: 1, action: 'drop', exempt: ['10.0.0.1'] } }, new ManualClock());
+    expect([gate.check('192.0.2.1', fresh, 0), gate.check('192.0.2.1', fresh, 0)]).toEqual([ADMIT, DROP]);
+    for (let i = 0; i < 100; i++) expect(gate.check('10.0.0.1', fresh, 0)).toBe(ADMIT);
+  });
+
+  it('the source table is bounded: spoofed sources push the oldest out', () => {
+    const gate = new AdmissionGate({ perSource: { maxSources: 100 } }, new ManualClock());
+    for (let i = 0; i < 10_000; i++) gate.check(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, fresh, 0);
+    expect(gate.trackedSources).toBe(100);
+  });
+
+  it('lag over maxLag: 503; over twice: dropped; in-dialog requests still go through', () => {
+    const gate = new AdmissionGate({ maxLag: 100, perSource: false }, new ManualClock());
+    gate.lag = 50;
+    expect(gate.check('192.0.2.1', fresh, 0)).toBe(ADMIT);
+    gate.lag = 150;
+    expect([gate.check('192.0.2.1', fresh, 0), gate.check('192.0.2.1', inDialog, 0)]).toEqual([REJECT, ADMIT]);
+    gate.lag = 250;
+    expect([gate.check('192.0.2.1', fresh, 0), gate.check('192.0.2.1', inDialog, 0)]).toEqual([DROP, ADMIT]);
+    expect([gate.stats.overloaded, gate.stats.shed]).toEqual([1, 1]);
+  });
+
+  it('the live-transaction cap: new requests over it get 503, in-dialog ones pass', () => {
+    const gate = new AdmissionGate({ maxTransactions: 10, perSource: false }, new ManualClock());
+    expect(gate.check('192.0.2.1', fresh, 9)).toBe(ADMIT);
+    expect(gate.check('192.0.2.1', fresh, 10)).toBe(REJECT);
+    expect(gate.check('192.0.2.1', inDialog, 10)).toBe(ADMIT);
+  });
+});
