@@ -7,8 +7,14 @@ import type { Clock } from './clock.js';
  * (they match work already admitted); in-dialog requests pass unless their source is blocked.
  */
 export interface AdmissionOptions {
-  /** Most live server transactions; a new request over it gets 503. Default 100,000 (about 1.7 KB each). */
+  /** Most live server transactions; a new request over it gets 503. Default 50,000 (about 1.7 KB each). */
   maxTransactions?: number;
+  /**
+   * Event-loop utilisation (0..1, over the last 20 ms) over which new requests get 503: the server
+   * answers the cheap way before its socket queue grows, so that the requests it admits stay fast.
+   * Default 0.9; 0 turns the check off.
+   */
+  maxLoad?: number;
   /**
    * Event-loop lag (ms) over which new requests get 503; over twice it they are dropped, since even
    * a 503 costs more than the server has. Default 200; 0 turns the check off.
@@ -71,6 +77,7 @@ export class AdmissionGate {
   readonly stats = new AdmissionStats();
   readonly maxTransactions: number;
   readonly maxLag: number;
+  readonly maxLoad: number;
   readonly retryAfter: number;
   private readonly limit: number;
   private readonly window: number;
@@ -79,15 +86,17 @@ export class AdmissionGate {
   private readonly maxSources: number;
   private readonly exempt: ReadonlySet<string>;
   private readonly sources: Map<string, SourceEntry> | undefined;
-  /** The event loop's lag, ms, as the endpoint last measured it (this layer keeps no real timer of its own). */
+  /** The event loop's lag, ms, and utilisation (0..1), as the endpoint last measured them (this layer keeps no real timer of its own). */
   lag = 0;
+  load = 0;
 
   constructor(
     opts: AdmissionOptions,
     private readonly clock: Clock,
   ) {
-    this.maxTransactions = opts.maxTransactions ?? 100_000;
+    this.maxTransactions = opts.maxTransactions ?? 50_000;
     this.maxLag = opts.maxLag ?? 200;
+    this.maxLoad = opts.maxLoad ?? 0.9;
     this.retryAfter = opts.retryAfter ?? 5;
     const ps = opts.perSource === false ? undefined : (opts.perSource ?? {});
     this.limit = ps?.limit ?? 1000;
@@ -116,7 +125,7 @@ export class AdmissionGate {
       if (verdict !== ADMIT) return verdict;
     }
     const maxLag = this.maxLag;
-    const overloaded = (maxLag > 0 && this.lag > maxLag) || live >= this.maxTransactions;
+    const overloaded = (maxLag > 0 && this.lag > maxLag) || (this.maxLoad > 0 && this.load > this.maxLoad) || live >= this.maxTransactions;
     if (!overloaded || req.to.tag !== undefined) return ADMIT;
     if (maxLag > 0 && this.lag > 2 * maxLag) {
       this.stats.shed++;

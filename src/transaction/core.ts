@@ -46,6 +46,8 @@ export class TransactionStats {
   cancelsSent = 0;
   /** Sends that failed. */
   transportErrors = 0;
+  /** Completed-state records pushed out before Timer J because the table was full (maxCompleted). */
+  completedEvicted = 0;
   /** Messages the layer could not use (missing/malformed Via, CSeq...): requests got a 400 when possible. */
   malformed = 0;
 }

@@ -72,6 +72,11 @@ export interface TransactionLayerOptions extends TransactionLayerHooks {
   /** A Server header added to every response this layer sends that has none (RFC 3261 §20.35). */
   serverHeader?: string;
   /**
+   * Most non-INVITE UDP transactions kept in Completed state (for Timer J, about 300 bytes each);
+   * past it the oldest goes first. Default 200,000.
+   */
+  maxCompleted?: number;
+  /**
    * Overload control for new server transactions (see AdmissionOptions): 503 or drop when the
    * event loop lags or too many transactions live, and a per-source rate limit. Off unless given.
    */
@@ -94,6 +99,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   readonly stats = new TransactionStats();
   readonly timers: { unreliable: TimerValues; reliable: TimerValues };
   readonly serverHeader: string | undefined;
+  readonly maxCompleted: number;
   /** The admission gate (overload control), when configured. */
   readonly admission: AdmissionGate | undefined;
 
@@ -129,6 +135,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     this.stamp = opts.stampVia !== false;
     this.serverHeader = opts.serverHeader;
     this.validate = opts.validate !== false;
+    this.maxCompleted = opts.maxCompleted ?? 200_000;
     this.admission = opts.admission === undefined ? undefined : new AdmissionGate(opts.admission, this.clock);
     this.onRequest = opts.onRequest;
     this.onAck = opts.onAck;
@@ -222,7 +229,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     }
     const gate = this.admission;
     if (gate !== undefined && method !== 'CANCEL') {
-      const verdict = gate.check(from.addr, req, this.servers.size + this.completed.size);
+      const verdict = gate.check(from.addr, req, this.servers.size);
       if (verdict !== ADMIT) {
         if (verdict === REJECT) this.statelessReject(req, from, gate.retryAfter);
         return;
@@ -482,9 +489,19 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   }
 
   retainCompleted(key: string, wire: Buffer, from: SipPeer, ms: number): void {
-    const rec = new CompletedRecord(this.completed, key, wire, from);
-    this.completed.set(key, rec);
-    this.queue.schedule(ms, rec, 0);
+    const completed = this.completed;
+    if (completed.size >= this.maxCompleted) {
+      // Bounded: the oldest record goes first (a late retransmission of it would be taken as new).
+      const oldest = completed.values().next().value;
+      if (oldest !== undefined) {
+        completed.delete(oldest.key);
+        this.queue.cancel(oldest.entry);
+        this.stats.completedEvicted++;
+      }
+    }
+    const rec = new CompletedRecord(completed, key, wire, from);
+    completed.set(key, rec);
+    rec.entry = this.queue.schedule(ms, rec, 0);
   }
 
   serverTerminated(txn: ServerTransaction): void {
@@ -584,9 +601,11 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
 
 /** What a completed non-INVITE UDP server transaction leaves behind until Timer J fires. */
 class CompletedRecord implements TimerTarget {
+  /** Its Timer J (cancelled when the record is pushed out early). */
+  entry: TimerEntry | undefined = undefined;
   constructor(
     private readonly map: Map<string, CompletedRecord>,
-    private readonly key: string,
+    readonly key: string,
     /** The final response as sent (a SipResponse would keep the request's strings alive too). */
     readonly wire: Buffer,
     readonly from: SipPeer,

@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+// `npm run overload`: what the overload control holds under a flood (issue: hardening, §2).
+//
+//   A. saturation: OPTIONS from 127.0.0.1 at OVERLOAD_RATE per second (default 40,000, about twice
+//      what one core serves here) for OVERLOAD_SECONDS (default 8), that source exempt from the
+//      per-source limit (as a front proxy would be), so the event-loop-lag gate must do the work.
+//      A probe on 127.0.0.2 sends one OPTIONS every 20 ms: its p50/p99 and losses, before, during
+//      and after; the server's 503s and drops; peak RSS; how soon after the flood the probe is fast.
+//   B. reflection: INVITEs that are never ACKed, from 127.0.0.3 (not exempt) at 1,000 per second for
+//      5 s: datagrams and bytes back per datagram and byte sent, once the per-source limit applies.
+//
+// The server is bench/apps/overload-server.mjs (dist/, defaults of SipServer's `overload`), the
+// flood bench/flood-sender.mjs, each in its own process. Run `npm run build` first (the script does).
+import dgram from 'node:dgram';
+import { fork, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const here = (p) => fileURLToPath(new URL(p, import.meta.url));
+const RATE = Number(process.env.OVERLOAD_RATE ?? 40_000);
+const SECONDS = Number(process.env.OVERLOAD_SECONDS ?? 8);
+
+function startServer(env) {
+  const child = fork(here('./apps/overload-server.mjs'), [], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve) => child.on('message', (m) => m.type === 'ready' && resolve({ child, port: m.port })));
+}
+const stopServer = (child) => new Promise((resolve) => { child.once('exit', resolve); child.send({ cmd: 'stop' }); });
+const ask = (child, cmd) => new Promise((resolve) => { child.once('message', resolve); child.send({ cmd }); });
+const rssOf = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+
+function flood(port, rate, seconds, kind, source) {
+  const child = spawn(process.execPath, [here('./flood-sender.mjs'), String(port), String(rate), String(seconds), kind, source], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  return new Promise((resolve) => child.on('close', () => resolve(JSON.parse(out))));
+}
+
+/** One OPTIONS every `every` ms from 127.0.0.2; each sample: [sent at, rtt ms or undefined (lost)]. */
+async function startProbe(port, every = 20) {
+  const sock = dgram.createSocket('udp4');
+  await new Promise((r) => sock.bind(0, '127.0.0.2', r));
+  const pending = new Map();
+  const samples = [];
+  let n = 0;
+  sock.on('message', (m) => {
+    const id = /Call-ID: (probe-\d+)/.exec(m.toString('latin1'))?.[1];
+    const t = id && pending.get(id);
+    if (t === undefined) return;
+    pending.delete(id);
+    t.rtt = performance.now() - t.at;
+  });
+  const timer = setInterval(() => {
+    const id = `probe-${++n}`;
+    const s = { at: performance.now(), rtt: undefined };
+    pending.set(id, s);
+    samples.push(s);
+    sock.send(`OPTIONS sip:svc@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:${sock.address().port};branch=z9hG4bKp${n}\r\nMax-Forwards: 70\r\nFrom: <sip:probe@127.0.0.2>;tag=p${n}\r\nTo: <sip:svc@127.0.0.1>\r\nCall-ID: ${id}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`, port, '127.0.0.1');
+  }, every);
+  return {
+    samples,
+    stop: async () => {
+      clearInterval(timer);
+      await new Promise((r) => setTimeout(r, 1500)); // late answers still count
+      sock.close();
+    },
+  };
+}
+
+const pct = (xs, p) => (xs.length === 0 ? NaN : xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]);
+function summary(samples, from, to) {
+  const s = samples.filter((x) => x.at >= from && x.at < to);
+  const rtts = s.filter((x) => x.rtt !== undefined).map((x) => x.rtt);
+  return { probes: s.length, lost: s.length - rtts.length, p50: pct(rtts, 50), p99: pct(rtts, 99), max: Math.max(...rtts) };
+}
+const f = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-');
+
+// A. saturation
+{
+  const { child, port } = await startServer({ OVERLOAD_EXEMPT: '127.0.0.1' });
+  const probe = await startProbe(port);
+  await new Promise((r) => setTimeout(r, 1000));
+  let peak = 0;
+  const rssTimer = setInterval(() => (peak = Math.max(peak, rssOf(child.pid))), 100);
+  const t0 = performance.now();
+  const result = await flood(port, RATE, SECONDS, 'options', '127.0.0.1');
+  const t1 = t0 + result.seconds * 1000;
+  await new Promise((r) => setTimeout(r, 2000));
+  clearInterval(rssTimer);
+  await probe.stop();
+  const stats = await ask(child, 'stats');
+  const before = summary(probe.samples, 0, t0);
+  const during = summary(probe.samples, t0 + 500, t1);
+  const after = summary(probe.samples, t1 + 1000, Infinity);
+  const fastAgain = probe.samples.find((x) => x.at >= t1 && x.rtt !== undefined && x.rtt < 10);
+  console.log(`A. saturation: ${result.sent.toLocaleString('en')} OPTIONS in ${result.seconds.toFixed(1)} s (${Math.round(result.sent / result.seconds).toLocaleString('en')}/s), exempt source`);
+  console.log(`   flood source got: ${JSON.stringify(result.statuses)}; server gate: ${JSON.stringify(stats.gate)}`);
+  console.log(`   probe (127.0.0.2)  before: p50 ${f(before.p50)} ms p99 ${f(before.p99)} ms lost ${before.lost}/${before.probes}`);
+  console.log(`                      during: p50 ${f(during.p50)} ms p99 ${f(during.p99)} ms lost ${during.lost}/${during.probes}`);
+  console.log(`                      after:  p50 ${f(after.p50)} ms p99 ${f(after.p99)} ms lost ${after.lost}/${after.probes}`);
+  console.log(`   back under 10 ms ${fastAgain ? f(fastAgain.at - t1) + ' ms' : 'never'} after the flood ended; server peak RSS ${(peak / 2 ** 20).toFixed(0)} MB`);
+  await stopServer(child);
+}
+
+// B. reflection
+{
+  const { child, port } = await startServer({});
+  const r = await flood(port, 1000, 5, 'invite', '127.0.0.3');
+  const stats = await ask(child, 'stats');
+  console.log(`B. reflection: ${r.sent} INVITEs never ACKed from 127.0.0.3: ${r.recv} datagrams back (${(r.recv / r.sent).toFixed(2)}x), ${(r.recvBytes / r.sentBytes).toFixed(2)}x the bytes; answers ${JSON.stringify(r.statuses)}; gate ${JSON.stringify(stats.gate)}`);
+  await stopServer(child);
+}
