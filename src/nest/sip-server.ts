@@ -38,9 +38,9 @@ export interface SipServerOptions {
   dialogs?: DialogLayerOptions;
   /**
    * Overload control (on by default): new requests get 503 with Retry-After (or are dropped) when
-   * the event loop lags past `maxLag` (200 ms) or `maxTransactions` (100,000) live, and a source over
-   * `perSource.limit` requests per second (1,000) is blocked for a while; exempt a front proxy with
-   * `perSource.exempt`. `false` turns it all off.
+   * the event loop lags past `maxLag` (200 ms), when `maxTransactions` (50,000) live, or (opt-in)
+   * when the loop is busier than `maxLoad`; a source over `perSource.limit` requests per second
+   * (1,000) is blocked for a while; exempt a front proxy with `perSource.exempt`. `false`: all off.
    */
   overload?: AdmissionOptions | false;
 }
