@@ -82,6 +82,8 @@ describe('SipClient fills in what RFC 3261 §8.1.1 requires', () => {
       [udp, `sip:bob@127.0.0.1:${udp.port}`, (p: number) => `<sip:nest@127.0.0.1:${p}>`],
       [tcp, `sip:bob@127.0.0.1:${tcp.port};transport=tcp`, (p: number) => `<sip:nest@127.0.0.1:${p};transport=tcp>`],
       [tlsPeer, `sips:bob@127.0.0.1:${tlsPeer.port}`, (p: number) => `<sips:nest@127.0.0.1:${p}>`],
+      // A sip: target reached over TLS: a sip: Contact with transport=tls (RFC 5630), not sips: (the peer could not reach it back).
+      [tlsPeer, `sip:bob@127.0.0.1:${tlsPeer.port};transport=tls`, (p: number) => `<sip:nest@127.0.0.1:${p};transport=tls>`],
     ] as const) {
       for (const method of ['INVITE', 'REGISTER']) {
         const { got } = await roundTrip(c, peer, method, { uri }, method === 'INVITE' ? 486 : 200);
