@@ -33,6 +33,8 @@ export interface PoolStats {
   connectionsFailed: number;
   /** TLS handshakes / client verifications that failed (inbound and outgoing). */
   tlsFailures: number;
+  /** Inbound TLS connections accepted by TCP whose handshake is not done yet (right now). */
+  handshaking: number;
   /** Sends refused because the connection's write queue was full. */
   queueFull: number;
   /** Stream messages received while no handler was attached (dropped). */
@@ -58,6 +60,7 @@ export function createStats(): PoolStats {
     connectionsRejected: 0,
     connectionsFailed: 0,
     tlsFailures: 0,
+    handshaking: 0,
     queueFull: 0,
     unhandled: 0,
     handlerErrors: 0,

@@ -38,6 +38,8 @@ export class StreamTransport {
   private readonly byPeer = new Map<string, Connection>();
   /** TLS: accepted TCP sockets whose handshake is not done yet (closed with the pool). */
   private readonly handshaking = new Set<net.Socket>();
+  /** TLS sockets whose failed handshake was already counted and reported (Node can report one twice). */
+  private readonly failedHandshakes = new WeakSet<tls.TLSSocket>();
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private readonly sweepEvery: number;
@@ -288,7 +290,11 @@ export class StreamTransport {
     }
     if (this.foreign(socket)) return;
     this.handshaking.add(socket);
-    socket.once('close', () => this.handshaking.delete(socket));
+    this.stats.handshaking = this.handshaking.size;
+    socket.once('close', () => {
+      this.handshaking.delete(socket);
+      this.stats.handshaking = this.handshaking.size;
+    });
   };
 
   private readonly onSecureConnection = (socket: tls.TLSSocket): void => {
@@ -301,7 +307,15 @@ export class StreamTransport {
     this.accept(socket);
   };
 
-  private readonly onTlsClientError = (err: Error): void => {
+  /**
+   * An inbound handshake failed or timed out (CONNECT_TIMEOUT), or the peer went before finishing
+   * it (a port scan): Node reports it but leaves the socket open, in CLOSE-WAIT, holding a slot of
+   * MAX_CONNECTIONS. Destroy it; report once per socket.
+   */
+  private readonly onTlsClientError = (err: Error, socket: tls.TLSSocket): void => {
+    if (this.failedHandshakes.has(socket)) return;
+    this.failedHandshakes.add(socket);
+    socket.destroy();
     this.stats.tlsFailures++;
     this.core.report(new TlsError(`inbound TLS handshake failed: ${err.message}`, { cause: err }));
   };
