@@ -73,19 +73,23 @@ export function buildAckFor2xx(invite: SipRequest, response: SipResponse, opts: 
 }
 
 /**
- * RFC 3261 §18.2.1 and RFC 3581: add `received` to the top Via of a request when the sent-by
- * host differs from the source address, and fill an empty `rport` with the source port (which
- * makes `received` mandatory). Rewrites only the top Via value; returns true if it changed.
+ * RFC 3261 §18.2.1 and RFC 3581: the top Via says where the request really came from, as we saw
+ * it: `received` is added when the sent-by host differs from the source address, and replaced
+ * whenever the request carried one of its own (a forged `received` would otherwise steer the
+ * response, or a new connection, to a third party); an `rport` present (empty or not) gets the
+ * source port, which makes `received` mandatory. Rewrites only the top Via; true if it changed.
  */
 export function stampVia(req: SipRequest, from: SipPeer): boolean {
   const via = req.topVia;
   if (via === undefined) return false;
-  const fillRport = via.rport === null;
-  if (!fillRport && (via.host === from.addr || via.received === from.addr)) return false;
+  const hasRport = via.rport !== undefined;
+  const received = via.received;
+  const receivedOk = received === undefined ? !hasRport && via.host === from.addr : received === from.addr;
+  if (receivedOk && (!hasRport || via.rport === from.port)) return false;
   const params = new Map(via.params);
   params.set('received', from.addr);
-  if (fillRport) params.set('rport', String(from.port));
-  const top: Via = { ...via, params, received: from.addr, rport: fillRport ? from.port : via.rport };
+  if (hasRport) params.set('rport', String(from.port));
+  const top: Via = { ...via, params, received: from.addr, rport: hasRport ? from.port : via.rport };
   const parsed = req.via;
   const values = req.headers.getAll('via');
   values[0] = formatVia(top);
