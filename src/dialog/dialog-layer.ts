@@ -22,6 +22,8 @@ export interface DialogLayerOptions {
 const OUTSIDE_DIALOGS = new Set(['REGISTER', 'PUBLISH']);
 /** Methods whose 2xx creates a dialog at the UAS (RFC 3261 §12.1, RFC 6665, RFC 3515). */
 const CREATES_DIALOG = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
+/** Methods whose answer creates a dialog or changes one (target refresh: INVITE, UPDATE). */
+const TOUCHES_DIALOG = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'UPDATE']);
 
 /**
  * The dialog table of one endpoint (RFC 3261 §12): creates dialogs from the responses that
@@ -115,9 +117,10 @@ export class DialogLayer implements DialogOwner {
    */
   responding(txn: ServerTransaction, res: SipResponse): void {
     const status = res.status;
-    if (status === 100) return;
-    const req = txn.request;
     const method = txn.method;
+    // Only these answers make or change a dialog; the rest (OPTIONS, REGISTER, BYE...) leave at once.
+    if (status === 100 || !TOUCHES_DIALOG.has(method)) return;
+    const req = txn.request;
     if (req.to.tag !== undefined) {
       if (status >= 200 && this.store.size > 0) {
         const d = this.ofRequest(req);
