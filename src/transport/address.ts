@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import type { Family } from './types.js';
 
 /** IPv4-mapped IPv6 prefix, as Node reports v4 peers of a dual-stack socket. */
@@ -19,13 +20,18 @@ export function normalizeAddr(addr: string): string {
   return a;
 }
 
-/** Dotted-quad IPv4 literal (no leading-zero or range subtleties beyond 0..255). */
+/**
+ * Dotted-quad IPv4 literal exactly as Node's `net.isIPv4` has it (the resolver uses `net.isIP`: one
+ * definition of an address), without its regex, since this runs on every datagram: four decimal
+ * octets 0..255, no leading zero (`010.0.0.1` and `1.2.3.04` are not addresses).
+ */
 export function isIPv4(s: string): boolean {
   const n = s.length;
   if (n < 7 || n > 15) return false;
   let dots = 0;
   let digits = 0;
   let value = 0;
+  let first = 0;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c === 46) {
@@ -34,6 +40,8 @@ export function isIPv4(s: string): boolean {
       digits = 0;
       value = 0;
     } else if (c >= 48 && c <= 57) {
+      if (digits === 0) first = c;
+      else if (first === 48) return false; // a leading zero
       value = value * 10 + c - 48;
       if (++digits > 3 || value > 255) return false;
     } else return false;
@@ -41,9 +49,9 @@ export function isIPv4(s: string): boolean {
   return dots === 3 && digits > 0;
 }
 
-/** Family of an IP literal; undefined for a host name. A ':' never appears in a name. */
+/** Family of an IP literal; undefined for a host name (or anything that is not an address to Node). */
 export function familyOf(addr: string): Family | undefined {
-  if (addr.indexOf(':') !== -1) return 6;
+  if (addr.indexOf(':') !== -1) return isIPv6(addr) ? 6 : undefined;
   return isIPv4(addr) ? 4 : undefined;
 }
 

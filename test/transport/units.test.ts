@@ -1,4 +1,6 @@
-import { describe, expect, test } from 'vitest';
+import fc from 'fast-check';
+import { isIPv4 as netIsIPv4 } from 'node:net';
+import { describe, expect, it, test } from 'vitest';
 import { parseMessage, SipRequest, SipResponse } from '../../src/message/index.js';
 import { familyOf, isIPv4, normalizeAddr } from '../../src/transport/address.js';
 import { DEFAULT_LIMITS, InvalidOptionsError, resolveLimits, responseTarget, transactionKey } from '../../src/transport/index.js';
@@ -169,5 +171,25 @@ describe('SettleQueue', () => {
     expect(out[2000]).toBe('bad2000');
     expect(out[2999]).toBe('closed2999');
     expect(q.size).toBe(0);
+  });
+});
+
+describe('addresses are what Node says they are (issue 17, defect 6)', () => {
+  it('isIPv4 agrees with net.isIPv4: leading zeros are not addresses', () => {
+    for (const s of ['010.0.0.1', '1.2.3.04', '00.1.1.1', '1.1.1.00', '0.0.0.0', '10.0.0.1', '255.255.255.255', '256.1.1.1', '1.2.3', '1.2.3.4.5', '01.02.03.04', '1.2.3.0']) {
+      expect(isIPv4(s), s).toBe(netIsIPv4(s));
+    }
+    const octet = fc.oneof(fc.integer({ min: 0, max: 300 }).map(String), fc.stringMatching(/^[0-9]{1,4}$/));
+    fc.assert(
+      fc.property(fc.array(octet, { minLength: 1, maxLength: 5 }), fc.constantFrom('.', '.', '.', ',', ''), (parts, sep) => {
+        const s = parts.join(sep);
+        expect(isIPv4(s), s).toBe(netIsIPv4(s));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('familyOf: IPv6 only when Node takes it as one', () => {
+    expect([familyOf('::1'), familyOf('fe80::1'), familyOf('::zz'), familyOf('1.2.3.04'), familyOf('example.com')]).toEqual([6, 6, undefined, undefined, undefined]);
   });
 });
