@@ -21,6 +21,11 @@ export interface PoolLimits {
   readonly TCP_READSIZE: number;
   /** Most TCP/TLS connections (inbound + outgoing) a pool keeps at once; more are refused. */
   readonly MAX_CONNECTIONS: number;
+  /**
+   * Most inbound TCP/TLS connections from one source address at once (so that one host cannot take
+   * every connection); more from it are closed at once. Default a quarter of MAX_CONNECTIONS (1024).
+   */
+  readonly MAX_CONNECTIONS_PER_SOURCE: number;
   /** Most bytes queued for writing on one connection; a send beyond it fails with QueueFullError. */
   readonly MAX_QUEUED_BYTES: number;
   /**
@@ -43,12 +48,13 @@ export const DEFAULT_LIMITS: PoolLimits = Object.freeze({
   CONNECT_TIMEOUT: 10,
   TCP_READSIZE: 65536,
   MAX_CONNECTIONS: 4096,
+  MAX_CONNECTIONS_PER_SOURCE: 1024,
   MAX_QUEUED_BYTES: 262144,
   UDP_RCVBUF: 0,
   UDP_SNDBUF: 0,
 });
 
-const INTEGER_KEYS = ['MAX_SIP_HEADER', 'MAX_SIP_BODY', 'MAX_TIDLIST', 'TCP_READSIZE', 'MAX_CONNECTIONS', 'MAX_QUEUED_BYTES', 'UDP_RCVBUF', 'UDP_SNDBUF'] as const;
+const INTEGER_KEYS = ['MAX_SIP_HEADER', 'MAX_SIP_BODY', 'MAX_TIDLIST', 'TCP_READSIZE', 'MAX_CONNECTIONS', 'MAX_CONNECTIONS_PER_SOURCE', 'MAX_QUEUED_BYTES', 'UDP_RCVBUF', 'UDP_SNDBUF'] as const;
 const SECONDS_KEYS = ['MIN_EXPIRE', 'MAX_EXPIRE', 'CONNECT_TIMEOUT'] as const;
 
 /** Defaults overridden by `init`, checked. Throws InvalidOptionsError on a bad value or unknown key. */
@@ -61,10 +67,14 @@ export function resolveLimits(init?: PoolLimitsInit): PoolLimits {
     if (typeof v !== 'number' || !(v >= 0) || v === Infinity) throw new InvalidOptionsError(`limit ${k} must be a finite number >= 0`);
     out[k] = v;
   }
+  // Not given: a quarter of the total, whatever the total is.
+  if (init.MAX_CONNECTIONS_PER_SOURCE === undefined) out.MAX_CONNECTIONS_PER_SOURCE = Math.max(1, Math.ceil(out.MAX_CONNECTIONS! / 4));
   for (const k of INTEGER_KEYS) if (!Number.isInteger(out[k])) throw new InvalidOptionsError(`limit ${k} must be an integer`);
   for (const k of SECONDS_KEYS) if (!(out[k]! > 0)) throw new InvalidOptionsError(`limit ${k} must be > 0`);
   if (out.MAX_EXPIRE! < out.MIN_EXPIRE!) throw new InvalidOptionsError('MAX_EXPIRE must be >= MIN_EXPIRE');
-  if (out.MAX_CONNECTIONS! < 1 || out.TCP_READSIZE! < 1) throw new InvalidOptionsError('MAX_CONNECTIONS and TCP_READSIZE must be >= 1');
+  if (out.MAX_CONNECTIONS! < 1 || out.TCP_READSIZE! < 1 || out.MAX_CONNECTIONS_PER_SOURCE! < 1) {
+    throw new InvalidOptionsError('MAX_CONNECTIONS, MAX_CONNECTIONS_PER_SOURCE and TCP_READSIZE must be >= 1');
+  }
   return Object.freeze(out) as unknown as PoolLimits;
 }
 

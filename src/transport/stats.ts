@@ -29,6 +29,8 @@ export interface PoolStats {
   connectionsExpired: number;
   /** Connections refused because MAX_CONNECTIONS was reached. */
   connectionsRejected: number;
+  /** Inbound connections closed at once because their source already had MAX_CONNECTIONS_PER_SOURCE. */
+  connectionsRejectedPerSource: number;
   /** Connections closed after a framing or parse error. */
   connectionsFailed: number;
   /** TLS handshakes / client verifications that failed (inbound and outgoing). */
@@ -58,6 +60,7 @@ export function createStats(): PoolStats {
     connectFailures: 0,
     connectionsExpired: 0,
     connectionsRejected: 0,
+    connectionsRejectedPerSource: 0,
     connectionsFailed: 0,
     tlsFailures: 0,
     handshaking: 0,

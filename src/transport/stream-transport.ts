@@ -20,6 +20,7 @@ import { ConnectionClosedError } from './errors.js';
 import type { TlsPolicy } from './tls-options.js';
 import { transactionKey } from './transaction-key.js';
 import type { Family, Peer } from './types.js';
+import { SourceConnections } from './source-connections.js';
 
 /** A half-closed or failed connection gets at most this long to flush before it is destroyed. */
 const CLOSE_GRACE_MS = 1000;
@@ -40,6 +41,8 @@ export class StreamTransport {
   private readonly handshaking = new Set<net.Socket>();
   /** TLS sockets whose failed handshake was already counted and reported (Node can report one twice). */
   private readonly failedHandshakes = new WeakSet<tls.TLSSocket>();
+  /** Inbound connections per source address (MAX_CONNECTIONS_PER_SOURCE). */
+  private readonly perSource: SourceConnections;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private readonly sweepEvery: number;
@@ -62,6 +65,7 @@ export class StreamTransport {
     this.sweepEvery = Math.min(2000, Math.max(10, (l.MIN_EXPIRE * 1000) / 8));
     this.localFamily = local.family;
     this.bindAddr = isWildcard(local.addr) ? undefined : local.addr;
+    this.perSource = new SourceConnections(l.MAX_CONNECTIONS_PER_SOURCE, core.stats);
     server.maxConnections = l.MAX_CONNECTIONS;
     server.on('error', this.onServerError);
     server.on('drop', this.onDrop);
@@ -278,7 +282,7 @@ export class StreamTransport {
   }
 
   private readonly onConnection = (socket: net.Socket): void => {
-    if (this.foreign(socket)) return;
+    if (this.foreign(socket) || !this.perSource.admit(socket)) return;
     this.accept(socket);
   };
 
@@ -288,7 +292,7 @@ export class StreamTransport {
       socket.destroy();
       return;
     }
-    if (this.foreign(socket)) return;
+    if (this.foreign(socket) || !this.perSource.admit(socket)) return;
     this.handshaking.add(socket);
     this.stats.handshaking = this.handshaking.size;
     socket.once('close', () => {

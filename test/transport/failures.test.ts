@@ -58,7 +58,7 @@ describe.each(LOOPBACKS)('connect failures over %s', (_name, host) => {
 
 test('MAX_CONNECTIONS bounds inbound and outgoing connections', async () => {
   const other = await createPool({ proto: 'tcp', host: '127.0.0.1', port: 0 });
-  const pool = await createPool({ proto: 'tcp', host: '127.0.0.1', port: 0, limits: { MAX_CONNECTIONS: 2 } });
+  const pool = await createPool({ proto: 'tcp', host: '127.0.0.1', port: 0, limits: { MAX_CONNECTIONS: 2, MAX_CONNECTIONS_PER_SOURCE: 2 } });
   pool.attach(() => {});
   await StreamPeer.connect(pool.local.port, '127.0.0.1');
   await StreamPeer.connect(pool.local.port, '127.0.0.1');
