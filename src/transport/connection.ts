@@ -190,6 +190,29 @@ export class Connection implements FrameSink, TidOwner {
     this.closeAfter(err instanceof SipParseError ? responseForParseError(err) : undefined);
   }
 
+  /**
+   * A whole frame (the framer found its end) that is not a usable message: answer it (400, 505...)
+   * and keep reading, since the next message starts right after it. Framing errors and size limits
+   * (513) close.
+   */
+  private rejectMessage(err: unknown): void {
+    // Over a size limit (513): the peer is not to be trusted with more input.
+    if (!(err instanceof SipParseError) || err.status === 513) {
+      this.rejectInput(err);
+      return;
+    }
+    const res = responseForParseError(err);
+    // Nothing to answer with (no Via, From...): a peer that cannot be told is closed, as before.
+    if (res === undefined) {
+      this.rejectInput(err);
+      return;
+    }
+    const stats = this.transport.stats;
+    stats.parseErrors++;
+    stats.errorResponses++;
+    this.write(res).catch(() => undefined);
+  }
+
   /** Closing after the peer half-closed: flush what is queued, then FIN. */
   finish(): void {
     if (this.state >= CLOSING) return;
@@ -207,7 +230,7 @@ export class Connection implements FrameSink, TidOwner {
     try {
       msg = parseMessage(data, this.transport.parseLimits);
     } catch (err) {
-      this.rejectInput(err);
+      this.rejectMessage(err);
       return;
     }
     if (msg.isRequest()) this.owed = true;
