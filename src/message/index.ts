@@ -15,3 +15,4 @@ export { validateRequest } from './validate.js';
 export { reasonPhrase } from './status.js';
 export { generateBranch, generateTag, generateCallId, BRANCH_COOKIE } from './ids.js';
 export { parseAuthHeader, formatAuthHeader, type AuthHeader } from './auth-header.js';
+export { printable } from './log-safe.js';

@@ -2,10 +2,7 @@ import { Logger } from '@nestjs/common';
 import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
 import { EventEmitter } from 'node:events';
 import { Observable } from 'rxjs';
-import {
-  SipRequest,
-  type SipResponse,
-} from '../message/index.js';
+import { printable, SipRequest, type SipResponse } from '../message/index.js';
 import type { DialogFlow, DialogSender, SipDialog } from '../dialog/index.js';
 import {
   buildAckFor2xx,
@@ -15,6 +12,7 @@ import {
 } from '../transaction/index.js';
 import type { LocalAddress, SocketPool } from '../transport/index.js';
 import { AckMemory, ackKey } from './ack-memory.js';
+import { RateLimitedLog } from './rate-limited-log.js';
 import { answerInDialog, placeCall, type PlaceCallOptions } from './client-dialogs.js';
 import { ClientRouting } from './client-routing.js';
 import { OutboundHeaders } from './outbound-headers.js';
@@ -35,6 +33,8 @@ const METHOD = /^[A-Za-z0-9.!%*_+`'~-]+$/;
 // Status stays `string` in the base type: ClientsModule's `customClass: Type<ClientProxy>` must accept the class.
 export class SipClient extends ClientProxy<SipClientEvents> implements DialogSender, PendingOwner {
   private readonly logger = new Logger(SipClient.name);
+  /** Warnings escaped (wire values) and rate-limited with a summary. */
+  private readonly log = new RateLimitedLog((_kind, line) => this.logger.warn(line));
   private readonly options: SipClientOptions;
   /** @internal the endpoint it sends from (undefined before connect() and after close()). */
   endpoint: SipEndpoint | undefined;
@@ -443,7 +443,7 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
   }
   /** @internal */
   reportError(err: unknown): void {
-    this.logger.warn(err instanceof Error ? err.message : String(err));
+    this.log.log('error', printable(err instanceof Error ? err.message : String(err), 500));
     this.events.emit('error', err);
   }
 }

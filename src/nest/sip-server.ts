@@ -3,12 +3,13 @@ import { CustomTransportStrategy, Server, type MessageHandler } from '@nestjs/mi
 import { EventEmitter } from 'node:events';
 import { isObservable, Observable, throwError } from 'rxjs';
 import { DialogLayer, SipDialog, type DialogLayerOptions, type DialogSender } from '../dialog/index.js';
-import { SipParseError, type SipRequest, type SipResponse } from '../message/index.js';
+import { printable, SipParseError, type SipRequest, type SipResponse } from '../message/index.js';
 import type { AdmissionOptions, InviteServerTransaction, ServerTransaction, SipPeer, TimerOptions } from '../transaction/index.js';
 import type { LocalAddress, PoolLimitsInit, SocketPool } from '../transport/index.js';
 import { SipClient } from './sip-client.js';
 import { SipContext } from './sip-context.js';
 import { SipEndpoint, type SipLeg } from './sip-endpoint.js';
+import { RateLimitedLog } from './rate-limited-log.js';
 import { ReplySink, untilAborted } from './reply-sink.js';
 
 export interface SipServerOptions {
@@ -70,6 +71,8 @@ const DEFAULT_LEGS: SipLeg[] = [
  */
 export class SipServer extends Server<SipServerEvents, SipServerStatus> implements CustomTransportStrategy {
   protected override readonly logger = new Logger(SipServer.name);
+  /** Per-message warnings and errors, escaped (wire values) and rate-limited with a summary (floods). */
+  private readonly log = new RateLimitedLog((kind, line, stack) => (kind === 'unacked' ? this.logger.warn(line) : this.logger.error(line, stack)));
   private endpoint: SipEndpoint | undefined;
   private readonly events = new EventEmitter();
   private readonly supported: Set<string>;
@@ -174,6 +177,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
     this.closing = endpoint.close(this.options.closeTimeout ?? 5000).then(async () => {
       await client?.close();
       this.endpoint = undefined;
+      this.log.flushAll();
       this.logger.log('SIP server closed');
       this._status$.next('closed');
     });
@@ -315,7 +319,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
 
   private onUnacked(txn: InviteServerTransaction, res: SipResponse): void {
     if (res.status < 300) {
-      this.logger.warn(`${res.status} to INVITE ${txn.request.callId} was never acknowledged (64*T1)`);
+      this.log.log('unacked', `${res.status} to INVITE ${printable(txn.request.callId)} was never acknowledged (64*T1)`);
       // RFC 3261 §13.3.1.4: the dialog stands, but the session should end: BYE.
       const dialog = this.endpoint?.dialogs.get(res.callId, res.to.tag ?? '', res.from.tag ?? '');
       if (dialog !== undefined && dialog.state !== 'terminated') dialog._hangUp('no-ack').subscribe({ error: () => undefined });
@@ -324,7 +328,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
   }
 
   private reportError(err: unknown): void {
-    this.logger.error(err instanceof Error ? err.message : String(err), err instanceof Error ? err.stack : undefined);
+    this.log.log('error', printable(err instanceof Error ? err.message : String(err), 500), err instanceof Error && err.stack !== undefined ? printable(err.stack, 4000, true) : undefined);
     this.events.emit('error', err);
   }
 
@@ -344,6 +348,6 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
 
   /** @internal */
   logHandlerError(message: string, stack?: string): void {
-    this.logger.error(message, stack);
+    this.log.log('handler', printable(message, 500), stack === undefined ? undefined : printable(stack, 4000, true));
   }
 }
