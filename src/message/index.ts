@@ -16,3 +16,4 @@ export { reasonPhrase } from './status.js';
 export { generateBranch, generateTag, generateCallId, BRANCH_COOKIE } from './ids.js';
 export { parseAuthHeader, formatAuthHeader, type AuthHeader } from './auth-header.js';
 export { printable } from './log-safe.js';
+export { acceptsContentType } from './accept.js';

@@ -1,7 +1,7 @@
 import type { WritePacket } from '@nestjs/microservices';
 import { Observable } from 'rxjs';
-import type { SipResponse } from '../message/index.js';
 import type { ServerTransaction } from '../transaction/index.js';
+import { acceptsContentType, type SipRequest, type SipResponse } from '../message/index.js';
 import { isSipErrorPayload } from './sip-exception.js';
 import { toSipResponse, type SipReply } from './sip-reply.js';
 
@@ -48,6 +48,10 @@ export class ReplySink {
         this.log.logHandlerError(`${req.method} handler returned an invalid reply: ${(err as Error).message}`);
         return txn.respond(500);
       }
+      if (res.status >= 200 && res.status < 300 && res.body.length > 0 && !acceptable(req, res)) {
+        // RFC 3261 §21.4.7: the request's Accept excludes the body the handler answers with.
+        res = txn.createResponse(406);
+      }
       if (res.status >= 200) this.final = true;
       const sent = txn.respond(res);
       if (this.final || !packet.isDisposed) return sent;
@@ -88,4 +92,11 @@ export function untilAborted<T>(source: Observable<T>, txn: ServerTransaction): 
  */
 function isGuardDenial(e: unknown): boolean {
   return typeof e === 'object' && e !== null && (e as { status?: unknown }).status === 'error' && (e as { message?: unknown }).message === 'Forbidden resource';
+}
+
+/** The response's body type is one the request accepts (no Accept: any). */
+function acceptable(req: SipRequest, res: SipResponse): boolean {
+  const type = res.contentType;
+  if (type === undefined || !req.headers.has('accept')) return true;
+  return acceptsContentType(req.headers.getAll('accept'), type);
 }

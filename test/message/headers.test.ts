@@ -520,3 +520,18 @@ describe('parseMessage input', () => {
     expect(() => parseMessage(new Uint8Array([1, 2, 3]))).toThrow(SipParseError);
   });
 });
+
+describe('Accept (RFC 3261 §21.4.7, RFC 4475 sdp01)', () => {
+  it('matches media ranges: exact, type/*, */*, q=0 excludes, the most specific range decides', async () => {
+    const { acceptsContentType: ok } = await import('../../src/message/index.js');
+    expect(ok(undefined, 'application/sdp')).toBe(true);
+    expect(ok([], 'application/sdp')).toBe(false); // an empty Accept: no body
+    expect(ok(['text/nobodyKnowsThis'], 'application/sdp')).toBe(false);
+    expect(ok(['application/sdp'], 'Application/SDP; charset=utf-8')).toBe(true);
+    expect(ok(['application/*'], 'application/sdp')).toBe(true);
+    expect(ok(['*/*'], 'application/sdp')).toBe(true);
+    expect(ok(['*/*', 'application/sdp;q=0'], 'application/sdp')).toBe(false);
+    expect(ok(['application/sdp;level=1;q=0.5'], 'application/sdp')).toBe(true);
+    expect(ok(['text/plain', 'application/pidf+xml'], 'application/sdp')).toBe(false);
+  });
+});

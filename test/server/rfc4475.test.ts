@@ -33,11 +33,8 @@ class TortureUa {
     handled.push({ method: req.method, callId: req.callId, req });
     const ct = req.contentType?.toLowerCase();
     if (req.body.length > 0 && ct !== 'application/sdp') throw new SipException(415, undefined, { headers: { Accept: 'application/sdp' } });
-    const accept = req.headers.getAll('accept');
-    if (accept.length > 0 && !accept.some((a) => /^(application\/sdp|application\/\*|\*\/\*)\s*(;|$)/i.test(a.trim()))) {
-      throw new SipException(406, undefined, { headers: { Warning: '399 - "only application/sdp"' } });
-    }
-    return 200;
+    // Answers with SDP; a request whose Accept excludes it gets 406 from the framework (sdp01).
+    return { status: 200, contentType: 'application/sdp', body: 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n' };
   }
 
   @MessagePattern('REGISTER')
@@ -115,7 +112,7 @@ const CASES: Case[] = [
   { file: 'semantic/cparam01.dat', status: 200 },
   { file: 'semantic/cparam02.dat', status: 200 },
   { file: 'semantic/regescrt.dat', status: 200 },
-  { file: 'semantic/sdp01.dat', status: 406, note: "the application's INVITE handler (406, INDEX's first choice)" },
+  { file: 'semantic/sdp01.dat', status: 406, note: "the framework: the handler answers with SDP, which the request's Accept excludes (406, INDEX's first choice)" },
   { file: 'semantic/inv2543.dat', status: 200 },
   // no RFC section: must not crash. Without a SIP-Version it cannot be read as a request, so it is dropped
   // (INDEX: "rejecting with 400 is reasonable"; the codec cannot build a response to it).
