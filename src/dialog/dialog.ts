@@ -86,6 +86,8 @@ export class SipDialog {
   /** @internal an INVITE the peer sent has no final response yet. */
   _inInvite = false;
   private sender: DialogSender | undefined;
+  /** The ACK of a re-INVITE's 2xx being sent: the next request waits for it. */
+  private acking: Promise<void> | undefined = undefined;
   private owner: DialogOwner | undefined;
   private events: Subject<SipRequest> | undefined = undefined;
   private ended: Promise<DialogEnd> | undefined = undefined;
@@ -165,6 +167,14 @@ export class SipDialog {
     if (req.body.length > 0 && (m === 'INVITE' || m === 'UPDATE')) this.noteLocalSdp(req);
     if (m === 'INVITE') this._outInvite = true;
     const out = new ReplaySubject<SipResponse>();
+    // An ACK of ours still on its way (DNS) goes first: a BYE must not pass the re-INVITE's ACK.
+    const acking = this.acking;
+    if (acking !== undefined) void acking.then(() => this.transmit(sender, req, m, out));
+    else this.transmit(sender, req, m, out);
+    return out.asObservable();
+  }
+
+  private transmit(sender: DialogSender, req: SipRequest, m: string, out: ReplaySubject<SipResponse>): void {
     sender.sendInDialog(req, this.transport, this.directFlow()).subscribe({
       next: (res) => {
         if (res.status < 200) {
@@ -183,7 +193,6 @@ export class SipDialog {
         out.error(err);
       },
     });
-    return out.asObservable();
   }
 
   /** End the dialog with BYE (RFC 3261 §15). */
@@ -321,7 +330,11 @@ export class SipDialog {
     }
     if (req.method === 'INVITE' && this.sender !== undefined) {
       const ack = buildInDialogRequest(this as DialogRoute, 'ACK', req.cseq.seq);
-      this.sender.sendAck(ack, res, this.transport, this.directFlow()).catch(() => undefined);
+      const sending = this.sender.sendAck(ack, res, this.transport, this.directFlow()).catch(() => undefined);
+      this.acking = sending;
+      void sending.then(() => {
+        if (this.acking === sending) this.acking = undefined;
+      });
     }
   }
 

@@ -241,7 +241,24 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
   }
 
   /** @internal DialogSender: the ACK of a 2xx to a dialog's re-INVITE, remembered for retransmissions. */
-  async sendAck(ack: SipRequest, response: SipResponse, transport: string, flow?: DialogFlow): Promise<void> {
+  sendAck(ack: SipRequest, response: SipResponse, transport: string, flow?: DialogFlow): Promise<void> {
+    // At once when it can (connected, an address, a bound leg): it must leave before the next request.
+    const ep = this.endpoint;
+    if (ep !== undefined && !this.closed) {
+      try {
+        const dst = this.routing.openFlow(ep, ack, flow) ?? this.routing.destinationSync(ack, ack, transportName(transport));
+        if (dst !== undefined) {
+          this.rememberAck(ack, response, dst, ep);
+          return ep.layer.sendStateless(ack, dst);
+        }
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    return this.sendAckLater(ack, response, transport, flow);
+  }
+
+  private async sendAckLater(ack: SipRequest, response: SipResponse, transport: string, flow?: DialogFlow): Promise<void> {
     const ep = await this.connect();
     const dst = this.routing.openFlow(ep, ack, flow) ?? (await this.routing.destinationFor(ack, ack, transportName(transport)));
     this.rememberAck(ack, response, dst, ep);
