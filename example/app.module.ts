@@ -1,19 +1,22 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { InMemoryLocationStore, LOCATION_STORE } from './location-store.js';
 import { REGISTRAR_CONFIG, type RegistrarConfig } from './config.js';
+import { ECHO_CONFIG, EchoService, type EchoConfig } from './echo/echo.service.js';
 import { RegistrarController } from './registrar.controller.js';
 import { RegistrarService } from './registrar.service.js';
 import { TransactionLogInterceptor } from './transaction-log.interceptor.js';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: RegistrarConfig): DynamicModule {
+  static forRoot(config: RegistrarConfig, echo: EchoConfig): DynamicModule {
     return {
       module: AppModule,
       controllers: [RegistrarController],
       providers: [
         RegistrarService,
+        EchoService,
         TransactionLogInterceptor,
+        { provide: ECHO_CONFIG, useValue: echo },
         { provide: REGISTRAR_CONFIG, useValue: config },
         // Replace with a persistent LocationStore in a real deployment.
         { provide: LOCATION_STORE, useValue: new InMemoryLocationStore() },

@@ -1,5 +1,7 @@
 import type { SipLeg } from 'nestjs-sip';
 import { readFileSync } from 'node:fs';
+import type { EchoConfig } from './echo/echo.service.js';
+import { MediaPorts } from './echo/media-ports.js';
 
 export interface RegistrarConfig {
   /** Shortest registration accepted (423 below it), seconds. */
@@ -16,9 +18,10 @@ export const REGISTRAR_CONFIG = Symbol('REGISTRAR_CONFIG');
  * Settings from the environment, with embedded defaults:
  *   SIP_HOST (127.0.0.1), SIP_UDP_PORT (5060), SIP_TCP_PORT (5060; 'off' disables a transport),
  *   SIP_TLS_PORT (off unless set), SIP_TLS_CERT / SIP_TLS_KEY (PEM file paths, needed for TLS),
- *   SIP_MIN_EXPIRES (60), SIP_MAX_EXPIRES (3600), SIP_DEFAULT_EXPIRES (3600).
+ *   SIP_MIN_EXPIRES (60), SIP_MAX_EXPIRES (3600), SIP_DEFAULT_EXPIRES (3600),
+ *   SIP_ECHO_SECONDS (30: the echo call hangs up after it), SIP_MEDIA_PORTS (20000-20099).
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): { legs: SipLeg[]; registrar: RegistrarConfig } {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): { legs: SipLeg[]; registrar: RegistrarConfig; echo: EchoConfig } {
   const host = env.SIP_HOST || '127.0.0.1';
   const legs: SipLeg[] = [];
   const port = (v: string | undefined, def: number | undefined): number | undefined => {
@@ -38,8 +41,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): { legs: SipLeg
     legs.push({ transport: 'tls', host, port: tlsPort, tls: { cert: readFileSync(env.SIP_TLS_CERT), key: readFileSync(env.SIP_TLS_KEY) } });
   }
   const num = (v: string | undefined, def: number): number => (v ? Number(v) : def);
+  const echoSeconds = num(env.SIP_ECHO_SECONDS, 30);
+  if (!(echoSeconds > 0)) throw new Error(`SIP_ECHO_SECONDS must be a positive number, got ${JSON.stringify(env.SIP_ECHO_SECONDS)}`);
   return {
     legs,
+    echo: { host, seconds: echoSeconds, ports: MediaPorts.parse(env.SIP_MEDIA_PORTS || '20000-20099') },
     registrar: {
       minExpires: num(env.SIP_MIN_EXPIRES, 60),
       maxExpires: num(env.SIP_MAX_EXPIRES, 3600),

@@ -10,7 +10,7 @@ import { loadConfig } from './config.js';
 export async function bootstrap(env: NodeJS.ProcessEnv = process.env) {
   const config = loadConfig(env);
   const server = new SipServer({ listen: config.legs, serverHeader: 'nestjs-sip-example' });
-  const app = await NestFactory.createMicroservice(AppModule.forRoot(config.registrar), { strategy: server });
+  const app = await NestFactory.createMicroservice(AppModule.forRoot(config.registrar, config.echo), { strategy: server });
   app.enableShutdownHooks(['SIGINT', 'SIGTERM']);
   await app.listen();
   return { app, server };

@@ -1,18 +1,25 @@
 import { Controller, Logger, UseInterceptors } from '@nestjs/common';
 import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
 import type { SipContext, SipRequest, SipResponseDescription } from 'nestjs-sip';
+import { EchoService } from './echo/echo.service.js';
 import { RegistrarService } from './registrar.service.js';
 import { TransactionLogInterceptor } from './transaction-log.interceptor.js';
 
-export const ALLOW = 'REGISTER, INVITE, ACK, CANCEL, OPTIONS, MESSAGE';
+export const ALLOW = 'REGISTER, INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE';
 
-/** A registrar and redirect server: REGISTER stores bindings, INVITE is redirected to them. */
+/**
+ * A registrar and redirect server: REGISTER stores bindings, INVITE is redirected to them; and the
+ * echo test call, `INVITE sip:echo@host` (see echo/).
+ */
 @Controller()
 @UseInterceptors(TransactionLogInterceptor)
 export class RegistrarController {
   private readonly logger = new Logger('MESSAGE');
 
-  constructor(private readonly registrar: RegistrarService) {}
+  constructor(
+    private readonly registrar: RegistrarService,
+    private readonly echo: EchoService,
+  ) {}
 
   @MessagePattern('REGISTER')
   register(@Payload() req: SipRequest): Promise<SipResponseDescription> {
@@ -20,13 +27,16 @@ export class RegistrarController {
   }
 
   @MessagePattern('INVITE')
-  invite(@Payload() req: SipRequest): Promise<SipResponseDescription> {
+  invite(@Payload() req: SipRequest, @Ctx() ctx: SipContext): Promise<SipResponseDescription> | SipResponseDescription {
+    const dialog = ctx.dialog;
+    if (dialog !== undefined && this.echo.has(dialog)) return this.echo.reinvite(req, dialog);
+    if (dialog === undefined && req.requestUri.user === 'echo') return this.echo.answer(req, ctx);
     return this.registrar.locate(req);
   }
 
   @MessagePattern('OPTIONS')
   options(): SipResponseDescription {
-    return { status: 200, headers: { Allow: ALLOW, Accept: 'application/sdp, text/plain', Supported: '' } };
+    return { status: 200, headers: { Allow: ALLOW, Accept: 'application/sdp, text/plain' } };
   }
 
   @MessagePattern('MESSAGE')

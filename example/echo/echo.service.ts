@@ -1,0 +1,114 @@
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { SipException, type SipContext, type SipDialog, type SipRequest, type SipResponseDescription } from 'nestjs-sip';
+import { audioAnswer, readAudioOffer, type AudioOffer } from './sdp-answer.js';
+import type { MediaPorts } from './media-ports.js';
+import { RtpReflector } from './rtp-reflector.js';
+
+export interface EchoConfig {
+  /** The address RTP is received on (and written into the SDP answer). */
+  host: string;
+  /** The call is ended with BYE after this many seconds, unless the caller hangs up first. */
+  seconds: number;
+  ports: MediaPorts;
+}
+
+export const ECHO_CONFIG = Symbol('ECHO_CONFIG');
+
+/** One echo call: its media port and reflector, and the answer's version for re-INVITEs. */
+interface EchoCall {
+  port: number;
+  reflector: RtpReflector;
+  sessionId: number;
+  version: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/**
+ * The test call (`INVITE sip:echo@host`): answers with the first offered audio codec, reflects
+ * every RTP packet back to its sender, and hangs up after `seconds` unless the caller does first.
+ * Media ports come from a bounded range and go back when the call ends, however it ends.
+ */
+@Injectable()
+export class EchoService implements OnModuleDestroy {
+  private readonly logger = new Logger('ECHO');
+  private readonly calls = new Map<SipDialog, EchoCall>();
+  /** Calls answered but not yet acknowledged (their dialog is not known to us yet). */
+  private readonly pending = new Set<EchoCall>();
+
+  constructor(@Inject(ECHO_CONFIG) private readonly config: EchoConfig) {}
+
+  /** A new call to the echo. */
+  async answer(req: SipRequest, ctx: SipContext): Promise<SipResponseDescription> {
+    const offer = this.offerOf(req);
+    const port = this.config.ports.take();
+    if (port === undefined) throw new SipException(486, 'Busy Here', { headers: { Warning: '399 - "no free media port"' } });
+    let reflector: RtpReflector;
+    try {
+      reflector = await RtpReflector.open(this.config.host, port);
+    } catch (err) {
+      this.config.ports.release(port);
+      throw new SipException(503, 'Service Unavailable', { headers: { 'Retry-After': 5, Warning: `399 - "media port ${port}: ${(err as Error).message.replace(/["\\]/g, '')}"` } });
+    }
+    const call: EchoCall = { port, reflector, sessionId: Math.floor(Math.random() * 1e9), version: 1, timer: undefined };
+    this.pending.add(call);
+    void ctx.whenAcknowledged().then((ack) => this.started(call, ack !== undefined ? ctx.dialog : undefined));
+    return { status: 200, contentType: 'application/sdp', body: audioAnswer(offer, this.config.host, port, call.version, call.sessionId) };
+  }
+
+  /** A re-INVITE in an echo call (hold, resume): a fresh answer on the same port. */
+  reinvite(req: SipRequest, dialog: SipDialog): SipResponseDescription {
+    const call = this.calls.get(dialog);
+    if (call === undefined) throw new SipException(481);
+    const offer = this.offerOf(req);
+    call.version++;
+    return { status: 200, contentType: 'application/sdp', body: audioAnswer(offer, this.config.host, call.port, call.version, call.sessionId) };
+  }
+
+  /** Calls running now, and the packets their reflectors sent back. */
+  get stats(): { calls: number; pending: number; packets: number; portsInUse: number } {
+    let packets = 0;
+    for (const c of this.calls.values()) packets += c.reflector.packets;
+    return { calls: this.calls.size, pending: this.pending.size, packets, portsInUse: this.config.ports.inUse };
+  }
+
+  /** The echo call of a dialog, if it is one. */
+  has(dialog: SipDialog): boolean {
+    return this.calls.has(dialog);
+  }
+
+  onModuleDestroy(): void {
+    for (const c of [...this.pending, ...this.calls.values()]) this.release(c);
+    this.pending.clear();
+    this.calls.clear();
+  }
+
+  private offerOf(req: SipRequest): AudioOffer {
+    const type = req.contentType?.toLowerCase() ?? '';
+    const offer = req.body.length > 0 && type.startsWith('application/sdp') ? readAudioOffer(req.body.toString('utf8')) : undefined;
+    if (offer === undefined) throw new SipException(488, 'Not Acceptable Here', { headers: { Warning: '304 - "an SDP offer with an audio stream is needed"' } });
+    return offer;
+  }
+
+  /** The caller acknowledged (the call runs until BYE or `seconds`), or never did (it is over). */
+  private started(call: EchoCall, dialog: SipDialog | undefined): void {
+    this.pending.delete(call);
+    if (dialog === undefined || dialog.state === 'terminated') {
+      this.release(call);
+      return;
+    }
+    this.calls.set(dialog, call);
+    call.timer = setTimeout(() => dialog.bye().subscribe({ error: () => undefined }), this.config.seconds * 1000);
+    call.timer.unref();
+    void dialog.terminated.then((end) => {
+      this.calls.delete(dialog);
+      this.release(call);
+      this.logger.log(`echo call ended (${end.reason} by ${end.by}), ${call.reflector.packets} RTP packets reflected`);
+    });
+  }
+
+  private release(call: EchoCall): void {
+    if (call.timer !== undefined) clearTimeout(call.timer);
+    call.reflector.close();
+    this.config.ports.release(call.port);
+  }
+}
