@@ -222,3 +222,34 @@ describe('SipServer dialogs', () => {
     });
   });
 });
+
+describe('Contact on a wildcard bind and with an advertised address', () => {
+  let app: RunningApp;
+  beforeAll(async () => {
+    app = await startApp(CallsModule, {
+      listen: [
+        { transport: 'udp', host: '0.0.0.0', port: 0 },
+        { transport: 'tcp', host: '127.0.0.1', port: 0, advertise: { host: '203.0.113.9', port: 5070 } },
+      ],
+      timers: { T1: 20 },
+    });
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  it('a wildcard UDP leg: the address the request came in on; an advertised TCP leg: that address (NAT, containers)', async () => {
+    const udp = await UdpClient.open();
+    const a = `wild-${uniq()}`;
+    await udp.send(sipRequest({ method: 'INVITE', uri: 'sip:bob@127.0.0.1', callId: a, sentBy: `127.0.0.1:${udp.port}`, headers: [`Contact: <sip:raw@127.0.0.1:${udp.port}>`] }), app.port('udp'));
+    expect((await udp.status(a, 200)).headers.get('contact')).toBe(`<sip:bob@127.0.0.1:${app.port('udp')}>`);
+    await udp.close();
+    const { StreamClient } = await import('../server/support.js');
+    const tcp = await StreamClient.connect(app.port('tcp'));
+    const b = `adv-${uniq()}`;
+    tcp.send(sipRequest({ method: 'INVITE', uri: 'sip:bob@127.0.0.1', transport: 'TCP', callId: b, sentBy: '127.0.0.1:9', headers: ['Contact: <sip:raw@127.0.0.1:9;transport=tcp>'] }));
+    const res = await tcp.until((rs) => rs.map((r) => r.msg).find((m) => !m.isRequest() && m.callId === b && (m as { status: number }).status === 200), 3000, 'the 200');
+    expect((res as { headers: { get(n: string): string | undefined } }).headers.get('contact')).toBe('<sip:bob@203.0.113.9:5070;transport=tcp>');
+    tcp.close();
+  });
+});
