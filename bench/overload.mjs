@@ -3,7 +3,8 @@
 //
 //   A. saturation: OPTIONS from 127.0.0.1 at OVERLOAD_RATE per second (default 40,000, about twice
 //      what one core serves here) for OVERLOAD_SECONDS (default 8), that source exempt from the
-//      per-source limit (as a front proxy would be), so the event-loop-lag gate must do the work.
+//      per-source limit (as a front proxy would be), so the queue-delay gate (maxQueueDelay 5 ms,
+//      OVERLOAD_MAX_QUEUE_DELAY) must do the work.
 //      A probe on 127.0.0.2 sends one OPTIONS every 20 ms: its p50/p99 and losses, before, during
 //      and after; the server's 503s and drops; peak RSS; how soon after the flood the probe is fast.
 //   B. reflection: INVITEs that are never ACKed, from 127.0.0.3 (not exempt) at 1,000 per second for

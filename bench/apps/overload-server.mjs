@@ -1,7 +1,7 @@
 // The server of bench/overload.mjs: a Nest app on SipServer (dist/) with OPTIONS -> 200 and
 // INVITE -> 200 with SDP, overload control on by default; OVERLOAD_EXEMPT=<addr> exempts a source
-// from the per-source limit (a front proxy); OVERLOAD_MAX_LOAD (default 0.9) is the utilisation
-// gate. Reports its gate's counters over IPC.
+// from the per-source limit (a front proxy); OVERLOAD_MAX_QUEUE_DELAY (default 5 ms) and
+// OVERLOAD_MAX_LOAD (default off) are the gates measured. Reports its gate's counters over IPC.
 import 'reflect-metadata';
 import { Controller, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -27,7 +27,7 @@ const server = new SipServer({
   listen: [{ transport: 'udp', host: '0.0.0.0', port: Number(process.env.OVERLOAD_PORT ?? 0) }],
   closeTimeout: 0,
   limits: { UDP_RCVBUF: 4 * 1024 * 1024 },
-  overload: { perSource: { exempt }, maxLoad: Number(process.env.OVERLOAD_MAX_LOAD ?? 0.9) },
+  overload: { perSource: { exempt }, maxLoad: Number(process.env.OVERLOAD_MAX_LOAD ?? 0), maxQueueDelay: Number(process.env.OVERLOAD_MAX_QUEUE_DELAY ?? 5) },
 });
 const app = await NestFactory.createMicroservice(M, { strategy: server, logger: ['error'] });
 await app.listen();

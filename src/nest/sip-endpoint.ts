@@ -15,6 +15,7 @@ import {
   type TransactionTransport,
 } from '../transaction/index.js';
 import { LagMeter } from './lag-meter.js';
+import { QueueProbe } from './queue-probe.js';
 import { SocketPool, type From, type LocalAddress, type PoolLimitsInit, type PoolTlsOptions } from '../transport/index.js';
 
 /** One listening (or sending) leg: a transport on an address. */
@@ -63,6 +64,8 @@ export class SipEndpoint implements TransactionTransport {
   readonly pools: SocketPool[] = [];
   /** Measures event-loop lag for the admission gate (when there is one). */
   private readonly lag: LagMeter | undefined;
+  /** UDP socket-queue probes, one per UDP leg, when the gate sheds on queue delay. */
+  private readonly probes: QueueProbe[] = [];
   /** Legs with an advertised address. */
   private readonly advertised = new Map<SocketPool, { host: string; port?: number }>();
   /** Which pool a connection (or UDP socket) belongs to, learnt as messages arrive. */
@@ -134,6 +137,12 @@ export class SipEndpoint implements TransactionTransport {
     pool.on('error', (err) => this.layer.onError?.(err));
     pool.on('connectionLost', (tids, err) => this.connectionLost(tids, err));
     pool.attach(this.receiverFor(pool));
+    const gate = this.layer.admission;
+    if (gate !== undefined && gate.maxQueueDelay > 0 && pool.proto === 'udp') {
+      const probe = new QueueProbe(pool, gate);
+      this.probes.push(probe);
+      await probe.start();
+    }
     return pool;
   }
 
@@ -231,6 +240,7 @@ export class SipEndpoint implements TransactionTransport {
       this.layer.close();
     }
     this.lag?.stop();
+    for (const p of this.probes) p.stop();
     this.dialogs.closeAll();
     await Promise.all(this.pools.map((p) => p.close()));
     this.held.clear();

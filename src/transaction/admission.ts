@@ -21,6 +21,12 @@ export interface AdmissionOptions {
    * a 503 costs more than the server has. Default 200; 0 turns the check off.
    */
   maxLag?: number;
+  /**
+   * How long (ms) a datagram now waits in the server's UDP socket queue before it is read, as a
+   * probe of the endpoint's own measures it every 20 ms: over it, new requests get 503. This is
+   * the wait every request feels, so shedding on it keeps the admitted ones fast. Off (0) by default.
+   */
+  maxQueueDelay?: number;
   /** Per-source request rate (by IP address); `false` turns it off. */
   perSource?: PerSourceLimit | false;
   /** Retry-After (seconds) in the 503s. Default 5. */
@@ -79,6 +85,7 @@ export class AdmissionGate {
   readonly maxTransactions: number;
   readonly maxLag: number;
   readonly maxLoad: number;
+  readonly maxQueueDelay: number;
   readonly retryAfter: number;
   private readonly limit: number;
   private readonly window: number;
@@ -90,6 +97,8 @@ export class AdmissionGate {
   /** The event loop's lag, ms, and utilisation (0..1), as the endpoint last measured them (this layer keeps no real timer of its own). */
   lag = 0;
   load = 0;
+  /** The UDP socket queue's wait, ms, as the endpoint's probe last measured it. */
+  queueDelay = 0;
 
   constructor(
     opts: AdmissionOptions,
@@ -98,6 +107,7 @@ export class AdmissionGate {
     this.maxTransactions = opts.maxTransactions ?? 50_000;
     this.maxLag = opts.maxLag ?? 200;
     this.maxLoad = opts.maxLoad ?? 0;
+    this.maxQueueDelay = opts.maxQueueDelay ?? 0;
     this.retryAfter = opts.retryAfter ?? 5;
     const ps = opts.perSource === false ? undefined : (opts.perSource ?? {});
     this.limit = ps?.limit ?? 1000;
@@ -126,7 +136,11 @@ export class AdmissionGate {
       if (verdict !== ADMIT) return verdict;
     }
     const maxLag = this.maxLag;
-    const overloaded = (maxLag > 0 && this.lag > maxLag) || (this.maxLoad > 0 && this.load > this.maxLoad) || live >= this.maxTransactions;
+    const overloaded =
+      (maxLag > 0 && this.lag > maxLag) ||
+      (this.maxLoad > 0 && this.load > this.maxLoad) ||
+      (this.maxQueueDelay > 0 && this.queueDelay > this.maxQueueDelay) ||
+      live >= this.maxTransactions;
     if (!overloaded || req.to.tag !== undefined) return ADMIT;
     if (maxLag > 0 && this.lag > 2 * maxLag) {
       this.stats.shed++;

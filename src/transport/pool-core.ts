@@ -12,6 +12,8 @@ export interface PoolCore {
   readonly restriction: Peer | undefined;
   /** Hand a received message to the attached handler (never throws). */
   deliver(msg: SipMessage, from: From): void;
+  /** UDP: a keep-alive datagram arrived (see SocketPool 'keepAlive'). */
+  keptAlive(addr: string, port: number): void;
   /** A connection closed while transactions were held on it (see SocketPool 'connectionLost'). */
   lost(tids: string[], err: Error): void;
   /** Report a non-fatal error ('error' event when someone listens). */

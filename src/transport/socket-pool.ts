@@ -26,6 +26,8 @@ export interface SocketPoolEvents {
    * §17.1.4). May come twice for the same ids (half-close, then close).
    */
   connectionLost: [tids: string[], err: Error];
+  /** UDP: a keep-alive datagram (CRLF, RFC 5626) came from `addr`:`port` (also how a queue-delay probe comes back). */
+  keepAlive: [addr: string, port: number];
 }
 
 /**
@@ -246,6 +248,16 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements PoolCo
     } catch (err) {
       this.stats.handlerErrors++;
       this.report(new HandlerError(`message handler threw: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
+    }
+  }
+
+  /** @internal */
+  keptAlive(addr: string, port: number): void {
+    if (this.listenerCount('keepAlive') === 0) return;
+    try {
+      this.emit('keepAlive', addr, port);
+    } catch (e) {
+      this.report(e as Error);
     }
   }
 

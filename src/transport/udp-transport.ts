@@ -103,6 +103,7 @@ export class UdpTransport {
     }
     if (isKeepAlive(buf)) {
       core.stats.keepAlives++;
+      core.keptAlive(addr, port);
       return;
     }
     let msg;

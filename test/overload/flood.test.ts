@@ -97,4 +97,29 @@ describe('overload control', () => {
       expect((await c.response(bye)).status).toBe(481);
     });
   });
+
+  describe('UDP queue delay (the probe)', () => {
+    let app: RunningApp;
+    beforeAll(async () => {
+      app = await startApp(FloodModule, { listen: [{ transport: 'udp', host: '127.0.0.1', port: 0 }], overload: { maxQueueDelay: 5, perSource: false } });
+      apps.push(app);
+    });
+
+    it('a burst the server cannot read at once: the probe sees the wait, and part of the burst gets 503 instead of waiting', async () => {
+      const c = await open();
+      const port = app.port('udp');
+      const n = 300;
+      for (let i = 0; i < n; i++) void c.send(sipRequest({ callId: `burst-${i}-${uniq()}`, sentBy: `127.0.0.1:${c.port}` }), port);
+      // A burst may lose datagrams in the kernel's buffers (that is what the gate is for): wait until answers stop coming.
+      await waitUntil(() => c.statuses.length > 0, 5000, 'the first answers');
+      for (let last = -1; c.statuses.length !== last; ) {
+        last = c.statuses.length;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      const statuses = c.statuses;
+      expect(statuses.filter((s) => s === 503).length).toBeGreaterThan(0);
+      expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(0);
+      expect(app.server.transactions!.admission!.stats.overloaded).toBe(statuses.filter((s) => s === 503).length);
+    });
+  });
 });

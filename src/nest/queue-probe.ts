@@ -1,0 +1,73 @@
+import * as dgram from 'node:dgram';
+import type { AdmissionGate } from '../transaction/index.js';
+import type { SocketPool } from '../transport/index.js';
+
+const PING = Buffer.from('\r\n\r\n');
+
+/**
+ * Measures how long a datagram waits in a UDP leg's socket queue: every `interval` ms, one CRLF
+ * keep-alive from a socket of its own to the leg, timed until the pool reports it read. A flood
+ * that the server cannot keep up with shows here first (the event loop itself stays on time: libuv
+ * reads a bounded batch per turn). The admission gate sheds new requests while it is too long.
+ */
+export class QueueProbe {
+  private socket: dgram.Socket | undefined;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private sentAt = 0;
+  private inFlight = false;
+  private host = '';
+  private port = 0;
+
+  constructor(
+    private readonly pool: SocketPool,
+    private readonly gate: AdmissionGate,
+    private readonly interval = 20,
+  ) {}
+
+  async start(): Promise<void> {
+    const local = this.pool.local;
+    const v6 = local.family === 6;
+    this.host = local.addr === '0.0.0.0' || local.addr === '::' ? (v6 ? '::1' : '127.0.0.1') : local.addr;
+    const s = dgram.createSocket(v6 ? 'udp6' : 'udp4');
+    s.on('error', () => undefined);
+    await new Promise<void>((resolve) => s.bind(0, this.host, () => resolve()));
+    s.unref();
+    this.socket = s;
+    this.port = s.address().port;
+    this.pool.on('keepAlive', this.onKeepAlive);
+    this.timer = setInterval(this.tick, this.interval);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    this.pool.off('keepAlive', this.onKeepAlive);
+    try {
+      this.socket?.close();
+    } catch {
+      // closed already
+    }
+    this.socket = undefined;
+    this.gate.queueDelay = 0;
+  }
+
+  private readonly tick = (): void => {
+    const now = performance.now();
+    if (this.inFlight) {
+      // Not back yet: the queue's wait is at least this long.
+      const waited = now - this.sentAt;
+      if (waited > this.gate.queueDelay) this.gate.queueDelay = waited;
+      return;
+    }
+    this.inFlight = true;
+    this.sentAt = now;
+    this.socket?.send(PING, this.pool.local.port, this.host);
+  };
+
+  private readonly onKeepAlive = (addr: string, port: number): void => {
+    if (port !== this.port || addr !== this.host || !this.inFlight) return;
+    this.inFlight = false;
+    this.gate.queueDelay = performance.now() - this.sentAt;
+  };
+}
