@@ -60,9 +60,15 @@ export function sippArgs(o: SippOptions, dir: string): string[] {
   return args;
 }
 
-/** Run sipp to completion. */
-export function runSipp(o: SippOptions): Promise<SippResult> {
-  return startSipp(o).done;
+/**
+ * Run sipp to completion. Its local port is random (never 5060): when another test holds it
+ * (sipp: "Unable to bind main socket"), it runs again on another, up to three times.
+ */
+export async function runSipp(o: SippOptions): Promise<SippResult> {
+  for (let attempt = 0; ; attempt++) {
+    const r = await startSipp(o).done;
+    if (o.port !== undefined || attempt >= 2 || !/Unable to bind main socket/.test(r.stdout + r.stderr + r.errors)) return r;
+  }
 }
 
 /** Start sipp (e.g. a UAS that must outlive one test step); `done` settles when it exits. */
