@@ -12,6 +12,8 @@
 //
 // The server is bench/apps/overload-server.mjs (dist/, defaults of SipServer's `overload`), the
 // flood bench/flood-sender.mjs, each in its own process. Run `npm run build` first (the script does).
+// OVERLOAD_NODE_ARGS passes Node options to the server (e.g. '--trace-gc': its pauses stay near 20 ms
+// here, so the probe's p99 of about 80 ms is not GC; the three processes share two cores).
 import dgram from 'node:dgram';
 import { fork, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -22,7 +24,7 @@ const RATE = Number(process.env.OVERLOAD_RATE ?? 40_000);
 const SECONDS = Number(process.env.OVERLOAD_SECONDS ?? 8);
 
 function startServer(env) {
-  const child = fork(here('./apps/overload-server.mjs'), [], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(here('./apps/overload-server.mjs'), [], { env: { ...process.env, ...env }, execArgv: (process.env.OVERLOAD_NODE_ARGS ?? '').split(' ').filter(Boolean), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve) => child.on('message', (m) => m.type === 'ready' && resolve({ child, port: m.port })));
 }
 const stopServer = (child) => new Promise((resolve) => { child.once('exit', resolve); child.send({ cmd: 'stop' }); });
