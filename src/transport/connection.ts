@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { parseMessage, responseForParseError, SipParseError, StreamFramer, type FrameSink } from '../message/index.js';
+import { parseMessage, responseForParseError, SipParseError, StreamFramer, type FrameSink, type ParseLimits, type SipMessage } from '../message/index.js';
 import { normalizeAddr, toFamily } from './address.js';
 import {
   ConnectFailedError,
@@ -11,7 +11,8 @@ import {
   type SipTransportError,
 } from './errors.js';
 import { SettleQueue } from './settle-queue.js';
-import type { StreamTransport } from './stream-transport.js';
+import type { PoolLimits } from './limits.js';
+import type { PoolStats } from './stats.js';
 import type { TidOwner } from './tid-registry.js';
 import type { From } from './types.js';
 
@@ -25,6 +26,29 @@ export const CLOSED = 3;
 const CRLF = Buffer.from('\r\n');
 
 export const now = (): number => performance.now();
+
+/**
+ * What a connection needs from the transport that owns it (StreamTransport implements it; this
+ * file does not import that one, so the two do not import each other).
+ */
+export interface ConnectionOwner {
+  readonly proto: 'tcp' | 'tls';
+  readonly parseLimits: ParseLimits;
+  readonly limits: PoolLimits;
+  readonly stats: PoolStats;
+  /** The connection is up (outgoing: connected, TLS verified). */
+  connected(conn: Connection): void;
+  /** A whole message came in. */
+  receive(msg: SipMessage, conn: Connection): void;
+  /** Stop routing to it (it is closing). */
+  unlink(conn: Connection): void;
+  /** The peer half-closed. */
+  peerEnded(conn: Connection): void;
+  /** Give a closing connection its grace period before it is destroyed. */
+  graceFor(conn: Connection): void;
+  /** It is gone. */
+  closed(conn: Connection): void;
+}
 
 /**
  * One TCP or TLS connection of a pool, inbound or outgoing: framing of the input, the write queue
@@ -66,7 +90,7 @@ export class Connection implements FrameSink, TidOwner {
   private tcpUp: boolean;
 
   constructor(
-    private readonly transport: StreamTransport,
+    private readonly transport: ConnectionOwner,
     readonly socket: Socket | TLSSocket,
     readonly inbound: boolean,
     key: string | undefined,

@@ -2,7 +2,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { validateRequest, type ParseLimits, type SipMessage } from '../message/index.js';
 import { familyOf, isPort, isWildcard, normalizeAddr, peerKey } from './address.js';
-import { CLOSING, CONNECTING, Connection, now, OPEN } from './connection.js';
+import { CLOSING, CONNECTING, Connection, now, OPEN, type ConnectionOwner } from './connection.js';
 import {
   ConnectionExpiredError,
   ConnectTimeoutError,
@@ -29,7 +29,7 @@ const CLOSE_GRACE_MS = 1000;
  * TCP and TLS side of a pool: the listener, the connections (inbound and outgoing) and the one
  * sweep timer that expires idle connections and times out connects.
  */
-export class StreamTransport {
+export class StreamTransport implements ConnectionOwner {
   readonly proto: 'tcp' | 'tls';
   readonly registry: TidRegistry<Connection>;
   readonly parseLimits: ParseLimits;
