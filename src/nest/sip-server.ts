@@ -339,8 +339,10 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
       if (!handler.isEventHandler && /^[A-Z][A-Z0-9-]*$/.test(pattern)) methods.add(pattern);
     }
     if (methods.has('INVITE')) {
+      // The server answers these itself in a call: ACK and CANCEL by the transactions, BYE by its dialog.
       methods.add('ACK');
       methods.add('CANCEL');
+      methods.add('BYE');
     }
     return [...methods].join(', ');
   }

@@ -70,6 +70,6 @@ describe('SipServer smoke', () => {
   it('unknown method -> 405 with Allow', async () => {
     const [res] = await exchange(req('SUBSCRIBE', 'x', 's1'), 1);
     expect(res!.status).toBe(405);
-    expect(res!.headers.getAll('allow')).toEqual(['OPTIONS', 'INVITE', 'ACK', 'CANCEL']);
+    expect(res!.headers.getAll('allow')).toEqual(['OPTIONS', 'INVITE', 'ACK', 'CANCEL', 'BYE']);
   });
 });
