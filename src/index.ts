@@ -56,4 +56,5 @@ export {
   type DialogFlow,
   type ContactLeg,
 } from './dialog/index.js';
+export * from './auth/index.js';
 export * from './nest/index.js';
