@@ -1,46 +1,20 @@
 // The example's test call (issue 11 §4), with sipp as the phone: `INVITE sip:echo@...` is answered
 // 200 with a Contact and an SDP answer; RTP sent to the answer's port comes back to its sender; the
 // example hangs up after SIP_ECHO_SECONDS (sipp answers its BYE), or sipp hangs up first; the media
-// port is released either way. Over UDP and TCP. Unit tests of the SDP answer and the port range.
+// port is released either way. Over UDP and TCP. (Units of the SDP answer and the port range:
+// echo-units.test.ts.)
 import 'reflect-metadata';
 import type { INestMicroservice } from '@nestjs/common';
 import * as dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SipDialog, SipServer } from 'nestjs-sip';
 import { EchoService } from '../../example/echo/echo.service.js';
-import { MediaPorts } from '../../example/echo/media-ports.js';
-import { audioAnswer, readAudioOffer } from '../../example/echo/sdp-answer.js';
 import { bootstrap } from '../../example/main.js';
 import { inCI, peerTool } from '../helpers/peers.js';
 import { killAllSipp, startSipp } from '../helpers/sipp.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const sipp = peerTool('sipp');
-
-describe('SDP answer and media ports (units)', () => {
-  const offer = 'v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendonly\r\n';
-  it('answers the first offered codec with its rtpmap, on our port, the direction mirrored', () => {
-    const o = readAudioOffer(offer)!;
-    expect(o).toMatchObject({ payloadType: '8', rtpmap: 'rtpmap:8 PCMA/8000', direction: 'sendonly', port: 4000 });
-    const a = audioAnswer(o, '127.0.0.1', 20002, 1, 7);
-    expect(a).toContain('m=audio 20002 RTP/AVP 8\r\n');
-    expect(a).toContain('a=rtpmap:8 PCMA/8000\r\n');
-    expect(a).toContain('a=recvonly\r\n');
-    expect(a).toContain('c=IN IP4 127.0.0.1\r\n');
-  });
-  it('no audio stream, or not SDP: nothing to answer', () => {
-    expect(readAudioOffer('v=0\r\nm=video 4000 RTP/AVP 31\r\n')).toBeUndefined();
-    expect(readAudioOffer('hello')).toBeUndefined();
-    expect(readAudioOffer('v=0\r\nm=audio x RTP/AVP 0\r\n')).toBeUndefined();
-  });
-  it('ports: even ones of the range, bounded, given back', () => {
-    const p = new MediaPorts(20001, 20006);
-    expect([p.take(), p.take(), p.take(), p.take()]).toEqual([20002, 20004, 20006, undefined]);
-    p.release(20004);
-    expect([p.available, p.inUse, p.take()]).toEqual([1, 2, 20004]);
-    expect(() => MediaPorts.parse('20000')).toThrow(/SIP_MEDIA_PORTS/);
-  });
-});
 
 describe('the echo test call with sipp', () => {
   it('sipp is installed (required in CI)', () => {
