@@ -29,7 +29,7 @@ export class RegistrarController {
   @MessagePattern('INVITE')
   invite(@Payload() req: SipRequest, @Ctx() ctx: SipContext): Promise<SipResponseDescription> | SipResponseDescription {
     const dialog = ctx.dialog;
-    if (dialog !== undefined && this.echo.has(dialog)) return this.echo.reinvite(req, dialog);
+    if (dialog !== undefined) return this.echo.reinvite(req, dialog); // echo calls are the only dialogs here
     if (dialog === undefined && req.requestUri.user === 'echo') return this.echo.answer(req, ctx);
     return this.registrar.locate(req);
   }

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { SipException, type SipContext, type SipDialog, type SipRequest, type SipResponseDescription } from 'nestjs-sip';
-import { audioAnswer, readAudioOffer, type AudioOffer } from './sdp-answer.js';
+import { answerDirection, audioAnswer, readAudioOffer, sends, type AudioOffer } from './sdp-answer.js';
 import type { MediaPorts } from './media-ports.js';
 import { RtpReflector } from './rtp-reflector.js';
 
@@ -50,17 +50,25 @@ export class EchoService implements OnModuleDestroy {
       throw new SipException(503, 'Service Unavailable', { headers: { 'Retry-After': 5, Warning: `399 - "media port ${port}: ${(err as Error).message.replace(/["\\]/g, '')}"` } });
     }
     const call: EchoCall = { port, reflector, sessionId: Math.floor(Math.random() * 1e9), version: 1, timer: undefined };
+    reflector.sending = sends(answerDirection(offer.direction));
     this.pending.add(call);
     void ctx.whenAcknowledged().then((ack) => this.started(call, ack !== undefined ? ctx.dialog : undefined));
     return { status: 200, contentType: 'application/sdp', body: audioAnswer(offer, this.config.host, port, call.version, call.sessionId) };
   }
 
-  /** A re-INVITE in an echo call (hold, resume): a fresh answer on the same port. */
+  /**
+   * A re-INVITE in an echo call (hold, resume): a fresh answer on the same port. Without a body (a
+   * session refresh) our session as it stands is the offer (RFC 3264 §8: same version); the answer
+   * comes in the ACK.
+   */
   reinvite(req: SipRequest, dialog: SipDialog): SipResponseDescription {
     const call = this.calls.get(dialog);
-    if (call === undefined) throw new SipException(481);
+    // The only dialogs here are echo calls: one not in `calls` yet still awaits the ACK of its 200.
+    if (call === undefined) throw new SipException(491, 'Request Pending', { headers: { 'Retry-After': 1 } });
+    if (req.body.length === 0 && dialog.localSdp !== undefined) return { status: 200, contentType: 'application/sdp', body: dialog.localSdp };
     const offer = this.offerOf(req);
     call.version++;
+    call.reflector.sending = sends(answerDirection(offer.direction));
     return { status: 200, contentType: 'application/sdp', body: audioAnswer(offer, this.config.host, call.port, call.version, call.sessionId) };
   }
 
@@ -69,11 +77,6 @@ export class EchoService implements OnModuleDestroy {
     let packets = 0;
     for (const c of this.calls.values()) packets += c.reflector.packets;
     return { calls: this.calls.size, pending: this.pending.size, packets, portsInUse: this.config.ports.inUse };
-  }
-
-  /** The echo call of a dialog, if it is one. */
-  has(dialog: SipDialog): boolean {
-    return this.calls.has(dialog);
   }
 
   onModuleDestroy(): void {

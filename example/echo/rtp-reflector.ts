@@ -1,16 +1,22 @@
 import * as dgram from 'node:dgram';
 
 /**
- * The echo of one call: every datagram received on the call's media port goes straight back to
+ * The echo of one call: every RTP packet received on the call's media port goes straight back to
  * where it came from (symmetric RTP, so it works behind NAT too). RTCP (port + 1) is not served:
- * an echo has nothing to report.
+ * an echo has nothing to report, so the port stays closed and the phone's reports are dropped.
  */
 export class RtpReflector {
-  /** Packets reflected so far. */
+  /** RTP packets received, and sent back. */
+  received = 0;
   packets = 0;
+  /** False while our answer says recvonly or inactive (the caller put us on hold): RFC 3264 §5.1 forbids sending then. */
+  sending = true;
 
   private constructor(private readonly socket: dgram.Socket) {
     socket.on('message', (msg, rinfo) => {
+      if (!isRtp(msg)) return;
+      this.received++;
+      if (!this.sending) return;
       this.packets++;
       socket.send(msg, rinfo.port, rinfo.address);
     });
@@ -35,4 +41,14 @@ export class RtpReflector {
       // already closed
     }
   }
+}
+
+/**
+ * RTP version 2 with a full fixed header (RFC 3550 §5.1), and not RTCP sent to this port (payload
+ * types 72-76 with the marker bit, RFC 5761 §4): STUN keepalives and stray datagrams are not echoed.
+ */
+function isRtp(msg: Buffer): boolean {
+  if (msg.length < 12 || (msg[0]! & 0xc0) !== 0x80) return false;
+  const pt = msg[1]! & 0x7f;
+  return pt < 72 || pt > 76;
 }

@@ -80,9 +80,13 @@ describe('baresip calls the echo test', () => {
       const offered = dialog.remoteSdp ?? '';
       expect(offered).toMatch(/opus\/48000/);
       await waitUntil(() => echo.stats.packets > 10, 8000, 'RTP reflected');
+      const answered = /m=audio (\d+) /.exec(dialog.localSdp ?? '')?.[1];
       say('/hold');
       await waitUntil(() => /a=sendonly/.test(dialog.remoteSdp ?? ''), 5000, 'the hold re-INVITE');
       expect(offered).not.toMatch(/a=sendonly/);
+      // Our fresh answer: the same port, the hold mirrored (RFC 3264 §6.1).
+      await waitUntil(() => /a=recvonly/.test(dialog.localSdp ?? ''), 3000, 'the answer to the hold');
+      expect(/m=audio (\d+) /.exec(dialog.localSdp ?? '')?.[1]).toBe(answered);
       say('/resume');
       await waitUntil(() => !/a=sendonly/.test(dialog.remoteSdp ?? ''), 5000, 'the resume re-INVITE');
       say('/hangup');

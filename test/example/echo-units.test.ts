@@ -1,8 +1,11 @@
 // Units of the echo test call: the SDP offer reader and answer writer (RFC 3264), the media port
-// range.
+// range, and the reflector on real loopback sockets.
+import * as dgram from 'node:dgram';
 import { describe, expect, it } from 'vitest';
 import { MediaPorts } from '../../example/echo/media-ports.js';
+import { RtpReflector } from '../../example/echo/rtp-reflector.js';
 import { answerDirection, audioAnswer, readAudioOffer } from '../../example/echo/sdp-answer.js';
+import { waitUntil, sleep } from '../helpers/wait.js';
 
 const sdp = (...lines: string[]): string => ['v=0', 'o=- 1 1 IN IP4 192.0.2.1', 's=-', 'c=IN IP4 192.0.2.1', 't=0 0', ...lines].join('\r\n') + '\r\n';
 
@@ -81,5 +84,37 @@ describe('media ports', () => {
   it('SIP_MEDIA_PORTS is checked', () => {
     expect(MediaPorts.parse('20000-20099').available).toBe(50);
     for (const bad of ['20000', '20001-20001', '20010-20000', '0-10', '65534-65536', 'a-b']) expect(() => MediaPorts.parse(bad), bad).toThrow();
+  });
+});
+
+describe('RTP reflector', () => {
+  const rtp = (seq: number, pt = 0): Buffer => Buffer.concat([Buffer.from([0x80, pt, 0, seq]), Buffer.alloc(8 + 160, seq)]);
+
+  it('sends each RTP packet back to its sender, byte-identical; not STUN, junk or muxed RTCP; nothing while it must not send', async () => {
+    const port = 40000 + 2 * Math.floor(Math.random() * 5000);
+    const reflector = await RtpReflector.open('127.0.0.1', port);
+    const phone = dgram.createSocket('udp4');
+    await new Promise<void>((r) => phone.bind(0, '127.0.0.1', () => r()));
+    const back: Buffer[] = [];
+    phone.on('message', (m) => back.push(m));
+    try {
+      const sent = [rtp(1), rtp(2, 0x80 | 8)];
+      for (const s of sent) phone.send(s, port, '127.0.0.1');
+      await waitUntil(() => back.length === 2, 2000, 'the echo');
+      expect(back).toEqual(sent);
+      // A STUN binding request (first byte 0), a short datagram, an RTCP sender report (PT 200).
+      phone.send(Buffer.concat([Buffer.from([0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42]), Buffer.alloc(12)]), port, '127.0.0.1');
+      phone.send(Buffer.from([0x80, 0]), port, '127.0.0.1');
+      phone.send(Buffer.concat([Buffer.from([0x80, 200, 0, 6]), Buffer.alloc(24)]), port, '127.0.0.1');
+      // On hold (we answered recvonly): received, not sent back.
+      reflector.sending = false;
+      phone.send(rtp(3), port, '127.0.0.1');
+      await waitUntil(() => reflector.received === 3, 2000, 'the reflector to read them');
+      await sleep(50);
+      expect([back.length, reflector.packets, reflector.received]).toEqual([2, 2, 3]);
+    } finally {
+      phone.close();
+      reflector.close();
+    }
   });
 });
