@@ -2,10 +2,10 @@ import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common
 import { SipException, type SipContext, type SipDialog, type SipRequest, type SipResponseDescription } from 'nestjs-sip';
 import { answerDirection, audioAnswer, readAudioOffer, sends, type AudioOffer } from './sdp-answer.js';
 import type { MediaPorts } from './media-ports.js';
-import { RtpReflector } from './rtp-reflector.js';
+import { mediaHostFor, RtpReflector } from './rtp-reflector.js';
 
 export interface EchoConfig {
-  /** The address RTP is received on (and written into the SDP answer). */
+  /** The address RTP is received on (and written into the SDP answer; for a wildcard, the one the caller is routed from). */
   host: string;
   /** The call is ended with BYE after this many seconds, unless the caller hangs up first. */
   seconds: number;
@@ -16,6 +16,8 @@ export const ECHO_CONFIG = Symbol('ECHO_CONFIG');
 
 /** One echo call: its media port and reflector, and the answer's version for re-INVITEs. */
 interface EchoCall {
+  /** The address and port of our answers. */
+  host: string;
   port: number;
   reflector: RtpReflector;
   sessionId: number;
@@ -43,17 +45,19 @@ export class EchoService implements OnModuleDestroy {
     const port = this.config.ports.take();
     if (port === undefined) throw new SipException(486, 'Busy Here', { headers: { Warning: '399 - "no free media port"' } });
     let reflector: RtpReflector;
+    let host: string;
     try {
+      host = await mediaHostFor(this.config.host, ctx.getFrom().addr);
       reflector = await RtpReflector.open(this.config.host, port);
     } catch (err) {
       this.config.ports.release(port);
       throw new SipException(503, 'Service Unavailable', { headers: { 'Retry-After': 5, Warning: `399 - "media port ${port}: ${(err as Error).message.replace(/["\\]/g, '')}"` } });
     }
-    const call: EchoCall = { port, reflector, sessionId: Math.floor(Math.random() * 1e9), version: 1, timer: undefined };
+    const call: EchoCall = { host, port, reflector, sessionId: Math.floor(Math.random() * 1e9), version: 1, timer: undefined };
     reflector.sending = sends(answerDirection(offer.direction));
     this.pending.add(call);
     void ctx.whenAcknowledged().then((ack) => this.started(call, ack !== undefined ? ctx.dialog : undefined));
-    return { status: 200, contentType: 'application/sdp', body: audioAnswer(offer, this.config.host, port, call.version, call.sessionId) };
+    return { status: 200, contentType: 'application/sdp', body: audioAnswer(offer, host, port, call.version, call.sessionId) };
   }
 
   /**
@@ -69,7 +73,7 @@ export class EchoService implements OnModuleDestroy {
     const offer = this.offerOf(req);
     call.version++;
     call.reflector.sending = sends(answerDirection(offer.direction));
-    return { status: 200, contentType: 'application/sdp', body: audioAnswer(offer, this.config.host, call.port, call.version, call.sessionId) };
+    return { status: 200, contentType: 'application/sdp', body: audioAnswer(offer, call.host, call.port, call.version, call.sessionId) };
   }
 
   /** Calls running now, and the packets their reflectors sent back. */

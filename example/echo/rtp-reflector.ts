@@ -1,4 +1,5 @@
 import * as dgram from 'node:dgram';
+import { isIPv6 } from 'node:net';
 
 /**
  * The echo of one call: every RTP packet received on the call's media port goes straight back to
@@ -40,6 +41,26 @@ export class RtpReflector {
     } catch {
       // already closed
     }
+  }
+}
+
+/**
+ * The address written into the SDP for a call from `peer`: `host` itself, unless it is a wildcard
+ * (0.0.0.0, ::), which a phone cannot send to; then the local address the system routes to the
+ * peer from (a connected UDP socket sends nothing, it only picks the route).
+ */
+export async function mediaHostFor(host: string, peer: string): Promise<string> {
+  if (host !== '0.0.0.0' && host !== '::') return host;
+  const v6 = isIPv6(peer) && !peer.startsWith('::ffff:');
+  const socket = dgram.createSocket(v6 ? 'udp6' : 'udp4');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.connect(9, v6 ? peer : peer.replace(/^::ffff:/, ''), () => resolve());
+    });
+    return socket.address().address;
+  } finally {
+    socket.close();
   }
 }
 

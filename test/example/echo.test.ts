@@ -160,3 +160,22 @@ describe('the echo test call with SipClient as the phone (one media port)', () =
     await waitUntil(() => echo.stats.portsInUse === 0, 3000, 'the media port released again');
   });
 });
+
+describe('the echo test call on a wildcard address (SIP_HOST=0.0.0.0)', () => {
+  it('the SDP answer names the address the caller reaches, not 0.0.0.0, and the echo works there', async () => {
+    const mediaPort = 30000 + 2 * Math.floor(Math.random() * 5000);
+    const { app, server } = await bootstrap({ SIP_HOST: '0.0.0.0', SIP_UDP_PORT: '0', SIP_TCP_PORT: 'off', SIP_MEDIA_PORTS: `${mediaPort}-${mediaPort + 1}` });
+    const client = new SipClient({ localHost: '127.0.0.1' });
+    try {
+      const body = 'v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n';
+      const dialog = await client.invite({ uri: `sip:echo@127.0.0.1:${server.addresses[0]!.port}`, headers: { 'Content-Type': 'application/sdp' }, body }, { signal: AbortSignal.timeout(5000) });
+      expect(dialog.remoteSdp).toContain('\r\nc=IN IP4 127.0.0.1\r\n');
+      expect(dialog.remoteSdp).toMatch(/^o=nestjs-sip-echo \d+ 1 IN IP4 127\.0\.0\.1$/m);
+      expect(await rtpEcho(dialog.remoteSdp, 2)).toBe(2);
+      await lastValueFrom(dialog.bye());
+    } finally {
+      await client.close();
+      await app.close();
+    }
+  });
+});
