@@ -83,7 +83,13 @@ export class EchoService implements OnModuleDestroy {
     return { calls: this.calls.size, pending: this.pending.size, packets, portsInUse: this.config.ports.inUse };
   }
 
+  /**
+   * Shutdown: hang up, so the phones do not keep a dead call. On a signal Nest runs this before the
+   * transport closes (the BYEs leave, and close() lets them finish); after `app.close()` the
+   * transport has already ended the dialogs without BYE and there is nothing to send.
+   */
   onModuleDestroy(): void {
+    for (const d of this.calls.keys()) if (d.state !== 'terminated') d.bye().subscribe({ error: () => undefined });
     for (const c of [...this.pending, ...this.calls.values()]) this.release(c);
     this.pending.clear();
     this.calls.clear();
