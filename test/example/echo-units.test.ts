@@ -1,7 +1,9 @@
 // Units of the echo test call: the SDP offer reader and answer writer (RFC 3264), the media port
-// range, and the reflector on real loopback sockets.
+// range, the reflector on real loopback sockets, and the release of calls that never start.
 import * as dgram from 'node:dgram';
 import { describe, expect, it } from 'vitest';
+import { parseMessage, type SipContext, type SipDialog, type SipRequest } from 'nestjs-sip';
+import { EchoService } from '../../example/echo/echo.service.js';
 import { MediaPorts } from '../../example/echo/media-ports.js';
 import { RtpReflector } from '../../example/echo/rtp-reflector.js';
 import { answerDirection, audioAnswer, readAudioOffer } from '../../example/echo/sdp-answer.js';
@@ -117,4 +119,33 @@ describe('RTP reflector', () => {
       reflector.close();
     }
   });
+});
+
+describe('echo calls that never start', () => {
+  const invite = (): SipRequest => {
+    const body = sdp('m=audio 4000 RTP/AVP 0');
+    const head =
+      'INVITE sip:echo@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:echo@127.0.0.1>\r\n' +
+      `Call-ID: c1\r\nCSeq: 1 INVITE\r\nContact: <sip:a@127.0.0.1:5070>\r\nContent-Type: application/sdp\r\nContent-Length: ${body.length}\r\n\r\n`;
+    return parseMessage(Buffer.from(head + body)) as SipRequest;
+  };
+  // What the echo uses of the context; whenAcknowledged() resolves undefined after CANCEL, a non-2xx or 64*T1 without ACK.
+  const fakeCtx = (ack: SipRequest | undefined, dialog?: Partial<SipDialog>) =>
+    ({ getFrom: () => ({ addr: '127.0.0.1' }), whenAcknowledged: () => Promise.resolve(ack), dialog }) as unknown as SipContext;
+
+  for (const [what, ctx] of [
+    ['cancelled, refused or never acknowledged', () => fakeCtx(undefined)],
+    ['acknowledged after its dialog already ended', () => fakeCtx(invite(), { state: 'terminated' })],
+  ] as const) {
+    it(`${what}: the media port and socket are released`, async () => {
+      const first = 40000 + 2 * Math.floor(Math.random() * 5000);
+      const echo = new EchoService({ host: '127.0.0.1', seconds: 30, ports: new MediaPorts(first, first + 1) });
+      const res = await echo.answer(invite(), ctx());
+      expect(res.status).toBe(200);
+      await waitUntil(() => echo.stats.portsInUse === 0 && echo.stats.pending === 0, 2000, 'the port released');
+      // The socket is closed too: the port can be bound again.
+      const again = await RtpReflector.open('127.0.0.1', first);
+      again.close();
+    });
+  }
 });
