@@ -23,6 +23,8 @@ interface EchoCall {
   sessionId: number;
   version: number;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** Its port went back (once only: a port released twice could be another call's by then). */
+  released: boolean;
 }
 
 /**
@@ -53,7 +55,7 @@ export class EchoService implements OnModuleDestroy {
       this.config.ports.release(port);
       throw new SipException(503, 'Service Unavailable', { headers: { 'Retry-After': 5, Warning: `399 - "media port ${port}: ${(err as Error).message.replace(/["\\]/g, '')}"` } });
     }
-    const call: EchoCall = { host, port, reflector, sessionId: Math.floor(Math.random() * 1e9), version: 1, timer: undefined };
+    const call: EchoCall = { host, port, reflector, sessionId: Math.floor(Math.random() * 1e9), version: 1, timer: undefined, released: false };
     reflector.sending = sends(answerDirection(offer.direction));
     this.pending.add(call);
     void ctx.whenAcknowledged().then((ack) => this.started(call, ack !== undefined ? ctx.dialog : undefined));
@@ -120,6 +122,8 @@ export class EchoService implements OnModuleDestroy {
   }
 
   private release(call: EchoCall): void {
+    if (call.released) return;
+    call.released = true;
     if (call.timer !== undefined) clearTimeout(call.timer);
     call.reflector.close();
     this.config.ports.release(call.port);

@@ -121,14 +121,16 @@ describe('RTP reflector', () => {
   });
 });
 
+/** An INVITE to the echo with an SDP offer, as the server would hand it to the handler. */
+const invite = (callId = 'c1'): SipRequest => {
+  const body = sdp('m=audio 4000 RTP/AVP 0');
+  const head =
+    'INVITE sip:echo@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:echo@127.0.0.1>\r\n' +
+    `Call-ID: ${callId}\r\nCSeq: 1 INVITE\r\nContact: <sip:a@127.0.0.1:5070>\r\nContent-Type: application/sdp\r\nContent-Length: ${body.length}\r\n\r\n`;
+  return parseMessage(Buffer.from(head + body)) as SipRequest;
+};
+
 describe('echo calls that never start', () => {
-  const invite = (): SipRequest => {
-    const body = sdp('m=audio 4000 RTP/AVP 0');
-    const head =
-      'INVITE sip:echo@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:echo@127.0.0.1>\r\n' +
-      `Call-ID: c1\r\nCSeq: 1 INVITE\r\nContact: <sip:a@127.0.0.1:5070>\r\nContent-Type: application/sdp\r\nContent-Length: ${body.length}\r\n\r\n`;
-    return parseMessage(Buffer.from(head + body)) as SipRequest;
-  };
   // What the echo uses of the context; whenAcknowledged() resolves undefined after CANCEL, a non-2xx or 64*T1 without ACK.
   const fakeCtx = (ack: SipRequest | undefined, dialog?: Partial<SipDialog>) =>
     ({ getFrom: () => ({ addr: '127.0.0.1' }), whenAcknowledged: () => Promise.resolve(ack), dialog }) as unknown as SipContext;
@@ -148,4 +150,21 @@ describe('echo calls that never start', () => {
       again.close();
     });
   }
+});
+
+describe('echo shutdown', () => {
+  it('a call released at shutdown and again when its ACK comes late gives its port back once (it may be another call\'s by then)', async () => {
+    const first = 40000 + 2 * Math.floor(Math.random() * 5000);
+    const ports = new MediaPorts(first, first + 1);
+    const echo = new EchoService({ host: '127.0.0.1', seconds: 30, ports });
+    let ack!: (a: undefined) => void;
+    const late = new Promise<undefined>((r) => (ack = r));
+    await echo.answer(invite('c2'), { getFrom: () => ({ addr: '127.0.0.1' }), whenAcknowledged: () => late, dialog: undefined } as unknown as SipContext);
+    expect(ports.inUse).toBe(1);
+    echo.onModuleDestroy();
+    expect(ports.take()).toBe(first); // someone else's now
+    ack(undefined);
+    await sleep(10);
+    expect([ports.inUse, ports.available]).toEqual([1, 0]);
+  });
 });
