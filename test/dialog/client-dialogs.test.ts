@@ -1,7 +1,7 @@
 // SipClient placing calls that sipp (a real UA, here the answering side) takes, over UDP, TCP and
 // TLS: the dialog hangs up, or is hung up on. The packaged sipp has no TLS: the TLS runs go through
 // a TLS front (test/client/support.ts) to sipp over TCP, so our side is real, verified TLS.
-import { lastValueFrom, toArray } from 'rxjs';
+import { lastValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SipClient, SipResponseError, type SipDialog, type SipRequest } from 'nestjs-sip';
 import { inCI, peerTool } from '../helpers/peers.js';

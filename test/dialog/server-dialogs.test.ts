@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SipContext, type DialogEnd, type SipDialog, type SipRequest } from 'nestjs-sip';
+import { SipContext, type DialogEnd, type SipDialog, type SipRequest, type SipResponse } from 'nestjs-sip';
 import { inCI, peerTool } from '../helpers/peers.js';
 import { killAllSipp, runSipp, type SippResult } from '../helpers/sipp.js';
 import { sippHasTls, tlsBridge } from '../helpers/tls-bridge.js';
@@ -57,10 +57,10 @@ class Calls {
   }
 
   @EventPattern('ACK')
-  ack(@Payload() ack: SipRequest, @Ctx() ctx: SipContext) {
+  ack(@Payload() ack: SipRequest, @Ctx() ctx: unknown) {
     const n = notes(ack.callId);
     n.ackUri = ack.uri;
-    n.ackDialog = ctx.dialog;
+    n.ackDialog = (ctx as SipContext).dialog;
   }
 
   @MessagePattern('BYE')
@@ -184,7 +184,7 @@ describe('SipServer dialogs', () => {
       return { callId, fromTag, toTag, send, ok200 };
     }
 
-    const finalTo = (callId: string, method: string) => udp.until((rs) => rs.map((x) => x.msg).find((m) => !m.isRequest() && m.callId === callId && m.cseq.method === method && (m as { status: number }).status >= 200), 3000, `a final response to ${method}`);
+    const finalTo = (callId: string, method: string) => udp.until((rs) => rs.map((x) => x.msg).find((m) => !m.isRequest() && m.callId === callId && m.cseq.method === method && (m as SipResponse).status >= 200), 3000, `a final response to ${method}`);
 
     it('an in-dialog request for no dialog: 481', async () => {
       const callId = `nodlg-${uniq()}`;
@@ -195,7 +195,7 @@ describe('SipServer dialogs', () => {
     it('a CSeq not above the last one: 500; the dialog goes on', async () => {
       const c = await call();
       await c.send('INFO', 1);
-      expect(((await finalTo(c.callId, 'INFO')) as { status: number }).status).toBe(500);
+      expect(((await finalTo(c.callId, 'INFO')) as SipResponse).status).toBe(500);
       await c.send('INFO', 2, { branch: `z9hG4bK${uniq()}` });
       await udp.until((rs) => rs.filter((x) => !x.msg.isRequest() && x.msg.callId === c.callId && x.msg.cseq.method === 'INFO').length === 2, 3000, 'the second INFO answer');
       const statuses = udp.responses(c.callId).filter((m) => m.cseq.method === 'INFO').map((m) => m.status);
@@ -248,7 +248,7 @@ describe('Contact on a wildcard bind and with an advertised address', () => {
     const tcp = await StreamClient.connect(app.port('tcp'));
     const b = `adv-${uniq()}`;
     tcp.send(sipRequest({ method: 'INVITE', uri: 'sip:bob@127.0.0.1', transport: 'TCP', callId: b, sentBy: '127.0.0.1:9', headers: ['Contact: <sip:raw@127.0.0.1:9;transport=tcp>'] }));
-    const res = await tcp.until((rs) => rs.map((r) => r.msg).find((m) => !m.isRequest() && m.callId === b && (m as { status: number }).status === 200), 3000, 'the 200');
+    const res = await tcp.until((rs) => rs.map((r) => r.msg).find((m) => !m.isRequest() && m.callId === b && (m as SipResponse).status === 200), 3000, 'the 200');
     expect((res as { headers: { get(n: string): string | undefined } }).headers.get('contact')).toBe('<sip:bob@203.0.113.9:5070;transport=tcp>');
     tcp.close();
   });

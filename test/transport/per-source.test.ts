@@ -1,6 +1,7 @@
 // Issue 17, defect 5: one source holding connections (kept alive with CRLF pings) must not take
 // every slot: over MAX_CONNECTIONS_PER_SOURCE its new connections are closed, and another source
 // address (127.0.0.2) is still served. Real sockets, TCP and TLS.
+import type * as tls from 'node:tls';
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { createResponse } from '../../src/message/index.js';
 import { resolveLimits, type SocketPool } from '../../src/transport/index.js';
@@ -26,7 +27,7 @@ describe.each(['tcp', 'tls'] as const)('per-source connection limit over %s', (p
     const pool = answering(await createPool({ proto, host: '0.0.0.0', port: 0, tls: proto === 'tls' ? { ...pki.a, ca: pki.ca } : undefined, limits: { MAX_CONNECTIONS: 8, MAX_CONNECTIONS_PER_SOURCE: 3 } }));
     const port = pool.local.port;
     const connect = (localAddress: string) =>
-      proto === 'tls' ? StreamPeer.connectTls(port, '127.0.0.1', { ca: pki.ca, localAddress }) : StreamPeer.connect(port, '127.0.0.1', { localAddress });
+      proto === 'tls' ? StreamPeer.connectTls(port, '127.0.0.1', { ca: pki.ca, localAddress } as tls.ConnectionOptions) : StreamPeer.connect(port, '127.0.0.1', { localAddress });
     const hog = await Promise.all([0, 1, 2].map(() => connect('127.0.0.1')));
     for (const p of hog) p.socket.write('\r\n\r\n'); // keep-alive pings: they stay
     await waitUntil(() => hog.every((p) => p.pongs > 0), 3000, 'pongs');
