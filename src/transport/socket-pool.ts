@@ -160,8 +160,9 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements PoolCo
    *
    * TCP/TLS: an existing connection to `dst` (inbound or outgoing) is reused, else one is opened
    * (concurrent sends share it). A SipResponse goes through the connection its request came in on
-   * when that is still open; when it is gone, to the top Via's received / sent-by (RFC 3261
-   * §18.2.2), not to `dst` (the dead connection's ephemeral port); `dst` may then be omitted.
+   * when that is still open; when it is gone, to `dst`'s address (the request's source) and the
+   * Via's sent-by port (RFC 3261 §18.2.2), not to `dst`'s port (the dead connection's ephemeral
+   * one); without `dst`, to the Via's received / sent-by host.
    * UDP sends to `dst`; a response without `dst` goes to its Via's received / rport / sent-by.
    * With the pool's `dst` restriction every send goes there, whatever `dst` says.
    */

@@ -99,8 +99,9 @@ export class StreamTransport implements ConnectionOwner {
       if (tid !== undefined) conn = this.registry.lookup(tid);
       if (conn === undefined && dst !== undefined) conn = this.reusable(dst);
       if (conn === undefined && forced === undefined) {
-        // Gone: the Via's received / sent-by, never the dead connection's ephemeral port.
-        const t = responseTarget(msg, this.proto);
+        // Gone: the request's source address (`dst`, else the Via's received / sent-by host) and
+        // the sent-by port, never the dead connection's ephemeral port.
+        const t = responseTarget(msg, this.proto, dst?.addr);
         if (t !== undefined) {
           dst = t;
           conn = this.reusable(t);

@@ -2,7 +2,7 @@ import * as net from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { createResponse, SipRequest, type SipMessage } from '../../src/message/index.js';
 import { ConnectionClosedError, QueueFullError, type From, type SocketPool } from '../../src/transport/index.js';
-import { closeAll, createPool, LOOPBACKS, rawListener, request, sleep, StreamPeer, waitUntil } from './helpers.js';
+import { closeAll, createPool, LOOPBACKS, onCleanup, rawListener, request, sleep, StreamPeer, waitUntil } from './helpers.js';
 
 afterEach(closeAll);
 
@@ -343,4 +343,31 @@ test('TCP dual-stack: a v4 client of a "::" listener is reported as IPv4 and reu
   await pool.sendto(Buffer.from(request()), { addr: '127.0.0.1', port: peer.socket.localPort! });
   expect((await peer.message(1)).isRequest()).toBe(true);
   expect(pool.stats.connectionsConnected).toBe(0);
+});
+
+test('a response whose connection is gone goes to the source address, never to a received the peer wrote (issue 17 #2)', async () => {
+  // The third party on 127.0.0.2:P; the client's own listener on 127.0.0.1:P (retry if P is taken there).
+  let third: { port: number; peers: StreamPeer[] } | undefined;
+  const own: StreamPeer[] = [];
+  for (let i = 0; third === undefined; i++) {
+    const t = await rawListener('127.0.0.2');
+    const s = net.createServer((c) => own.push(new StreamPeer(c)));
+    const ok = await new Promise<boolean>((r) => s.once('error', () => r(false)).listen(t.port, '127.0.0.1', () => r(true)));
+    if (ok) {
+      onCleanup(() => new Promise<void>((r) => s.close(() => r())));
+      third = t;
+    } else if (i === 10) throw new Error('no port free on both addresses');
+  }
+  // The pool alone: nobody stamped the Via, so the forged received is still in it.
+  const pool = await createPool({ proto: 'tcp', host: '127.0.0.1', port: 0 });
+  const got = collect(pool);
+  const client = await StreamPeer.connect(pool.local.port, '127.0.0.1');
+  client.send(request({ sentBy: `127.0.0.1:${third.port}`, viaParams: ';received=127.0.0.2' }));
+  await waitUntil(() => got.length === 1);
+  client.socket.resetAndDestroy();
+  await waitUntil(() => pool.connections === 0);
+  await pool.sendto(createResponse(got[0]!.msg as SipRequest, 486), got[0]!.from);
+  await waitUntil(() => own.length + third.peers.length > 0);
+  expect(third.peers).toHaveLength(0);
+  expect((await own[0]!.message(1)).isResponse()).toBe(true);
 });

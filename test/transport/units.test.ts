@@ -110,6 +110,10 @@ describe('responseTarget (RFC 3261 §18.2.2)', () => {
     expect(responseTarget(res('SIP/2.0/TCP h.example;branch=z9hG4bK1'), 'tcp')).toEqual({ addr: 'h.example', port: 5060 });
     expect(responseTarget(res('SIP/2.0/TLS [2001:DB8::1];branch=z9hG4bK1'), 'tls')).toEqual({ addr: '2001:db8::1', port: 5061 });
   });
+  test('the observed source address wins over any received the sender wrote (issue 17 #2)', () => {
+    expect(responseTarget(res('SIP/2.0/TCP 10.0.0.1:5070;branch=z9hG4bK1;received=203.0.113.9'), 'tcp', '10.0.0.1')).toEqual({ addr: '10.0.0.1', port: 5070 });
+    expect(responseTarget(res('SIP/2.0/TCP h.example;branch=z9hG4bK1'), 'tcp', '::FFFF:10.0.0.2')).toEqual({ addr: '10.0.0.2', port: 5060 });
+  });
   test('UDP uses rport (RFC 3581) when it has a value', () => {
     expect(responseTarget(res('SIP/2.0/UDP h:5070;branch=z9hG4bK1;received=10.0.0.1;rport=40000'), 'udp')).toEqual({ addr: '10.0.0.1', port: 40000 });
     expect(responseTarget(res('SIP/2.0/UDP h:5070;branch=z9hG4bK1;rport'), 'udp')).toEqual({ addr: 'h', port: 5070 });
