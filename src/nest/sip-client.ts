@@ -12,7 +12,7 @@ import {
 } from '../transaction/index.js';
 import type { LocalAddress, SocketPool } from '../transport/index.js';
 import { AckMemory, ackKey } from './ack-memory.js';
-import { RateLimitedLog } from './rate-limited-log.js';
+import { errorKind, RateLimitedLog } from './rate-limited-log.js';
 import { answerInDialog, placeCall, type PlaceCallOptions } from './client-dialogs.js';
 import { ClientRouting } from './client-routing.js';
 import { OutboundHeaders } from './outbound-headers.js';
@@ -460,7 +460,7 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
   }
   /** @internal */
   reportError(err: unknown): void {
-    this.log.log('error', printable(err instanceof Error ? err.message : String(err), 500));
+    this.log.log(errorKind(err), printable(err instanceof Error ? err.message : String(err), 500));
     this.events.emit('error', err);
   }
 }

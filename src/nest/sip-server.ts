@@ -9,7 +9,7 @@ import type { LocalAddress, PoolLimitsInit, SocketPool } from '../transport/inde
 import { SipClient } from './sip-client.js';
 import { SipContext } from './sip-context.js';
 import { SipEndpoint, type SipLeg } from './sip-endpoint.js';
-import { RateLimitedLog } from './rate-limited-log.js';
+import { errorKind, RateLimitedLog } from './rate-limited-log.js';
 import { ReplySink, untilAborted } from './reply-sink.js';
 
 export interface SipServerOptions {
@@ -328,7 +328,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
   }
 
   private reportError(err: unknown): void {
-    this.log.log('error', printable(err instanceof Error ? err.message : String(err), 500), err instanceof Error && err.stack !== undefined ? printable(err.stack, 4000, true) : undefined);
+    this.log.log(errorKind(err), printable(err instanceof Error ? err.message : String(err), 500), err instanceof Error && err.stack !== undefined ? printable(err.stack, 4000, true) : undefined);
     this.events.emit('error', err);
   }
 

@@ -33,7 +33,7 @@ describe('RateLimitedLog', () => {
     expect(lines).toEqual(['line 0', 'line 1', 'line 2', 'another kind goes through']);
     t = 10_000;
     log.log('unacked', 'next interval');
-    expect(lines.slice(4)).toEqual(['... and 997 more like this in the last 10 s', 'next interval']);
+    expect(lines.slice(4)).toEqual(['... and 997 more like this in the last 10 s (unacked)', 'next interval']);
     log.flushAll();
     expect(lines).toHaveLength(6);
   });
