@@ -175,7 +175,7 @@ export class SipDialog {
   }
 
   private transmit(sender: DialogSender, req: SipRequest, m: string, out: ReplaySubject<SipResponse>): void {
-    sender.sendInDialog(req, this.transport, this.directFlow()).subscribe({
+    sender.sendInDialog(req, this.transport, this.directFlow(), () => this.nextCSeq()).subscribe({
       next: (res) => {
         if (res.status < 200) {
           out.next(res);
@@ -329,7 +329,8 @@ export class SipDialog {
       if (res.body.length > 0) this.noteSdp(res);
     }
     if (req.method === 'INVITE' && this.sender !== undefined) {
-      const ack = buildInDialogRequest(this as DialogRoute, 'ACK', req.cseq.seq);
+      // The 2xx's CSeq: the INVITE may have been sent again with a higher one (a challenge answered).
+      const ack = buildInDialogRequest(this as DialogRoute, 'ACK', res.cseq.seq);
       const sending = this.sender.sendAck(ack, res, this.transport, this.directFlow()).catch(() => undefined);
       this.acking = sending;
       void sending.then(() => {

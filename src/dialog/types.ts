@@ -60,9 +60,11 @@ export interface DialogSender {
   /**
    * Send `req` now. Emits each provisional response, then the final one whatever its status, and
    * completes; errors only when no final response came (timeout, transport failure, closed).
-   * 2xx to INVITE are not ACKed by the sender: the dialog does it.
+   * 2xx to INVITE are not ACKed by the sender: the dialog does it. A sender that sends the
+   * request again (answering a 401/407 challenge) takes the new CSeq number from `nextCSeq`, so
+   * the dialog's local CSeq stays the last one sent.
    */
-  sendInDialog(req: SipRequest, transport: string, flow?: DialogFlow): Observable<SipResponse>;
+  sendInDialog(req: SipRequest, transport: string, flow?: DialogFlow, nextCSeq?: () => number): Observable<SipResponse>;
   /** Send an ACK for a 2xx (no transaction), repeated by the sender for retransmissions of that 2xx. */
   sendAck(ack: SipRequest, response: SipResponse, transport: string, flow?: DialogFlow): Promise<void>;
 }

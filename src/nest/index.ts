@@ -8,3 +8,4 @@ export type { PlaceCallOptions } from './client-dialogs.js';
 export type { SipClientOptions, SipClientRequest, SipClientStatus, SipClientEvents, SipAckOptions } from './sip-client-options.js';
 export { SipResponseError, SipClientClosedError } from './sip-response-error.js';
 export { resolveTarget, resolveLiteral, systemDns, type ResolvedTarget, type ResolveOverrides, type SipTransportName, type SipDnsResolver, type SipSrvRecord } from './sip-resolver.js';
+export type { SipClientAuth, SipCredentials, SipCredentialsLookup, DigestHashName } from '../auth/client-challenge.js';

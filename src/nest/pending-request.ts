@@ -1,5 +1,6 @@
 import type { WritePacket } from '@nestjs/microservices';
-import type { SipDialog } from '../dialog/index.js';
+import type { SipClientAuth } from '../auth/client-challenge.js';
+import type { DialogFlow, SipDialog } from '../dialog/index.js';
 import type { SipRequest, SipResponse } from '../message/index.js';
 import type { ClientTransaction, SipDestination } from '../transaction/index.js';
 import type { SipEndpoint } from './sip-endpoint.js';
@@ -21,6 +22,17 @@ export interface PendingOwner {
   forked(dialog: SipDialog, res: SipResponse): void;
 }
 
+/** How a request its sender built goes out (see SipClient.sendBuilt). */
+export interface BuiltRequestOptions {
+  /** Transport for URIs that name none; default the client's. */
+  transport?: SipTransportName;
+  /** The connection to reuse while it is open (a dialog's). */
+  flow?: DialogFlow;
+  nextCSeq?: () => number;
+  /** Credentials instead of the client's. */
+  auth?: SipClientAuth;
+}
+
 /** How a Pending treats its responses: a plain send (the client's options), or a dialog's request. */
 export interface PendingMode {
   autoAck: boolean;
@@ -38,6 +50,10 @@ export class Pending {
   done = false;
   /** Transport for URIs that name none (a dialog's), else the client's default. */
   transport: SipTransportName | undefined = undefined;
+  /** Credentials for this request instead of the client's (a registration's own). */
+  auth: SipClientAuth | undefined = undefined;
+  /** The CSeq number of a resend (an answer to a challenge) when its sender counts them (a dialog, a registration); else one more. */
+  nextCSeq: (() => number) | undefined = undefined;
   private unsubscribed = false;
   /** Early dialogs this INVITE made (ended when it fails). */
   private early: SipDialog[] | undefined = undefined;
@@ -47,6 +63,11 @@ export class Pending {
     private readonly callback: (packet: WritePacket) => void,
     private readonly mode: PendingMode,
   ) {}
+
+  /** Finished, or its caller stopped listening: a challenge to it is not answered. */
+  get stopped(): boolean {
+    return this.done || this.unsubscribed;
+  }
 
   onProvisional(res: SipResponse): void {
     if (res.status > 100 && !this.mode.inDialog && this.request!.method === 'INVITE') {

@@ -1,3 +1,4 @@
+import type { SipClientAuth } from '../auth/client-challenge.js';
 import type { SipDialog } from '../dialog/index.js';
 import type { Body, HeadersInit, SipRequest, SipResponse } from '../message/index.js';
 import type { TimerOptions } from '../transaction/index.js';
@@ -31,6 +32,14 @@ export interface SipClientOptions {
    * as a `'fork'` event with the dialog and its 2xx) instead of ending them with BYE. Default false.
    */
   keepForks?: boolean;
+  /**
+   * Answer digest challenges (401/407) with these credentials, or with what the function gives for
+   * the challenge's realm and the request (undefined: leave that realm unanswered). The strongest
+   * algorithm offered wins (SHA-512-256, SHA-256, MD5); one retry per challenge (one more when the
+   * nonce was stale), then the 401/407 is the result. Nonces are kept for the following requests
+   * from the same From URI to the same proxy or domain.
+   */
+  auth?: SipClientAuth;
   /** DNS look-ups for RFC 3263 resolution (SRV, A/AAAA); default node:dns. */
   dns?: SipDnsResolver;
   /**

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
 import { EventEmitter } from 'node:events';
 import { Observable } from 'rxjs';
+import { DigestSessionCache } from '../auth/client-challenge.js';
 import { printable, SipRequest, type SipResponse } from '../message/index.js';
 import type { DialogFlow, DialogSender, SipDialog } from '../dialog/index.js';
 import {
@@ -16,7 +17,8 @@ import { errorKind, RateLimitedLog } from './rate-limited-log.js';
 import { answerInDialog, placeCall, type PlaceCallOptions } from './client-dialogs.js';
 import { ClientRouting } from './client-routing.js';
 import { OutboundHeaders } from './outbound-headers.js';
-import { IN_DIALOG, Pending, type PendingMode, type PendingOwner } from './pending-request.js';
+import { IN_DIALOG, Pending, type BuiltRequestOptions, type PendingMode, type PendingOwner } from './pending-request.js';
+import { startAuthenticated } from './auth-retry.js';
 import { SipEndpoint } from './sip-endpoint.js';
 import type { SipAckOptions, SipClientEvents, SipClientOptions, SipClientRequest } from './sip-client-options.js';
 import { SipClientClosedError } from './sip-response-error.js';
@@ -52,6 +54,8 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
   private readonly pending = new Set<Pending>();
   /** ACKs of 2xx: sent (repeated for retransmissions), being addressed, or awaited from the caller. */
   private readonly acks = new AckMemory();
+  /** Nonces of answered challenges, reused by following requests (made on the first authenticated request). */
+  private digests: DigestSessionCache | undefined = undefined;
 
   constructor(options: SipClientOptions = {}) {
     super();
@@ -206,7 +210,12 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
 
 
   /** @internal DialogSender: a dialog's request, sent as built (Via, Max-Forwards added); 2xx not ACKed here. */
-  sendInDialog(req: SipRequest, transport: string, flow?: DialogFlow): Observable<SipResponse> {
+  sendInDialog(req: SipRequest, transport: string, flow?: DialogFlow, nextCSeq?: () => number): Observable<SipResponse> {
+    return this.sendBuilt(req, { transport: transportName(transport), flow, nextCSeq });
+  }
+
+  /** @internal a request its sender built (a dialog's, a registration's): every response a value, 2xx not ACKed, runs to its end. */
+  sendBuilt(req: SipRequest, o: BuiltRequestOptions): Observable<SipResponse> {
     return new Observable<SipResponse>((observer) => {
       const p = new Pending(
         this,
@@ -219,10 +228,12 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
         },
         IN_DIALOG,
       );
-      p.transport = transportName(transport);
+      p.transport = o.transport;
+      p.nextCSeq = o.nextCSeq;
+      p.auth = o.auth;
       this.pending.add(p);
       const go = (ep: SipEndpoint): void => {
-        const direct = this.routing.openFlow(ep, req, flow);
+        const direct = this.routing.openFlow(ep, req, o.flow);
         if (direct !== undefined) this.launch(p, ep, req, direct);
         else this.start(p, req.method, req);
       };
@@ -371,7 +382,8 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
     p.request = req;
     p.dst = dst;
     // A TCP/TLS connection dying under it fails it at once: SipEndpoint hears it from the pool.
-    p.txn = ep.layer.request(req, dst, p);
+    const auth = p.auth ?? this.options.auth;
+    p.txn = auth === undefined ? ep.layer.request(req, dst, p) : startAuthenticated(p, ep, req, dst, { credentials: auth, cache: (this.digests ??= new DigestSessionCache()) }, this);
   }
 
   /** Build the request (headers are filled in by destinationFor, once the leg is known). */

@@ -2,19 +2,19 @@ import { Subject, type Observable } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { DialogLayer, SipDialog, type DialogSender } from '../../src/dialog/index.js';
 import type { SipRequest, SipResponse } from '../../src/message/index.js';
-import { ManualClock } from '../../src/transaction/clock.js';
+import { flushMicrotasks, ManualClock } from '../../src/transaction/clock.js';
 import type { ServerTransaction } from '../../src/transaction/server-transaction.js';
 import { TransactionLayer } from '../../src/transaction/transaction-layer.js';
 import { FakeTransport, req, resp, udpPeer, wire } from '../transaction/helpers.js';
 
 /** A sender that records what dialogs send; the test answers through `answer`. */
 class RecordingSender implements DialogSender {
-  readonly sent: { req: SipRequest; transport: string; replies: Subject<SipResponse> }[] = [];
+  readonly sent: { req: SipRequest; transport: string; replies: Subject<SipResponse>; nextCSeq?: () => number }[] = [];
   readonly acks: { ack: SipRequest; res: SipResponse }[] = [];
 
-  sendInDialog(r: SipRequest, transport: string): Observable<SipResponse> {
+  sendInDialog(r: SipRequest, transport: string, _flow?: unknown, nextCSeq?: () => number): Observable<SipResponse> {
     const replies = new Subject<SipResponse>();
-    this.sent.push({ req: r, transport, replies });
+    this.sent.push({ req: r, transport, replies, nextCSeq });
     return replies;
   }
 
@@ -272,6 +272,22 @@ describe('requests we send in a dialog (RFC 3261 §12.2.1)', () => {
     expect([ack.method, ack.cseq.seq, ack.cseq.method, ack.uri]).toEqual(['ACK', reinvite.cseq.seq, 'ACK', 'sip:alice@198.51.100.9:5070']);
     expect(ack.headers.getAll('route')).toEqual(['<sip:p1.example.com;lr>', '<sip:p2.example.com;lr>']);
     expect(d.localSdp).toBe('v=0\r\n');
+  });
+
+  it('a sender that sends a request again (a challenge answered) takes its CSeq from the dialog: the 2xx is ACKed with it, the next request counts on', async () => {
+    const h = harness();
+    const { txn } = await h.call(200);
+    const d = h.dialogs.ofServerTransaction(txn)!;
+    d.reinvite({ body: 'v=0\r\n', contentType: 'application/sdp' }).subscribe({ error: () => undefined });
+    const first = h.sender.sent[0]!;
+    const again = first.nextCSeq!();
+    expect(again).toBe(first.req.cseq.seq + 1);
+    expect(d.localCSeq).toBe(again);
+    h.sender.answer(200, { CSeq: `${again} INVITE` });
+    expect(h.sender.acks[0]!.ack.cseq.seq).toBe(again);
+    d.info().subscribe({ error: () => undefined });
+    await flushMicrotasks(); // it waits for the ACK to leave
+    expect(h.sender.sent[1]!.req.cseq.seq).toBe(again + 1);
   });
 
   it('481 or 408 to an in-dialog request ends the dialog (gone); other failures do not', async () => {
