@@ -5,20 +5,15 @@ import { Observable } from 'rxjs';
 import { DigestSessionCache } from '../auth/client-challenge.js';
 import { printable, SipRequest, type SipResponse } from '../message/index.js';
 import type { DialogFlow, DialogSender, SipDialog } from '../dialog/index.js';
-import {
-  buildAckFor2xx,
-  type ServerTransaction,
-  type SipDestination,
-  type SipPeer,
-} from '../transaction/index.js';
+import type { ServerTransaction, SipDestination } from '../transaction/index.js';
 import type { LocalAddress, SocketPool } from '../transport/index.js';
-import { AckMemory, ackKey } from './ack-memory.js';
+import { startAuthenticated } from './auth-retry.js';
+import { ClientAcks } from './client-acks.js';
 import { errorKind, RateLimitedLog } from './rate-limited-log.js';
 import { answerInDialog, placeCall, type PlaceCallOptions } from './client-dialogs.js';
 import { ClientRouting } from './client-routing.js';
 import { OutboundHeaders } from './outbound-headers.js';
 import { IN_DIALOG, Pending, type BuiltRequestOptions, type PendingMode, type PendingOwner } from './pending-request.js';
-import { startAuthenticated } from './auth-retry.js';
 import { SipEndpoint } from './sip-endpoint.js';
 import type { SipAckOptions, SipClientEvents, SipClientOptions, SipClientRequest } from './sip-client-options.js';
 import { SipClientClosedError } from './sip-response-error.js';
@@ -48,12 +43,10 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
   private readonly routing: ClientRouting;
   private readonly events = new EventEmitter();
   private modeCache: PendingMode | undefined = undefined;
-  /** Automatic ACKs of 2xx still being sent, by the 2xx. */
-  private readonly acksSending = new WeakMap<SipResponse, Promise<void>>();
   private closed = false;
   private readonly pending = new Set<Pending>();
   /** ACKs of 2xx: sent (repeated for retransmissions), being addressed, or awaited from the caller. */
-  private readonly acks = new AckMemory();
+  private readonly acks: ClientAcks;
   /** Nonces of answered challenges, reused by following requests (made on the first authenticated request). */
   private digests: DigestSessionCache | undefined = undefined;
 
@@ -62,6 +55,7 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
     this.options = options;
     this.headers = new OutboundHeaders(options);
     this.routing = new ClientRouting(options, this.headers, this);
+    this.acks = new ClientAcks(this, this.routing, this.headers);
     this.events.on('error', () => {});
   }
 
@@ -81,14 +75,14 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
       if (ep === undefined) throw new Error('SipClient: the SipServer given as `server` is not listening');
       this.endpoint = ep;
       this.ownsEndpoint = false;
-      ep.addStrayListener(this.strayListener);
+      ep.addStrayListener(this.acks.strayListener);
     } else {
       this.endpoint = new SipEndpoint(
         { limits: this.options.limits, timers: this.options.timers },
         {
           // A client alone has no handlers: it answers in-dialog requests through their dialog.
           onRequest: (txn) => this.answerRequest(txn),
-          onStray: this.strayListener,
+          onStray: this.acks.strayListener,
           onError: (err) => this.events.emit('error', err),
         },
       );
@@ -115,7 +109,7 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
     this.endpoint = undefined;
     if (ep !== undefined) {
       if (this.ownsEndpoint) await ep.close(0);
-      else ep.removeStrayListener(this.strayListener);
+      else ep.removeStrayListener(this.acks.strayListener);
     }
     this._status$.next('closed');
   }
@@ -145,28 +139,9 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
    */
   ack(response: SipResponse, opts?: SipAckOptions): Promise<void>;
   ack(invite: SipRequest, response: SipResponse, opts?: SipAckOptions): Promise<void>;
-  async ack(a: SipRequest | SipResponse, b?: SipResponse | SipAckOptions, c?: SipAckOptions): Promise<void> {
-    let invite: SipRequest;
-    let response: SipResponse;
-    let opts: SipAckOptions;
-    if (a instanceof SipRequest) {
-      invite = a;
-      response = b as SipResponse;
-      opts = c ?? {};
-    } else {
-      response = a;
-      opts = (b as SipAckOptions | undefined) ?? {};
-      const known = this.acks.inviteAwaiting(ackKey(response));
-      if (known === undefined) throw new Error('SipClient.ack(response): no INVITE of this client awaits an ACK for this response; use ack(invite, response)');
-      invite = known;
-    }
-    if (response.status < 200 || response.status >= 300) throw new TypeError(`ack(): only a 2xx is ACKed by the caller (got ${response.status}); non-2xx are ACKed by the transaction`);
-    const ep = await this.connect();
-    this.acks.forgetAwaiting(ackKey(response));
-    const ack = buildAckFor2xx(invite, response, { body: opts.body as Buffer | string | undefined, contentType: opts.contentType });
-    const dst = await this.routing.ackDestination(ack, invite);
-    this.rememberAck(ack, response, dst, ep);
-    await ep.layer.sendStateless(ack, dst);
+  ack(a: SipRequest | SipResponse, b?: SipResponse | SipAckOptions, c?: SipAckOptions): Promise<void> {
+    if (a instanceof SipRequest) return this.acks.ack(a, b as SipResponse, c ?? {});
+    return this.acks.ack(undefined, a, (b as SipAckOptions | undefined) ?? {});
   }
 
   // --- ClientProxy ---------------------------------------------------------------------------
@@ -253,33 +228,12 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
 
   /** @internal DialogSender: the ACK of a 2xx to a dialog's re-INVITE, remembered for retransmissions. */
   sendAck(ack: SipRequest, response: SipResponse, transport: string, flow?: DialogFlow): Promise<void> {
-    // At once when it can (connected, an address, a bound leg): it must leave before the next request.
-    const ep = this.endpoint;
-    if (ep !== undefined && !this.closed) {
-      try {
-        const dst = this.routing.openFlow(ep, ack, flow) ?? this.routing.destinationSync(ack, ack, transportName(transport));
-        if (dst !== undefined) {
-          this.rememberAck(ack, response, dst, ep);
-          return ep.layer.sendStateless(ack, dst);
-        }
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    }
-    return this.sendAckLater(ack, response, transport, flow);
-  }
-
-  private async sendAckLater(ack: SipRequest, response: SipResponse, transport: string, flow?: DialogFlow): Promise<void> {
-    const ep = await this.connect();
-    const dst = this.routing.openFlow(ep, ack, flow) ?? (await this.routing.destinationFor(ack, ack, transportName(transport)));
-    this.rememberAck(ack, response, dst, ep);
-    await ep.layer.sendStateless(ack, dst);
+    return this.acks.sendAck(ack, response, transportName(transport), flow);
   }
 
   /** @internal the automatic ACK of a 2xx is on its way (invite() resolves once it left). */
   ackSending(res: SipResponse, sending: Promise<void>): void {
-    const settled = sending.catch((e: unknown) => this.reportError(e));
-    this.acksSending.set(res, settled);
+    this.acks.ackSending(res, sending);
   }
 
   /** @internal */
@@ -299,7 +253,7 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
 
   /** @internal the automatic ACK of this 2xx, settled when it left (or failed). */
   ackSent(res: SipResponse): Promise<void> {
-    return this.acksSending.get(res) ?? Promise.resolve();
+    return this.acks.ackSent(res);
   }
 
   /** @internal a response to our INVITE that creates (or confirms) a dialog. */
@@ -328,16 +282,7 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
     const req = this.buildRequest(String(packet.pattern), data);
     const dst = await this.routing.destinationFor(req, data);
     if (req.method === 'ACK') {
-      let key: string | undefined;
-      try {
-        key = ackKey(req);
-      } catch {
-        key = undefined;
-      }
-      if (key !== undefined) {
-        this.acks.forgetAwaiting(key);
-        this.acks.remember(key, req, dst, this.ackTtl(ep));
-      }
+      this.acks.emitted(req, dst, ep);
       await ep.layer.sendStateless(req, dst);
     } else {
       const txn = ep.layer.request(req, dst, { onError: (err) => this.events.emit('error', err) });
@@ -398,69 +343,19 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
   }
 
   /** @internal send the ACK for a 2xx (and remember it for retransmissions); with `bye`, end the call right away. */
-  async ack2xx(invite: SipRequest, res: SipResponse, bye: boolean, ep: SipEndpoint | undefined = this.endpoint): Promise<void> {
-    if (ep === undefined) return;
-    const key = ackKey(res);
-    const building = this.acks.addressingFor(key);
-    if (building !== undefined) await building.catch(() => undefined); // a retransmission while the first ACK is being addressed
-    const known = this.acks.sentFor(key);
-    if (known !== undefined) {
-      // The same ACK again for a retransmitted 2xx (RFC 3261 §13.2.2.4).
-      await ep.layer.sendStateless(known.ack, known.dst);
-      return;
-    }
-    if (building !== undefined) return; // the first one failed (and was reported)
-    const ack = buildAckFor2xx(invite, res);
-    const addressing = this.routing.ackDestination(ack, invite);
-    const dst = addressing instanceof Promise ? await this.acks.address(key, addressing) : addressing;
-    this.rememberAck(ack, res, dst, ep);
-    await ep.layer.sendStateless(ack, dst);
-    if (bye) {
-      const byeReq = new SipRequest({ method: 'BYE', uri: ack.uri, headers: ack.headers.clone() });
-      byeReq.headers.delete('via');
-      byeReq.headers.delete('content-type');
-      byeReq.headers.set('CSeq', `${invite.cseq.seq + 1} BYE`);
-      const pool = ep.poolFor(dst);
-      if (pool !== undefined) this.headers.fill(byeReq, pool, dst.proto);
-      const txn = ep.layer.request(byeReq, dst);
-      void txn.result.catch(() => undefined);
-    }
-  }
-
-  private rememberAck(ack: SipRequest, res: SipResponse, dst: SipDestination, ep: SipEndpoint): void {
-    this.acks.remember(ackKey(res), ack, dst, this.ackTtl(ep));
-  }
-
-  /** How long an ACK is remembered: 64*T1, as long as the 2xx may be retransmitted. */
-  private ackTtl(ep: SipEndpoint): number {
-    return 64 * ep.layer.timers.unreliable.T1;
+  ack2xx(invite: SipRequest, res: SipResponse, bye: boolean, ep?: SipEndpoint): Promise<void> {
+    return this.acks.ack2xx(invite, res, bye, ep);
   }
 
   /** @internal autoAck false: a 2xx the caller has to ACK; `ack(response)` finds its INVITE here. */
   awaitAck(invite: SipRequest, res: SipResponse): void {
-    const ep = this.endpoint;
-    if (ep !== undefined) this.acks.expectCallerAck(ackKey(res), invite, this.ackTtl(ep));
+    this.acks.awaitAck(invite, res);
   }
 
-  /** @internal a retransmitted 2xx during the INVITE's Accepted state: repeat an ACK already sent (by the caller, with autoAck false). */
+  /** @internal a retransmitted 2xx during the INVITE's Accepted state: repeat an ACK already sent. */
   reAck(res: SipResponse): void {
-    const known = this.acks.sentFor(ackKey(res));
-    if (known !== undefined && this.endpoint !== undefined) void this.endpoint.layer.sendStateless(known.ack, known.dst).catch((e: unknown) => this.reportError(e));
+    this.acks.reAck(res);
   }
-
-  /** A 2xx retransmitted after its transaction ended: repeat our ACK (RFC 3261 §13.2.2.4). */
-  private readonly strayListener = (res: SipResponse, _from: SipPeer): void => {
-    if (res.status < 200 || res.status >= 300) return;
-    let key: string;
-    try {
-      if (res.cseq.method !== 'INVITE') return;
-      key = ackKey(res);
-    } catch {
-      return;
-    }
-    const known = this.acks.sentFor(key);
-    if (known !== undefined && this.endpoint !== undefined) void this.endpoint.layer.sendStateless(known.ack, known.dst).catch(() => undefined);
-  };
 
   /** @internal how plain sends treat their responses (from the options). */
   get mode(): PendingMode {
