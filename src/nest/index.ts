@@ -9,3 +9,4 @@ export type { SipClientOptions, SipClientRequest, SipClientStatus, SipClientEven
 export { SipResponseError, SipClientClosedError } from './sip-response-error.js';
 export { resolveTarget, resolveLiteral, systemDns, type ResolvedTarget, type ResolveOverrides, type SipTransportName, type SipDnsResolver, type SipSrvRecord } from './sip-resolver.js';
 export type { SipClientAuth, SipCredentials, SipCredentialsLookup, DigestHashName } from '../auth/client-challenge.js';
+export { SipRegistration, type SipRegisterOptions, type SipRegistrationState, type SipRegistrationStatus } from './sip-registration.js';

@@ -15,6 +15,7 @@ import { ClientRouting } from './client-routing.js';
 import { OutboundHeaders } from './outbound-headers.js';
 import { IN_DIALOG, Pending, type BuiltRequestOptions, type PendingMode, type PendingOwner } from './pending-request.js';
 import { SipEndpoint } from './sip-endpoint.js';
+import { SipRegistration, stopRegistrations, type RegistrationHost, type SipRegisterOptions } from './sip-registration.js';
 import type { SipAckOptions, SipClientEvents, SipClientOptions, SipClientRequest } from './sip-client-options.js';
 import { SipClientClosedError } from './sip-response-error.js';
 import type { SipTransportName } from './sip-resolver.js';
@@ -28,7 +29,7 @@ const METHOD = /^[A-Za-z0-9.!%*_+`'~-]+$/;
  * a SipResponseError). Unsubscribing from an INVITE before its final response sends CANCEL.
  */
 // Status stays `string` in the base type: ClientsModule's `customClass: Type<ClientProxy>` must accept the class.
-export class SipClient extends ClientProxy<SipClientEvents> implements DialogSender, PendingOwner {
+export class SipClient extends ClientProxy<SipClientEvents> implements DialogSender, PendingOwner, RegistrationHost {
   private readonly logger = new Logger(SipClient.name);
   /** Warnings escaped (wire values) and rate-limited with a summary. */
   private readonly log = new RateLimitedLog((_kind, line) => this.logger.warn(line));
@@ -49,6 +50,8 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
   private readonly acks: ClientAcks;
   /** Nonces of answered challenges, reused by following requests (made on the first authenticated request). */
   private digests: DigestSessionCache | undefined = undefined;
+  private readonly registrations = new Set<SipRegistration>();
+  private unregistering: Promise<void> | undefined = undefined;
 
   constructor(options: SipClientOptions = {}) {
     super();
@@ -92,9 +95,16 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
     return this.endpoint;
   }
 
-  /** Fail every pending request with SipClientClosedError and release the client's sockets and timers. */
+  /**
+   * Remove the bindings of the registrations (`Expires: 0`, waiting at most 2 s for the answers),
+   * fail every pending request with SipClientClosedError, and release the client's sockets and timers.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.registrations.size > 0) {
+      await (this.unregistering ??= stopRegistrations(this.registrations, 2000));
+      if (this.closed) return;
+    }
     this.closed = true;
     const err = new SipClientClosedError();
     const ep = this.endpoint;
@@ -183,6 +193,29 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
     return placeCall(this, request, opts);
   }
 
+
+  /**
+   * Register `aor` and keep the binding alive (refreshed before it expires, re-registered after a
+   * failure with back-off, or at once when its TCP/TLS connection breaks) until `stop()` or
+   * `close()`; `status$` tells its state and the time granted.
+   */
+  register(opts: SipRegisterOptions): SipRegistration {
+    if (this.closed || this.unregistering !== undefined) throw new SipClientClosedError();
+    const reg = new SipRegistration(this, opts);
+    this.registrations.add(reg);
+    reg.start();
+    return reg;
+  }
+
+  /** @internal */
+  registrationEnded(reg: SipRegistration): void {
+    this.registrations.delete(reg);
+  }
+
+  /** @internal a registration's flow (see SipEndpoint.watchFlow). */
+  watchFlow(res: SipResponse, onLost: () => void): (() => void) | undefined {
+    return this.endpoint?.watchFlow(res, onLost);
+  }
 
   /** @internal DialogSender: a dialog's request, sent as built (Via, Max-Forwards added); 2xx not ACKed here. */
   sendInDialog(req: SipRequest, transport: string, flow?: DialogFlow, nextCSeq?: () => number): Observable<SipResponse> {

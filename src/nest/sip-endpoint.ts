@@ -74,6 +74,8 @@ export class SipEndpoint implements TransactionTransport {
   private readonly held = new Map<AnyTransaction, { pool: SocketPool; tid: string }>();
   /** The same, by id, to find them when their connection dies (an INVITE and its CANCEL share one). */
   private readonly heldTids = new Map<string, Set<AnyTransaction>>();
+  /** Flows (TCP/TLS connections) kept open for registrations, by the pool's id of the REGISTER: told when they break. */
+  private readonly flowWatchers = new Map<string, (err: Error) => void>();
   /** Responses no client transaction claimed (a SipClient sharing this endpoint re-ACKs 2xx from here). */
   private readonly strayListeners = new Set<(res: SipResponse, from: SipPeer) => void>();
 
@@ -165,10 +167,35 @@ export class SipEndpoint implements TransactionTransport {
    */
   private connectionLost(tids: string[], err: Error): void {
     for (const tid of tids) {
+      const watcher = this.flowWatchers.get(tid);
+      if (watcher !== undefined) {
+        this.flowWatchers.delete(tid);
+        watcher(err);
+      }
       const same = this.heldTids.get(tid);
       if (same === undefined) continue;
       for (const txn of [...same]) if (txn instanceof ClientTransaction) this.layer.abandon(txn, err);
     }
+  }
+
+  /**
+   * Keep the TCP/TLS connection a response came in on open (a registration's flow, RFC 5626) and
+   * call `onLost` once when it breaks. Undefined over UDP or when no open connection carries it;
+   * else the undo.
+   */
+  watchFlow(res: SipResponse, onLost: (err: Error) => void): (() => void) | undefined {
+    const via = res.topVia;
+    const proto = via?.transport.toLowerCase();
+    if (via === undefined || (proto !== 'tcp' && proto !== 'tls')) return undefined;
+    const pool = this.poolFor({ proto, addr: via.host, port: via.port ?? 0 });
+    const tid = pool?.tidOf(res);
+    if (pool === undefined || tid === undefined || !pool.hold(tid)) return undefined;
+    this.flowWatchers.set(tid, onLost);
+    return () => {
+      if (this.flowWatchers.get(tid) !== onLost) return;
+      this.flowWatchers.delete(tid);
+      pool.release(tid);
+    };
   }
 
   /** One handler per pool (not per message): remembers the pool of each connection, then hands over. */
@@ -245,6 +272,7 @@ export class SipEndpoint implements TransactionTransport {
     await Promise.all(this.pools.map((p) => p.close()));
     this.held.clear();
     this.heldTids.clear();
+    this.flowWatchers.clear();
   }
 }
 
