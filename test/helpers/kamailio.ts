@@ -230,17 +230,19 @@ async function probe(port: number, timeoutMs: number): Promise<boolean> {
 }
 
 /**
- * Start Kamailio on a random free high port; resolves once it answers an OPTIONS on UDP.
+ * Start Kamailio on a random free high port (with `config`, another config than the proxy's above,
+ * e.g. test/helpers/kamailio-auth.ts; it must answer an OPTIONS to itself 200 and listen on
+ * 127.0.0.1 UDP); resolves once it answers an OPTIONS on UDP.
  * Rejects (with its log) if it exits or does not answer within `timeoutMs`.
  */
-export async function startKamailio(o: { timeoutMs?: number } = {}): Promise<Kamailio> {
+export async function startKamailio(o: { timeoutMs?: number; config?: (port: number, ipv6: boolean) => string } = {}): Promise<Kamailio> {
   const ipv6 = await hasIpv6Loopback();
   let lastLog = '';
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await randomFreePort(ipv6);
     const dir = mkdtempSync(join(tmpdir(), 'kamailio-'));
     const cfg = join(dir, 'kamailio.cfg');
-    writeFileSync(cfg, kamailioConfig(port, ipv6));
+    writeFileSync(cfg, (o.config ?? kamailioConfig)(port, ipv6));
     // -DD: no daemon (the main process stays our child; it forks its workers); -E: log to stderr;
     // -n 1: one worker per listener; -m/-M: small shared/private memory; -Y/-w: runtime and working
     // dir in the temp dir (no /var/run/kamailio); no ctl/jsonrpc module is loaded (no FIFO, no socket).
