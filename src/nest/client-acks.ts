@@ -24,6 +24,8 @@ export class ClientAcks {
   private readonly memory = new AckMemory();
   /** Automatic ACKs still being sent, by the 2xx. */
   private readonly sending = new WeakMap<SipResponse, Promise<void>>();
+  /** A dialog's re-INVITE as last sent (credentials included), by its 2xx. */
+  private readonly reinvites = new WeakMap<SipResponse, SipRequest>();
 
   constructor(
     private readonly host: AckHost,
@@ -46,8 +48,10 @@ export class ClientAcks {
     await ep.layer.sendStateless(ack, dst);
   }
 
-  /** A dialog's ACK of a 2xx to its re-INVITE. */
+  /** A dialog's ACK of a 2xx to its re-INVITE, with the credentials of the INVITE (RFC 3261 §13.2.2.4). */
   sendAck(ack: SipRequest, response: SipResponse, transport: SipTransportName, flow?: DialogFlow): Promise<void> {
+    const invite = this.reinvites.get(response);
+    if (invite !== undefined) for (const key of ['authorization', 'proxy-authorization']) invite.headers.copyTo(ack.headers, key);
     // At once when it can (connected, an address, a bound leg): it must leave before the next request.
     const ep = this.host.endpoint;
     if (ep !== undefined) {
@@ -81,6 +85,11 @@ export class ClientAcks {
     }
     this.memory.forgetAwaiting(key);
     this.memory.remember(key, ack, dst, this.ttl(ep));
+  }
+
+  /** A dialog's re-INVITE got this 2xx: the dialog's ACK of it is sent with sendAck. */
+  inDialog2xx(invite: SipRequest, res: SipResponse): void {
+    if (invite.headers.has('authorization') || invite.headers.has('proxy-authorization')) this.reinvites.set(res, invite);
   }
 
   /** The automatic ACK of a 2xx is on its way (invite() resolves once it left). */

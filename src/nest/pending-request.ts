@@ -13,6 +13,8 @@ export interface PendingOwner {
   ack2xx(invite: SipRequest, res: SipResponse, bye: boolean, ep?: SipEndpoint): Promise<void>;
   ackSending(res: SipResponse, sending: Promise<void>): void;
   awaitAck(invite: SipRequest, res: SipResponse): void;
+  /** A dialog's re-INVITE got this 2xx (the dialog ACKs it; `invite` is the request as last sent). */
+  inDialog2xx(invite: SipRequest, res: SipResponse): void;
   reAck(res: SipResponse): void;
   reportError(err: unknown): void;
   settled(p: Pending): void;
@@ -86,6 +88,7 @@ export class Pending {
       if (this.unsubscribed) void this.client.ack2xx(this.request!, res, true).catch((e: unknown) => this.client.reportError(e));
       else if (this.mode.autoAck) this.client.ackSending(res, this.client.ack2xx(this.request!, res, false));
       else if (!this.mode.inDialog) this.client.awaitAck(this.request!, res);
+      else this.client.inDialog2xx(this.request!, res);
     }
     if (this.done) return;
     this.finish();

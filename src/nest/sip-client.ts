@@ -385,6 +385,11 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
     this.acks.awaitAck(invite, res);
   }
 
+  /** @internal a dialog's re-INVITE got a 2xx: its ACK will carry the credentials the INVITE went with. */
+  inDialog2xx(invite: SipRequest, res: SipResponse): void {
+    this.acks.inDialog2xx(invite, res);
+  }
+
   /** @internal a retransmitted 2xx during the INVITE's Accepted state: repeat an ACK already sent. */
   reAck(res: SipResponse): void {
     this.acks.reAck(res);

@@ -49,7 +49,8 @@ export function buildCancel(request: SipRequest): SipRequest {
 /**
  * `ACK` for a 2xx response to an INVITE (§13.2.2.4): a request of its own (new branch, end to
  * end), Request-URI = the remote target (the response's Contact), route set = the response's
- * Record-Route reversed. A UA core helper; the transaction layer never sends it by itself.
+ * Record-Route reversed, the INVITE's credentials. A UA core helper; the transaction layer never
+ * sends it by itself.
  * Strict routing (a first route without `;lr`) is not handled.
  */
 export function buildAckFor2xx(invite: SipRequest, response: SipResponse, opts: { branch?: string; body?: Buffer | string; contentType?: string } = {}): SipRequest {
@@ -67,6 +68,9 @@ export function buildAckFor2xx(invite: SipRequest, response: SipResponse, opts: 
     ['Call-ID', invite.callId],
     ['CSeq', invite.cseq.seq + ' ACK'],
   );
+  // "The ACK MUST contain the same credentials as the INVITE."
+  for (const a of h.getAll('authorization')) headers.push(['Authorization', a]);
+  for (const a of h.getAll('proxy-authorization')) headers.push(['Proxy-Authorization', a]);
   if (opts.contentType !== undefined) headers.push(['Content-Type', opts.contentType]);
   const contact = response.contacts[0];
   return new SipRequest({ method: 'ACK', uri: contact?.uri ?? invite.uri, headers, body: opts.body });

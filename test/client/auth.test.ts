@@ -228,6 +228,10 @@ describe('INVITE and dialogs', () => {
     answer200(re2);
     expect((await reinvite).status).toBe(200);
     await waitUntil(() => peer.acks.some((a) => a.cseq.seq === re2.req.cseq.seq && a.to.tag === 'uas-tag'), 2000, 'the ACK of the re-INVITE, with its CSeq');
+    // Both ACKs carry the credentials of the INVITE they acknowledge (RFC 3261 §13.2.2.4).
+    const ackOf = (r: Received) => peer.acks.find((a) => a.cseq.seq === r.req.cseq.seq)!;
+    expect(ackOf(inv2).headers.get('proxy-authorization')).toBe(inv2.req.headers.get('proxy-authorization'));
+    expect([ackOf(re2).headers.get('authorization'), ackOf(re2).headers.get('proxy-authorization')]).toEqual([re2.req.headers.get('authorization'), re2.req.headers.get('proxy-authorization')]);
     expect(dialog.localCSeq).toBe(re2.req.cseq.seq);
 
     const bye = lastValueFrom(dialog.bye());

@@ -22,6 +22,17 @@ describe('transaction message helpers', () => {
     expect(ack.cseq).toEqual({ seq: 1, method: 'ACK' });
     expect(ack.contentType).toBe('application/sdp');
     expect(ack.body.toString()).toBe('v=0\r\n');
+    expect([ack.headers.has('authorization'), ack.headers.has('proxy-authorization')]).toEqual([false, false]);
+  });
+
+  it('buildAckFor2xx: the ACK carries the credentials of the INVITE (§13.2.2.4)', () => {
+    const invite = req();
+    invite.headers.append('Proxy-Authorization', 'Digest username="a", realm="p1", nonce="1", uri="sip:x", response="0"');
+    invite.headers.append('Proxy-Authorization', 'Digest username="a", realm="p2", nonce="2", uri="sip:x", response="0"');
+    invite.headers.append('Authorization', 'Digest username="a", realm="uas", nonce="3", uri="sip:x", response="0"');
+    const ack = wire(buildAckFor2xx(invite, resp(invite, 200, 'callee')));
+    expect(ack.headers.getAll('proxy-authorization')).toEqual(invite.headers.getAll('proxy-authorization'));
+    expect(ack.headers.getAll('authorization')).toEqual(invite.headers.getAll('authorization'));
   });
 
   it('buildCancel keeps the INVITE branch, so the CANCEL matches its server transaction', () => {
