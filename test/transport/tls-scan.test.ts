@@ -69,3 +69,12 @@ describe('TLS leg under a port scan', () => {
     expect(await servedByTls(port)).toBe(true);
   });
 });
+
+test('an established TLS connection is not counted as handshaking', async () => {
+  const pool = await tlsLeg({});
+  const peer = await StreamPeer.connectTls(pool.local.port, '127.0.0.1', { ca: pki.ca });
+  peer.send(request({ transport: 'TLS' }));
+  await peer.message(1, 3000);
+  expect(pool.connections).toBe(1);
+  expect(pool.stats.handshaking).toBe(0);
+});
