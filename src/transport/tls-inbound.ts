@@ -33,6 +33,7 @@ export class TlsInbound {
     private readonly server: net.Server,
     private readonly policy: TlsPolicy,
   ) {
+    server.prependListener('connection', this.beforeTlsSocket);
     server.on('connection', this.onRawConnection);
     server.on('secureConnection', this.onSecureConnection);
     server.on('tlsClientError', this.onTlsClientError);
@@ -51,6 +52,7 @@ export class TlsInbound {
   /** The listener is closed: stop listening to it. */
   detach(): void {
     const s = this.server;
+    s.off('connection', this.beforeTlsSocket);
     s.off('connection', this.onRawConnection);
     s.off('secureConnection', this.onSecureConnection);
     s.off('tlsClientError', this.onTlsClientError);
@@ -60,6 +62,15 @@ export class TlsInbound {
     if (socket === undefined || this.pending.get(key) === socket) this.pending.delete(key);
     this.owner.stats.handshaking = this.pending.size;
   }
+
+  /**
+   * Before Node wraps the raw socket in its TLS socket, which copies allowHalfOpen from it: a peer
+   * that sends FIN before the handshake is done (a scanner's connect+close) can never finish it, so
+   * its socket closes then, not at the handshake timeout. Once secure it is half-open again (SIP).
+   */
+  private readonly beforeTlsSocket = (socket: net.Socket): void => {
+    socket.allowHalfOpen = false;
+  };
 
   /** The raw TCP socket, before the handshake: screened before a handshake is spent on it. */
   private readonly onRawConnection = (socket: net.Socket): void => {
@@ -77,6 +88,8 @@ export class TlsInbound {
 
   private readonly onSecureConnection = (socket: tls.TLSSocket): void => {
     this.done(peerKey(socket.remoteAddress ?? '', socket.remotePort ?? 0), undefined);
+    // A peer may send its request and FIN and still read the response (Duplex: settable until 'end').
+    socket.allowHalfOpen = true;
     if (!this.policy.acceptClient(socket)) {
       this.owner.stats.tlsFailures++;
       this.owner.report(new TlsError(`client certificate rejected: ${String(socket.authorizationError)}`));
