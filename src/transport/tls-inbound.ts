@@ -19,8 +19,8 @@ export interface TlsInboundOwner {
  * Inbound TLS before the pool has a connection: the TCP sockets the listener accepted whose
  * handshake is not done. Each leaves exactly once: handshake done (the owner accepts it), or
  * destroyed when the handshake fails, times out (the server's handshakeTimeout, CONNECT_TIMEOUT)
- * or the peer goes first. Node reports those as 'tlsClientError' but leaves the socket open (in
- * CLOSE-WAIT after a port scan's connect+close), holding a slot of the listener's maxConnections.
+ * or the peer goes first (RST, or FIN: see beforeTlsSocket). Node reports those as 'tlsClientError'
+ * but leaves the socket open, holding a slot of the listener's maxConnections.
  */
 export class TlsInbound {
   /** Raw sockets by addr|port as Node reports it (the TLS socket reports the same handle's peer). */
@@ -37,11 +37,6 @@ export class TlsInbound {
     server.on('connection', this.onRawConnection);
     server.on('secureConnection', this.onSecureConnection);
     server.on('tlsClientError', this.onTlsClientError);
-  }
-
-  /** Handshakes in progress now. */
-  get size(): number {
-    return this.pending.size;
   }
 
   /** Pool closing: destroy every socket still in its handshake. */
