@@ -216,8 +216,8 @@ export class Connection implements FrameSink, TidOwner {
 
   /**
    * A whole frame (the framer found its end) that is not a usable message: answer it (400, 505...)
-   * and keep reading, since the next message starts right after it. Framing errors and size limits
-   * (513) close.
+   * or drop it, and keep reading, since the next message starts right after it. Framing errors,
+   * size limits (513) and frames that are not SIP close.
    */
   private rejectMessage(err: unknown): void {
     // Over a size limit (513): the peer is not to be trusted with more input.
@@ -226,12 +226,16 @@ export class Connection implements FrameSink, TidOwner {
       return;
     }
     const res = responseForParseError(err);
-    // Nothing to answer with (no Via, From...): a peer that cannot be told is closed, as before.
+    const stats = this.transport.stats;
     if (res === undefined) {
-      this.rejectInput(err);
+      // Never answered (an ACK, a response) yet a SIP message: dropped, as a datagram would be; the
+      // connection may carry other transactions (a call's ACK, its BYE). Input without even a
+      // transaction's headers (HTTP, junk) is no SIP peer: closed.
+      const h = err.headers;
+      if (h === undefined || !h.has('via') || !h.has('call-id') || !h.has('cseq')) this.rejectInput(err);
+      else stats.parseErrors++;
       return;
     }
-    const stats = this.transport.stats;
     stats.parseErrors++;
     stats.errorResponses++;
     this.write(res).catch(() => undefined);

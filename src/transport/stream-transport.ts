@@ -4,6 +4,7 @@ import { validateRequest, type ParseLimits, type SipMessage } from '../message/i
 import { familyOf, isPort, isWildcard, normalizeAddr, peerKey } from './address.js';
 import { CLOSING, CONNECTING, Connection, now, OPEN, type ConnectionOwner } from './connection.js';
 import {
+  ConnectionClosedError,
   ConnectionExpiredError,
   ConnectTimeoutError,
   InvalidDestinationError,
@@ -16,11 +17,11 @@ import { expireAfterMs } from './limits.js';
 import type { PoolCore } from './pool-core.js';
 import { responseTarget } from './response-target.js';
 import { TidRegistry } from './tid-registry.js';
-import { ConnectionClosedError } from './errors.js';
 import type { TlsPolicy } from './tls-options.js';
 import { transactionKey } from './transaction-key.js';
 import type { Family, Peer } from './types.js';
 import { SourceConnections } from './source-connections.js';
+import { TlsInbound, type TlsInboundOwner } from './tls-inbound.js';
 
 /** A half-closed or failed connection gets at most this long to flush before it is destroyed. */
 const CLOSE_GRACE_MS = 1000;
@@ -29,7 +30,7 @@ const CLOSE_GRACE_MS = 1000;
  * TCP and TLS side of a pool: the listener, the connections (inbound and outgoing) and the one
  * sweep timer that expires idle connections and times out connects.
  */
-export class StreamTransport implements ConnectionOwner {
+export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
   readonly proto: 'tcp' | 'tls';
   readonly registry: TidRegistry<Connection>;
   readonly parseLimits: ParseLimits;
@@ -37,10 +38,8 @@ export class StreamTransport implements ConnectionOwner {
   private readonly conns = new Set<Connection>();
   /** Connection per peer address (addr|port): the one new sends to that peer reuse. */
   private readonly byPeer = new Map<string, Connection>();
-  /** TLS: accepted TCP sockets whose handshake is not done yet (closed with the pool). */
-  private readonly handshaking = new Set<net.Socket>();
-  /** TLS sockets whose failed handshake was already counted and reported (Node can report one twice). */
-  private readonly failedHandshakes = new WeakSet<tls.TLSSocket>();
+  /** TLS: inbound sockets whose handshake is not done yet. */
+  private readonly tlsInbound: TlsInbound | undefined;
   /** Inbound connections per source address (MAX_CONNECTIONS_PER_SOURCE). */
   private readonly perSource: SourceConnections;
   private timer: NodeJS.Timeout | undefined;
@@ -69,11 +68,8 @@ export class StreamTransport implements ConnectionOwner {
     server.maxConnections = l.MAX_CONNECTIONS;
     server.on('error', this.onServerError);
     server.on('drop', this.onDrop);
-    if (this.proto === 'tls') {
-      server.on('connection', this.onRawTlsConnection);
-      server.on('secureConnection', this.onSecureConnection);
-      server.on('tlsClientError', this.onTlsClientError);
-    } else server.on('connection', this.onConnection);
+    if (this.proto === 'tls') this.tlsInbound = new TlsInbound(this, server, tlsPolicy!);
+    else server.on('connection', this.onConnection);
   }
 
   get limits() {
@@ -250,7 +246,8 @@ export class StreamTransport implements ConnectionOwner {
 
   // --- inbound ---
 
-  private accept(socket: net.Socket): Connection | undefined {
+  /** A new inbound connection (TLS: handshake done and client accepted). */
+  accept(socket: net.Socket): Connection | undefined {
     if (this.isClosed || socket.remoteAddress === undefined) {
       socket.destroy();
       return undefined;
@@ -282,47 +279,21 @@ export class StreamTransport implements ConnectionOwner {
     return true;
   }
 
-  private readonly onConnection = (socket: net.Socket): void => {
-    if (this.foreign(socket) || !this.perSource.admit(socket)) return;
-    this.accept(socket);
-  };
-
-  /** TLS: the raw TCP socket, before the handshake (drop foreign peers before spending a handshake). */
-  private readonly onRawTlsConnection = (socket: net.Socket): void => {
+  /** A new TCP connection (TLS: before its handshake): false when it was refused and destroyed. */
+  admit(socket: net.Socket): boolean {
     if (this.isClosed) {
       socket.destroy();
-      return;
+      return false;
     }
-    if (this.foreign(socket) || !this.perSource.admit(socket)) return;
-    this.handshaking.add(socket);
-    this.stats.handshaking = this.handshaking.size;
-    socket.once('close', () => {
-      this.handshaking.delete(socket);
-      this.stats.handshaking = this.handshaking.size;
-    });
-  };
+    return !this.foreign(socket) && this.perSource.admit(socket);
+  }
 
-  private readonly onSecureConnection = (socket: tls.TLSSocket): void => {
-    if (!this.tlsPolicy!.acceptClient(socket)) {
-      this.stats.tlsFailures++;
-      this.core.report(new TlsError(`client certificate rejected: ${String(socket.authorizationError)}`));
-      socket.destroy();
-      return;
-    }
-    this.accept(socket);
-  };
+  report(err: Error): void {
+    this.core.report(err);
+  }
 
-  /**
-   * An inbound handshake failed or timed out (CONNECT_TIMEOUT), or the peer went before finishing
-   * it (a port scan): Node reports it but leaves the socket open, in CLOSE-WAIT, holding a slot of
-   * MAX_CONNECTIONS. Destroy it; report once per socket.
-   */
-  private readonly onTlsClientError = (err: Error, socket: tls.TLSSocket): void => {
-    if (this.failedHandshakes.has(socket)) return;
-    this.failedHandshakes.add(socket);
-    socket.destroy();
-    this.stats.tlsFailures++;
-    this.core.report(new TlsError(`inbound TLS handshake failed: ${err.message}`, { cause: err }));
+  private readonly onConnection = (socket: net.Socket): void => {
+    if (this.admit(socket)) this.accept(socket);
   };
 
   /** net.Server refused a connection itself (maxConnections). */
@@ -410,7 +381,7 @@ export class StreamTransport implements ConnectionOwner {
       if (!this.server.listening) resolve();
       else this.server.close(() => resolve());
     });
-    for (const s of this.handshaking) s.destroy();
+    this.tlsInbound?.close();
     for (const c of this.conns) c.fail(err);
     const drained = new Promise<void>((resolve) => {
       this.onDrained = resolve;
@@ -421,9 +392,7 @@ export class StreamTransport implements ConnectionOwner {
       s.off('error', this.onServerError);
       s.off('drop', this.onDrop);
       s.off('connection', this.onConnection);
-      s.off('connection', this.onRawTlsConnection);
-      s.off('secureConnection', this.onSecureConnection);
-      s.off('tlsClientError', this.onTlsClientError);
+      this.tlsInbound?.detach();
       this.registry.clear();
     });
   }

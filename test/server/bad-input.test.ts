@@ -1,6 +1,6 @@
 // Bad input never reaches a handler and never stops the server: what the codec rejects gets the
 // 400 / 505 / 513 it names (when an answer can be built), over UDP and TCP; TCP connections whose
-// framing broke are closed (a stream cannot resynchronise).
+// framing broke are closed (a stream cannot resynchronise), others stay open.
 import 'reflect-metadata';
 import { Controller, Module } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
@@ -123,6 +123,23 @@ describe('bad input', () => {
       expect(c.statuses).toEqual([400]);
       expect(handled).not.toContain(id);
       await stillServing();
+    });
+
+    it('a well-framed request that does not parse (Net::SIP\'s REGISTER <sip:x@y>, SIP/3.0) gets 400 / 505 and the same connection serves the next request (issue 11 §3)', async () => {
+      const c = await StreamClient.connect(app.port('tcp'));
+      try {
+        c.send(sipRequest({ method: 'REGISTER', callId: `netsip-${uniq()}`, transport: 'TCP' }).replace('REGISTER sip:svc@127.0.0.1 SIP/2.0', 'REGISTER <sip:x@y> SIP/2.0'));
+        await waitUntil(() => c.statuses.length === 1, 3000, 'the 400');
+        c.send(sipRequest({ callId: `v3-${uniq()}`, transport: 'TCP' }).replace(' SIP/2.0\r\n', ' SIP/3.0\r\n'));
+        await waitUntil(() => c.statuses.length === 2, 3000, 'the 505');
+        const id = `after-${uniq()}`;
+        c.send(sipRequest({ callId: id, transport: 'TCP' }));
+        expect((await c.response(id)).status).toBe(200);
+        expect(c.statuses).toEqual([400, 505, 200]);
+        expect(c.closed).toBe(false);
+      } finally {
+        c.close();
+      }
     });
 
     it('a header section that never ends within MAX_SIP_HEADER: closed, never handled', async () => {

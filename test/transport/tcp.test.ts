@@ -206,6 +206,27 @@ describe.each(LOOPBACKS)('TCP over %s', (_name, host) => {
     expect(pool.stats.errorResponses).toBe(3);
   });
 
+  test('a well-framed SIP message that is never answered (malformed ACK, malformed response) is dropped; the connection serves the next request', async () => {
+    const pool = await createPool({ proto: 'tcp', host, port: 0 });
+    const got: Got[] = [];
+    pool.attach((msg, from) => {
+      got.push({ msg, from });
+      if (msg.isRequest()) void pool.sendto(createResponse(msg, 200), from).catch(() => {});
+    });
+    const peer = await StreamPeer.connect(pool.local.port, host);
+    peer.send(request({ method: 'ACK' }).replace('Max-Forwards: 70', 'Max-Forwards: 9999'));
+    peer.send(
+      'SIP/2.0 abc OK\r\nVia: SIP/2.0/TCP client.invalid:5060;branch=z9hG4bKr\r\nFrom: <sip:a@b>;tag=1\r\n' +
+        'To: <sip:c@d>;tag=2\r\nCall-ID: r1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n',
+    );
+    peer.send(request());
+    const res = await peer.message(1);
+    expect(res.isResponse() && res.status).toBe(200);
+    expect(got).toHaveLength(1);
+    expect(peer.ended).toBe(false);
+    expect(pool.stats).toMatchObject({ parseErrors: 2, errorResponses: 0, connectionsFailed: 0, connectionsOpen: 1 });
+  });
+
   test('a request without Via is not routable: closed (no 400 possible)', async () => {
     const pool = await createPool({ proto: 'tcp', host, port: 0 });
     const got = collect(pool);

@@ -189,3 +189,18 @@ test('a TLS response to a request received over TLS reuses its connection (no ne
   await pool.sendto(req, { addr: '127.0.0.1', port: peer.socket.localPort! });
   expect((await peer.message(2)).isRequest()).toBe(true);
 });
+
+test('half-close over TLS: a client that sends a request and FIN still gets the response, then the connection closes', async () => {
+  // Inbound TLS sockets are not half-open during the handshake (see tls-scan.test.ts), and are again once secure.
+  const pool = await createPool({ proto: 'tls', host: '127.0.0.1', port: 0, tls: { ...pki.b }, limits: { MIN_EXPIRE: 0.2, MAX_EXPIRE: 0.4 } });
+  pool.attach((msg, from) => {
+    if (msg.isRequest()) setTimeout(() => void pool.sendto(createResponse(msg, 200), from).catch(() => {}), 50);
+  });
+  const peer = await StreamPeer.connectTls(pool.local.port, '127.0.0.1', { ca: pki.ca, allowHalfOpen: true } as tls.ConnectionOptions);
+  peer.send(request({ transport: 'TLS' }));
+  peer.socket.end();
+  const r = await peer.message(1);
+  expect(r.isResponse() && r.status).toBe(200);
+  await peer.waitClosed();
+  await waitUntil(() => pool.connections === 0);
+});
