@@ -4,8 +4,8 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 export type NonceCheck = 'valid' | 'stale' | 'invalid';
 
 /**
- * Nonces without per-challenge memory: `<issue time, base36>.<HMAC-SHA256(secret, time:realm)>`
- * in base64url. Any instance holding the same secret checks any other's nonce; an authentic nonce
+ * Nonces without per-challenge memory: `<issue time, base36>.<9 random bytes>.<HMAC-SHA256(secret,
+ * time.random:realm)>`, base64url. Any instance holding the same secret checks any other's nonce; an authentic nonce
  * past its lifetime is `stale` (the client gets a fresh challenge with `stale=true` and retries
  * without asking its user again), anything else is `invalid`.
  */
@@ -23,18 +23,21 @@ export class NonceMinter {
   }
 
   mint(realm: string): string {
-    const t = this.now().toString(36);
+    // The random part keeps two challenges of one millisecond apart: each client counts its own nc.
+    const t = `${this.now().toString(36)}.${randomBytes(9).toString('base64url')}`;
     return `${t}.${this.mac(t, realm)}`;
   }
 
   check(nonce: string, realm: string): NonceCheck {
+    if (nonce.length > 80) return 'invalid';
     const dot = nonce.indexOf('.');
-    if (dot <= 0 || dot > 12 || nonce.length > 64) return 'invalid';
-    const t = nonce.slice(0, dot);
-    const given = Buffer.from(nonce.slice(dot + 1), 'utf8');
+    const dot2 = dot <= 0 || dot > 12 ? -1 : nonce.indexOf('.', dot + 1);
+    if (dot2 === -1) return 'invalid';
+    const t = nonce.slice(0, dot2);
+    const given = Buffer.from(nonce.slice(dot2 + 1), 'utf8');
     const expected = Buffer.from(this.mac(t, realm), 'utf8');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'invalid';
-    const issued = parseInt(t, 36);
+    const issued = parseInt(nonce.slice(0, dot), 36);
     if (!Number.isFinite(issued)) return 'invalid';
     const age = this.now() - issued;
     if (age < -5_000) return 'invalid'; // from the future: another instance's clock far ahead, or forged
@@ -48,11 +51,14 @@ export class NonceMinter {
 
 /**
  * The highest nonce-count seen per nonce (RFC 7616 §3.4: a repeated or lower `nc` is a replay),
- * bounded: past `max` nonces the oldest is forgotten (its next use then counts as fresh, which
- * only lets a replay through for a nonce nobody used for a long while).
+ * bounded: past `max` nonces the oldest is forgotten, and so is every nonce issued no later than it
+ * (`forgotten()`): such a nonce gets a fresh challenge with stale=true instead of a check that could
+ * let a replay through. Clients lose nothing but one round trip.
  */
 export class NonceCounts {
   private readonly seen = new Map<string, number>();
+  /** Issue time of the newest nonce evicted so far. */
+  private floor = -Infinity;
 
   constructor(private readonly max = 100_000) {}
 
@@ -60,15 +66,32 @@ export class NonceCounts {
   accept(nonce: string, nc: number): boolean {
     const last = this.seen.get(nonce);
     if (last !== undefined && nc <= last) return false;
-    if (last === undefined && this.seen.size >= this.max) {
-      const oldest = this.seen.keys().next().value;
-      if (oldest !== undefined) this.seen.delete(oldest);
+    if (last === undefined) {
+      if (issuedAt(nonce) <= this.floor) return false;
+      if (this.seen.size >= this.max) {
+        const oldest = this.seen.keys().next().value;
+        if (oldest !== undefined) {
+          this.seen.delete(oldest);
+          this.floor = Math.max(this.floor, issuedAt(oldest));
+        }
+      }
     }
     this.seen.set(nonce, nc);
     return true;
   }
 
+  /** A nonce whose counts may have been evicted: it must not be trusted, only replaced. */
+  forgotten(nonce: string): boolean {
+    return !this.seen.has(nonce) && issuedAt(nonce) <= this.floor;
+  }
+
   get size(): number {
     return this.seen.size;
   }
+}
+
+/** The issue time a NonceMinter wrote in front of the dot (NaN for anything else). */
+function issuedAt(nonce: string): number {
+  const dot = nonce.indexOf('.');
+  return dot <= 0 ? NaN : parseInt(nonce.slice(0, dot), 36);
 }

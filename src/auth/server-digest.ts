@@ -41,20 +41,31 @@ export interface DigestRequest {
   offered?: readonly DigestAlgorithm[];
 }
 
+/** A credential that passed every check that needs no secret (inspectDigest). */
+export interface DigestFields {
+  username: string;
+  algorithm: DigestAlgorithm;
+  nonce: string;
+  uri: string;
+  response: string;
+  qop: string;
+  nc: string;
+  cnonce: string;
+}
+
 /**
- * Check a Digest credential (RFC 3261 §22.4, RFC 7616 §3.4.5): realm ours, `uri` the Request-URI,
- * an algorithm we offered, qop=auth, a nonce of ours not stale, a nonce-count not seen before, and
- * the response right (compared in constant time). `secret` is what the lookup gave for the user
- * (undefined: unknown user, refused like a wrong password).
+ * The checks of a Digest credential that need no secret (RFC 3261 §22.4, RFC 7616 §3.4.5): realm
+ * ours, an algorithm we offered, `uri` the Request-URI, qop=auth with nc and cnonce, a nonce of ours
+ * and not stale. Done first, so that garbage never costs a credentials lookup.
  */
-export function verifyDigest(cred: AuthHeader, req: DigestRequest, secret: StoredSecret | undefined, minter: NonceMinter, counts: NonceCounts): DigestVerdict {
+export function inspectDigest(cred: AuthHeader, req: DigestRequest, minter: NonceMinter): DigestFields | { ok: false; reason: DigestFailure } {
   if (cred.scheme.toLowerCase() !== 'digest') return { ok: false, reason: 'malformed' };
   const p = cred.params;
   const username = p.get('username');
   const nonce = p.get('nonce');
   const uri = p.get('uri');
   const response = p.get('response');
-  if (!username || !nonce || !uri || !response || response.length > 128) return { ok: false, reason: 'malformed' };
+  if (!username || !nonce || !uri || !response || response.length > 128 || username.length > 256) return { ok: false, reason: 'malformed' };
   if (p.get('realm') !== req.realm) return { ok: false, reason: 'realm' };
   const algorithm = digestAlgorithm(p.get('algorithm'));
   if (algorithm === undefined || !(req.offered ?? OFFERED).includes(algorithm)) return { ok: false, reason: 'algorithm' };
@@ -62,22 +73,48 @@ export function verifyDigest(cred: AuthHeader, req: DigestRequest, secret: Store
   const qop = p.get('qop');
   const nc = p.get('nc');
   const cnonce = p.get('cnonce');
-  if (qop !== 'auth' || nc === undefined || !/^[0-9a-fA-F]{8}$/.test(nc) || !cnonce) return { ok: false, reason: 'qop' };
+  if (qop !== 'auth' || nc === undefined || !isNonceCount(nc) || !cnonce) return { ok: false, reason: 'qop' };
   const n = minter.check(nonce, req.realm);
   if (n === 'invalid') return { ok: false, reason: 'nonce' };
   if (n === 'stale') return { ok: false, reason: 'stale' };
+  return { username, algorithm, nonce, uri, response, qop, nc, cnonce };
+}
+
+/**
+ * The response check of an inspected credential: `secret` is what the lookup gave for the user
+ * (undefined: unknown user, refused like a wrong password); compared in constant time; the
+ * nonce-count is recorded only once the response is right, so a forger cannot burn a client's counts.
+ */
+export function checkDigestResponse(f: DigestFields, method: string, realm: string, secret: StoredSecret | undefined, counts: NonceCounts): DigestVerdict {
   if (secret === undefined) return { ok: false, reason: 'unknown-user' };
   let ha1: string;
-  if (typeof secret === 'string') ha1 = computeHa1(algorithm, username, req.realm, secret);
-  else if ((secret.algorithm ?? 'MD5') === algorithm) ha1 = secret.ha1;
+  if (typeof secret === 'string') ha1 = computeHa1(f.algorithm, f.username, realm, secret);
+  else if ((secret.algorithm ?? 'MD5') === f.algorithm) ha1 = secret.ha1;
   else return { ok: false, reason: 'algorithm' }; // an HA1 is for one hash only
-  const expected = digestResponse({ algorithm, ha1, nonce, method: req.method, uri, qop, nc, cnonce });
+  const expected = digestResponse({ algorithm: f.algorithm, ha1, nonce: f.nonce, method, uri: f.uri, qop: f.qop, nc: f.nc, cnonce: f.cnonce });
   const a = Buffer.from(expected, 'utf8');
-  const b = Buffer.from(response.toLowerCase(), 'utf8');
+  const b = Buffer.from(f.response.toLowerCase(), 'utf8');
   if (a.length !== b.length || !timingSafeEqual(a, b)) return { ok: false, reason: 'response' };
-  // Counted only once the response is right: a forger cannot burn a client's nonce-counts.
-  if (!counts.accept(nonce, parseInt(nc, 16))) return { ok: false, reason: 'replay' };
-  return { ok: true, username, algorithm };
+  if (counts.forgotten(f.nonce)) return { ok: false, reason: 'stale' };
+  if (!counts.accept(f.nonce, parseInt(f.nc, 16))) return { ok: false, reason: 'replay' };
+  return { ok: true, username: f.username, algorithm: f.algorithm };
+}
+
+/** Both steps at once, for a secret already at hand. */
+export function verifyDigest(cred: AuthHeader, req: DigestRequest, secret: StoredSecret | undefined, minter: NonceMinter, counts: NonceCounts): DigestVerdict {
+  const f = inspectDigest(cred, req, minter);
+  if ('ok' in f) return f;
+  return checkDigestResponse(f, req.method, req.realm, secret, counts);
+}
+
+/** Eight hex digits (RFC 7616 §3.4: nc-value), checked without a regex. */
+function isNonceCount(nc: string): boolean {
+  if (nc.length !== 8) return false;
+  for (let i = 0; i < 8; i++) {
+    const c = nc.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
 }
 
 /** The credential's `uri` names the Request-URI (RFC 3261 §22.4: compared as URIs). */

@@ -1,6 +1,6 @@
 export { SipServer, type SipServerOptions, type SipServerStatus, type SipServerEvents } from './sip-server.js';
 export { SipContext, type SipContextArgs } from './sip-context.js';
-export { SipException, isSipErrorPayload, type SipErrorPayload } from './sip-exception.js';
+export { SipException, SipDropException, isSipErrorPayload, isSipDropPayload, type SipErrorPayload, type SipDropPayload } from './sip-exception.js';
 export { toSipResponse, type SipReply, type SipResponseDescription } from './sip-reply.js';
 export { SipEndpoint, type SipLeg, type SipEndpointOptions } from './sip-endpoint.js';
 export { SipClient } from './sip-client.js';
@@ -10,3 +10,5 @@ export { SipResponseError, SipClientClosedError } from './sip-response-error.js'
 export { resolveTarget, resolveLiteral, systemDns, type ResolvedTarget, type ResolveOverrides, type SipTransportName, type SipDnsResolver, type SipSrvRecord } from './sip-resolver.js';
 export type { SipClientAuth, SipCredentials, SipCredentialsLookup, DigestHashName } from '../auth/client-challenge.js';
 export { SipRegistration, type SipRegisterOptions, type SipRegistrationState, type SipRegistrationStatus } from './sip-registration.js';
+export { SipAuthModule, type SipAuthModuleOptions, type SipAuthModuleAsyncOptions } from './sip-auth-module.js';
+export { SipDigestGuard, SipAuth, SipPublic, SIP_AUTH_METADATA, type SipAuthHandlerOptions } from './sip-digest-guard.js';

@@ -2,7 +2,7 @@ import type { WritePacket } from '@nestjs/microservices';
 import { Observable } from 'rxjs';
 import type { ServerTransaction } from '../transaction/index.js';
 import { acceptsContentType, type SipRequest, type SipResponse } from '../message/index.js';
-import { isSipErrorPayload } from './sip-exception.js';
+import { isSipDropPayload, isSipErrorPayload } from './sip-exception.js';
 import { toSipResponse, type SipReply } from './sip-reply.js';
 
 /** Where a ReplySink reports a handler's failures (the server's logger). */
@@ -32,6 +32,10 @@ export class ReplySink {
       const e: unknown = packet.err;
       // Nest's default filter logs what it turns into { status: 'error', message }; an Error that
       // arrives as it is got past every filter (e.g. a filter that threw): log it here.
+      if (isSipDropPayload(e)) {
+        txn.discard();
+        return undefined;
+      }
       if (e instanceof Error) this.log.logHandlerError(`${req.method} failed: ${e.message}`, e.stack);
       const res = isSipErrorPayload(e)
         ? toSipResponse(req, { status: e.status, reason: e.reason, headers: e.headers, body: e.body }, txn.toTag)

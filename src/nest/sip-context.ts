@@ -1,5 +1,6 @@
 import { BaseRpcContext } from '@nestjs/microservices';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
+import type { SipAuthIdentity } from '../auth/index.js';
 import type { DialogLayer, SipDialog } from '../dialog/index.js';
 import type { SipRequest } from '../message/index.js';
 import type { ServerTransaction, SipPeer } from '../transaction/index.js';
@@ -12,6 +13,9 @@ export type SipContextArgs = [request: SipRequest, from: SipPeer, transaction: S
  * TLS certificate), the server transaction, cancellation, and provisional responses.
  */
 export class SipContext extends BaseRpcContext<SipContextArgs> {
+  /** Who the request proved to be (set by SipDigestGuard); undefined when not authenticated. */
+  auth: SipAuthIdentity | undefined = undefined;
+
   /** The ACK for this INVITE's 2xx, once it came (or the ACK itself, for an ACK event's context). */
   private ack: SipRequest | undefined;
 

@@ -35,3 +35,23 @@ export class SipException extends RpcException {
 export function isSipErrorPayload(e: unknown): e is SipErrorPayload {
   return typeof e === 'object' && e !== null && (e as SipErrorPayload).sipException === true;
 }
+
+/** What a SipDropException carries: the request gets no response at all. */
+export interface SipDropPayload {
+  readonly sipDrop: true;
+}
+
+/**
+ * Throw it (from a handler or a guard) to answer nothing: the transaction ends silently, as
+ * for a flooding or throttled source that should learn nothing. A retransmission is judged again.
+ */
+export class SipDropException extends RpcException {
+  constructor() {
+    const payload: SipDropPayload = { sipDrop: true };
+    super(payload);
+  }
+}
+
+export function isSipDropPayload(e: unknown): e is SipDropPayload {
+  return typeof e === 'object' && e !== null && (e as SipDropPayload).sipDrop === true;
+}

@@ -1,4 +1,5 @@
 import type { SipRequest } from '../message/index.js';
+import { sourceKey } from '../transport/index.js';
 import type { Clock } from './clock.js';
 
 /**
@@ -27,7 +28,7 @@ export interface AdmissionOptions {
    * the wait every request feels, so shedding on it keeps the admitted ones fast. Off (0) by default.
    */
   maxQueueDelay?: number;
-  /** Per-source request rate (by IP address); `false` turns it off. */
+  /** Per-source request rate (by IPv4 address, IPv6 /64); `false` turns it off. */
   perSource?: PerSourceLimit | false;
   /** Retry-After (seconds) in the 503s. Default 5. */
   retryAfter?: number;
@@ -132,7 +133,8 @@ export class AdmissionGate {
   check(addr: string, req: SipRequest, live: number): Admission {
     const sources = this.sources;
     if (sources !== undefined && !this.exempt.has(addr)) {
-      const verdict = this.bySource(sources, addr);
+      // IPv6 by /64: one host picks its addresses from a whole prefix.
+      const verdict = this.bySource(sources, addr.indexOf(':') === -1 ? addr : sourceKey(addr));
       if (verdict !== ADMIT) return verdict;
     }
     const maxLag = this.maxLag;

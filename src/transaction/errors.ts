@@ -22,7 +22,9 @@ export type SipTransactionErrorCode =
   /** The transaction was terminated (transport failure, timeout, CANCEL) before this call. */
   | 'ERR_SIP_TXN_TERMINATED'
   /** A request the layer cannot make a transaction for (no Via branch, ACK, duplicate branch). */
-  | 'ERR_SIP_TXN_INVALID';
+  | 'ERR_SIP_TXN_INVALID'
+  /** The application discarded the request without a response (discard()). */
+  | 'ERR_SIP_TXN_DISCARDED';
 
 export class SipTransactionError extends Error {
   override readonly name = 'SipTransactionError';

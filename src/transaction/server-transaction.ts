@@ -272,6 +272,15 @@ export abstract class ServerTransaction extends TinyEmitter<ServerTransactionEve
     this.appTimer = this.retxTimer = this.waitTimer = undefined;
   }
 
+  /**
+   * End without any response (a request ignored on purpose, e.g. from a throttled attacker): the
+   * signal aborts and the transaction goes, so a retransmission is judged again as a new request.
+   */
+  discard(): void {
+    if (this.finalSent || this.state === 'terminated') return;
+    this._shutdown(new SipTransactionError('ERR_SIP_TXN_DISCARDED', 'request discarded without a response'));
+  }
+
   /** @internal end now (layer closing): abort the signal and terminate. */
   _shutdown(reason: unknown): void {
     if (this.state === 'terminated') return;

@@ -81,3 +81,28 @@ export function toFamily(f: string | number | undefined, addr: string): Family {
 export function isWildcard(addr: string): boolean {
   return addr === '0.0.0.0' || addr === '::' || addr === '' || addr === '::0';
 }
+
+/**
+ * The key that stands for one host in per-source limits: an IPv4 address as it is, an IPv6
+ * address by its /64 prefix (one subscriber gets a whole /64 and picks addresses from it at will,
+ * so counting per address would let one host multiply its allowance by 2^64).
+ */
+export function sourceKey(addr: string): string {
+  const a = normalizeAddr(addr);
+  if (a.indexOf(':') === -1) return a;
+  const zone = a.indexOf('%');
+  const bare = zone === -1 ? a : a.slice(0, zone);
+  const gap = bare.indexOf('::');
+  let groups: string[];
+  if (gap === -1) groups = bare.split(':');
+  else {
+    const head = gap === 0 ? [] : bare.slice(0, gap).split(':');
+    const tail = gap + 2 >= bare.length ? [] : bare.slice(gap + 2).split(':');
+    // An embedded IPv4 tail (::ffff:1.2.3.4 is handled above; others) counts as two groups.
+    const tailGroups = tail.length > 0 && tail[tail.length - 1]!.indexOf('.') !== -1 ? tail.length + 1 : tail.length;
+    groups = [...head, ...new Array<string>(Math.max(0, 8 - head.length - tailGroups)).fill('0'), ...tail];
+  }
+  const prefix = groups.slice(0, 4).map((g) => (g === '' ? '0' : g.replace(/^0+(?=.)/, '')));
+  while (prefix.length < 4) prefix.push('0');
+  return `${prefix.join(':')}::/64`;
+}

@@ -21,3 +21,4 @@ export type { PoolStats } from './stats.js';
 export type { Proto, Family, Peer, From, LocalAddress, PoolSocket, MessageHandler, PoolTlsOptions, SocketPoolOptions } from './types.js';
 export { transactionKey } from './transaction-key.js';
 export { responseTarget } from './response-target.js';
+export { sourceKey } from './address.js';

@@ -1,9 +1,9 @@
 import type { Socket } from 'node:net';
-import { normalizeAddr } from './address.js';
+import { sourceKey } from './address.js';
 import type { PoolStats } from './stats.js';
 
 /**
- * Inbound connections per source address, so that one host (or one attacker keeping connections
+ * Inbound connections per source (an IPv4 address, an IPv6 /64), so that one host (or one attacker keeping connections
  * alive with CRLF pings) cannot take every slot of MAX_CONNECTIONS: over MAX_CONNECTIONS_PER_SOURCE,
  * a new connection from it is closed at once while other sources are still served. The table holds
  * only sources with a connection open, so it is bounded by the connections themselves.
@@ -18,7 +18,7 @@ export class SourceConnections {
 
   /** Count `socket` against its source; false (and the socket destroyed) when the source is full. */
   admit(socket: Socket): boolean {
-    const addr = normalizeAddr(socket.remoteAddress ?? '');
+    const addr = sourceKey(socket.remoteAddress ?? '');
     const n = this.open.get(addr) ?? 0;
     if (n >= this.limit) {
       this.stats.connectionsRejectedPerSource++;
@@ -36,6 +36,6 @@ export class SourceConnections {
 
   /** Connections open from `addr` now. */
   from(addr: string): number {
-    return this.open.get(normalizeAddr(addr)) ?? 0;
+    return this.open.get(sourceKey(addr)) ?? 0;
   }
 }

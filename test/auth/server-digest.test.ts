@@ -110,4 +110,19 @@ describe('digest, server side', () => {
     for (let i = 0; i < 10_000; i++) counts.accept(`n${i}`, 1);
     expect(counts.size).toBe(100);
   });
+
+  it('a nonce whose count may have been evicted is never trusted: stale, a fresh challenge', () => {
+    const { clock, minter, req } = setup();
+    const counts = new NonceCounts(2);
+    const early = challenges(minter, realm, ['MD5'])[0]!;
+    clock.advance(1000);
+    const fill = [challenges(minter, realm, ['MD5'])[0]!, challenges(minter, realm, ['MD5'])[0]!];
+    clock.advance(1000);
+    const late = challenges(minter, realm, ['MD5'])[0]!;
+    expect(verifyDigest(credential(early), req, 'secret', minter, counts)).toMatchObject({ ok: true });
+    // Two more nonces push the first out: replaying it must not look fresh.
+    for (const ch of fill) expect(verifyDigest(credential(ch), req, 'secret', minter, counts)).toMatchObject({ ok: true });
+    expect(verifyDigest(credential(early), req, 'secret', minter, counts)).toEqual({ ok: false, reason: 'stale' });
+    expect(verifyDigest(credential(late), req, 'secret', minter, counts)).toMatchObject({ ok: true });
+  });
 });
