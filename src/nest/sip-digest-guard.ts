@@ -46,6 +46,8 @@ export class SipDigestGuard implements CanActivate {
     if (context.getType() !== 'rpc') return true;
     const ctx = context.switchToRpc().getContext<unknown>();
     if (!(ctx instanceof SipContext)) return true;
+    // Proven already: the guard is global and on the handler too (a second check would be a replay).
+    if (ctx.auth !== undefined) return true;
     const meta = this.reflector.getAllAndOverride<SipAuthHandlerOptions | false | undefined>(SIP_AUTH_METADATA, [context.getHandler(), context.getClass()]);
     if (meta === false) return true;
     const req = ctx.getRequest();
