@@ -1,6 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { SipAuthModule } from 'nestjs-sip';
 import { InMemoryLocationStore, LOCATION_STORE } from './location-store.js';
-import { REGISTRAR_CONFIG, type RegistrarConfig } from './config.js';
+import { REGISTRAR_CONFIG, type AuthConfig, type RegistrarConfig } from './config.js';
+import { lookupIn } from './users.js';
 import { ECHO_CONFIG, EchoService, type EchoConfig } from './echo/echo.service.js';
 import { RegistrarController } from './registrar.controller.js';
 import { RegistrarService } from './registrar.service.js';
@@ -8,9 +10,11 @@ import { TransactionLogInterceptor } from './transaction-log.interceptor.js';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: RegistrarConfig, echo: EchoConfig): DynamicModule {
+  static forRoot(config: RegistrarConfig, echo: EchoConfig, auth?: AuthConfig): DynamicModule {
     return {
       module: AppModule,
+      // Every handler demands digest credentials when users are configured (OPTIONS is @SipPublic).
+      imports: auth === undefined ? [] : [SipAuthModule.forRoot({ realm: auth.realm, credentials: lookupIn(auth.users), algorithms: auth.algorithms, secret: auth.secret, global: true })],
       controllers: [RegistrarController],
       providers: [
         RegistrarService,

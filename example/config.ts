@@ -1,7 +1,8 @@
-import type { SipLeg } from 'nestjs-sip';
+import type { DigestAlgorithm, SipLeg } from 'nestjs-sip';
 import { readFileSync } from 'node:fs';
 import type { EchoConfig } from './echo/echo.service.js';
 import { MediaPorts } from './echo/media-ports.js';
+import { loadUsers, parseAlgorithms, type UserTable } from './users.js';
 
 export interface RegistrarConfig {
   /** Shortest registration accepted (423 below it), seconds. */
@@ -14,14 +15,26 @@ export interface RegistrarConfig {
 
 export const REGISTRAR_CONFIG = Symbol('REGISTRAR_CONFIG');
 
+/** Digest authentication of the example, when users are configured. */
+export interface AuthConfig {
+  realm: string;
+  users: UserTable;
+  algorithms: DigestAlgorithm[];
+  /** Nonce HMAC secret (SIP_AUTH_SECRET), shared by instances; random per process when unset. */
+  secret?: string;
+}
+
 /**
  * Settings from the environment, with embedded defaults:
  *   SIP_HOST (127.0.0.1), SIP_UDP_PORT (5060), SIP_TCP_PORT (5060; 'off' disables a transport),
  *   SIP_TLS_PORT (off unless set), SIP_TLS_CERT / SIP_TLS_KEY (PEM file paths, needed for TLS),
  *   SIP_MIN_EXPIRES (60), SIP_MAX_EXPIRES (3600), SIP_DEFAULT_EXPIRES (3600),
- *   SIP_ECHO_SECONDS (30: the echo call hangs up after it), SIP_MEDIA_PORTS (20000-20099).
+ *   SIP_ECHO_SECONDS (30: the echo call hangs up after it), SIP_MEDIA_PORTS (20000-20099),
+ *   SIP_USERS (alice:secret,bob:hunter2) / SIP_USERS_FILE (user:password or user:ha1 lines): digest
+ *   authentication for these users (open to anyone without them), SIP_REALM (SIP_HOST),
+ *   SIP_AUTH_ALGORITHMS (MD5; 'SHA-256,MD5' for clients that read every challenge), SIP_AUTH_SECRET.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): { legs: SipLeg[]; registrar: RegistrarConfig; echo: EchoConfig } {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): { legs: SipLeg[]; registrar: RegistrarConfig; echo: EchoConfig; auth?: AuthConfig } {
   const host = env.SIP_HOST || '127.0.0.1';
   const legs: SipLeg[] = [];
   const port = (v: string | undefined, def: number | undefined): number | undefined => {
@@ -43,8 +56,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): { legs: SipLeg
   const num = (v: string | undefined, def: number): number => (v ? Number(v) : def);
   const echoSeconds = num(env.SIP_ECHO_SECONDS, 30);
   if (!(echoSeconds > 0)) throw new Error(`SIP_ECHO_SECONDS must be a positive number, got ${JSON.stringify(env.SIP_ECHO_SECONDS)}`);
+  const users = loadUsers(env);
+  const auth: AuthConfig | undefined =
+    users === undefined ? undefined : { realm: env.SIP_REALM || host, users, algorithms: parseAlgorithms(env.SIP_AUTH_ALGORITHMS), secret: env.SIP_AUTH_SECRET || undefined };
   return {
     legs,
+    auth,
     echo: { host, seconds: echoSeconds, ports: MediaPorts.parse(env.SIP_MEDIA_PORTS || '20000-20099') },
     registrar: {
       minExpires: num(env.SIP_MIN_EXPIRES, 60),

@@ -10,7 +10,10 @@ import { loadConfig } from './config.js';
 export async function bootstrap(env: NodeJS.ProcessEnv = process.env) {
   const config = loadConfig(env);
   const server = new SipServer({ listen: config.legs, serverHeader: 'nestjs-sip-example' });
-  const app = await NestFactory.createMicroservice(AppModule.forRoot(config.registrar, config.echo), { strategy: server });
+  const app = await NestFactory.createMicroservice(AppModule.forRoot(config.registrar, config.echo, config.auth), { strategy: server });
+  const log = new Logger('bootstrap');
+  if (config.auth === undefined) log.warn('authentication is OFF: anyone may register and call (set SIP_USERS or SIP_USERS_FILE)');
+  else log.log(`digest authentication for ${config.auth.users.size} users, realm "${config.auth.realm}", ${config.auth.algorithms.join(', ')}`);
   app.enableShutdownHooks(['SIGINT', 'SIGTERM']);
   await app.listen();
   return { app, server };

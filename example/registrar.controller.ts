@@ -1,6 +1,6 @@
 import { Controller, Logger, UseInterceptors } from '@nestjs/common';
 import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
-import type { SipContext, SipRequest, SipResponseDescription } from 'nestjs-sip';
+import { SipPublic, type SipContext, type SipRequest, type SipResponseDescription } from 'nestjs-sip';
 import { EchoService } from './echo/echo.service.js';
 import { RegistrarService } from './registrar.service.js';
 import { TransactionLogInterceptor } from './transaction-log.interceptor.js';
@@ -34,6 +34,8 @@ export class RegistrarController {
     return this.registrar.locate(req);
   }
 
+  // Keep-alive pings and monitoring probes are never challenged.
+  @SipPublic()
   @MessagePattern('OPTIONS')
   options(): SipResponseDescription {
     return { status: 200, headers: { Allow: ALLOW, Accept: 'application/sdp, text/plain' } };

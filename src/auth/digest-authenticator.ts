@@ -4,8 +4,12 @@ import type { DigestAlgorithm } from './digest.js';
 import { NonceCounts, NonceMinter } from './nonce.js';
 import { challenges, checkDigestResponse, inspectDigest, OFFERED, type DigestFailure, type StoredSecret } from './server-digest.js';
 
-/** Finds what is stored for a user: the password, or (recommended) H(user:realm:password) with its algorithm. */
-export type CredentialsLookup = (user: string, realm: string) => StoredSecret | undefined | Promise<StoredSecret | undefined>;
+/**
+ * Finds what is stored for a user: the password, or (recommended) H(user:realm:password) for the
+ * `algorithm` the client answered with (keep one HA1 per algorithm you offer, as Kamailio's
+ * `ha1`/`ha1b` columns do). May be async (a database).
+ */
+export type CredentialsLookup = (user: string, realm: string, algorithm: DigestAlgorithm) => StoredSecret | undefined | Promise<StoredSecret | undefined>;
 
 /** Which URI's user the authenticated user must be: To (a registrar must), From, or none. */
 export type MatchUser = 'to' | 'from' | false;
@@ -136,7 +140,7 @@ export class DigestAuthenticator {
     }
     let secret: StoredSecret | undefined;
     try {
-      secret = await this.lookup(f.username, this.realm);
+      secret = await this.lookup(f.username, this.realm, f.algorithm);
     } catch {
       // The store is down: not the client's fault, and not a failed guess.
       return { ok: false, refusal: { status: 503, reason: 'Credentials Store Unavailable', headers: { 'Retry-After': '5' } } };

@@ -15,10 +15,10 @@ export interface PeerTool {
 
 const cache = new Map<string, PeerTool>();
 
-export function peerTool(name: 'sipp' | 'sipsak' | 'kamailio' | 'openssl' | 'baresip'): PeerTool {
+export function peerTool(name: 'sipp' | 'sipsak' | 'kamailio' | 'openssl' | 'baresip' | 'svcrack'): PeerTool {
   let tool = cache.get(name);
   if (tool) return tool;
-  const flag = name === 'sipp' ? '-v' : name === 'sipsak' ? '-V' : name === 'kamailio' ? '-v' : name === 'baresip' ? '-h' : 'version';
+  const flag = name === 'sipp' ? '-v' : name === 'sipsak' ? '-V' : name === 'kamailio' ? '-v' : name === 'baresip' ? '-h' : name === 'svcrack' ? '--version' : 'version';
   // Debian puts kamailio in /usr/sbin, which a non-root user's PATH often lacks.
   let command: string = name;
   let r = spawnSync(command, [flag], { encoding: 'utf8', timeout: 5000 });
@@ -34,7 +34,7 @@ export function peerTool(name: 'sipp' | 'sipsak' | 'kamailio' | 'openssl' | 'bar
     const line = '!'.repeat(78);
     console.warn(
       `\n${line}\n!! ${name} is NOT installed: the interop tests that need it are SKIPPED.\n` +
-        `!! Install it (Debian: apt-get install ${name === 'sipp' ? 'sip-tester' : name}) or run .ci/run.\n` +
+        `!! Install it (Debian: apt-get install ${name === 'sipp' ? 'sip-tester' : name === 'svcrack' ? 'sipvicious' : name}) or run .ci/run.\n` +
         `!! In CI (CI=true) this is a failure, not a skip.\n${line}\n`,
     );
   }
