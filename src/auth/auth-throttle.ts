@@ -21,6 +21,16 @@ export interface AuthThrottleOptions {
 /** What the throttle says of an attempt before its credentials are checked. */
 export type ThrottleVerdict = 'ok' | 'source-blocked' | 'user-locked';
 
+/** A user at a source that proved itself there: not shut out when others at that source fail. */
+interface Pair {
+  good: number;
+  /** Failures of this user from this source since its last success. */
+  failures: number;
+}
+
+/** Failures a known-good user may make at a blocked source before it is refused too. */
+const PAIR_FAILURES = 3;
+
 /** One offender: a source or a username. */
 interface Strikes {
   failures: number;
@@ -51,8 +61,11 @@ export type ThrottleWarning = (kind: 'source' | 'user', key: string, until: numb
  * its limit is blocked, whatever it asks, for a back-off that doubles with each new block. A
  * username over its limit is locked only for sources that failed recently: the attacker's
  * addresses are refused while its owner, from an address with a clean record, still gets in (a
- * distributed attacker gets one guess per address per lock). Offenders quiet for longer than the
- * longest block are forgotten.
+ * distributed attacker gets one guess per address per lock). A user who authenticated from a
+ * source within the longest block stays welcome there when the source is blocked (a phone with
+ * a stale password behind the office NAT does not lock out the others), up to 3 failures of its
+ * own; and at a blocked source a request without credentials still gets its challenge, unless the
+ * action is 'drop'. Offenders quiet for longer than the longest block are forgotten.
  */
 export class AuthThrottle {
   readonly action: '403' | 'drop';
@@ -65,6 +78,7 @@ export class AuthThrottle {
   private readonly maxEntries: number;
   private readonly sources = new Map<string, Strikes>();
   private readonly users = new Map<string, Strikes>();
+  private readonly pairs = new Map<string, Pair>();
 
   constructor(
     opts: AuthThrottleOptions = {},
@@ -83,23 +97,35 @@ export class AuthThrottle {
   /** May `addr` try a credential for `username` (undefined: a request without credentials)? */
   check(addr: string, username: string | undefined): ThrottleVerdict {
     const t = this.now();
-    const src = this.live(this.sources, sourceKey(addr), t);
+    const key = sourceKey(addr);
+    const src = this.live(this.sources, key, t);
     if (src !== undefined && src.blockedUntil > t) {
-      this.stats.refused++;
-      return 'source-blocked';
+      if (username === undefined ? this.action === 'drop' : !this.knownGood(key, username, t)) {
+        this.stats.refused++;
+        return 'source-blocked';
+      }
+      return 'ok';
     }
     if (username === undefined) return 'ok';
     const user = this.live(this.users, username, t);
-    if (user !== undefined && user.blockedUntil > t && src !== undefined && (src.failures > 0 || src.level > 0)) {
+    if (user !== undefined && user.blockedUntil > t && src !== undefined && (src.failures > 0 || src.level > 0) && !this.knownGood(key, username, t)) {
       this.stats.refused++;
       return 'user-locked';
     }
     return 'ok';
   }
 
-  /** A credential was checked and was right. */
-  succeeded(): void {
+  /** A credential of `username` from `addr` was checked and was right. */
+  succeeded(addr: string, username: string): void {
     this.stats.evaluated++;
+    const key = `${sourceKey(addr)} ${username}`;
+    const p = this.pairs.get(key);
+    if (p !== undefined) this.pairs.delete(key); // re-inserted: the order is the order of last success
+    else if (this.pairs.size >= this.maxEntries) {
+      const oldest = this.pairs.keys().next().value;
+      if (oldest !== undefined) this.pairs.delete(oldest);
+    }
+    this.pairs.set(key, { good: this.now(), failures: 0 });
   }
 
   /** A credential was checked and was wrong (wrong password or unknown user). */
@@ -107,6 +133,8 @@ export class AuthThrottle {
     const t = this.now();
     this.stats.evaluated++;
     this.stats.failures++;
+    const p = this.pairs.get(`${sourceKey(addr)} ${username}`);
+    if (p !== undefined) p.failures++;
     this.strike(this.sources, sourceKey(addr), this.maxFailures, 'source', t);
     this.strike(this.users, username, this.maxUserFailures, 'user', t);
   }
@@ -115,6 +143,11 @@ export class AuthThrottle {
   blockedFor(addr: string): number {
     const e = this.sources.get(sourceKey(addr));
     return e === undefined ? 0 : Math.max(0, e.blockedUntil - this.now());
+  }
+
+  private knownGood(source: string, username: string, t: number): boolean {
+    const p = this.pairs.get(`${source} ${username}`);
+    return p !== undefined && t - p.good <= this.maxBackoff && p.failures < PAIR_FAILURES;
   }
 
   private strike(table: Map<string, Strikes>, key: string, limit: number, kind: 'source' | 'user', t: number): void {

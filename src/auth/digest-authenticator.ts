@@ -157,7 +157,7 @@ export class DigestAuthenticator {
       this.count(v.reason);
       return { ok: false, refusal: this.challenge(v.reason === 'stale') };
     }
-    throttle?.succeeded();
+    throttle?.succeeded(addr, v.username);
     const must = this.userToMatch(req, opts.matchUser ?? this.matchUser);
     if (must !== undefined && must.user !== v.username) {
       this.count('user-mismatch');

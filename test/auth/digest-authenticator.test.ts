@@ -142,7 +142,7 @@ describe('DigestAuthenticator', () => {
     expect(await auth.authenticate(request({ auth: [other, answer(challenge())] }), src)).toMatchObject({ ok: true });
   });
 
-  it('throttled: after maxFailures wrong passwords the source gets 403 (or nothing, with drop) for everything, even the right password', async () => {
+  it('throttled: after maxFailures wrong passwords the source gets 403 (or nothing, with drop) for every credential, even the right one', async () => {
     for (const action of ['403', 'drop'] as const) {
       const { auth, challenge, advance } = setup({ throttle: { maxFailures: 3, backoff: 10_000, action } });
       for (let i = 0; i < 2; i++) expect(await auth.authenticate(request({ auth: [answer(challenge(), { password: `guess${i}` })] }), src)).toMatchObject({ refusal: { status: 401 } });
@@ -150,7 +150,8 @@ describe('DigestAuthenticator', () => {
       const refused = action === 'drop' ? { ok: false, drop: true } : { ok: false, refusal: { status: 403 } };
       expect(third).toMatchObject(refused);
       expect(await auth.authenticate(request({ auth: [answer(challenge())] }), src)).toMatchObject(refused);
-      expect(await auth.authenticate(request(), src)).toMatchObject(refused);
+      // Without credentials: still a challenge (403 mode), or silence (drop).
+      expect(await auth.authenticate(request(), src)).toMatchObject(action === 'drop' ? refused : { ok: false, refusal: { status: 401 } });
       // Another address is not affected; the blocked one is served again after its back-off.
       expect(await auth.authenticate(request({ auth: [answer(challenge())] }), '203.0.113.5')).toMatchObject({ ok: true });
       advance(10_001);
