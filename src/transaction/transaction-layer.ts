@@ -6,6 +6,7 @@ import { SipTransactionError } from './errors.js';
 import { ADMIT, AdmissionGate, REJECT, type AdmissionOptions } from './admission.js';
 import { ackDialogKey, clientKey, isRfc3261Branch, serverKey, stampVia } from './messages.js';
 import { InviteServerTransaction, NonInviteServerTransaction, ServerTransaction, type ServerTransactionCore } from './server-transaction.js';
+import { CompletedResponses } from './completed-responses.js';
 import { TimerQueue, type TimerEntry, type TimerTarget } from './timer-queue.js';
 import { resolveTimers, type TimerOptions, type TimerValues } from './timers.js';
 import type { SipDestination, SipPeer, TransactionTransport } from './types.js';
@@ -114,7 +115,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
 
   private readonly servers = new Map<string, ServerTransaction>();
   /** Non-INVITE UDP transactions in Completed state, reduced to what Timer J needs. */
-  private readonly completed = new Map<string, CompletedRecord>();
+  private readonly completed: CompletedResponses;
   private readonly clients = new Map<string, ClientTransaction>();
   /** INVITE server transactions in Accepted state, by dialog + CSeq number, for the 2xx ACK. */
   private readonly accepted = new Map<string, InviteServerTransaction>();
@@ -136,6 +137,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     this.serverHeader = opts.serverHeader;
     this.validate = opts.validate !== false;
     this.maxCompleted = opts.maxCompleted ?? 200_000;
+    this.completed = new CompletedResponses(this.queue, this.maxCompleted);
     this.admission = opts.admission === undefined ? undefined : new AdmissionGate(opts.admission, this.clock);
     this.onRequest = opts.onRequest;
     this.onAck = opts.onAck;
@@ -489,19 +491,10 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   }
 
   retainCompleted(key: string, wire: Buffer, from: SipPeer, ms: number): void {
-    const completed = this.completed;
-    if (completed.size >= this.maxCompleted) {
-      // Bounded: the oldest record goes first (a late retransmission of it would be taken as new).
-      const oldest = completed.values().next().value;
-      if (oldest !== undefined) {
-        completed.delete(oldest.key);
-        this.queue.cancel(oldest.entry);
-        this.stats.completedEvicted++;
-      }
-    }
-    const rec = new CompletedRecord(completed, key, wire, from);
-    completed.set(key, rec);
-    rec.entry = this.queue.schedule(ms, rec, 0);
+    const c = this.completed;
+    const before = c.evicted;
+    c.retain(key, wire, from, ms);
+    if (c.evicted !== before) this.stats.completedEvicted++;
   }
 
   serverTerminated(txn: ServerTransaction): void {
@@ -599,19 +592,3 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   }
 }
 
-/** What a completed non-INVITE UDP server transaction leaves behind until Timer J fires. */
-class CompletedRecord implements TimerTarget {
-  /** Its Timer J (cancelled when the record is pushed out early). */
-  entry: TimerEntry | undefined = undefined;
-  constructor(
-    private readonly map: Map<string, CompletedRecord>,
-    readonly key: string,
-    /** The final response as sent (a SipResponse would keep the request's strings alive too). */
-    readonly wire: Buffer,
-    readonly from: SipPeer,
-  ) {}
-
-  onTimer(): void {
-    if (this.map.get(this.key) === this) this.map.delete(this.key);
-  }
-}

@@ -1,0 +1,64 @@
+// Completed non-INVITE responses kept for Timer J (issue 16): one sweep timer for all records
+// (they expire in arrival order), bounded, a key seen again moves to the end.
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/transaction/clock.js';
+import { CompletedResponses } from '../../src/transaction/completed-responses.js';
+import { TimerQueue } from '../../src/transaction/timer-queue.js';
+
+const peer = { addr: '192.0.2.1', port: 5060, family: 4 as const, proto: 'udp' as const };
+const wire = Buffer.from('SIP/2.0 200 OK\r\n\r\n');
+
+describe('CompletedResponses', () => {
+  it('keeps each record J ms with a single timer for all of them, and drops them in order', () => {
+    const clock = new ManualClock();
+    const q = new TimerQueue(clock);
+    const c = new CompletedResponses(q, 1000);
+    for (let i = 0; i < 100; i++) {
+      c.retain(`k${i}`, wire, peer, 32_000);
+      clock.advance(10);
+    }
+    expect(q.size).toBe(1); // not one timer entry per record
+    expect(c.size).toBe(100);
+    clock.advance(32_000 - 1000 + 5); // t = 32,005: records retained at 0 ms .. 0 ms+5 have expired
+    expect(c.get('k0')).toBeUndefined();
+    expect(c.get('k1')).toBeDefined();
+    expect(c.get('k99')?.wire).toBe(wire);
+    clock.advance(1000);
+    expect(c.size).toBe(0);
+    expect(q.size).toBe(0);
+  });
+
+  it('is bounded: past max the oldest goes first', () => {
+    const clock = new ManualClock();
+    const c = new CompletedResponses(new TimerQueue(clock), 10);
+    for (let i = 0; i < 25; i++) c.retain(`k${i}`, wire, peer, 32_000);
+    expect(c.size).toBe(10);
+    expect(c.evicted).toBe(15);
+    expect(c.get('k14')).toBeUndefined();
+    expect(c.get('k15')).toBeDefined();
+  });
+
+  it('a key retained again lives from its new time', () => {
+    const clock = new ManualClock();
+    const c = new CompletedResponses(new TimerQueue(clock), 10);
+    c.retain('a', wire, peer, 1000);
+    c.retain('b', wire, peer, 1000);
+    clock.advance(500);
+    c.retain('a', wire, peer, 1000);
+    clock.advance(600);
+    expect(c.get('b')).toBeUndefined();
+    expect(c.get('a')).toBeDefined();
+    clock.advance(500);
+    expect(c.get('a')).toBeUndefined();
+  });
+
+  it('clear() drops everything and its timer', () => {
+    const clock = new ManualClock();
+    const q = new TimerQueue(clock);
+    const c = new CompletedResponses(q, 10);
+    c.retain('a', wire, peer, 1000);
+    c.clear();
+    expect(c.size).toBe(0);
+    expect(q.size).toBe(0);
+  });
+});
