@@ -31,6 +31,7 @@
 // Environment (all optional):
 //   BENCH_REQUESTS=50000        requests per measured run, udp and tcp1
 //   BENCH_CONCURRENCY=200       sipp -l for udp and tcp1
+//   BENCH_RATE=0                > 0: open loop at this rate (sipp -r, -l 20000) instead of closed loop
 //   BENCH_TN_CONCURRENCY=1000   sipp -l for tcpn (= connections open at once)
 //   BENCH_TN_PER_CONN=10        OPTIONS per connection in tcpn
 //   BENCH_TN_REQUESTS=50000     requests per measured run in tcpn (calls = this / PER_CONN)
@@ -68,6 +69,9 @@ const num = (name, def) => {
 const CFG = {
   requests: num('BENCH_REQUESTS', 50000),
   concurrency: num('BENCH_CONCURRENCY', 200),
+  // > 0: open loop at this many requests/s (sipp -r, no concurrency cap), so CPU per request is
+  // compared at one load for every server instead of each at its own closed-loop maximum.
+  rate: num('BENCH_RATE', 0),
   tnConcurrency: num('BENCH_TN_CONCURRENCY', 1000),
   tnPerConn: Math.max(1, num('BENCH_TN_PER_CONN', 10)),
   tnRequests: num('BENCH_TN_REQUESTS', 50000),
@@ -85,13 +89,16 @@ const SERVERS = {
   nest: { label: '(a) nest SipServer', app: () => 'nest-sip-server.mjs' },
   bare: { label: '(b) bare node', app: (proto) => (proto === 'udp' ? 'bare-dgram.mjs' : 'bare-net.mjs') },
   sip: { label: '(c) sip package', app: () => 'sip-package.mjs' },
+  // The layer breakdown of (a): what each layer under Nest costs on its own.
+  pool: { label: '(a1) pool + codec', app: () => 'pool-only.mjs' },
+  txn: { label: '(a2) pool + transactions', app: () => 'pool-transactions.mjs' },
 };
 const SCENARIOS = {
   udp: { label: 'OPTIONS UDP', proto: 'udp', sipp: 'u1', file: 'options-uac.xml' },
   tcp1: { label: 'OPTIONS TCP, 1 connection', proto: 'tcp', sipp: 't1', file: 'options-uac.xml' },
   tcpn: { label: 'OPTIONS TCP, many connections', proto: 'tcp', sipp: 'tn', file: 'options-uac-conn.xml' },
 };
-for (const s of CFG.servers) if (!SERVERS[s]) throw new Error(`unknown server ${s} (nest, bare, sip)`);
+for (const s of CFG.servers) if (!SERVERS[s]) throw new Error(`unknown server ${s} (nest, bare, sip, pool, txn)`);
 for (const s of CFG.scenarios) if (!SCENARIOS[s]) throw new Error(`unknown scenario ${s} (udp, tcp1, tcpn)`);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -263,8 +270,8 @@ function runSipp(sc, port, requests, dir) {
     '-t', sc.sipp,
     '-i', sippSource(sc),
     '-m', String(calls),
-    '-l', String(limit),
-    '-r', '1000000',
+    '-l', String(CFG.rate > 0 ? Math.max(limit, 20000) : limit),
+    '-r', String(CFG.rate > 0 ? CFG.rate : 1000000),
     '-nostdin',
     '-trace_stat', '-stf', join(dir, 'stats.csv'), '-fd', '1',
     '-trace_rtt', '-rtt_freq', '1000',

@@ -242,6 +242,31 @@ export class SipHeaders implements Iterable<[string, string]> {
     return this;
   }
 
+  /**
+   * Replace the value of the first line of `name` in place (its position and spelling kept), for a
+   * line that holds one value (not `Via: a, b`): cheaper than set() for the top Via a proxy or the
+   * transaction layer rewrites on every request. False (and nothing changed) when there is no such line.
+   */
+  replaceFirst(name: string, value: string): boolean {
+    this.load();
+    const key = headerKey(name);
+    const at = this.keys.indexOf(key);
+    if (at === -1) return false;
+    this.values[at] = value;
+    this.raws[at] = undefined;
+    this.dropView(key);
+    return true;
+  }
+
+  /** How many lines of `name` there are (a line may hold several comma-separated values). */
+  lineCount(name: string): number {
+    this.load();
+    const key = headerKey(name);
+    let n = 0;
+    for (let i = 0; i < this.keys.length; i++) if (this.keys[i] === key) n++;
+    return n;
+  }
+
   /** Add a line after the existing ones. */
   append(name: string, value: string | number): this {
     this.load();

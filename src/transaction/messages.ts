@@ -95,13 +95,17 @@ export function stampVia(req: SipRequest, from: SipPeer): boolean {
   if (hasRport) params.set('rport', String(from.port));
   const top: Via = { ...via, params, received: from.addr, rport: hasRport ? from.port : via.rport };
   const parsed = req.via;
-  const values = req.headers.getAll('via');
-  values[0] = formatVia(top);
-  req.headers.set('Via', values);
+  const h = req.headers;
+  // One Via per line (the usual case): rewrite the top line in place; else split and set them all.
+  if (h.lineCount('via') !== parsed.length || !h.replaceFirst('via', formatVia(top))) {
+    const values = h.getAll('via');
+    values[0] = formatVia(top);
+    h.set('Via', values);
+  }
   // Keep the parsed view (set() dropped it) so nobody parses every Via again.
   const view = parsed.slice();
   view[0] = top;
-  req.headers.primeView('via', view);
+  h.primeView('via', view);
   return true;
 }
 

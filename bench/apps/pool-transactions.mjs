@@ -1,0 +1,26 @@
+// Layer breakdown, step 2: socket pool + RFC 3261 transactions (dist/), no Nest: each request
+// makes a server transaction (Via stamped, validated, admission-checked as SipServer's are) that
+// answers 200 at once; non-INVITE UDP ones stay Completed for Timer J as in (a).
+import { SocketPool, TransactionLayer } from '../../dist/index.js';
+import { host, port, proto, serve, tuneUdp } from './harness.mjs';
+
+const pool = await SocketPool.create({ proto, host, port });
+const t1 = process.env.BENCH_T1 ? Number(process.env.BENCH_T1) : undefined;
+const layer = new TransactionLayer({
+  ...(t1 !== undefined ? { timers: { T1: t1 } } : {}),
+  transport: { send: (msg, dst) => pool.sendto(msg, dst), reliable: (p) => p !== 'udp' },
+  admission: { perSource: { exempt: [host] } },
+  onRequest: (txn) => {
+    void txn.respond(200).catch(() => undefined);
+  },
+});
+pool.attach((msg, from) => layer.receive(msg, from));
+if (proto === 'udp') tuneUdp(pool.master);
+serve({
+  connections: () => pool.connections,
+  extra: () => ({ pool: { ...pool.stats }, transactions: { ...layer.stats } }),
+  close: async () => {
+    layer.close();
+    await pool.close();
+  },
+});
