@@ -9,7 +9,7 @@ const peer = { addr: '192.0.2.1', port: 5060, family: 4 as const, proto: 'udp' a
 const wire = Buffer.from('SIP/2.0 200 OK\r\n\r\n');
 
 describe('CompletedResponses', () => {
-  it('keeps each record J ms with a single timer for all of them, and drops them in order', () => {
+  it('keeps each record J ms (at most 200 ms more) with a single timer for all of them, and drops them in order', () => {
     const clock = new ManualClock();
     const q = new TimerQueue(clock);
     const c = new CompletedResponses(q, 1000);
@@ -19,11 +19,16 @@ describe('CompletedResponses', () => {
     }
     expect(q.size).toBe(1); // not one timer entry per record
     expect(c.size).toBe(100);
-    clock.advance(32_000 - 1000 + 5); // t = 32,005: records retained at 0 ms .. 0 ms+5 have expired
+    clock.advance(32_000 - 1000 - 1); // t = 31,999: nothing has expired
+    expect(c.get('k0')).toBeDefined();
+    clock.advance(1); // t = 32,000: k0's J
     expect(c.get('k0')).toBeUndefined();
     expect(c.get('k1')).toBeDefined();
+    clock.advance(215); // t = 32,215: the next sweep (k1's J + 200 ms) took k1..k21 at once
+    expect(c.get('k21')).toBeUndefined();
+    expect(c.get('k22')).toBeDefined();
     expect(c.get('k99')?.wire).toBe(wire);
-    clock.advance(1000);
+    clock.advance(1200);
     expect(c.size).toBe(0);
     expect(q.size).toBe(0);
   });
@@ -45,9 +50,9 @@ describe('CompletedResponses', () => {
     c.retain('b', wire, peer, 1000);
     clock.advance(500);
     c.retain('a', wire, peer, 1000);
-    clock.advance(600);
+    clock.advance(800); // t = 1,300: b (due 1,000) swept at 1,200
     expect(c.get('b')).toBeUndefined();
-    expect(c.get('a')).toBeDefined();
+    expect(c.get('a')).toBeDefined(); // due 1,500
     clock.advance(500);
     expect(c.get('a')).toBeUndefined();
   });
