@@ -3,33 +3,49 @@ import type { TimerEntry, TimerQueue, TimerTarget } from './timer-queue.js';
 
 /** Records outlive J by up to this much, so that the sweep takes them in batches. */
 const SWEEP_SLACK_MS = 200;
+/** Response bytes are copied into shared chunks of this size (bigger ones get a chunk of their own). */
+const CHUNK = 256 * 1024;
 
 /** What a completed non-INVITE UDP server transaction leaves behind until Timer J fires. */
 export interface CompletedResponse {
-  /** The final response as sent (a SipResponse would keep the request's strings alive too). */
+  /** The final response as sent. */
   readonly wire: Buffer;
   readonly from: SipPeer;
-  /** When Timer J fires (clock ms). */
-  readonly due: number;
 }
 
 /**
  * The final responses of completed non-INVITE UDP server transactions, kept for Timer J (64*T1)
- * to answer retransmissions, as compact records. Every record lives the same J, so they expire in
- * the order they came: one sweep timer for all of them (at most 200 ms late), no timer entry per
- * record (at 3,000 requests/s that is ~100,000 records). Bounded: past `max` the oldest goes
- * first (a late retransmission of it would be taken as a new request).
+ * to answer retransmissions. At 3,000 requests/s that is ~100,000 records, which every major GC
+ * would walk, so a record is no object at all: a slot in a ring of parallel arrays (due time,
+ * address, port, socket, where its bytes are), its bytes copied into shared 256 KB chunks, and
+ * the Map from key to slot holds small integers. `head`/`tail` count records (a slot is the count
+ * modulo the ring's size). Every record lives the same J, so they expire in
+ * the order they came: one sweep timer for all of them (at most 200 ms late), and a chunk is
+ * dropped once the oldest live record is past it. Bounded: past `max` the oldest goes first (a
+ * late retransmission of it would be taken as a new request).
  */
 export class CompletedResponses implements TimerTarget {
-  private readonly map = new Map<string, CompletedResponse>();
-  /**
-   * Arrival order, as a queue (parallel arrays from `head`): eviction and the sweep take from its
-   * front in O(1). Iterating the Map from its start instead would walk every deleted slot V8 has
-   * not compacted yet, which made each eviction O(n) under load.
-   */
-  private qKeys: string[] = [];
-  private qRecs: CompletedResponse[] = [];
+  /** Key -> slot of its live record (small integers: no allocation per entry). */
+  private readonly map = new Map<string, number>();
+  private cap = 1024;
+  private keys: (string | undefined)[] = new Array<string | undefined>(1024);
+  private addrs: (string | undefined)[] = new Array<string | undefined>(1024);
+  private sockets: unknown[] = new Array<unknown>(1024);
+  private protos: (SipPeer['proto'] | undefined)[] = new Array<SipPeer['proto'] | undefined>(1024);
+  private ports = new Uint16Array(1024);
+  private families = new Uint8Array(1024);
+  private dues = new Float64Array(1024);
+  /** Sequence number of the chunk holding the bytes, offset in it, length. */
+  private chunkSeqs = new Float64Array(1024);
+  private offsets = new Uint32Array(1024);
+  private lengths = new Uint32Array(1024);
+  /** Sequence numbers: of the oldest record kept, of the next record. */
   private head = 0;
+  private tail = 0;
+  /** Chunks still referenced, oldest first; `firstChunk` is the sequence number of chunks[0]. */
+  private chunks: Buffer[] = [];
+  private firstChunk = 0;
+  private used = CHUNK; // the current chunk is full: the first record starts one
   private timer: TimerEntry | undefined = undefined;
   /** Records pushed out early by the bound. */
   evicted = 0;
@@ -44,21 +60,37 @@ export class CompletedResponses implements TimerTarget {
   }
 
   get(key: string): CompletedResponse | undefined {
-    return this.map.get(key);
+    const i = this.map.get(key);
+    if (i === undefined) return undefined;
+    const chunk = this.chunks[this.chunkSeqs[i]! - this.firstChunk]!;
+    const off = this.offsets[i]!;
+    return {
+      wire: chunk.subarray(off, off + this.lengths[i]!),
+      from: { addr: this.addrs[i]!, port: this.ports[i]!, family: this.families[i] as 4 | 6, proto: this.protos[i]!, socket: this.sockets[i] },
+    };
   }
 
   retain(key: string, wire: Buffer, from: SipPeer, ms: number): void {
-    const map = this.map;
-    while (map.size >= this.max && this.head < this.qKeys.length) {
+    while (this.map.size >= this.max && this.head < this.tail) {
       if (this.dropFront()) this.evicted++;
     }
+    if (this.tail - this.head === this.cap) this.grow();
+    const seq = this.tail++;
+    const i = seq & (this.cap - 1);
     // A flat copy of the key: built from slices of the request's text, it would keep that whole
     // text alive for J. Number() flattens a string in place (V8 reads only flat strings).
     Number(key);
-    const rec: CompletedResponse = { wire, from, due: this.queue.clock.now() + ms };
-    map.set(key, rec); // a key seen again: its older queue entry no longer matches and is skipped
-    this.qKeys.push(key);
-    this.qRecs.push(rec);
+    this.keys[i] = key;
+    // Most records come from a few sources: share the previous record's string when it is equal.
+    const prev = this.addrs[(seq - 1) & (this.cap - 1)];
+    this.addrs[i] = prev === from.addr ? prev : from.addr;
+    this.ports[i] = from.port;
+    this.families[i] = from.family;
+    this.protos[i] = from.proto;
+    this.sockets[i] = from.socket;
+    this.dues[i] = this.queue.clock.now() + ms;
+    this.store(i, wire);
+    this.map.set(key, i); // a key seen again: its older slot no longer matches and is skipped
     if (this.timer === undefined) this.timer = this.queue.schedule(ms, this);
   }
 
@@ -66,8 +98,8 @@ export class CompletedResponses implements TimerTarget {
   onTimer(): void {
     this.timer = undefined;
     const now = this.queue.clock.now();
-    while (this.head < this.qKeys.length) {
-      const due = this.qRecs[this.head]!.due;
+    while (this.head < this.tail) {
+      const due = this.dues[this.head & (this.cap - 1)]!;
       if (due > now) {
         // A little late on purpose: one sweep takes a batch, not one record per wake-up.
         this.timer = this.queue.schedule(due - now + SWEEP_SLACK_MS, this);
@@ -75,38 +107,97 @@ export class CompletedResponses implements TimerTarget {
       }
       this.dropFront();
     }
-    this.compactQueue();
+    this.releaseChunks();
   }
 
   clear(): void {
     this.map.clear();
-    this.qKeys = [];
-    this.qRecs = [];
-    this.head = 0;
+    for (let s = this.head; s < this.tail; s++) this.forget(s & (this.cap - 1));
+    this.head = this.tail = 0;
+    this.chunks = [];
+    this.firstChunk = 0;
+    this.used = CHUNK;
     this.queue.cancel(this.timer);
     this.timer = undefined;
   }
 
-  /** Take the front of the queue; true when it was still the live record of its key. */
+  /** Copy the response's bytes into the current chunk (a new one when it is full). */
+  private store(i: number, wire: Buffer): void {
+    const n = wire.length;
+    if (n > CHUNK >>> 3) {
+      // Big: a chunk of its own (a copy, so the caller's buffer is not kept).
+      this.chunks.push(Buffer.from(wire));
+      this.chunkSeqs[i] = this.firstChunk + this.chunks.length - 1;
+      this.offsets[i] = 0;
+      this.used = CHUNK; // the next small one starts a fresh shared chunk after it
+    } else {
+      if (this.used + n > CHUNK) {
+        this.chunks.push(Buffer.allocUnsafeSlow(CHUNK));
+        this.used = 0;
+      }
+      wire.copy(this.chunks[this.chunks.length - 1]!, this.used);
+      this.chunkSeqs[i] = this.firstChunk + this.chunks.length - 1;
+      this.offsets[i] = this.used;
+      this.used += n;
+    }
+    this.lengths[i] = n;
+  }
+
+  /** Take the oldest record; true when it was still the live record of its key. */
   private dropFront(): boolean {
-    const h = this.head;
-    const key = this.qKeys[h]!;
-    const rec = this.qRecs[h]!;
-    this.qKeys[h] = undefined as unknown as string;
-    this.qRecs[h] = undefined as unknown as CompletedResponse;
-    this.head = h + 1;
-    if (this.map.get(key) !== rec) return false;
+    const i = this.head++ & (this.cap - 1);
+    const key = this.keys[i]!;
+    this.forget(i);
+    if (this.map.get(key) !== i) return false;
     this.map.delete(key);
-    this.compactQueue();
     return true;
   }
 
-  /** Drop the taken front of the queue arrays once it is more than half of them. */
-  private compactQueue(): void {
-    const h = this.head;
-    if (h === 0 || (h !== this.qKeys.length && (h <= 1024 || h <= this.qKeys.length >>> 1))) return;
-    this.qKeys = this.qKeys.slice(h);
-    this.qRecs = this.qRecs.slice(h);
-    this.head = 0;
+  private forget(i: number): void {
+    this.keys[i] = undefined;
+    this.addrs[i] = undefined;
+    this.sockets[i] = undefined;
+    this.protos[i] = undefined;
+  }
+
+  /** Drop the chunks no kept record points into any more (the current one stays while kept records use it). */
+  private releaseChunks(): void {
+    const oldest = this.head < this.tail ? this.chunkSeqs[this.head & (this.cap - 1)]! : this.firstChunk + this.chunks.length;
+    const drop = oldest - this.firstChunk;
+    if (drop <= 0) return;
+    this.chunks.splice(0, drop);
+    this.firstChunk = oldest;
+    if (this.chunks.length === 0) this.used = CHUNK;
+  }
+
+  /** Double the ring, keeping the records in order from slot 0. */
+  private grow(): void {
+    const old = this.cap;
+    const cap = old * 2;
+    const mask = old - 1;
+    const n = this.tail - this.head;
+    const move = <T extends { [k: number]: unknown; length: number }>(src: T, dst: T): T => {
+      for (let k = 0; k < n; k++) dst[(this.head + k) & (cap - 1)] = src[(this.head + k) & mask];
+      return dst;
+    };
+    this.keys = move(this.keys, new Array<string | undefined>(cap));
+    this.addrs = move(this.addrs, new Array<string | undefined>(cap));
+    this.sockets = move(this.sockets, new Array<unknown>(cap));
+    this.protos = move(this.protos, new Array<SipPeer['proto'] | undefined>(cap));
+    this.ports = move(this.ports, new Uint16Array(cap));
+    this.families = move(this.families, new Uint8Array(cap));
+    this.dues = move(this.dues, new Float64Array(cap));
+    this.chunkSeqs = move(this.chunkSeqs, new Float64Array(cap));
+    this.offsets = move(this.offsets, new Uint32Array(cap));
+    this.lengths = move(this.lengths, new Uint32Array(cap));
+    this.cap = cap;
+    // The live records moved to other slots: point the Map at them.
+    for (let k = 0; k < n; k++) {
+      const from = (this.head + k) & mask;
+      const to = (this.head + k) & (cap - 1);
+      if (from === to) continue;
+      const key = this.keys[to]!;
+      if (this.map.get(key) === from) this.map.set(key, to);
+    }
   }
 }
