@@ -84,8 +84,12 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
   /** Sends the requests of the dialogs this server answered (BYE, re-INVITE...), from its own legs. */
   private dialogClient: SipClient | undefined;
 
+  /** Nest's default processing start hook, to see whether anyone replaced it. */
+  private readonly defaultStartHook: unknown;
+
   constructor(private readonly options: SipServerOptions = {}) {
     super();
+    this.defaultStartHook = (this as unknown as { onProcessingStartHook?: unknown }).onProcessingStartHook;
     this.supported = new Set((options.supported ?? []).map((s) => s.toLowerCase()));
     this.schemes = new Set((options.schemes ?? ['sip', 'sips', 'tel']).map((s) => s.toLowerCase()));
     // Node's EventEmitter throws on an 'error' without listener; our errors are also logged.
@@ -271,7 +275,33 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
     }
     const ctx = new SipContext([req, txn.from, txn, dialogs, dialog]);
     const reply = new ReplySink(this, txn);
-    this.handleRequest(ctx, () => this.produce(handler, req, ctx), reply.respond);
+    if (this.plainHooks()) void this.dispatch(handler, req, ctx, reply);
+    else this.handleRequest(ctx, () => this.produce(handler, req, ctx), reply.respond);
+  }
+
+  /** No processing hooks set (Nest's tracing hooks): the lean dispatch needs none of handleRequest's wrapping. */
+  private plainHooks(): boolean {
+    const self = this as unknown as { onProcessingStartHook?: unknown; onProcessingEndHook?: unknown };
+    return self.onProcessingStartHook === this.defaultStartHook && self.onProcessingEndHook === undefined;
+  }
+
+  /**
+   * The lean dispatch: the handler Nest built (guards, interceptors, pipes, filters all inside it)
+   * is awaited, and a plain result (what most handlers return) becomes the response at once,
+   * without the Observable, the subscription and the next-tick queue that Nest's handleRequest()
+   * and send() spend on every request. Streams (an interceptor, an Observable returned, an
+   * exception filter's error) still go through send(). Never rejects.
+   */
+  private async dispatch(handler: MessageHandler, req: SipRequest, ctx: SipContext, reply: ReplySink): Promise<void> {
+    let result: unknown;
+    try {
+      result = await handler(req, ctx);
+    } catch (err) {
+      reply.respond({ err })?.catch((e: unknown) => this.reportError(e));
+      return;
+    }
+    if (isObservable(result)) this.send(untilAborted(result, ctx.getTransaction()), reply.respond);
+    else reply.respond({ response: result, isDisposed: true })?.catch((e: unknown) => this.reportError(e));
   }
 
   /**

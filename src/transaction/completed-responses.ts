@@ -1,7 +1,7 @@
 import type { SipPeer } from './types.js';
 import type { TimerEntry, TimerQueue, TimerTarget } from './timer-queue.js';
 
-/** Records outlive J by up to this much, so that the sweep takes them in batches. */
+/** Records outlive J by up to this much (and at most J/16), so that the sweep takes them in batches. */
 const SWEEP_SLACK_MS = 200;
 /** Response bytes are copied into shared chunks of this size (bigger ones get a chunk of their own). */
 const CHUNK = 256 * 1024;
@@ -70,7 +70,11 @@ export class CompletedResponses implements TimerTarget {
     };
   }
 
+  /** J/16 of the latest record: short timers (tests) get a short slack. */
+  private slack = SWEEP_SLACK_MS;
+
   retain(key: string, wire: Buffer, from: SipPeer, ms: number): void {
+    this.slack = ms >>> 4;
     while (this.map.size >= this.max && this.head < this.tail) {
       if (this.dropFront()) this.evicted++;
     }
@@ -102,7 +106,7 @@ export class CompletedResponses implements TimerTarget {
       const due = this.dues[this.head & (this.cap - 1)]!;
       if (due > now) {
         // A little late on purpose: one sweep takes a batch, not one record per wake-up.
-        this.timer = this.queue.schedule(due - now + SWEEP_SLACK_MS, this);
+        this.timer = this.queue.schedule(due - now + Math.min(SWEEP_SLACK_MS, this.slack), this);
         break;
       }
       this.dropFront();

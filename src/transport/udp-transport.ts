@@ -141,6 +141,18 @@ export class UdpTransport {
   close(): Promise<void> {
     if (this.isClosed) return Promise.resolve();
     this.isClosed = true;
+    return this.flushSends().then(() => this.closeSocket());
+  }
+
+  /**
+   * Datagrams handed to send() just before close() (a draining server's last responses: dgram
+   * sends them on the next tick) leave before the socket closes. Bounded: 100 turns of the loop.
+   */
+  private async flushSends(): Promise<void> {
+    for (let i = 0; i < 100 && this.sent.size > 0; i++) await new Promise<void>((r) => setImmediate(r));
+  }
+
+  private closeSocket(): Promise<void> {
     return new Promise<void>((resolve) => {
       const s = this.socket;
       const done = (): void => {

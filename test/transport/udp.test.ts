@@ -165,6 +165,18 @@ test('UDP: a response without destination goes to its Via (received, rport)', as
   await peer.waitFor(1);
 });
 
+describe('UDP close', () => {
+  test('a datagram handed to sendto() just before close() still leaves (a draining server\'s last response)', async () => {
+    const pool = await createPool({ proto: 'udp', host: '127.0.0.1', port: 0 });
+    const peer = await UdpPeer.bind('127.0.0.1');
+    const sent = pool.sendto(Buffer.from('SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n'), { addr: '127.0.0.1', port: peer.port });
+    await pool.close();
+    await sent;
+    await waitUntil(() => peer.received.length === 1);
+    expect(peer.received[0]!.msg).toMatch(/^SIP\/2.0 200 OK/);
+  });
+});
+
 describe('UDP dst given as a host name', () => {
   test('is resolved once at create: replies from its address are accepted, others dropped, sends go there', async () => {
     const peer = await UdpPeer.bind('127.0.0.1');
