@@ -57,4 +57,5 @@ export {
   type ContactLeg,
 } from './dialog/index.js';
 export * from './auth/index.js';
+export * from './proxy/index.js';
 export * from './nest/index.js';

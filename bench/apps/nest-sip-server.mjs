@@ -30,9 +30,9 @@ Module({ controllers: noHandler ? [] : [OptionsController] })(BenchModule);
 const server = new SipServer({
   listen: [{ transport: proto, host, port }],
   closeTimeout: 0,
-  // Overload control stays on (its cost is part of the figure); sipp is the one source here, as a
-  // front proxy would be, so it is exempt from the per-source limit.
-  overload: { perSource: { exempt: [host] } },
+  // Overload control stays on (its cost is part of the figure) but not the per-source rate: sipp is
+  // the one client here (from 127.0.0.x addresses in tcpn), as a front proxy would be.
+  overload: { perSource: false },
   ...(t1 !== undefined ? { timers: { T1: t1 } } : {}),
   // Default pool limits (MAX_CONNECTIONS 4096 is room for sipp -t tn -l 1000); BENCH_MAX_CONNECTIONS overrides.
   ...(process.env.BENCH_MAX_CONNECTIONS ? { limits: { MAX_CONNECTIONS: Number(process.env.BENCH_MAX_CONNECTIONS) } } : {}),

@@ -9,7 +9,7 @@ const t1 = process.env.BENCH_T1 ? Number(process.env.BENCH_T1) : undefined;
 const layer = new TransactionLayer({
   ...(t1 !== undefined ? { timers: { T1: t1 } } : {}),
   transport: { send: (msg, dst) => pool.sendto(msg, dst), reliable: (p) => p !== 'udp' },
-  admission: { perSource: { exempt: [host] } },
+  admission: { perSource: false },
   onRequest: (txn) => {
     void txn.respond(200).catch(() => undefined);
   },

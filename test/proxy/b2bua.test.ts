@@ -1,0 +1,98 @@
+// B2bua (issue 13 §2) with sipp on both legs: the caller (a sipp UAC) calls our Nest app, whose
+// INVITE handler bridges to a sipp UAS. Each leg is its own dialog (own Call-ID, tags, CSeq); the
+// callee's answer, a BYE from either side, a busy callee and a CANCEL before the answer all cross.
+import 'reflect-metadata';
+import { Controller, Module } from '@nestjs/common';
+import { Ctx, MessagePattern } from '@nestjs/microservices';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { B2bua, SipClient, SipContext, type BridgedCall } from 'nestjs-sip';
+import { inCI, peerTool } from '../helpers/peers.js';
+import { killAllSipp, runSipp } from '../helpers/sipp.js';
+import { waitUntil } from '../helpers/wait.js';
+import { startUas, sippOk } from '../client/support.js';
+import { startApp, type RunningApp } from '../server/support.js';
+
+const sipp = peerTool('sipp');
+let b2bua: B2bua;
+let calleePort = 0;
+const bridged: BridgedCall[] = [];
+const callerCallIds: string[] = [];
+
+@Controller()
+class Bridge {
+  @MessagePattern('INVITE')
+  invite(@Ctx() ctx: SipContext) {
+    if (ctx.dialog === undefined) callerCallIds.push(ctx.getRequest().callId);
+    return b2bua.bridge(ctx, { to: `sip:callee@127.0.0.1:${calleePort}`, copyHeaders: ['subject'] }, (c) => bridged.push(c));
+  }
+}
+
+@Module({ controllers: [Bridge] })
+class AppModule {}
+
+describe.skipIf(!sipp.available)('B2bua between two sipp legs', () => {
+  let app: RunningApp;
+  let client: SipClient;
+  beforeAll(async () => {
+    app = await startApp(AppModule, { listen: [{ transport: 'udp', host: '127.0.0.1', port: 0 }] });
+    client = new SipClient({ server: app.server });
+    b2bua = new B2bua(client);
+  });
+  afterAll(async () => {
+    killAllSipp();
+    await client?.close();
+    await app?.close();
+  });
+
+  const caller = (scenario: string) => runSipp({ scenario, target: `127.0.0.1:${app.port('udp')}`, calls: 1, timeout: 15 });
+
+  it('the caller hangs up: the callee gets the BYE; two dialogs with their own Call-IDs', async () => {
+    const uas = await startUas({ scenario: 'dialog-uas-awaits-bye.xml', mode: 'u1' });
+    calleePort = uas.port;
+    bridged.length = 0;
+    const a = await caller('dialog-caller-hangs-up.xml');
+    expect(sippOk(a)).toMatchObject({ successful: 1, errors: '' });
+    expect(sippOk(await uas.done)).toMatchObject({ successful: 1, errors: '' });
+    expect(bridged).toHaveLength(1);
+    const { a: legA, b: legB } = bridged[0]!;
+    expect(legA.callId).toBe(callerCallIds.at(-1));
+    expect(legB.callId).not.toBe(legA.callId);
+    await waitUntil(() => legA.state === 'terminated' && legB.state === 'terminated' && b2bua.active === 0, 3000, 'both legs ended');
+    expect(legA.end).toMatchObject({ by: 'remote', reason: 'bye' });
+    expect(legB.end).toMatchObject({ by: 'local' });
+  });
+
+  it('the callee hangs up: the caller gets the BYE', async () => {
+    const uas = await startUas({ scenario: 'dialog-uas-sends-bye.xml', mode: 'u1' });
+    calleePort = uas.port;
+    bridged.length = 0;
+    const a = await caller('dialog-server-hangs-up.xml');
+    expect(sippOk(a)).toMatchObject({ successful: 1, errors: '' });
+    expect(sippOk(await uas.done)).toMatchObject({ successful: 1, errors: '' });
+    const { a: legA, b: legB } = bridged[0]!;
+    await waitUntil(() => legA.state === 'terminated' && b2bua.active === 0, 3000, 'both legs ended');
+    expect(legB.end).toMatchObject({ by: 'remote', reason: 'bye' });
+    expect(legA.end).toMatchObject({ by: 'local' });
+  });
+
+  it('a busy callee: the caller gets its 486', async () => {
+    const uas = await startUas({ scenario: 'client-invite-486.xml', mode: 'u1' });
+    calleePort = uas.port;
+    const a = await caller('busy.xml');
+    expect(sippOk(a)).toMatchObject({ successful: 1, errors: '' });
+    expect(sippOk(await uas.done)).toMatchObject({ successful: 1, errors: '' });
+  });
+
+  it('the caller cancels while the callee rings: the 180 crossed, the CANCEL crosses, the caller gets 487', async () => {
+    const uas = await startUas({ scenario: 'client-cancel.xml', mode: 'u1' });
+    calleePort = uas.port;
+    const a = await caller('cancel.xml');
+    expect(sippOk(a)).toMatchObject({ successful: 1, errors: '' });
+    expect(sippOk(await uas.done)).toMatchObject({ successful: 1, errors: '' });
+    expect(b2bua.active).toBe(0);
+  });
+});
+
+it.runIf(inCI())('sipp is installed in CI', () => {
+  expect(sipp.available).toBe(true);
+});
