@@ -4,6 +4,7 @@
 import 'reflect-metadata';
 import { Controller, Module } from '@nestjs/common';
 import { Ctx, MessagePattern } from '@nestjs/microservices';
+import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { B2bua, SipClient, SipContext, type BridgedCall } from 'nestjs-sip';
 import { inCI, peerTool } from '../helpers/peers.js';
@@ -73,6 +74,29 @@ describe.skipIf(!sipp.available)('B2bua between two sipp legs', () => {
     await waitUntil(() => legA.state === 'terminated' && b2bua.active === 0, 3000, 'both legs ended');
     expect(legB.end).toMatchObject({ by: 'remote', reason: 'bye' });
     expect(legA.end).toMatchObject({ by: 'local' });
+  });
+
+  it('a re-INVITE (hold) from the caller crosses to the callee and its answer comes back; then the caller hangs up', async () => {
+    const uas = await startUas({ scenario: 'uas-reinvite.xml', mode: 'u1' });
+    calleePort = uas.port;
+    bridged.length = 0;
+    const phone = new SipClient({ localHost: '127.0.0.1' });
+    try {
+      const sdp = 'v=0\r\no=- 5 5 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n';
+      const dialog = await phone.invite({ uri: `sip:callee@127.0.0.1:${app.port('udp')}`, headers: { 'Content-Type': 'application/sdp' }, body: sdp });
+      expect(dialog.remoteSdp).toContain('m=audio 9 RTP/AVP 0'); // the callee's answer, across
+      await waitUntil(() => bridged.length === 1, 3000, 'the bridge');
+      const responses = await lastValueFrom(dialog.reinvite({ body: sdp.replace('o=- 5 5', 'o=- 5 6') + 'a=sendonly\r\n', contentType: 'application/sdp' }).pipe(toArray()));
+      const final = responses.at(-1)!;
+      expect(final.status).toBe(200);
+      expect(final.body.toString()).toContain('a=recvonly');
+      expect(final.body.toString()).toContain('m=audio 19 RTP/AVP 0');
+      expect(bridged[0]!.b.remoteSdp).toContain('a=recvonly');
+      await lastValueFrom(dialog.bye());
+      expect(sippOk(await uas.done)).toMatchObject({ successful: 1, errors: '' });
+    } finally {
+      await phone.close();
+    }
   });
 
   it('a busy callee: the caller gets its 486', async () => {
