@@ -59,7 +59,8 @@ interface Leg {
  * its own and joins the two dialogs. Provisional responses go back to the caller (180, 183 with
  * early media), the callee's final answer becomes the caller's (its SDP carried, or rewritten),
  * a CANCEL from the caller cancels the B leg, a BYE on either dialog ends the other, and a
- * re-INVITE on either leg is carried to the other (its answer back). The two calls have their own
+ * re-INVITE, UPDATE or INFO on either leg is carried to the other (its answer back: `bridge()` does
+ * it for INVITE, `carry()` for the other methods' handlers). The two calls have their own
  * Call-IDs, tags and CSeqs: nothing of one leg's signalling leaks to the other unless copied.
  */
 export class B2bua {
@@ -87,7 +88,7 @@ export class B2bua {
   async bridge(ctx: B2buaInbound, opts: BridgeOptions, onBridged?: (call: BridgedCall) => void): Promise<B2buaAnswer> {
     const req = ctx.getRequest();
     const existing = ctx.dialog;
-    if (existing !== undefined) return this.carryReinvite(req, existing);
+    if (existing !== undefined) return this.carryTo(req, existing);
     const ac = new AbortController();
     ctx.onCancel(() => ac.abort(new Error('the caller cancelled')));
     const headers: Record<string, string> = {};
@@ -160,8 +161,18 @@ export class B2bua {
     onBridged?.({ a, b });
   }
 
-  /** A re-INVITE on one leg: the same offer to the other, its final answer back. */
-  private async carryReinvite(req: SipRequest, dialog: SipDialog): Promise<B2buaAnswer> {
+  /**
+   * An in-dialog request on a bridged leg (re-INVITE, UPDATE, INFO, MESSAGE...): the same to the
+   * other leg, its final answer back. Call it from the handler of that method; `481` when the
+   * request's dialog is not one this bridge joined.
+   */
+  carry(ctx: Pick<B2buaInbound, 'getRequest' | 'dialog'>): Promise<B2buaAnswer> {
+    const dialog = ctx.dialog;
+    if (dialog === undefined) return Promise.resolve({ status: 481, reason: 'Call Leg Not Bridged' });
+    return this.carryTo(ctx.getRequest(), dialog);
+  }
+
+  private async carryTo(req: SipRequest, dialog: SipDialog): Promise<B2buaAnswer> {
     const leg = this.legs.get(dialog);
     if (leg === undefined) return { status: 481, reason: 'Call Leg Not Bridged' };
     const dir = leg.side === 'a' ? 'a-to-b' : 'b-to-a';
@@ -170,7 +181,8 @@ export class B2bua {
     const body = req.body.length > 0 && leg.rewrite !== undefined ? leg.rewrite(req.body, dir) : req.body;
     const final = await new Promise<SipResponse | Error>((resolve) => {
       let last: SipResponse | undefined;
-      leg.peer.reinvite({ body, contentType: type }).subscribe({
+      const sent = req.method === 'INVITE' ? leg.peer.reinvite({ body, contentType: type }) : leg.peer.request(req.method, { body, contentType: type });
+      sent.subscribe({
         next: (res) => {
           if (res.status >= 200) last = res;
         },

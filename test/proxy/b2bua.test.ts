@@ -26,6 +26,11 @@ class Bridge {
     if (ctx.dialog === undefined) callerCallIds.push(ctx.getRequest().callId);
     return b2bua.bridge(ctx, { to: `sip:callee@127.0.0.1:${calleePort}`, copyHeaders: ['subject'] }, (c) => bridged.push(c));
   }
+
+  @MessagePattern('INFO')
+  info(@Ctx() ctx: SipContext) {
+    return b2bua.carry(ctx);
+  }
 }
 
 @Module({ controllers: [Bridge] })
@@ -76,7 +81,7 @@ describe.skipIf(!sipp.available)('B2bua between two sipp legs', () => {
     expect(legA.end).toMatchObject({ by: 'local' });
   });
 
-  it('a re-INVITE (hold) from the caller crosses to the callee and its answer comes back; then the caller hangs up', async () => {
+  it('a re-INVITE (hold) and an INFO (DTMF) from the caller cross to the callee and their answers come back; then the caller hangs up', async () => {
     const uas = await startUas({ scenario: 'uas-reinvite.xml', mode: 'u1' });
     calleePort = uas.port;
     bridged.length = 0;
@@ -92,6 +97,8 @@ describe.skipIf(!sipp.available)('B2bua between two sipp legs', () => {
       expect(final.body.toString()).toContain('a=recvonly');
       expect(final.body.toString()).toContain('m=audio 19 RTP/AVP 0');
       expect(bridged[0]!.b.remoteSdp).toContain('a=recvonly');
+      const info = await lastValueFrom(dialog.info({ body: 'Signal=5\r\nDuration=160\r\n', contentType: 'application/dtmf-relay' }));
+      expect(info.status).toBe(200);
       await lastValueFrom(dialog.bye());
       expect(sippOk(await uas.done)).toMatchObject({ successful: 1, errors: '' });
     } finally {
