@@ -77,6 +77,8 @@ export class Connection implements FrameSink, TidOwner {
   busy = 0;
   /** A request came in after our last write: the peer may still be owed an answer. */
   owed = false;
+  /** Writes of this tick are held (cork) and leave together in one writev on the next tick. */
+  corked = false;
 
   private framer: StreamFramer | undefined;
   private readonly writes = new SettleQueue();
@@ -150,6 +152,12 @@ export class Connection implements FrameSink, TidOwner {
     const p = this.writes.enqueue();
     this.owed = false;
     try {
+      if (!this.corked && buf.length < CORK_BELOW) {
+        // The responses to one read's worth of requests go out in one system call, not one each.
+        this.corked = true;
+        s.cork();
+        process.nextTick(uncork, this);
+      }
       s.write(buf, this.onWritten);
     } catch (err) {
       this.writes.rejectLast(new ConnectionClosedError('write failed', { cause: err }));
@@ -356,4 +364,16 @@ export class Connection implements FrameSink, TidOwner {
     const [addr, port, name] = (this.keys[0] ?? 'peer').split('|');
     return (port === undefined ? addr! : `${addr} port ${port}`) + (name === undefined ? '' : ` (as ${name})`);
   }
+}
+
+/**
+ * Messages under this size are corked (coalesced per tick); bigger writes go out on their own, so
+ * a bulk transfer keeps per-write back-pressure and failure reporting.
+ */
+const CORK_BELOW = 65536;
+
+/** Release a connection's corked writes (scheduled once per tick by write()). */
+function uncork(c: Connection): void {
+  c.corked = false;
+  c.socket.uncork();
 }
