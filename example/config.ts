@@ -53,20 +53,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): { legs: SipLeg
     if (!env.SIP_TLS_CERT || !env.SIP_TLS_KEY) throw new Error('SIP_TLS_PORT needs SIP_TLS_CERT and SIP_TLS_KEY');
     legs.push({ transport: 'tls', host, port: tlsPort, tls: { cert: readFileSync(env.SIP_TLS_CERT), key: readFileSync(env.SIP_TLS_KEY) } });
   }
-  const num = (v: string | undefined, def: number): number => (v ? Number(v) : def);
-  const echoSeconds = num(env.SIP_ECHO_SECONDS, 30);
+  const num = (v: string | undefined, def: number, name = 'setting'): number => {
+    if (v === undefined || v === '') return def;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number of seconds, got ${JSON.stringify(v)}`);
+    return n;
+  };
+  const echoSeconds = env.SIP_ECHO_SECONDS ? Number(env.SIP_ECHO_SECONDS) : 30;
   if (!(echoSeconds > 0)) throw new Error(`SIP_ECHO_SECONDS must be a positive number, got ${JSON.stringify(env.SIP_ECHO_SECONDS)}`);
+  const registrar: RegistrarConfig = {
+    minExpires: num(env.SIP_MIN_EXPIRES, 60, 'SIP_MIN_EXPIRES'),
+    maxExpires: num(env.SIP_MAX_EXPIRES, 3600, 'SIP_MAX_EXPIRES'),
+    defaultExpires: num(env.SIP_DEFAULT_EXPIRES, 3600, 'SIP_DEFAULT_EXPIRES'),
+  };
+  if (registrar.minExpires > registrar.maxExpires) throw new Error(`SIP_MIN_EXPIRES (${registrar.minExpires}) is above SIP_MAX_EXPIRES (${registrar.maxExpires})`);
   const users = loadUsers(env);
-  const auth: AuthConfig | undefined =
-    users === undefined ? undefined : { realm: env.SIP_REALM || host, users, algorithms: parseAlgorithms(env.SIP_AUTH_ALGORITHMS), secret: env.SIP_AUTH_SECRET || undefined };
+  const algorithms = parseAlgorithms(env.SIP_AUTH_ALGORITHMS); // checked even while unused
+  const auth: AuthConfig | undefined = users === undefined ? undefined : { realm: env.SIP_REALM || host, users, algorithms, secret: env.SIP_AUTH_SECRET || undefined };
   return {
     legs,
     auth,
     echo: { host, seconds: echoSeconds, ports: MediaPorts.parse(env.SIP_MEDIA_PORTS || '20000-20099') },
-    registrar: {
-      minExpires: num(env.SIP_MIN_EXPIRES, 60),
-      maxExpires: num(env.SIP_MAX_EXPIRES, 3600),
-      defaultExpires: num(env.SIP_DEFAULT_EXPIRES, 3600),
-    },
+    registrar,
   };
 }

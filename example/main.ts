@@ -16,6 +16,11 @@ export async function bootstrap(env: NodeJS.ProcessEnv = process.env) {
   else log.log(`digest authentication for ${config.auth.users.size} users, realm "${config.auth.realm}", ${config.auth.algorithms.join(', ')}`);
   app.enableShutdownHooks(['SIGINT', 'SIGTERM']);
   await app.listen();
+  const udp = server.addresses.find((a) => a.proto === 'udp');
+  if (udp !== undefined) {
+    const at = `${udp.family === 6 ? `[${udp.addr}]` : udp.addr}:${udp.port}`;
+    log.log(`try it: sipsak -vv -s sip:ping@${at} (OPTIONS); call sip:echo@${at} from a softphone (the echo test)`);
+  }
   return { app, server };
 }
 

@@ -1,0 +1,26 @@
+// The example's settings (issue 18): malformed numbers are refused at start with the variable's
+// name, not taken as NaN.
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../example/config.js';
+
+describe('example configuration', () => {
+  it('takes the defaults and well-formed values', () => {
+    const c = loadConfig({ SIP_MIN_EXPIRES: '30', SIP_UDP_PORT: '0', SIP_TCP_PORT: 'off' });
+    expect(c.registrar).toEqual({ minExpires: 30, maxExpires: 3600, defaultExpires: 3600 });
+    expect(c.legs).toEqual([{ transport: 'udp', host: '127.0.0.1', port: 0 }]);
+    expect(c.auth).toBeUndefined();
+  });
+
+  it.each([
+    [{ SIP_MIN_EXPIRES: 'abc' }, /SIP_MIN_EXPIRES must be a whole number of seconds, got "abc"/],
+    [{ SIP_MAX_EXPIRES: '-5' }, /SIP_MAX_EXPIRES must be a whole number/],
+    [{ SIP_DEFAULT_EXPIRES: '1.5' }, /SIP_DEFAULT_EXPIRES must be a whole number/],
+    [{ SIP_MIN_EXPIRES: '600', SIP_MAX_EXPIRES: '60' }, /SIP_MIN_EXPIRES \(600\) is above SIP_MAX_EXPIRES \(60\)/],
+    [{ SIP_UDP_PORT: '70000' }, /bad port 70000/],
+    [{ SIP_ECHO_SECONDS: 'x' }, /SIP_ECHO_SECONDS must be a positive number/],
+    [{ SIP_AUTH_ALGORITHMS: 'ROT13' }, /unknown algorithm "ROT13"/],
+    [{ SIP_USERS: 'alice' }, /user:password or user:ha1/],
+  ])('refuses %o with a clear message', (env, message) => {
+    expect(() => loadConfig(env as NodeJS.ProcessEnv)).toThrow(message);
+  });
+});
