@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { SipAuthModule } from 'nestjs-sip';
+import { SipAuthModule, type SipServer } from 'nestjs-sip';
+import { CALLS_CONFIG, CallsService, SIP_SERVER, type CallsConfig } from './calls.service.js';
 import { InMemoryLocationStore, LOCATION_STORE } from './location-store.js';
 import { REGISTRAR_CONFIG, type AuthConfig, type RegistrarConfig } from './config.js';
 import { lookupIn } from './users.js';
@@ -10,7 +11,7 @@ import { TransactionLogInterceptor } from './transaction-log.interceptor.js';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: RegistrarConfig, echo: EchoConfig, auth?: AuthConfig): DynamicModule {
+  static forRoot(config: RegistrarConfig, echo: EchoConfig, calls: CallsConfig, server: SipServer, auth?: AuthConfig): DynamicModule {
     return {
       module: AppModule,
       // Every handler demands digest credentials when users are configured (OPTIONS is @SipPublic).
@@ -19,6 +20,9 @@ export class AppModule {
       providers: [
         RegistrarService,
         EchoService,
+        CallsService,
+        { provide: CALLS_CONFIG, useValue: calls },
+        { provide: SIP_SERVER, useValue: server },
         TransactionLogInterceptor,
         { provide: ECHO_CONFIG, useValue: echo },
         { provide: REGISTRAR_CONFIG, useValue: config },

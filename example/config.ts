@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { EchoConfig } from './echo/echo.service.js';
 import { MediaPorts } from './echo/media-ports.js';
 import { loadUsers, parseAlgorithms, type UserTable } from './users.js';
+import type { CallsConfig } from './calls.service.js';
 
 export interface RegistrarConfig {
   /** Shortest registration accepted (423 below it), seconds. */
@@ -32,9 +33,11 @@ export interface AuthConfig {
  *   SIP_ECHO_SECONDS (30: the echo call hangs up after it), SIP_MEDIA_PORTS (20000-20099),
  *   SIP_USERS (alice:secret,bob:hunter2) / SIP_USERS_FILE (user:password or user:ha1 lines): digest
  *   authentication for these users (open to anyone without them), SIP_REALM (SIP_HOST),
- *   SIP_AUTH_ALGORITHMS (MD5; 'SHA-256,MD5' for clients that read every challenge), SIP_AUTH_SECRET.
+ *   SIP_AUTH_ALGORITHMS (MD5; 'SHA-256,MD5' for clients that read every challenge), SIP_AUTH_SECRET,
+ *   SIP_CALLS (bridge: calls to registered users are connected; redirect: 302 to their contacts),
+ *   SIP_RING_SECONDS (30: unanswered calls get 480).
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): { legs: SipLeg[]; registrar: RegistrarConfig; echo: EchoConfig; auth?: AuthConfig } {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): { legs: SipLeg[]; registrar: RegistrarConfig; echo: EchoConfig; calls: CallsConfig; auth?: AuthConfig } {
   const host = env.SIP_HOST || '127.0.0.1';
   const legs: SipLeg[] = [];
   const port = (v: string | undefined, def: number | undefined): number | undefined => {
@@ -70,9 +73,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): { legs: SipLeg
   const users = loadUsers(env);
   const algorithms = parseAlgorithms(env.SIP_AUTH_ALGORITHMS); // checked even while unused
   const auth: AuthConfig | undefined = users === undefined ? undefined : { realm: env.SIP_REALM || host, users, algorithms, secret: env.SIP_AUTH_SECRET || undefined };
+  const mode = env.SIP_CALLS || 'bridge';
+  if (mode !== 'bridge' && mode !== 'redirect') throw new Error(`SIP_CALLS must be bridge or redirect, got ${JSON.stringify(mode)}`);
+  const ringSeconds = num(env.SIP_RING_SECONDS, 30, 'SIP_RING_SECONDS');
   return {
     legs,
     auth,
+    calls: { mode, ringSeconds },
     echo: { host, seconds: echoSeconds, ports: MediaPorts.parse(env.SIP_MEDIA_PORTS || '20000-20099') },
     registrar,
   };

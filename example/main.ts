@@ -10,7 +10,7 @@ import { loadConfig } from './config.js';
 export async function bootstrap(env: NodeJS.ProcessEnv = process.env) {
   const config = loadConfig(env);
   const server = new SipServer({ listen: config.legs, serverHeader: 'nestjs-sip-example' });
-  const app = await NestFactory.createMicroservice(AppModule.forRoot(config.registrar, config.echo, config.auth), { strategy: server });
+  const app = await NestFactory.createMicroservice(AppModule.forRoot(config.registrar, config.echo, config.calls, server, config.auth), { strategy: server });
   const log = new Logger('bootstrap');
   if (config.auth === undefined) log.warn('authentication is OFF: anyone may register and call (set SIP_USERS or SIP_USERS_FILE)');
   else log.log(`digest authentication for ${config.auth.users.size} users, realm "${config.auth.realm}", ${config.auth.algorithms.join(', ')}`);
@@ -20,6 +20,7 @@ export async function bootstrap(env: NodeJS.ProcessEnv = process.env) {
   if (udp !== undefined) {
     const at = `${udp.family === 6 ? `[${udp.addr}]` : udp.addr}:${udp.port}`;
     log.log(`try it: sipsak -vv -s sip:ping@${at} (OPTIONS); call sip:echo@${at} from a softphone (the echo test)`);
+    if (config.calls.mode === 'bridge') log.log(`two softphones registered here as alice@${udp.addr} and bob@${udp.addr} call each other through this service`);
   }
   return { app, server };
 }

@@ -1,14 +1,16 @@
-import { Controller, Logger, UseInterceptors } from '@nestjs/common';
+import { Controller, Inject, Logger, UseInterceptors } from '@nestjs/common';
 import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
 import { SipPublic, type SipContext, type SipRequest, type SipResponseDescription } from 'nestjs-sip';
+import { CALLS_CONFIG, CallsService, type CallsConfig } from './calls.service.js';
 import { EchoService } from './echo/echo.service.js';
 import { RegistrarService } from './registrar.service.js';
 import { TransactionLogInterceptor } from './transaction-log.interceptor.js';
 
-export const ALLOW = 'REGISTER, INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE';
+export const ALLOW = 'REGISTER, INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, UPDATE';
 
 /**
- * A registrar and redirect server: REGISTER stores bindings, INVITE is redirected to them; and the
+ * A registrar that connects calls: REGISTER stores bindings, an INVITE to a user is bridged to its
+ * newest binding (or redirected to them, SIP_CALLS=redirect); and the
  * echo test call, `INVITE sip:echo@host` (see echo/).
  */
 @Controller()
@@ -19,6 +21,8 @@ export class RegistrarController {
   constructor(
     private readonly registrar: RegistrarService,
     private readonly echo: EchoService,
+    private readonly calls: CallsService,
+    @Inject(CALLS_CONFIG) private readonly callsConfig: CallsConfig,
   ) {}
 
   @MessagePattern('REGISTER')
@@ -29,9 +33,20 @@ export class RegistrarController {
   @MessagePattern('INVITE')
   invite(@Payload() req: SipRequest, @Ctx() ctx: SipContext): Promise<SipResponseDescription> | SipResponseDescription {
     const dialog = ctx.dialog;
-    if (dialog !== undefined) return this.echo.reinvite(req, dialog); // echo calls are the only dialogs here
-    if (dialog === undefined && req.requestUri.user === 'echo') return this.echo.answer(req, ctx);
-    return this.registrar.locate(req);
+    if (dialog !== undefined) return this.calls.isBridged(dialog) ? this.calls.reinvite(ctx) : this.echo.reinvite(req, dialog);
+    if (req.requestUri.user === 'echo') return this.echo.answer(req, ctx);
+    return this.callsConfig.mode === 'bridge' ? this.calls.connect(ctx) : this.registrar.locate(req);
+  }
+
+  // DTMF (INFO) and session updates (UPDATE) inside a connected call go to the other phone.
+  @MessagePattern('INFO')
+  info(@Ctx() ctx: SipContext): Promise<SipResponseDescription> {
+    return this.calls.carry(ctx);
+  }
+
+  @MessagePattern('UPDATE')
+  update(@Ctx() ctx: SipContext): Promise<SipResponseDescription> {
+    return this.calls.carry(ctx);
   }
 
   // Keep-alive pings and monitoring probes are never challenged.

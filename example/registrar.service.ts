@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { parseUri, SipException, type SipRequest, type SipResponseDescription } from 'nestjs-sip';
-import { LOCATION_STORE, type LocationStore } from './location-store.js';
+import { LOCATION_STORE, type Binding, type LocationStore } from './location-store.js';
 import { REGISTRAR_CONFIG, type RegistrarConfig } from './config.js';
 
 /** The address-of-record of a SIP/SIPS URI: scheme:user@host, host lower-cased, no port or params. */
@@ -22,6 +22,11 @@ export class RegistrarService {
     @Inject(LOCATION_STORE) private readonly store: LocationStore,
     @Inject(REGISTRAR_CONFIG) private readonly config: RegistrarConfig,
   ) {}
+
+  /** The Request-URI's AOR and its live bindings (404 / 480 as SipException). */
+  lookup(req: SipRequest): Promise<{ aor: string; bindings: Binding[] }> {
+    return lookupIn(this.store, req);
+  }
 
   async register(req: SipRequest): Promise<SipResponseDescription> {
     const aor = aorOf(req.to.uri);
@@ -67,17 +72,23 @@ export class RegistrarService {
 
   /** Redirect (302) to the bindings of the Request-URI's AOR; 404 unknown, 480 known but not registered now. */
   async locate(req: SipRequest): Promise<SipResponseDescription> {
-    const aor = aorOf(req.uri);
-    if (aor === undefined) throw new SipException(416);
-    const bindings = await this.store.get(aor);
-    if (bindings === undefined) throw new SipException(404);
-    if (bindings.length === 0) throw new SipException(480);
+    const { bindings } = await this.lookup(req);
     const now = Date.now();
     return {
       status: 302,
       headers: { Contact: bindings.map((b) => `<${b.uri}>${b.params};expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}`) },
     };
   }
+}
+
+/** The AOR of a request's Request-URI and its live bindings, newest last; 404 unknown, 480 none now. */
+export async function lookupIn(store: LocationStore, req: SipRequest): Promise<{ aor: string; bindings: Binding[] }> {
+  const aor = aorOf(req.uri);
+  if (aor === undefined) throw new SipException(416);
+  const bindings = await store.get(aor);
+  if (bindings === undefined) throw new SipException(404);
+  if (bindings.length === 0) throw new SipException(480);
+  return { aor, bindings };
 }
 
 function parseExpires(v: string | undefined): number | undefined {

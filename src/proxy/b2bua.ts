@@ -37,6 +37,8 @@ export interface BridgeOptions {
   copyHeaders?: readonly string[];
   /** Extra headers of the B leg's INVITE. */
   headers?: Record<string, string>;
+  /** Give up on the callee after this many ms without a final answer: the caller gets `480 No Answer`. */
+  ringTimeout?: number;
   /** Rewrite a session description on its way across (either direction), e.g. to anchor media. */
   rewriteSdp?: (sdp: Buffer, direction: 'a-to-b' | 'b-to-a') => Body;
 }
@@ -91,6 +93,11 @@ export class B2bua {
     if (existing !== undefined) return this.carryTo(req, existing);
     const ac = new AbortController();
     ctx.onCancel(() => ac.abort(new Error('the caller cancelled')));
+    let noAnswer = false;
+    const ring = opts.ringTimeout === undefined ? undefined : setTimeout(() => {
+      noAnswer = true;
+      ac.abort(new Error('no answer'));
+    }, opts.ringTimeout);
     const headers: Record<string, string> = {};
     for (const name of opts.copyHeaders ?? []) {
       const v = req.headers.getAll(name);
@@ -119,7 +126,9 @@ export class B2bua {
       const res = (err as { response?: SipResponse }).response;
       if (res !== undefined && res.status >= 300) return { status: res.status, reason: res.reason };
       if (ctx.cancelled) return { status: 487 };
-      return { status: 480, reason: 'Temporarily Unavailable' };
+      return { status: 480, reason: noAnswer ? 'No Answer' : 'Temporarily Unavailable' };
+    } finally {
+      if (ring !== undefined) clearTimeout(ring);
     }
     if (ctx.cancelled) {
       // Answered as the caller gave up: that call must not stand.

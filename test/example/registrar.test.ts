@@ -33,7 +33,7 @@ describe('example registrar / redirect server', () => {
   const port = (proto: 'udp' | 'tcp') => server.addresses.find((a) => a.proto === proto)!.port;
 
   beforeAll(async () => {
-    ({ app, server } = await bootstrap({ SIP_HOST: '127.0.0.1', SIP_UDP_PORT: '0', SIP_TCP_PORT: '0', SIP_MIN_EXPIRES: '60' }));
+    ({ app, server } = await bootstrap({ SIP_HOST: '127.0.0.1', SIP_UDP_PORT: '0', SIP_TCP_PORT: '0', SIP_MIN_EXPIRES: '60', SIP_CALLS: 'redirect' }));
   });
   afterAll(async () => {
     killAllSipp();

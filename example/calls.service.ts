@@ -1,0 +1,72 @@
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { B2bua, SipClient, type B2buaAnswer, type SipContext, type SipDialog, type SipServer } from 'nestjs-sip';
+import { RegistrarService } from './registrar.service.js';
+
+export interface CallsConfig {
+  /** 'bridge': calls to registered users are connected by a B2BUA; 'redirect': answered 302 with their contacts. */
+  mode: 'bridge' | 'redirect';
+  /** A call nobody answers within this many seconds gets 480. */
+  ringSeconds: number;
+}
+
+export const CALLS_CONFIG = Symbol('CALLS_CONFIG');
+export const SIP_SERVER = Symbol('SIP_SERVER');
+
+/**
+ * Calls between registered users: the callee's newest binding is called on a leg of our own and
+ * the two calls joined (B2bua), so both phones only ever talk to this service; their media flows
+ * directly between them (the SDP crosses unchanged).
+ */
+@Injectable()
+export class CallsService implements OnModuleDestroy {
+  private readonly logger = new Logger('CALLS');
+  private b2bua: B2bua | undefined;
+  private client: SipClient | undefined;
+
+  constructor(
+    @Inject(SIP_SERVER) private readonly server: SipServer,
+    @Inject(CALLS_CONFIG) private readonly config: CallsConfig,
+    private readonly registrar: RegistrarService,
+  ) {}
+
+  /** A new call to a user: bridged to the user's newest registration (404 unknown, 480 not registered). */
+  async connect(ctx: SipContext): Promise<B2buaAnswer> {
+    const req = ctx.getRequest();
+    const { aor, bindings } = await this.registrar.lookup(req);
+    const target = bindings[bindings.length - 1]!;
+    this.logger.log(`${req.from.uri} -> ${aor} at ${target.uri}`);
+    return this.bridge().bridge(
+      ctx,
+      { to: target.uri, headers: { To: `<${aor}>` }, copyHeaders: ['subject', 'alert-info'], ringTimeout: this.config.ringSeconds * 1000 },
+      ({ a, b }) => this.logger.log(`connected ${a.callId} <-> ${b.callId}`),
+    );
+  }
+
+  /** A dialog this service joined to another. */
+  isBridged(dialog: SipDialog): boolean {
+    return this.b2bua?.peerOf(dialog) !== undefined;
+  }
+
+  /** A re-INVITE on a bridged call goes to the other phone. */
+  reinvite(ctx: SipContext): Promise<B2buaAnswer> {
+    return this.bridge().bridge(ctx, { to: '' });
+  }
+
+  /** INFO, UPDATE... inside a bridged call go to the other phone. */
+  carry(ctx: SipContext): Promise<B2buaAnswer> {
+    return this.bridge().carry(ctx);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.client?.close();
+  }
+
+  /** Made at the first call: the server's legs exist only once it listens. */
+  private bridge(): B2bua {
+    if (this.b2bua === undefined) {
+      this.client = new SipClient({ server: this.server, userAgent: 'nestjs-sip-example' });
+      this.b2bua = new B2bua(this.client);
+    }
+    return this.b2bua;
+  }
+}
