@@ -1,0 +1,119 @@
+// Two baresip softphones (issue 13 §4, with the B2bua): alice and bob register with passwords to
+// the example, alice calls bob through it, bob answers (auto-answer), RTP flows both ways (each
+// phone's end-of-call summary counts packets received), and alice's hang-up ends bob's call.
+// Headless: temporary configs, a 440 Hz tone as each microphone, stopped by their pids.
+import 'reflect-metadata';
+import type { INestMicroservice } from '@nestjs/common';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SipDialog, SipServer } from 'nestjs-sip';
+import { bootstrap } from '../../example/main.js';
+import { inCI, peerTool } from '../helpers/peers.js';
+import { waitUntil } from '../helpers/wait.js';
+import { randomPort } from '../client/support.js';
+
+const baresip = peerTool('baresip');
+
+interface Phone {
+  child: ChildProcess;
+  out: () => string;
+  say: (cmd: string) => void;
+}
+
+function phone(dir: string, account: string): Phone {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, 'config'),
+    [
+      'poll_method epoll',
+      `sip_listen 127.0.0.1:${randomPort()}`,
+      'audio_player aubridge,sink',
+      'audio_source ausine,440',
+      'audio_alert aubridge,sink',
+      'module_path /usr/lib/baresip/modules',
+      'module stdio.so',
+      'module opus.so',
+      'module ausine.so',
+      'module aubridge.so',
+      'module_app account.so',
+      'module_app menu.so',
+      'rtp_stats yes',
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(join(dir, 'accounts'), account + '\n');
+  const child = spawn(baresip.command, ['-f', dir], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  return { child, out: () => out, say: (cmd) => child.stdin!.write(`${cmd}\n`) };
+}
+
+async function stop(p: Phone | undefined): Promise<void> {
+  if (p === undefined || p.child.exitCode !== null) return;
+  p.say('/quit');
+  await new Promise<void>((resolve) => {
+    const t = setTimeout(() => {
+      p.child.kill('SIGKILL');
+      resolve();
+    }, 3000);
+    p.child.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
+describe('two baresip phones call each other through the example', () => {
+  it('baresip is installed (required in CI)', () => {
+    if (inCI()) expect(baresip.available, 'baresip must be installed in CI').toBe(true);
+  });
+
+  let app: INestMicroservice | undefined;
+  let server: SipServer;
+  let dir: string;
+  let alice: Phone | undefined;
+  let bob: Phone | undefined;
+  const dialogs: SipDialog[] = [];
+
+  beforeAll(async () => {
+    if (!baresip.available) return;
+    dir = mkdtempSync(join(tmpdir(), 'baresip-call-'));
+    ({ app, server } = await bootstrap({ SIP_HOST: '127.0.0.1', SIP_UDP_PORT: '0', SIP_TCP_PORT: 'off', SIP_USERS: 'alice:secret,bob:hunter2' }));
+    server.on('dialog', (d: SipDialog) => dialogs.push(d));
+  });
+
+  afterAll(async () => {
+    await stop(alice);
+    await stop(bob);
+    await app?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.skipIf(!baresip.available)('ringing, answer, RTP both ways, and alice hangs up', async () => {
+    const port = server.addresses[0]!.port;
+    bob = phone(join(dir, 'bob'), `<sip:bob@127.0.0.1:${port}>;auth_pass=hunter2;answermode=auto`);
+    alice = phone(join(dir, 'alice'), `<sip:alice@127.0.0.1:${port}>;auth_pass=secret`);
+    try {
+      await waitUntil(() => /bob@127\.0\.0\.1: .*200 OK/.test(bob!.out()) && /alice@127\.0\.0\.1: .*200 OK/.test(alice!.out()), 8000, 'both registered');
+      alice.say(`/dial sip:bob@127.0.0.1:${port}`);
+      await waitUntil(() => /Call established/i.test(alice!.out()) && /Call established/i.test(bob!.out()), 10000, 'the call established on both phones');
+      // Two dialogs in the service: alice's (incoming) and the one to bob, with their own Call-IDs.
+      await waitUntil(() => dialogs.filter((d) => d.state === 'confirmed').length === 2, 3000, 'both legs confirmed');
+      await new Promise((r) => setTimeout(r, 1500)); // media for a while
+      alice.say('/hangup');
+      await waitUntil(() => dialogs.every((d) => d.state === 'terminated'), 5000, 'both legs ended');
+      await waitUntil(() => /Receive:[\s\S]*packets:\s+\d+\s+[1-9]\d*/.test(alice!.out()), 3000, "alice's RTP summary");
+      await waitUntil(() => /Receive:[\s\S]*packets:\s+\d+\s+[1-9]\d*/.test(bob!.out()), 3000, "bob's RTP summary (his call ended by the service's BYE)");
+      if (process.env.SHOW_PHONES) console.log(`--- alice ---\n${alice.out().slice(-1800)}\n--- bob ---\n${bob.out().slice(-1800)}`);
+      const [a, b] = dialogs;
+      expect(a!.callId).not.toBe(b!.callId);
+    } catch (err) {
+      console.error(`--- alice ---\n${alice.out().slice(-2500)}\n--- bob ---\n${bob.out().slice(-2500)}`);
+      throw err;
+    }
+  }, 45_000);
+});
