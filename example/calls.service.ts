@@ -10,12 +10,16 @@ export interface CallsConfig {
 }
 
 export const CALLS_CONFIG = Symbol('CALLS_CONFIG');
+
+/** A user's newest registrations rung at once, at most. */
+const MAX_FORKS = 10;
 export const SIP_SERVER = Symbol('SIP_SERVER');
 
 /**
- * Calls between registered users: the callee's newest binding is called on a leg of our own and
- * the two calls joined (B2bua), so both phones only ever talk to this service; their media flows
- * directly between them (the SDP crosses unchanged).
+ * Calls between registered users: the callee's registered phones (its newest 10) are called at
+ * once on legs of our own, the first to answer is joined to the caller (B2bua) and the others are
+ * cancelled; both phones only ever talk to this service, their media flows directly between them
+ * (the SDP crosses unchanged).
  */
 @Injectable()
 export class CallsService implements OnModuleDestroy {
@@ -29,15 +33,15 @@ export class CallsService implements OnModuleDestroy {
     private readonly registrar: RegistrarService,
   ) {}
 
-  /** A new call to a user: bridged to the user's newest registration (404 unknown, 480 not registered). */
+  /** A new call to a user: every phone the user registered rings at once, the first to answer takes it (404 unknown, 480 not registered). */
   async connect(ctx: SipContext): Promise<B2buaAnswer> {
     const req = ctx.getRequest();
     const { aor, bindings } = await this.registrar.lookup(req);
-    const target = bindings[bindings.length - 1]!;
-    this.logger.log(`${req.from.uri} -> ${aor} at ${target.uri}`);
+    const targets = bindings.slice(-MAX_FORKS).map((b) => b.uri);
+    this.logger.log(`${req.from.uri} -> ${aor} at ${targets.join(', ')}`);
     return this.bridge().bridge(
       ctx,
-      { to: target.uri, headers: { To: `<${aor}>` }, copyHeaders: ['subject', 'alert-info'], ringTimeout: this.config.ringSeconds * 1000 },
+      { to: targets, headers: { To: `<${aor}>` }, copyHeaders: ['subject', 'alert-info'], ringTimeout: this.config.ringSeconds * 1000 },
       ({ a, b }) => this.logger.log(`connected ${a.callId} <-> ${b.callId}`),
     );
   }

@@ -29,8 +29,12 @@ export interface B2buaAnswer {
 }
 
 export interface BridgeOptions {
-  /** The B leg's Request-URI (and To). */
-  to: string;
+  /**
+   * The B leg's Request-URI (and To). Several: all are called at once (parallel forking, a user's
+   * registered phones); the first to answer 2xx wins and the others are cancelled; when none does,
+   * the caller gets the best of their answers (a 6xx first, else the lowest class, RFC 3261 §16.7).
+   */
+  to: string | readonly string[];
   /** The B leg's From; default the caller's From URI. */
   from?: string;
   /** Caller's headers copied onto the B leg (lower-case names). Default none but the body's Content-Type. */
@@ -110,17 +114,17 @@ export class B2bua {
     else headers.From = `<${req.from.uri}>`;
     const body = req.body.length > 0 && opts.rewriteSdp !== undefined ? opts.rewriteSdp(req.body, 'a-to-b') : req.body;
     let b: SipDialog;
+    const onProvisional = (res: SipResponse): void => {
+      if (res.status === 100 || ctx.cancelled) return;
+      void ctx.sendProvisional(this.carried(res, opts.rewriteSdp, 'b-to-a')).catch(() => undefined);
+    };
     try {
-      b = await this.out.invite(
-        { uri: opts.to, headers, body },
-        {
-          signal: ac.signal,
-          onProvisional: (res) => {
-            if (res.status === 100 || ctx.cancelled) return;
-            void ctx.sendProvisional(this.carried(res, opts.rewriteSdp, 'b-to-a')).catch(() => undefined);
-          },
-        },
-      );
+      const targets = typeof opts.to === 'string' ? [opts.to] : opts.to;
+      if (targets.length === 0) return { status: 480, reason: 'Temporarily Unavailable' };
+      b =
+        targets.length === 1
+          ? await this.out.invite({ uri: targets[0]!, headers, body }, { signal: ac.signal, onProvisional })
+          : await fork(this.out, targets, (uri) => ({ uri, headers: { ...headers }, body }), ac.signal, onProvisional);
     } catch (err) {
       // The B leg's non-2xx is the caller's answer (6xx, 486, 404...); anything else: the callee is unreachable.
       const res = (err as { response?: SipResponse }).response;
@@ -216,4 +220,70 @@ export class B2bua {
     }
     return out;
   }
+}
+
+/**
+ * INVITE every target at once; the first dialog answered wins and the other branches are
+ * cancelled (one that answers 2xx as well is hung up). Rejects with the best failure when none
+ * answers: a 6xx first, else the lowest status class, else the first error.
+ */
+function fork(
+  out: B2buaOutbound,
+  targets: readonly string[],
+  request: (uri: string) => { uri: string; headers?: HeadersInit; body?: Body },
+  signal: AbortSignal,
+  onProvisional: (res: SipResponse) => void,
+): Promise<SipDialog> {
+  return new Promise<SipDialog>((resolve, reject) => {
+    const branches = targets.map(() => new AbortController());
+    const abortAll = (): void => {
+      for (const b of branches) b.abort(signal.reason);
+    };
+    if (signal.aborted) abortAll();
+    else signal.addEventListener('abort', abortAll, { once: true });
+    let winner: SipDialog | undefined;
+    let left = targets.length;
+    const failures: unknown[] = [];
+    targets.forEach((uri, i) => {
+      out.invite(request(uri), { signal: branches[i]!.signal, onProvisional }).then(
+        (dialog) => {
+          left--;
+          if (winner !== undefined) {
+            dialog.bye().subscribe({ error: () => undefined });
+            return;
+          }
+          winner = dialog;
+          signal.removeEventListener('abort', abortAll);
+          branches.forEach((b, j) => {
+            if (j !== i) b.abort(new Error('answered on another branch'));
+          });
+          resolve(dialog);
+        },
+        (err: unknown) => {
+          left--;
+          failures.push(err);
+          if (left === 0 && winner === undefined) {
+            signal.removeEventListener('abort', abortAll);
+            reject(bestFailure(failures));
+          }
+        },
+      );
+    });
+  });
+}
+
+/** RFC 3261 §16.7 step 6, for a B2BUA's branches: a 6xx, else the lowest class (4xx before 5xx). */
+function bestFailure(failures: unknown[]): unknown {
+  let best: unknown = failures[0];
+  let bestStatus = Infinity;
+  for (const f of failures) {
+    const status = (f as { response?: SipResponse }).response?.status;
+    if (status === undefined) continue;
+    const rank = status >= 600 ? 0 : status;
+    if (rank < bestStatus) {
+      bestStatus = rank;
+      best = f;
+    }
+  }
+  return best;
 }

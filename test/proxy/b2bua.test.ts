@@ -16,6 +16,8 @@ import { startApp, type RunningApp } from '../server/support.js';
 const sipp = peerTool('sipp');
 let b2bua: B2bua;
 let calleePort = 0;
+/** When set, the INVITE forks to these ports (parallel) instead of calleePort. */
+let forkPorts: number[] | undefined;
 const bridged: BridgedCall[] = [];
 const callerCallIds: string[] = [];
 
@@ -24,7 +26,8 @@ class Bridge {
   @MessagePattern('INVITE')
   invite(@Ctx() ctx: SipContext) {
     if (ctx.dialog === undefined) callerCallIds.push(ctx.getRequest().callId);
-    return b2bua.bridge(ctx, { to: `sip:callee@127.0.0.1:${calleePort}`, copyHeaders: ['subject'] }, (c) => bridged.push(c));
+    const to = forkPorts?.map((p) => `sip:callee@127.0.0.1:${p}`) ?? `sip:callee@127.0.0.1:${calleePort}`;
+    return b2bua.bridge(ctx, { to, copyHeaders: ['subject'] }, (c) => bridged.push(c));
   }
 
   @MessagePattern('INFO')
@@ -103,6 +106,36 @@ describe.skipIf(!sipp.available)('B2bua between two sipp legs', () => {
       expect(sippOk(await uas.done)).toMatchObject({ successful: 1, errors: '' });
     } finally {
       await phone.close();
+    }
+  });
+
+  it('forked to two phones: the one that answers gets the call, the ringing one gets a CANCEL', async () => {
+    const ringing = await startUas({ scenario: 'client-cancel.xml', mode: 'u1' });
+    const answering = await startUas({ scenario: 'dialog-uas-awaits-bye.xml', mode: 'u1' });
+    forkPorts = [ringing.port, answering.port];
+    bridged.length = 0;
+    try {
+      const a = await caller('caller-hangs-up-ringing.xml');
+      expect(sippOk(a)).toMatchObject({ successful: 1, errors: '' });
+      expect(sippOk(await answering.done)).toMatchObject({ successful: 1, errors: '' });
+      expect(sippOk(await ringing.done)).toMatchObject({ successful: 1, errors: '' });
+      expect(bridged).toHaveLength(1);
+    } finally {
+      forkPorts = undefined;
+    }
+  });
+
+  it('forked to two phones that both refuse: the caller gets the better answer (486 over 503)', async () => {
+    const busy = await startUas({ scenario: 'client-invite-486.xml', mode: 'u1' });
+    const down = await startUas({ scenario: 'uas-503.xml', mode: 'u1' });
+    forkPorts = [down.port, busy.port];
+    try {
+      const a = await caller('busy.xml');
+      expect(sippOk(a)).toMatchObject({ successful: 1, errors: '' });
+      expect(sippOk(await busy.done)).toMatchObject({ successful: 1, errors: '' });
+      expect(sippOk(await down.done)).toMatchObject({ successful: 1, errors: '' });
+    } finally {
+      forkPorts = undefined;
     }
   });
 
