@@ -1,6 +1,7 @@
-// Two baresip softphones (issue 13 §4, with the B2bua): alice and bob register with passwords to
-// the example, alice calls bob through it, bob answers (auto-answer), RTP flows both ways (each
-// phone's end-of-call summary counts packets received), and alice's hang-up ends bob's call.
+// Three baresip softphones (issue 13 §4, with the B2bua): alice and bob (twice: two phones) register
+// with passwords to the example, alice calls bob through it, both of bob's phones ring, the first
+// answers (auto-answer) and the other is cancelled, RTP flows both ways (each phone's end-of-call
+// summary counts packets received), and alice's hang-up ends bob's call.
 // Headless: temporary configs, a 440 Hz tone as each microphone, stopped by their pids.
 import 'reflect-metadata';
 import type { INestMicroservice } from '@nestjs/common';
@@ -77,6 +78,7 @@ describe('two baresip phones call each other through the example', () => {
   let dir: string;
   let alice: Phone | undefined;
   let bob: Phone | undefined;
+  let bob2: Phone | undefined;
   const dialogs: SipDialog[] = [];
 
   beforeAll(async () => {
@@ -89,6 +91,7 @@ describe('two baresip phones call each other through the example', () => {
   afterAll(async () => {
     await stop(alice);
     await stop(bob);
+    await stop(bob2);
     await app?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -96,23 +99,27 @@ describe('two baresip phones call each other through the example', () => {
   it.skipIf(!baresip.available)('ringing, answer, RTP both ways, and alice hangs up', async () => {
     const port = server.addresses[0]!.port;
     bob = phone(join(dir, 'bob'), `<sip:bob@127.0.0.1:${port}>;auth_pass=hunter2;answermode=auto`);
+    // bob's second phone: it rings (no auto-answer) and is cancelled when the first one answers.
+    bob2 = phone(join(dir, 'bob2'), `<sip:bob@127.0.0.1:${port}>;auth_pass=hunter2`);
     alice = phone(join(dir, 'alice'), `<sip:alice@127.0.0.1:${port}>;auth_pass=secret`);
     try {
-      await waitUntil(() => /bob@127\.0\.0\.1: .*200 OK/.test(bob!.out()) && /alice@127\.0\.0\.1: .*200 OK/.test(alice!.out()), 8000, 'both registered');
+      await waitUntil(() => [bob!, bob2!, alice!].every((p) => /@127\.0\.0\.1: .*200 OK/.test(p.out())), 8000, 'all three registered');
       alice.say(`/dial sip:bob@127.0.0.1:${port}`);
       await waitUntil(() => /Call established/i.test(alice!.out()) && /Call established/i.test(bob!.out()), 10000, 'the call established on both phones');
       // Two dialogs in the service: alice's (incoming) and the one to bob, with their own Call-IDs.
       await waitUntil(() => dialogs.filter((d) => d.state === 'confirmed').length === 2, 3000, 'both legs confirmed');
+      // libre reports the CANCEL of a ringing call as "session closed: Connection reset by peer".
+      await waitUntil(() => /Incoming call[\s\S]*session closed/.test(bob2!.out()), 5000, "bob's second phone rang, then was cancelled");
       await new Promise((r) => setTimeout(r, 1500)); // media for a while
       alice.say('/hangup');
       await waitUntil(() => dialogs.every((d) => d.state === 'terminated'), 5000, 'both legs ended');
       await waitUntil(() => /Receive:[\s\S]*packets:\s+\d+\s+[1-9]\d*/.test(alice!.out()), 3000, "alice's RTP summary");
       await waitUntil(() => /Receive:[\s\S]*packets:\s+\d+\s+[1-9]\d*/.test(bob!.out()), 3000, "bob's RTP summary (his call ended by the service's BYE)");
-      if (process.env.SHOW_PHONES) console.log(`--- alice ---\n${alice.out().slice(-1800)}\n--- bob ---\n${bob.out().slice(-1800)}`);
+      if (process.env.SHOW_PHONES) console.log(`--- alice ---\n${alice.out().slice(-1800)}\n--- bob ---\n${bob.out().slice(-1800)}\n--- bob2 ---\n${bob2.out().slice(-1500)}`);
       const [a, b] = dialogs;
       expect(a!.callId).not.toBe(b!.callId);
     } catch (err) {
-      console.error(`--- alice ---\n${alice.out().slice(-2500)}\n--- bob ---\n${bob.out().slice(-2500)}`);
+      console.error(`--- alice ---\n${alice.out().slice(-2500)}\n--- bob ---\n${bob.out().slice(-2500)}\n--- bob2 ---\n${bob2.out().slice(-2500)}`);
       throw err;
     }
   }, 45_000);
