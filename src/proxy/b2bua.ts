@@ -35,7 +35,7 @@ export interface BridgeOptions {
    * the caller gets the best of their answers (a 6xx first, else the lowest class, RFC 3261 §16.7).
    */
   to: string | readonly string[];
-  /** The B leg's From; default the caller's From URI. */
+  /** The B leg's From; default the caller's From URI (or a From in `headers`). */
   from?: string;
   /** Caller's headers copied onto the B leg (lower-case names). Default none but the body's Content-Type. */
   copyHeaders?: readonly string[];
@@ -111,7 +111,7 @@ export class B2bua {
     if (type !== undefined) headers['Content-Type'] = type;
     Object.assign(headers, opts.headers);
     if (opts.from !== undefined) headers.From = opts.from;
-    else headers.From = `<${req.from.uri}>`;
+    else if (!Object.keys(headers).some((k) => k.toLowerCase() === 'from')) headers.From = `<${req.from.uri}>`;
     const body = req.body.length > 0 && opts.rewriteSdp !== undefined ? opts.rewriteSdp(req.body, 'a-to-b') : req.body;
     let b: SipDialog;
     const onProvisional = (res: SipResponse): void => {
