@@ -221,9 +221,11 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
         }
         break;
       }
-      // Lines end at CRLF; a bare LF inside a line belongs to it. ('\n' is the cheaper search.)
+      // Lines end at CRLF. A bare LF or CR inside a header line is refused: copied into a response
+      // (Call-ID, To...) it would end the line early for a peer that splits on either one, and what
+      // follows would read as headers of our own (response splitting).
       let e = text.indexOf('\n', pos);
-      while (e !== -1 && text.charCodeAt(e - 1) !== 13) e = text.indexOf('\n', e + 1);
+      if (e !== -1 && text.charCodeAt(e - 1) !== 13 && (he < 0 || e < he)) throw new SipParseError('Bare LF in a header line');
       if (he >= 0) e = e === -1 || e - 1 > he ? he : e - 1;
       else if (e === -1) throw new SipParseError('Incomplete message');
       else {
@@ -237,6 +239,8 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
         }
         if (e - hs > maxHeader) throw tooLarge('Header');
       }
+      const cr = text.indexOf('\r', pos);
+      if (cr !== -1 && cr < e) throw new SipParseError('Bare CR in a header line');
       const c = b[o + pos];
       if (c === 32 || c === 9) {
         if (line < 0) throw new SipParseError('Continuation line before the first header');

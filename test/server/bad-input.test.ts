@@ -65,6 +65,31 @@ describe('bad input', () => {
   }
 
   describe('UDP', () => {
+    it('a bare LF or CR inside a header value (response splitting): 400 when it can be answered, nothing injected ever comes back', async () => {
+      for (const sep of ['\n', '\r']) {
+        const c = await UdpClient.open();
+        try {
+          // In a header we do not copy back: answered 400 from the headers before it.
+          const id = `inj-${uniq()}`;
+          await c.send(sipRequest({ callId: id, headers: [`Subject: a${sep}X-Injected: yes`] }), app.port('udp'));
+          await waitUntil(() => c.received.length > 0, 2000, 'an answer');
+          const raw = c.received[0]!.raw.toString('latin1');
+          expect(raw).toMatch(/^SIP\/2.0 400 /);
+          expect(raw).toMatch(/Warning: 399 [^\r\n]*Bare (LF|CR) in a header line/);
+          expect(raw).not.toMatch(/Injected/);
+          // In the Call-ID (which every answer copies): nothing to answer with safely, so no answer.
+          const id2 = `inj-${uniq()}`;
+          await c.send(sipRequest({ callId: `${id2}${sep}X-Injected: yes` }), app.port('udp'));
+          await sleep(300);
+          expect(c.received).toHaveLength(1);
+          expect(handled.some((h) => h.includes(id) || h.includes(id2))).toBe(false);
+        } finally {
+          await c.close();
+        }
+      }
+      await stillServing();
+    });
+
     it('datagrams that are not SIP at all: no answer', async () => {
       const c = await UdpClient.open();
       try {
