@@ -1,5 +1,6 @@
 import { canonicalName, headerKey, LIST_HEADERS } from './header-names.js';
 import { splitList } from './split-list.js';
+import { checkHeaderName, checkHeaderValue } from './header-safety.js';
 
 export type HeadersInit = SipHeaders | Record<string, string | number | readonly (string | number)[]> | Iterable<readonly [string, string]>;
 
@@ -228,8 +229,8 @@ export class SipHeaders implements Iterable<[string, string]> {
   /** Replace every line of `name` with the given value(s), at the position of the first one. */
   set(name: string, value: string | number | readonly (string | number)[]): this {
     this.load();
-    const key = headerKey(name);
-    const vals = Array.isArray(value) ? value.map(String) : [String(value as string | number)];
+    const key = headerKey(checkHeaderName(name));
+    const vals = Array.isArray(value) ? value.map((v) => checkHeaderValue(String(v))) : [checkHeaderValue(String(value as string | number))];
     let at = this.keys.indexOf(key);
     const spelled = at === -1 ? canonicalName(key, name) : this.names[at]!;
     if (at !== -1) this.removeKey(key);
@@ -252,7 +253,7 @@ export class SipHeaders implements Iterable<[string, string]> {
     const key = headerKey(name);
     const at = this.keys.indexOf(key);
     if (at === -1) return false;
-    this.values[at] = value;
+    this.values[at] = checkHeaderValue(value);
     this.raws[at] = undefined;
     this.dropView(key);
     return true;
@@ -270,10 +271,11 @@ export class SipHeaders implements Iterable<[string, string]> {
   /** Add a line after the existing ones. */
   append(name: string, value: string | number): this {
     this.load();
-    const key = headerKey(name);
+    const key = headerKey(checkHeaderName(name));
+    const v = checkHeaderValue(String(value)); // checked before anything changes
     this.names.push(canonicalName(key, name));
     this.keys.push(key);
-    this.values.push(String(value));
+    this.values.push(v);
     this.raws.push(undefined);
     this.dropView(key);
     return this;
@@ -282,10 +284,11 @@ export class SipHeaders implements Iterable<[string, string]> {
   /** Add a line before every other line (e.g. a new top Via). */
   prepend(name: string, value: string | number): this {
     this.load();
-    const key = headerKey(name);
+    const key = headerKey(checkHeaderName(name));
+    const v = checkHeaderValue(String(value)); // checked before anything changes
     this.names.unshift(canonicalName(key, name));
     this.keys.unshift(key);
-    this.values.unshift(String(value));
+    this.values.unshift(v);
     this.raws.unshift(undefined);
     this.dropView(key);
     return this;
