@@ -5,7 +5,6 @@
 // temporary config and accounts file, stopped by its pid.
 import 'reflect-metadata';
 import type { INestMicroservice } from '@nestjs/common';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +13,7 @@ import { DigestAuthenticator, type SipServer } from 'nestjs-sip';
 import { bootstrap } from '../../example/main.js';
 import { inCI, peerTool } from '../helpers/peers.js';
 import { waitUntil } from '../helpers/wait.js';
-import { randomPort } from '../client/support.js';
+import { startPhone, stopPhone, type Phone } from '../helpers/baresip.js';
 import { makeTestPki } from '../transport/tls-certs.js';
 
 const baresip = peerTool('baresip');
@@ -27,7 +26,7 @@ describe('baresip registers with a password', () => {
   let app: INestMicroservice | undefined;
   let server: SipServer;
   let dir: string;
-  let phone: ChildProcess | undefined;
+  let phone: Phone | undefined;
 
   beforeAll(async () => {
     if (!baresip.available) return;
@@ -49,7 +48,7 @@ describe('baresip registers with a password', () => {
   });
 
   afterAll(async () => {
-    if (phone !== undefined && phone.exitCode === null) phone.kill('SIGKILL');
+    if (phone !== undefined && phone.child.exitCode === null) phone.child.kill('SIGKILL');
     await app?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -57,50 +56,32 @@ describe('baresip registers with a password', () => {
   it.skipIf(!baresip.available)('over UDP and TLS, refreshed every 3 s; a wrong password is refused', async () => {
     const udp = server.addresses.find((a) => a.proto === 'udp')!.port;
     const tls = server.addresses.find((a) => a.proto === 'tls')!.port;
-    writeFileSync(
-      join(dir, 'config'),
-      ['poll_method epoll', `sip_listen 127.0.0.1:${randomPort()}`, `sip_cafile ${join(dir, 'ca.pem')}`, 'module_path /usr/lib/baresip/modules', 'module_app account.so', ''].join('\n'),
-    );
-    writeFileSync(
-      join(dir, 'accounts'),
+    const auth = app!.get(DigestAuthenticator, { strict: false });
+    phone = startPhone(
+      dir,
       [
         `<sip:alice@127.0.0.1:${udp}>;auth_pass=secret;regint=3`,
         `<sip:alice@127.0.0.1:${tls};transport=tls>;auth_pass=secret;regint=3`,
         `<sip:bob@127.0.0.1:${udp}>;auth_pass=wrong;regint=3`,
-        '',
-      ].join('\n'),
+      ],
+      { media: false, cafile: join(dir, 'ca.pem') },
     );
-    const auth = app!.get(DigestAuthenticator, { strict: false });
-    let out = '';
-    phone = spawn(baresip.command, ['-f', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    phone.stdout!.on('data', (d) => (out += d));
-    phone.stderr!.on('data', (d) => (out += d));
+    const out = (): string => phone!.out();
     try {
-      await waitUntil(() => /alice@127\.0\.0\.1: \{0\/UDP\/v4\} 200 OK/.test(out) && /alice@127\.0\.0\.1: \{0\/TLS\/v4\} 200 OK/.test(out), 8000, 'both registrations');
+      await waitUntil(() => /alice@127\.0\.0\.1: \{0\/UDP\/v4\} 200 OK/.test(out()) && /alice@127\.0\.0\.1: \{0\/TLS\/v4\} 200 OK/.test(out()), 8000, 'both registrations');
       const first = auth.stats.authenticated;
       // Two refreshes of each binding, each one authenticated.
       await waitUntil(() => auth.stats.authenticated - first >= 4, 9000, 'refreshes');
-      await waitUntil(() => /sip:bob@127\.0\.0\.1:\d+: (401|403) /.test(out), 3000, "bob's refusal");
-      expect(out).not.toMatch(/bob@127\.0\.0\.1: \{0\/UDP\/v4\} 200 OK/);
+      await waitUntil(() => /sip:bob@127\.0\.0\.1:\d+: (401|403) /.test(out()), 3000, "bob's refusal");
+      expect(out()).not.toMatch(/bob@127\.0\.0\.1: \{0\/UDP\/v4\} 200 OK/);
       // bob's stale password gets this host blocked; alice, proven from here, keeps refreshing.
       const afterBlock = auth.stats.authenticated;
       await waitUntil(() => auth.stats.authenticated - afterBlock >= 2, 8000, "alice's refreshes while the host is blocked for others");
     } catch (err) {
-      console.error(`--- baresip output ---\n${out.slice(-3000)}`);
+      console.error(`--- baresip output ---\n${out().slice(-3000)}`);
       throw err;
     } finally {
-      phone.kill('SIGTERM');
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          phone!.kill('SIGKILL');
-          resolve();
-        }, 3000);
-        phone!.once('exit', () => {
-          clearTimeout(t);
-          resolve();
-        });
-        if (phone!.exitCode !== null) resolve();
-      });
+      await stopPhone(phone, 'term');
     }
   }, 30_000);
 });

@@ -5,8 +5,7 @@
 // Headless: temporary configs, a 440 Hz tone as each microphone, stopped by their pids.
 import 'reflect-metadata';
 import type { INestMicroservice } from '@nestjs/common';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,59 +13,9 @@ import type { SipDialog, SipServer } from 'nestjs-sip';
 import { bootstrap } from '../../example/main.js';
 import { inCI, peerTool } from '../helpers/peers.js';
 import { waitUntil } from '../helpers/wait.js';
-import { randomPort } from '../client/support.js';
+import { RECEIVED_RTP, startPhone, stopPhone, type Phone } from '../helpers/baresip.js';
 
 const baresip = peerTool('baresip');
-
-interface Phone {
-  child: ChildProcess;
-  out: () => string;
-  say: (cmd: string) => void;
-}
-
-function phone(dir: string, account: string): Phone {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    join(dir, 'config'),
-    [
-      'poll_method epoll',
-      `sip_listen 127.0.0.1:${randomPort()}`,
-      'audio_player aubridge,sink',
-      'audio_source ausine,440',
-      'audio_alert aubridge,sink',
-      'module_path /usr/lib/baresip/modules',
-      'module stdio.so',
-      'module opus.so',
-      'module ausine.so',
-      'module aubridge.so',
-      'module_app account.so',
-      'module_app menu.so',
-      'rtp_stats yes',
-      '',
-    ].join('\n'),
-  );
-  writeFileSync(join(dir, 'accounts'), account + '\n');
-  const child = spawn(baresip.command, ['-f', dir], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  return { child, out: () => out, say: (cmd) => child.stdin!.write(`${cmd}\n`) };
-}
-
-async function stop(p: Phone | undefined): Promise<void> {
-  if (p === undefined || p.child.exitCode !== null) return;
-  p.say('/quit');
-  await new Promise<void>((resolve) => {
-    const t = setTimeout(() => {
-      p.child.kill('SIGKILL');
-      resolve();
-    }, 3000);
-    p.child.once('exit', () => {
-      clearTimeout(t);
-      resolve();
-    });
-  });
-}
 
 describe('two baresip phones call each other through the example', () => {
   it('baresip is installed (required in CI)', () => {
@@ -89,19 +38,19 @@ describe('two baresip phones call each other through the example', () => {
   });
 
   afterAll(async () => {
-    await stop(alice);
-    await stop(bob);
-    await stop(bob2);
+    await stopPhone(alice);
+    await stopPhone(bob);
+    await stopPhone(bob2);
     await app?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it.skipIf(!baresip.available)('ringing, answer, RTP both ways, and alice hangs up', async () => {
     const port = server.addresses[0]!.port;
-    bob = phone(join(dir, 'bob'), `<sip:bob@127.0.0.1:${port}>;auth_pass=hunter2;answermode=auto`);
+    bob = startPhone(join(dir, 'bob'), [`<sip:bob@127.0.0.1:${port}>;auth_pass=hunter2;answermode=auto`]);
     // bob's second phone: it rings (no auto-answer) and is cancelled when the first one answers.
-    bob2 = phone(join(dir, 'bob2'), `<sip:bob@127.0.0.1:${port}>;auth_pass=hunter2`);
-    alice = phone(join(dir, 'alice'), `<sip:alice@127.0.0.1:${port}>;auth_pass=secret`);
+    bob2 = startPhone(join(dir, 'bob2'), [`<sip:bob@127.0.0.1:${port}>;auth_pass=hunter2`]);
+    alice = startPhone(join(dir, 'alice'), [`<sip:alice@127.0.0.1:${port}>;auth_pass=secret`]);
     try {
       await waitUntil(() => [bob!, bob2!, alice!].every((p) => /@127\.0\.0\.1: .*200 OK/.test(p.out())), 8000, 'all three registered');
       alice.say(`/dial sip:bob@127.0.0.1:${port}`);
@@ -113,8 +62,8 @@ describe('two baresip phones call each other through the example', () => {
       await new Promise((r) => setTimeout(r, 1500)); // media for a while
       alice.say('/hangup');
       await waitUntil(() => dialogs.every((d) => d.state === 'terminated'), 5000, 'both legs ended');
-      await waitUntil(() => /Receive:[\s\S]*packets:\s+\d+\s+[1-9]\d*/.test(alice!.out()), 3000, "alice's RTP summary");
-      await waitUntil(() => /Receive:[\s\S]*packets:\s+\d+\s+[1-9]\d*/.test(bob!.out()), 3000, "bob's RTP summary (his call ended by the service's BYE)");
+      await waitUntil(() => RECEIVED_RTP.test(alice!.out()), 3000, "alice's RTP summary");
+      await waitUntil(() => RECEIVED_RTP.test(bob!.out()), 3000, "bob's RTP summary (his call ended by the service's BYE)");
       if (process.env.SHOW_PHONES) console.log(`--- alice ---\n${alice.out().slice(-1800)}\n--- bob ---\n${bob.out().slice(-1800)}\n--- bob2 ---\n${bob2.out().slice(-1500)}`);
       const [a, b] = dialogs;
       expect(a!.callId).not.toBe(b!.callId);

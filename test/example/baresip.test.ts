@@ -5,8 +5,7 @@
 // microphone, so Opus), commands on its stdin (stdio module); stopped by its pid.
 import 'reflect-metadata';
 import type { INestMicroservice } from '@nestjs/common';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +14,7 @@ import { EchoService } from '../../example/echo/echo.service.js';
 import { bootstrap } from '../../example/main.js';
 import { inCI, peerTool } from '../helpers/peers.js';
 import { waitUntil } from '../helpers/wait.js';
-import { randomPort } from '../client/support.js';
+import { RECEIVED_RTP, startPhone, stopPhone, type Phone } from '../helpers/baresip.js';
 
 const baresip = peerTool('baresip');
 
@@ -28,8 +27,7 @@ describe('baresip calls the echo test', () => {
   let app: INestMicroservice | undefined;
   let server: SipServer;
   let dir: string;
-  let phone: ChildProcess | undefined;
-  let out = '';
+  let phone: Phone | undefined;
   const dialogs: SipDialog[] = [];
 
   beforeAll(async () => {
@@ -38,41 +36,20 @@ describe('baresip calls the echo test', () => {
     ({ app, server } = await bootstrap({ SIP_HOST: '127.0.0.1', SIP_UDP_PORT: '0', SIP_TCP_PORT: 'off', SIP_ECHO_SECONDS: '60', SIP_MEDIA_PORTS: `${first}-${first + 9}` }));
     server.on('dialog', (d: SipDialog) => dialogs.push(d));
     dir = mkdtempSync(join(tmpdir(), 'baresip-'));
-    writeFileSync(
-      join(dir, 'config'),
-      [
-        'poll_method epoll',
-        `sip_listen 127.0.0.1:${randomPort()}`,
-        // No sound card: a 440 Hz tone as the microphone (ausine, 48 kHz, hence Opus), the speaker a bridge to nowhere.
-        'audio_player aubridge,sink',
-        'audio_source ausine,440',
-        'audio_alert aubridge,sink',
-        'module_path /usr/lib/baresip/modules',
-        'module stdio.so',
-        'module opus.so',
-        'module ausine.so',
-        'module aubridge.so',
-        'module_app account.so',
-        'module_app menu.so',
-        'rtp_stats yes', // the end-of-call RTP summary: what baresip received back
-        '',
-      ].join('\n'),
-    );
-    writeFileSync(join(dir, 'accounts'), '<sip:tester@127.0.0.1>;regint=0\n');
   });
 
   afterAll(async () => {
-    if (phone !== undefined && phone.exitCode === null) phone.kill('SIGKILL');
+    if (phone !== undefined && phone.child.exitCode === null) phone.child.kill('SIGKILL');
     await app?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it.skipIf(!baresip.available)('established, RTP echoed, hold and resume change the remote SDP, baresip hangs up and the app sees the BYE', async () => {
     const port = server.addresses[0]!.port;
-    phone = spawn(baresip.command, ['-f', dir, '-e', `/dial sip:echo@127.0.0.1:${port}`], { stdio: ['pipe', 'pipe', 'pipe'] });
-    phone.stdout!.on('data', (d) => (out += d));
-    phone.stderr!.on('data', (d) => (out += d));
-    const say = (cmd: string) => phone!.stdin!.write(`${cmd}\n`);
+    // No sound card: a 440 Hz tone as the microphone (48 kHz, hence Opus), the speaker a sink.
+    phone = startPhone(dir, ['<sip:tester@127.0.0.1>;regint=0'], { args: ['-e', `/dial sip:echo@127.0.0.1:${port}`] });
+    const out = (): string => phone!.out();
+    const say = (cmd: string) => phone!.say(cmd);
     const echo = app!.get(EchoService);
     try {
       await waitUntil(() => echo.stats.calls === 1, 8000, 'the call established (ACK received)');
@@ -93,23 +70,12 @@ describe('baresip calls the echo test', () => {
       await waitUntil(() => dialog.end !== undefined, 5000, "baresip's BYE");
       expect(dialog.end).toMatchObject({ reason: 'bye', by: 'remote' });
       await waitUntil(() => echo.stats.portsInUse === 0, 3000, 'the media port released');
-      await waitUntil(() => /Receive:[\s\S]*packets:\s+\d+\s+[1-9]\d*/.test(out), 3000, "baresip's RTP summary");
+      await waitUntil(() => RECEIVED_RTP.test(out()), 3000, "baresip's RTP summary");
     } catch (err) {
-      console.error(`--- baresip output ---\n${out.slice(-4000)}`);
+      console.error(`--- baresip output ---\n${out().slice(-4000)}`);
       throw err;
     } finally {
-      say('/quit');
+      await stopPhone(phone);
     }
-    await new Promise<void>((resolve) => {
-      if (phone!.exitCode !== null) resolve();
-      const t = setTimeout(() => {
-        phone!.kill('SIGKILL');
-        resolve();
-      }, 3000);
-      phone!.once('exit', () => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
   }, 40_000);
 });
