@@ -3,7 +3,7 @@
 // budget of the others. Units, and an end-to-end run: a flood of failed TLS handshakes, then one
 // other error (a response whose fallback connection is refused), the Nest logger captured.
 import 'reflect-metadata';
-import { Controller, Module, type LoggerService } from '@nestjs/common';
+import { Controller, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MessagePattern } from '@nestjs/microservices';
 import * as net from 'node:net';
@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SipServer } from 'nestjs-sip';
 import { errorKind, RateLimitedLog } from '../../src/nest/rate-limited-log.js';
 import { makeTestPki } from '../transport/tls-certs.js';
+import { CapturingLogger } from '../helpers/capturing-logger.js';
 import { sipRequest, sleep, StreamClient, uniq, waitUntil } from '../server/support.js';
 
 describe('RateLimitedLog kinds', () => {
@@ -30,18 +31,6 @@ describe('RateLimitedLog kinds', () => {
   });
 });
 
-class CapturingLogger implements LoggerService {
-  readonly lines: string[] = [];
-  log() {}
-  error(m: unknown) {
-    this.lines.push(String(m));
-  }
-  warn(m: unknown) {
-    this.lines.push(String(m));
-  }
-  debug() {}
-  verbose() {}
-}
 
 @Controller()
 class Slow {

@@ -2,12 +2,13 @@
 // per-message warnings are rate-limited with a summary. Units with a controllable clock, and an end-
 // to-end run: unacknowledged INVITEs whose Call-ID carries ESC and BEL, the Nest logger captured.
 import 'reflect-metadata';
-import { Controller, Module, type LoggerService } from '@nestjs/common';
+import { Controller, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MessagePattern } from '@nestjs/microservices';
 import { afterAll, describe, expect, it } from 'vitest';
 import { printable, SipServer } from 'nestjs-sip';
 import { RateLimitedLog } from '../../src/nest/rate-limited-log.js';
+import { CapturingLogger } from '../helpers/capturing-logger.js';
 import { sipRequest, UdpClient, uniq, waitUntil } from '../server/support.js';
 
 describe('printable', () => {
@@ -39,20 +40,6 @@ describe('RateLimitedLog', () => {
   });
 });
 
-class CapturingLogger implements LoggerService {
-  readonly lines: string[] = [];
-  log(m: unknown) {
-    this.lines.push(String(m));
-  }
-  error(m: unknown) {
-    this.lines.push(String(m));
-  }
-  warn(m: unknown) {
-    this.lines.push(String(m));
-  }
-  debug() {}
-  verbose() {}
-}
 
 @Controller()
 class Answer {
@@ -66,7 +53,7 @@ class Answer {
 class AnswerModule {}
 
 describe('the server log under injection and flooding', () => {
-  const logger = new CapturingLogger();
+  const logger = new CapturingLogger(['log', 'warn', 'error']);
   let app: Awaited<ReturnType<typeof NestFactory.createMicroservice>> | undefined;
   afterAll(async () => {
     await app?.close();
