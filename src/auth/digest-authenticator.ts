@@ -196,7 +196,8 @@ export class DigestAuthenticator {
     } catch {
       user = '';
     }
-    return { which: which === 'to' ? 'To' : 'From', user: decodeUser(user) };
+    // parseUri has unescaped the user part already (RFC 3261 §19.1.4 compares it unescaped).
+    return { which: which === 'to' ? 'To' : 'From', user };
   }
 
   private blocked(): AuthOutcome {
@@ -212,15 +213,5 @@ export class DigestAuthenticator {
 
   private count(reason: DigestFailure | 'user-mismatch' | 'throttled'): void {
     this.stats.refused[reason] = (this.stats.refused[reason] ?? 0) + 1;
-  }
-}
-
-/** A URI's user part with its %-escapes decoded (RFC 3261 §19.1.4 compares them decoded). */
-function decodeUser(user: string): string {
-  if (user.indexOf('%') === -1) return user;
-  try {
-    return decodeURIComponent(user);
-  } catch {
-    return user;
   }
 }

@@ -90,6 +90,13 @@ describe('DigestAuthenticator', () => {
     expect(await auth.authenticate(asBob('alice'), src, { matchUser: false })).toMatchObject({ ok: true });
   });
 
+  it('the URI user is compared unescaped, once: sip:al%2541@ is the user "al%41"', async () => {
+    const { auth, challenge } = setup({ credentials: (u) => (u === 'al%41' || u === 'alA' ? 'secret' : undefined) });
+    const as = (user: string) => request({ to: 'al%2541', auth: [answer(challenge(), { user })] });
+    expect(await auth.authenticate(as('al%41'), src)).toMatchObject({ ok: true, identity: { user: 'al%41' } });
+    expect(await auth.authenticate(as('alA'), src)).toMatchObject({ ok: false, refusal: { status: 403 } });
+  });
+
   it('bad input: malformed or oversize credentials get 400, another uri 403, another realm or method a challenge; never a throw', async () => {
     const { auth, challenge } = setup();
     const ch = challenge();
