@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { DigestAlgorithm, StoredSecret } from 'nestjs-sip';
+import { digestAlgorithm, type DigestAlgorithm, type StoredSecret } from 'nestjs-sip';
 
 /** What the example knows of each user: a password, or HA1 values per algorithm. */
 export type UserTable = Map<string, { password?: string; ha1: Partial<Record<'MD5' | 'SHA-256', string>> }>;
@@ -46,15 +46,12 @@ export function lookupIn(users: UserTable): (user: string, realm: string, algori
   };
 }
 
-/** SIP_AUTH_ALGORITHMS: which digest algorithms the example offers, strongest first. */
+/** SIP_AUTH_ALGORITHMS: which digest algorithms the example offers (MD5, SHA-256), strongest first. */
 export function parseAlgorithms(v: string | undefined): DigestAlgorithm[] {
   if (!v) return ['MD5'];
-  const list = v.split(',').map((s) => s.trim().toUpperCase());
-  const out: DigestAlgorithm[] = [];
-  for (const a of list) {
-    if (a === 'MD5') out.push('MD5');
-    else if (a === 'SHA-256') out.push('SHA-256');
-    else throw new Error(`SIP_AUTH_ALGORITHMS: unknown algorithm ${JSON.stringify(a)} (MD5, SHA-256)`);
-  }
-  return out;
+  return v.split(',').map((name) => {
+    const a = digestAlgorithm(name.trim());
+    if (a !== 'MD5' && a !== 'SHA-256') throw new Error(`SIP_AUTH_ALGORITHMS: unknown algorithm ${JSON.stringify(name.trim().toUpperCase())} (MD5, SHA-256)`);
+    return a;
+  });
 }
