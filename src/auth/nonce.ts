@@ -37,7 +37,7 @@ export class NonceMinter {
     const given = Buffer.from(nonce.slice(dot2 + 1), 'utf8');
     const expected = Buffer.from(this.mac(t, realm), 'utf8');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'invalid';
-    const issued = parseInt(nonce.slice(0, dot), 36);
+    const issued = issuedAt(nonce);
     if (!Number.isFinite(issued)) return 'invalid';
     const age = this.now() - issued;
     if (age < -5_000) return 'invalid'; // from the future: another instance's clock far ahead, or forged
