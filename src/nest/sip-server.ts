@@ -9,6 +9,8 @@ import type { LocalAddress, PoolLimitsInit, SocketPool } from '../transport/inde
 import { SipClient } from './sip-client.js';
 import { SipContext } from './sip-context.js';
 import { SipEndpoint, type SipLeg } from './sip-endpoint.js';
+import { SipProxy } from '../proxy/index.js';
+import { EndpointProxyHost, type SipProxyOptions } from './proxy-host.js';
 import { errorKind, RateLimitedLog } from './rate-limited-log.js';
 import { ReplySink, untilAborted } from './reply-sink.js';
 
@@ -43,6 +45,11 @@ export interface SipServerOptions {
    * (1,000) is blocked for a while; exempt a front proxy with `perSource.exempt`. `false`: all off.
    */
   overload?: AdmissionOptions | false;
+  /**
+   * Proxying (`ctx.proxy()`, and in-dialog requests whose Route names this server, which are
+   * forwarded without a handler): other names this server goes by, and the DNS resolver for next hops.
+   */
+  proxy?: SipProxyOptions;
 }
 
 /** The server's states, as `status` emits them. */
@@ -74,6 +81,8 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
   /** Per-message warnings and errors, escaped (wire values) and rate-limited with a summary (floods). */
   private readonly log = new RateLimitedLog((kind, line, stack) => (kind === 'unacked' ? this.logger.warn(line) : this.logger.error(line, stack)));
   private endpoint: SipEndpoint | undefined;
+  /** The stateful proxy (ctx.proxy(), in-dialog routing); made at listen(). */
+  private proxy: SipProxy | undefined;
   private readonly events = new EventEmitter();
   private readonly supported: Set<string>;
   private readonly schemes: Set<string>;
@@ -142,6 +151,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
       throw new Error('SipServer was closed before it finished listening');
     }
     this.endpoint = endpoint;
+    this.proxy = new SipProxy(new EndpointProxyHost(endpoint, this.options.proxy));
     endpoint.dialogs.sender = this.lazySender(endpoint);
     endpoint.dialogs.onCreated = (d, req) => this.events.emit('dialog', d, req);
     for (const a of endpoint.addresses) this.logger.log(`SIP listening on ${a.proto.toUpperCase()} ${a.family === 6 ? `[${a.addr}]` : a.addr}:${a.port}`);
@@ -250,6 +260,8 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
     const dialogs = this.endpoint!.dialogs;
     let dialog: SipDialog | undefined;
     if (DialogLayer.inDialog(req)) {
+      // Routed through us (we record-routed the dialog) and not for us: on to the next hop.
+      if (this.proxy!.routeRequest(txn)) return;
       const matched = dialogs.receive(req);
       if (matched !== undefined && !(matched instanceof SipDialog)) {
         void txn.respond(txn.createResponse(matched.status, matched.reason, matched.headers === undefined ? undefined : { headers: matched.headers }));
@@ -273,7 +285,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
       }
       return;
     }
-    const ctx = new SipContext([req, txn.from, txn, dialogs, dialog]);
+    const ctx = new SipContext([req, txn.from, txn, dialogs, dialog, this.proxy]);
     const reply = new ReplySink(this, txn);
     if (this.plainHooks()) void this.dispatch(handler, req, ctx, reply);
     else this.handleRequest(ctx, () => this.produce(handler, req, ctx), reply.respond);
@@ -338,7 +350,12 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
   }
 
   private onAck(ack: SipRequest, from: SipPeer, txn: InviteServerTransaction | undefined): void {
-    if (txn === undefined) return; // an ACK for nothing we know (its transaction ended): RFC 3261 §17.2.3 drops it
+    if (txn === undefined) {
+      // The ACK of a 2xx we relayed, routed through us (§16.11); else an ACK for nothing we know
+      // (its transaction ended): RFC 3261 §17.2.3 drops it.
+      this.proxy?.routeAck(ack, from);
+      return;
+    }
     const dialogs = this.endpoint?.dialogs;
     const dialog = dialogs?.ack(ack);
     const handler = this.messageHandlers.get('ACK');

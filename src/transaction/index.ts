@@ -1,5 +1,6 @@
 export { TransactionLayer, type TransactionLayerOptions, type TransactionLayerHooks, type AnyTransaction } from './transaction-layer.js';
-export { ServerTransaction, InviteServerTransaction, NonInviteServerTransaction, type ServerTransactionEvents, type TransactionResponseOptions } from './server-transaction.js';
+export { ServerTransaction, NonInviteServerTransaction, type ServerTransactionEvents, type TransactionResponseOptions } from './server-transaction.js';
+export { InviteServerTransaction } from './invite-server-transaction.js';
 export { ClientTransaction, InviteClientTransaction, NonInviteClientTransaction, type ClientTransactionHandlers } from './client-transaction.js';
 export { TransactionStats } from './core.js';
 export { SipTimeoutError, SipTransactionError, SipCancelledError, SipServerTimeoutError, type SipTransactionErrorCode } from './errors.js';
