@@ -13,6 +13,8 @@ export interface SipProxyOptions {
   aliases?: readonly string[];
   /** DNS look-ups for next hops (RFC 3263); default node:dns. */
   dns?: SipDnsResolver;
+  /** Most branches one request forks into (targets past it are left out). Default 16. */
+  maxForks?: number;
 }
 
 /** What the proxy needs of a SipServer's endpoint: its legs, its names, next-hop resolution. */

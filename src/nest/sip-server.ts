@@ -151,7 +151,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
       throw new Error('SipServer was closed before it finished listening');
     }
     this.endpoint = endpoint;
-    this.proxy = new SipProxy(new EndpointProxyHost(endpoint, this.options.proxy));
+    this.proxy = new SipProxy(new EndpointProxyHost(endpoint, this.options.proxy), { maxForks: this.options.proxy?.maxForks });
     endpoint.dialogs.sender = this.lazySender(endpoint);
     endpoint.dialogs.onCreated = (d, req) => this.events.emit('dialog', d, req);
     for (const a of endpoint.addresses) this.logger.log(`SIP listening on ${a.proto.toUpperCase()} ${a.family === 6 ? `[${a.addr}]` : a.addr}:${a.port}`);

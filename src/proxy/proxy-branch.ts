@@ -27,6 +27,8 @@ export class ProxyBranch implements ClientTransactionHandlers, TimerTarget, Prox
   final: SipResponse | undefined = undefined;
   /** The run gave up on it (CANCEL sent or due). */
   cancelled = false;
+  /** Its branch timeout fired. */
+  timedOut = false;
   /** Record-Route values this branch added on top (replaced when it moves to another destination). */
   recordRoutes = 0;
   timer: TimerEntry | undefined = undefined;

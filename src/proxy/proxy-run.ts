@@ -98,9 +98,9 @@ export class ProxyRun implements PromiseLike<ProxyOutcome>, BranchOwner {
         if (b.cancelled || this.txn.state === 'terminated') this.branchDone(b, this.synthetic(b, 487));
         else this.send(b);
       },
-      () => this.branchDone(b, this.synthetic(b, 503, 'Unresolvable Destination')),
+      (err: unknown) => this.branchDone(b, unresolvable(this.txn, err)),
     ).catch((err: unknown) => {
-      if (!b.finished) this.branchDone(b, this.synthetic(b, 503, 'Unresolvable Destination'));
+      if (!b.finished) this.branchDone(b, unresolvable(this.txn, err));
       else this.host.layer.reportError(err);
     });
     const ms = this.opts.branchTimeout;
@@ -206,6 +206,12 @@ export class ProxyRun implements PromiseLike<ProxyOutcome>, BranchOwner {
       return;
     }
     if (status >= 600) this.cancel();
+    // §16.8: a branch ended by Timer C (its CANCEL is the transaction's, not ours) or by our
+    // branch timeout counts as 408, whatever its 487 says.
+    if (status === 487 && (b.timedOut || !b.cancelled)) {
+      this.branchDone(b, this.synthetic(b, 408));
+      return;
+    }
     this.branchDone(b, res, true);
   }
 
@@ -223,6 +229,7 @@ export class ProxyRun implements PromiseLike<ProxyOutcome>, BranchOwner {
 
   branchTimedOut(b: ProxyBranch): void {
     if (b.finished) return;
+    b.timedOut = true;
     if (b.ringing) this.cancelBranch(b);
     else {
       b.cancelled = true;
@@ -255,7 +262,7 @@ export class ProxyRun implements PromiseLike<ProxyOutcome>, BranchOwner {
       const finals = this.branches.map((b) => b.final!).filter((r) => r.status >= 300);
       const best = bestResponse(finals) ?? this.txn.createResponse(408);
       collectChallenges(best, finals);
-      this.finishUpstream(best.status === 503 ? toServerError(best) : best);
+      this.finishUpstream(best.status === 503 && !OWN.has(best) ? toServerError(best) : best);
     }
     this.subject.complete();
   }
@@ -294,6 +301,18 @@ export class ProxyRun implements PromiseLike<ProxyOutcome>, BranchOwner {
   private synthetic(_b: ProxyBranch, status: number, reason?: string): SipResponse {
     return this.txn.createResponse(status, reason);
   }
+}
+
+/** Our own 503s (a DNS failure): sent as they are, unlike a 503 a branch received (§16.7 step 6). */
+const OWN = new WeakSet<SipResponse>();
+
+/** A target whose next hop resolves nowhere: 404 when the name does not exist, else 503 (RFC 3263 §4.3). */
+function unresolvable(txn: ServerTransaction, err: unknown): SipResponse {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (code === 'ENOTFOUND' || code === 'ENODATA') return txn.createResponse(404, 'Not Found');
+  const res = txn.createResponse(503, 'Unresolvable Destination', { headers: { 'Retry-After': 30 } });
+  OWN.add(res);
+  return res;
 }
 
 /** Our Via for a branch: `SIP/2.0/UDP host:port;branch=...;rport`. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { BRANCH_COOKIE, type SipRequest, type Via } from '../message/index.js';
+import { BRANCH_COOKIE, SipParseError, type SipRequest, type Via } from '../message/index.js';
 import type { ServerTransaction, SipPeer } from '../transaction/index.js';
 import { isLoop, loopHash } from './loop-branch.js';
 import { ProxyRun } from './proxy-run.js';
@@ -13,7 +13,15 @@ import { nextHop, preprocessRoute } from './route-set.js';
  * application code.
  */
 export class SipProxy {
-  constructor(private readonly host: ProxyHost) {}
+  /** Most branches one request forks into; targets past it are left out. */
+  readonly maxForks: number;
+
+  constructor(
+    private readonly host: ProxyHost,
+    opts: { maxForks?: number } = {},
+  ) {
+    this.maxForks = opts.maxForks ?? 16;
+  }
 
   /**
    * Forward the request of `txn` to `targets` (Request-URIs). §16.3: Max-Forwards 0 is answered
@@ -24,11 +32,18 @@ export class SipProxy {
     const req = txn.request;
     const vias = req.via;
     const raw = req.headers.getAll('via');
-    const run = new ProxyRun(this.host, txn, targets, opts, loopHash(req, raw[0]));
+    const max = this.maxForks;
+    const run = new ProxyRun(this.host, txn, targets.length > max ? targets.slice(0, max) : targets, opts, loopHash(req, raw[0]));
     txn.relayMode();
     const mf = req.maxForwards;
     if (mf !== undefined && mf <= 0) return run._start(txn.createResponse(483));
-    if (isLoop(req, vias, raw, (v) => this.isOurVia(v))) return run._start(txn.createResponse(482));
+    try {
+      // An initial request may come with a preloaded route through us (an outbound proxy): ours goes.
+      if (req.headers.has('route')) preprocessRoute(req, (u) => this.host.isLocal(u));
+      if (isLoop(req, vias, raw, (v) => this.isOurVia(v))) return run._start(txn.createResponse(482));
+    } catch (err) {
+      return run._start(txn.createResponse(400, err instanceof SipParseError ? err.reason : 'Bad Route'));
+    }
     return run._start();
   }
 
@@ -40,8 +55,13 @@ export class SipProxy {
   routeRequest(txn: ServerTransaction): boolean {
     const req = txn.request;
     if (req.to.tag === undefined || !req.headers.has('route')) return false;
-    if (!preprocessRoute(req, (u) => this.host.isLocal(u))) return false;
-    if (!req.headers.has('route') && this.host.isLocal(req.requestUri)) return false;
+    try {
+      if (!preprocessRoute(req, (u) => this.host.isLocal(u))) return false;
+      if (!req.headers.has('route') && this.host.isLocal(req.requestUri)) return false;
+    } catch (err) {
+      void txn.respond(400, err instanceof SipParseError ? err.reason : 'Bad Route');
+      return true;
+    }
     this.forward(txn, [req.uri], { recordRoute: false });
     return true;
   }
@@ -51,12 +71,17 @@ export class SipProxy {
    * derived from the one it came with, so a retransmitted ACK leaves with the same branch.
    */
   routeAck(ack: SipRequest, from: SipPeer): boolean {
-    if (!ack.headers.has('route') || !preprocessRoute(ack, (u) => this.host.isLocal(u))) return false;
-    if (!ack.headers.has('route') && this.host.isLocal(ack.requestUri)) return false;
-    const mf = ack.maxForwards;
-    if (mf !== undefined && mf <= 0) return true;
-    ack.headers.set('Max-Forwards', String(mf === undefined ? 70 : mf - 1));
-    const hop = nextHop(ack);
+    let hop;
+    try {
+      if (!ack.headers.has('route') || !preprocessRoute(ack, (u) => this.host.isLocal(u))) return false;
+      if (!ack.headers.has('route') && this.host.isLocal(ack.requestUri)) return false;
+      const mf = ack.maxForwards;
+      if (mf !== undefined && mf <= 0) return true;
+      ack.headers.set('Max-Forwards', String(mf === undefined ? 70 : mf - 1));
+      hop = nextHop(ack);
+    } catch {
+      return true; // an ACK gets no answer: a garbled route set drops it
+    }
     const incoming = ack.topVia?.branch ?? `${from.addr}:${from.port}`;
     const branch = BRANCH_COOKIE + createHash('sha1').update(incoming).digest('base64url').slice(0, 20);
     const layer = this.host.layer;

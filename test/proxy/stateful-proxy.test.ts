@@ -60,7 +60,7 @@ describe.skipIf(!sipp.available)('stateful proxy (RFC 3261 §16) between sipp ph
   it('a record-routed call: INVITE/180/200 relayed, ACK and BYE follow the route set through the proxy without a handler', async () => {
     const uas = await startUas({ scenario: 'kamailio-uas-awaits-bye.xml', mode: 'u1' });
     route = { targets: [`sip:bob@127.0.0.1:${uas.port}`] };
-    const a = await caller('kamailio-call.xml');
+    const a = await caller('proxy-call.xml');
     expect(sippOk(a)).toMatchObject({ successful: 1, errors: '' });
     expect(sippOk(await uas.done)).toMatchObject({ successful: 1, errors: '' });
     expect(handled).toBe(1); // the INVITE only: ACK and BYE were routed
@@ -74,7 +74,7 @@ describe.skipIf(!sipp.available)('stateful proxy (RFC 3261 §16) between sipp ph
     const busy = await startUas({ scenario: 'uas-486.xml', mode: 'u1' });
     const answers = await startUas({ scenario: 'kamailio-uas-awaits-bye.xml', mode: 'u1' });
     route = { targets: [`sip:bob@127.0.0.1:${busy.port}`, `sip:bob@127.0.0.1:${answers.port}`] };
-    const a = await caller('kamailio-call.xml');
+    const a = await caller('proxy-call.xml');
     expect(sippOk(a)).toMatchObject({ successful: 1, errors: '' });
     expect(sippOk(await busy.done)).toMatchObject({ successful: 1, errors: '' }); // its 486 was ACKed hop by hop
     expect(sippOk(await answers.done)).toMatchObject({ successful: 1, errors: '' });
@@ -98,7 +98,7 @@ describe.skipIf(!sipp.available)('stateful proxy (RFC 3261 §16) between sipp ph
     const down = await startUas({ scenario: 'uas-503.xml', mode: 'u1' });
     const up = await startUas({ scenario: 'kamailio-uas-awaits-bye.xml', mode: 'u1' });
     route = { targets: [`sip:bob@127.0.0.1:${down.port}`, `sip:bob@127.0.0.1:${up.port}`], opts: { forking: 'sequential' } };
-    const a = await caller('kamailio-call.xml');
+    const a = await caller('proxy-call.xml');
     expect(sippOk(a)).toMatchObject({ successful: 1, errors: '' });
     expect(sippOk(await down.done).successful).toBe(1);
     expect(sippOk(await up.done)).toMatchObject({ successful: 1, errors: '' });
@@ -112,6 +112,32 @@ describe.skipIf(!sipp.available)('stateful proxy (RFC 3261 §16) between sipp ph
     expect(sippOk(a)).toMatchObject({ successful: 1, errors: '' });
     expect(sippOk(await ringing.done)).toMatchObject({ successful: 1, errors: '' });
     expect(outcomes[0]!.response.status).toBe(487);
+  });
+
+  it('a branch ringing past branchTimeout is cancelled and counts as 408', async () => {
+    const ringing = await startUas({ scenario: 'client-cancel.xml', mode: 'u1' });
+    route = { targets: [`sip:bob@127.0.0.1:${ringing.port}`], opts: { branchTimeout: 400 } };
+    const a = await caller('proxy-408.xml');
+    expect(sippOk(a)).toMatchObject({ successful: 1, errors: '' });
+    expect(sippOk(await ringing.done)).toMatchObject({ successful: 1, errors: '' }); // it got the CANCEL, answered 487
+    expect(outcomes[0]!.response.status).toBe(408);
+  });
+
+  it('sequential forking with a branch timeout: the first phone rings out (CANCEL), the second answers', async () => {
+    const ringing = await startUas({ scenario: 'client-cancel.xml', mode: 'u1' });
+    const up = await startUas({ scenario: 'kamailio-uas-awaits-bye.xml', mode: 'u1' });
+    route = { targets: [`sip:bob@127.0.0.1:${ringing.port}`, `sip:bob@127.0.0.1:${up.port}`], opts: { forking: 'sequential', branchTimeout: 400 } };
+    const a = await caller('proxy-call.xml');
+    expect(sippOk(a)).toMatchObject({ successful: 1, errors: '' });
+    expect(sippOk(await ringing.done)).toMatchObject({ successful: 1, errors: '' });
+    expect(sippOk(await up.done)).toMatchObject({ successful: 1, errors: '' });
+    expect(outcomes[0]!.branches.map((b) => b.response?.status)).toEqual([408, 200]);
+  });
+
+  it('an in-dialog request whose route set holds garbage after our Route: 400', async () => {
+    const a = await caller('proxy-bad-route.xml');
+    expect(sippOk(a)).toMatchObject({ successful: 1, errors: '' });
+    expect(handled).toBe(0);
   });
 
   it('Max-Forwards 0 is answered 483 and nothing is forwarded', async () => {
