@@ -158,3 +158,38 @@ describe.skipIf(!sipp.available)('stateful proxy (RFC 3261 §16) between sipp ph
     expect(outcomes.map((o) => o.response.status).sort()).toEqual([482, 482]);
   });
 });
+
+describe.skipIf(!sipp.available)('stateful proxy across transports (RFC 5658 double Record-Route)', () => {
+  let app: RunningApp;
+  beforeAll(async () => {
+    app = await startApp(AppModule, {
+      listen: [
+        { transport: 'udp', host: '127.0.0.1', port: 0 },
+        { transport: 'tcp', host: '127.0.0.1', port: 0 },
+      ],
+    });
+  });
+  afterEach(() => {
+    outcomes.length = 0;
+    seen.length = 0;
+    handled = 0;
+  });
+  afterAll(async () => {
+    killAllSipp();
+    await app?.close();
+  });
+
+  it('caller over TCP, callee over UDP: two Record-Routes; the callee hangs up and its BYE crosses back to TCP', async () => {
+    const uas = await startUas({ scenario: 'proxy-uas-sends-bye.xml', mode: 'u1' });
+    route = { targets: [`sip:bob@127.0.0.1:${uas.port}`] };
+    const tcp = `127.0.0.1:${app.port('tcp')}`;
+    const a = await runSipp({ scenario: 'proxy-callee-hangs-up.xml', transport: 't1', target: tcp, calls: 1, timeout: 15, keys: { server: tcp, proto: 'tcp' } });
+    expect(sippOk(a)).toMatchObject({ successful: 1, errors: '' });
+    expect(sippOk(await uas.done)).toMatchObject({ successful: 1, errors: '' });
+    expect(outcomes[0]!.response.headers.getAll('record-route')).toEqual([
+      `<sip:127.0.0.1:${app.port('udp')};lr;r2=on>`,
+      `<sip:127.0.0.1:${app.port('tcp')};transport=tcp;lr;r2=on>`,
+    ]);
+    expect(handled).toBe(1);
+  });
+});
