@@ -15,7 +15,11 @@ export class AppModule {
     return {
       module: AppModule,
       // Every handler demands digest credentials when users are configured (OPTIONS is @SipPublic).
-      imports: auth === undefined ? [] : [SipAuthModule.forRoot({ realm: auth.realm, credentials: lookupIn(auth.users), algorithms: auth.algorithms, secret: auth.secret, global: true })],
+      // A proxy asks callers with 407 (Proxy-Authenticate), a registrar with 401: 'auto' does both.
+      imports:
+        auth === undefined
+          ? []
+          : [SipAuthModule.forRoot({ realm: auth.realm, credentials: lookupIn(auth.users), algorithms: auth.algorithms, secret: auth.secret, global: true, proxy: calls.mode === 'proxy' ? 'auto' : false })],
       controllers: [RegistrarController],
       providers: [
         RegistrarService,

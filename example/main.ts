@@ -20,7 +20,7 @@ export async function bootstrap(env: NodeJS.ProcessEnv = process.env) {
   if (udp !== undefined) {
     const at = `${udp.family === 6 ? `[${udp.addr}]` : udp.addr}:${udp.port}`;
     log.log(`try it: sipsak -vv -s sip:ping@${at} (OPTIONS); call sip:echo@${at} from a softphone (the echo test)`);
-    if (config.calls.mode === 'bridge') log.log(`two softphones registered here as alice@${udp.addr} and bob@${udp.addr} call each other through this service`);
+    if (config.calls.mode !== 'redirect') log.log(`two softphones registered here as alice@${udp.addr} and bob@${udp.addr} call each other through this service`);
   }
   return { app, server };
 }

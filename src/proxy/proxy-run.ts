@@ -1,5 +1,5 @@
 import { Subject, type Observable } from 'rxjs';
-import { SipRequest, type SipResponse } from '../message/index.js';
+import { SipRequest, SipResponse } from '../message/index.js';
 import { SipTimeoutError, type ServerTransaction } from '../transaction/index.js';
 import { bestResponse, collectChallenges } from './best-response.js';
 import { proxyBranch } from './loop-branch.js';
@@ -33,6 +33,8 @@ export class ProxyRun implements PromiseLike<ProxyOutcome>, BranchOwner {
   private stopped = false;
   private readonly recordRoute: boolean;
   private readonly hash: string;
+  /** Targets onFailure may still add (bounds a failure route that keeps answering with more). */
+  private maxMore = 16;
 
   constructor(
     private readonly host: ProxyHost,
@@ -260,11 +262,36 @@ export class ProxyRun implements PromiseLike<ProxyOutcome>, BranchOwner {
     if (this.branches.some((b) => !b.finished) || this.queue.length > 0) return;
     if (!this.answered) {
       const finals = this.branches.map((b) => b.final!).filter((r) => r.status >= 300);
-      const best = bestResponse(finals) ?? this.txn.createResponse(408);
+      let best = bestResponse(finals) ?? this.txn.createResponse(408);
       collectChallenges(best, finals);
+      const instead = this.failureRoute(best);
+      if (instead === 'retried') return;
+      if (instead !== undefined) best = instead;
       this.finishUpstream(best.status === 503 && !OWN.has(best) ? toServerError(best) : best);
     }
     this.subject.complete();
+  }
+
+  /** The application's onFailure: new targets launched ('retried'), or a replacement answer. */
+  private failureRoute(best: SipResponse): SipResponse | 'retried' | undefined {
+    const f = this.opts.onFailure;
+    if (f === undefined || this.stopped || best.status >= 600) return undefined;
+    let r;
+    try {
+      r = f(best, this.branches);
+    } catch (err) {
+      this.host.layer.reportError(err);
+      return undefined;
+    }
+    if (typeof r === 'number') return this.txn.createResponse(r);
+    if (Array.isArray(r)) {
+      const more = (r as readonly string[]).slice(0, this.maxMore);
+      this.maxMore -= more.length;
+      if (more.length === 0) return undefined;
+      for (const t of more) this.launch(t);
+      return 'retried';
+    }
+    return r instanceof SipResponse ? r : undefined;
   }
 
   private finishUpstream(res: SipResponse): void {

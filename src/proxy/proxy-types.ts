@@ -45,6 +45,12 @@ export interface ProxyOptions {
   headers?: Record<string, string | null>;
   /** Change a branch's request just before it leaves (after Via, Max-Forwards, Record-Route). */
   beforeSend?: (request: SipRequest, target: string) => void;
+  /**
+   * Every branch failed (Kamailio's failure_route): return more targets to try (voicemail, a
+   * forwarding number), a status or response to send instead of `best` (e.g. 480 for a 408), or
+   * nothing to send `best`. Not called after a 6xx, nor when the caller cancelled.
+   */
+  onFailure?: (best: SipResponse, branches: readonly ProxyBranchInfo[]) => readonly string[] | number | SipResponse | undefined | void;
   /** Told every response of every branch (100 Trying included), before it is relayed or kept. */
   onResponse?: (response: SipResponse, branch: ProxyBranchInfo) => void;
 }

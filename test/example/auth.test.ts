@@ -178,8 +178,10 @@ describe.skipIf(!svcrack.available)('control: svcrack against a server without t
       const words = Array.from({ length: 1000 }, (_, i) => `guess${i}`);
       words[300] = 'secret';
       writeFileSync(join(dir, 'dict.txt'), words.join('\n') + '\n');
-      const out = await runSvcrack(running.port('udp'), join(dir, 'dict.txt'), 25_000);
-      expect(out).toMatch(/secret/);
+      // svcrack gives up by itself when an answer is late (a loaded CI machine) or its random port is taken: once more then.
+      let out = await runSvcrack(running.port('udp'), join(dir, 'dict.txt'), 15_000);
+      if (!/secret/.test(out)) out += '\n--- second run ---\n' + (await runSvcrack(running.port('udp'), join(dir, 'dict.txt'), 15_000));
+      expect(out, out).toMatch(/secret/);
     } finally {
       await running.close();
       rmSync(dir, { recursive: true, force: true });
