@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { BRANCH_COOKIE, SipParseError, type SipRequest, type Via } from '../message/index.js';
-import type { ServerTransaction, SipPeer } from '../transaction/index.js';
+import { SipTransactionError, type ServerTransaction, type SipPeer } from '../transaction/index.js';
 import { isLoop, loopHash } from './loop-branch.js';
 import { ProxyRun } from './proxy-run.js';
 import type { ProxyHost, ProxyOptions } from './proxy-types.js';
@@ -29,6 +29,7 @@ export class SipProxy {
    * answers from now on.
    */
   forward(txn: ServerTransaction, targets: readonly string[], opts: ProxyOptions = {}): ProxyRun {
+    if (txn.proxied) throw new SipTransactionError('ERR_SIP_TXN_STATE', `${txn.method} is already being proxied`);
     const req = txn.request;
     const vias = req.via;
     const raw = req.headers.getAll('via');
