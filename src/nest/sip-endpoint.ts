@@ -13,6 +13,7 @@ import {
   type TimerOptions,
   type TransactionLayerHooks,
   type TransactionTransport,
+  type TransactionMetrics,
 } from '../transaction/index.js';
 import { LagMeter } from './lag-meter.js';
 import { QueueProbe } from './queue-probe.js';
@@ -50,6 +51,8 @@ export interface SipEndpointOptions {
   dialogs?: DialogLayerOptions;
   /** Overload control of new server transactions (a server's; clients run without). */
   admission?: AdmissionOptions;
+  /** Told of requests, responses and client outcomes (a server's metrics). */
+  metrics?: TransactionMetrics;
 }
 
 /**
@@ -91,6 +94,7 @@ export class SipEndpoint implements TransactionTransport {
       timers: opts.timers,
       serverHeader: opts.serverHeader,
       admission: opts.admission,
+      metrics: opts.metrics,
       ...hooks,
       onResponse: (txn, res) => {
         if (!txn.proxied) dialogs.responding(txn, res);

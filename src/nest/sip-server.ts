@@ -11,6 +11,7 @@ import { SipContext } from './sip-context.js';
 import { SipEndpoint, type SipLeg } from './sip-endpoint.js';
 import { SipProxy } from '../proxy/index.js';
 import { EndpointProxyHost, type SipProxyOptions } from './proxy-host.js';
+import { ServerMetrics } from './server-metrics.js';
 import { errorKind, RateLimitedLog } from './rate-limited-log.js';
 import { ReplySink, untilAborted } from './reply-sink.js';
 
@@ -50,6 +51,12 @@ export interface SipServerOptions {
    * forwarded without a handler): other names this server goes by, and the DNS resolver for next hops.
    */
   proxy?: SipProxyOptions;
+  /**
+   * Count requests, responses, latency and drops for `server.metrics` (Prometheus text, or
+   * `nestjs-sip/prometheus` for a prom-client registry). Default true; the cost is a few array
+   * increments per message.
+   */
+  metrics?: boolean;
 }
 
 /** The server's states, as `status` emits them. */
@@ -81,6 +88,8 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
   /** Per-message warnings and errors, escaped (wire values) and rate-limited with a summary (floods). */
   private readonly log = new RateLimitedLog((kind, line, stack) => (kind === 'unacked' ? this.logger.warn(line) : this.logger.error(line, stack)));
   private endpoint: SipEndpoint | undefined;
+  /** Counters and their Prometheus text (undefined with `metrics: false`). */
+  readonly metrics: ServerMetrics | undefined;
   /** The stateful proxy (ctx.proxy(), in-dialog routing); made at listen(). */
   private proxy: SipProxy | undefined;
   private readonly events = new EventEmitter();
@@ -101,6 +110,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
     this.defaultStartHook = (this as unknown as { onProcessingStartHook?: unknown }).onProcessingStartHook;
     this.supported = new Set((options.supported ?? []).map((s) => s.toLowerCase()));
     this.schemes = new Set((options.schemes ?? ['sip', 'sips', 'tel']).map((s) => s.toLowerCase()));
+    this.metrics = options.metrics === false ? undefined : new ServerMetrics();
     // Node's EventEmitter throws on an 'error' without listener; our errors are also logged.
     this.events.on('error', () => {});
   }
@@ -130,6 +140,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
         serverHeader: this.options.serverHeader,
         dialogs: this.options.dialogs,
         admission: this.options.overload === false ? undefined : (this.options.overload ?? {}),
+        metrics: this.metrics?.counters,
       },
       {
         onRequest: (txn) => this.onRequest(txn),
@@ -151,6 +162,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
       throw new Error('SipServer was closed before it finished listening');
     }
     this.endpoint = endpoint;
+    this.metrics?._attach(endpoint);
     this.proxy = new SipProxy(new EndpointProxyHost(endpoint, this.options.proxy), { maxForks: this.options.proxy?.maxForks });
     endpoint.dialogs.sender = this.lazySender(endpoint);
     endpoint.dialogs.onCreated = (d, req) => this.events.emit('dialog', d, req);
@@ -192,6 +204,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
       await client?.close();
       this.endpoint = undefined;
       this.log.flushAll();
+      this.metrics?._detach();
       this.logger.log('SIP server closed');
       this._status$.next('closed');
     });

@@ -96,6 +96,8 @@ export abstract class ServerTransaction extends TinyEmitter<ServerTransactionEve
    * automatic 487 on CANCEL, application timeout: the proxy runs Timer C per branch).
    */
   proxied = false;
+  /** When the request arrived (performance.now()), kept only while metrics are collected. */
+  startedAt = 0;
 
   constructor(
     /** The request that created the transaction. */
@@ -111,6 +113,7 @@ export abstract class ServerTransaction extends TinyEmitter<ServerTransactionEve
     super();
     this.method = request.method;
     this.state = initial;
+    if (core.metrics !== undefined) this.startedAt = performance.now();
     this.reliable = core.transport.reliable(from.proto);
     this.t = core.timersFor(this.reliable);
   }

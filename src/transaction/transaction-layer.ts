@@ -11,6 +11,7 @@ import { CompletedResponses } from './completed-responses.js';
 import { TimerQueue, type TimerEntry, type TimerTarget } from './timer-queue.js';
 import { resolveTimers, type TimerOptions, type TimerValues } from './timers.js';
 import type { SipDestination, SipPeer, TransactionTransport } from './types.js';
+import type { TransactionMetrics } from './metrics-hooks.js';
 
 export type AnyTransaction = ServerTransaction | ClientTransaction;
 
@@ -83,6 +84,8 @@ export interface TransactionLayerOptions extends TransactionLayerHooks {
    * event loop lags or too many transactions live, and a per-source rate limit. Off unless given.
    */
   admission?: AdmissionOptions;
+  /** A metrics collector told of requests, responses and client outcomes (observe/SipMetrics). */
+  metrics?: TransactionMetrics;
 }
 
 /**
@@ -104,6 +107,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   readonly maxCompleted: number;
   /** The admission gate (overload control), when configured. */
   readonly admission: AdmissionGate | undefined;
+  readonly metrics: TransactionMetrics | undefined;
 
   onRequest: TransactionLayerHooks['onRequest'];
   onAck: TransactionLayerHooks['onAck'];
@@ -140,6 +144,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     this.maxCompleted = opts.maxCompleted ?? 200_000;
     this.completed = new CompletedResponses(this.queue, this.maxCompleted);
     this.admission = opts.admission === undefined ? undefined : new AdmissionGate(opts.admission, this.clock);
+    this.metrics = opts.metrics;
     this.onRequest = opts.onRequest;
     this.onAck = opts.onAck;
     this.onStray = opts.onStray;
@@ -533,6 +538,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   }
 
   responding(txn: ServerTransaction, res: SipResponse): void {
+    this.metrics?.serverResponse(txn.method, res.status, txn.startedAt);
     const h = this.onResponse;
     if (h === undefined) return;
     try {
@@ -555,6 +561,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   }
 
   private addServer(txn: ServerTransaction): void {
+    this.metrics?.serverRequest(txn.method);
     this.servers.set(txn.key, txn);
     this.stats.serverCreated++;
     this.stats.serverActive++;
