@@ -10,6 +10,7 @@ export default defineConfig({
     alias: [
       { find: /^nestjs-sip$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
       { find: /^nestjs-sip\/prometheus$/, replacement: fileURLToPath(new URL('./src/prometheus.ts', import.meta.url)) },
+      { find: /^nestjs-sip\/terminus$/, replacement: fileURLToPath(new URL('./src/terminus.ts', import.meta.url)) },
     ],
   },
   test: {

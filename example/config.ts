@@ -36,9 +36,16 @@ export interface AuthConfig {
  *   SIP_AUTH_ALGORITHMS (MD5; 'SHA-256,MD5' for clients that read every challenge), SIP_AUTH_SECRET,
  *   SIP_CALLS (proxy: calls to registered users are proxied, record-routed, to all their phones;
  *   bridge: connected by a B2BUA, each phone talks only to this service; redirect: 302 to their contacts),
- *   SIP_RING_SECONDS (30: unanswered calls get 480).
+ *   SIP_RING_SECONDS (30: unanswered calls get 480),
+ *   HTTP_PORT (8080 on SIP_HOST: /metrics and /health; 'off' disables the HTTP side).
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): { legs: SipLeg[]; registrar: RegistrarConfig; echo: EchoConfig; calls: CallsConfig; auth?: AuthConfig } {
+/** The example's HTTP side (metrics, health), when on. */
+export interface HttpConfig {
+  host: string;
+  port: number;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): { legs: SipLeg[]; registrar: RegistrarConfig; echo: EchoConfig; calls: CallsConfig; auth?: AuthConfig; http?: HttpConfig } {
   const host = env.SIP_HOST || '127.0.0.1';
   const legs: SipLeg[] = [];
   const port = (v: string | undefined, def: number | undefined): number | undefined => {
@@ -77,8 +84,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): { legs: SipLeg
   const mode = env.SIP_CALLS || 'proxy';
   if (mode !== 'proxy' && mode !== 'bridge' && mode !== 'redirect') throw new Error(`SIP_CALLS must be proxy, bridge or redirect, got ${JSON.stringify(mode)}`);
   const ringSeconds = num(env.SIP_RING_SECONDS, 30, 'SIP_RING_SECONDS');
+  const httpPort = port(env.HTTP_PORT, 8080);
   return {
     legs,
+    http: httpPort === undefined ? undefined : { host, port: httpPort },
     auth,
     calls: { mode, ringSeconds },
     echo: { host, seconds: echoSeconds, ports: MediaPorts.parse(env.SIP_MEDIA_PORTS || '20000-20099') },

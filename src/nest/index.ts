@@ -14,3 +14,4 @@ export { SipRegistration, type SipRegisterOptions, type SipRegistrationState, ty
 export { SipAuthModule, type SipAuthModuleOptions, type SipAuthModuleAsyncOptions } from './sip-auth-module.js';
 export { SipDigestGuard, SipAuth, SipPublic, SIP_AUTH_METADATA, type SipAuthHandlerOptions } from './sip-digest-guard.js';
 export { ServerMetrics } from './server-metrics.js';
+export { ServerHealth, type SipHealthOptions, type SipHealthReport, type SipLegHealth } from './server-health.js';

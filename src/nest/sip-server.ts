@@ -3,7 +3,7 @@ import { CustomTransportStrategy, Server, type MessageHandler } from '@nestjs/mi
 import { EventEmitter } from 'node:events';
 import { isObservable, Observable, throwError } from 'rxjs';
 import { DialogLayer, SipDialog, type DialogLayerOptions, type DialogSender } from '../dialog/index.js';
-import { printable, SipParseError, type SipRequest, type SipResponse } from '../message/index.js';
+import { printable, type SipRequest, type SipResponse } from '../message/index.js';
 import type { AdmissionOptions, InviteServerTransaction, ServerTransaction, SipPeer, TimerOptions } from '../transaction/index.js';
 import type { LocalAddress, PoolLimitsInit, SocketPool } from '../transport/index.js';
 import { SipClient } from './sip-client.js';
@@ -12,6 +12,8 @@ import { SipEndpoint, type SipLeg } from './sip-endpoint.js';
 import { SipProxy } from '../proxy/index.js';
 import { EndpointProxyHost, type SipProxyOptions } from './proxy-host.js';
 import { ServerMetrics } from './server-metrics.js';
+import { allowHeader, precheck } from './request-checks.js';
+import { ServerHealth, type SipHealthOptions, type SipHealthReport } from './server-health.js';
 import { errorKind, RateLimitedLog } from './rate-limited-log.js';
 import { ReplySink, untilAborted } from './reply-sink.js';
 
@@ -90,6 +92,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
   private endpoint: SipEndpoint | undefined;
   /** Counters and their Prometheus text (undefined with `metrics: false`). */
   readonly metrics: ServerMetrics | undefined;
+  private readonly healthState = new ServerHealth(() => this.endpoint);
   /** The stateful proxy (ctx.proxy(), in-dialog routing); made at listen(). */
   private proxy: SipProxy | undefined;
   private readonly events = new EventEmitter();
@@ -132,7 +135,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
   private async start(): Promise<void> {
     if (this.endpoint !== undefined || this.starting !== undefined) throw new Error('SipServer is already listening');
     this.closing = undefined;
-    this.allow = this.computeAllow();
+    this.allow = allowHeader(this.messageHandlers);
     const endpoint = new SipEndpoint(
       {
         limits: this.options.limits,
@@ -170,6 +173,14 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
     this._status$.next('listening');
   }
 
+  /**
+   * Health for a probe: every leg bound, the event loop not stuck (`maxLoopDelayMs`), and the
+   * application's `checks` (e.g. its location store) passing. Never rejects.
+   */
+  health(opts?: SipHealthOptions): Promise<SipHealthReport> {
+    return this.healthState.report(opts);
+  }
+
   /** The bound addresses, one per leg (read the real port here when you listened on port 0). */
   get addresses(): LocalAddress[] {
     return this.endpoint?.addresses ?? [];
@@ -205,6 +216,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
       this.endpoint = undefined;
       this.log.flushAll();
       this.metrics?._detach();
+      this.healthState.stop();
       this.logger.log('SIP server closed');
       this._status$.next('closed');
     });
@@ -265,7 +277,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
       void txn.respond(txn.createResponse(503, undefined, { headers: { 'Retry-After': 5 } }));
       return;
     }
-    const early = this.precheck(req, txn);
+    const early = precheck(req, txn, this.schemes, this.supported);
     if (early !== undefined) {
       void txn.respond(early);
       return;
@@ -346,22 +358,6 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
     }
   }
 
-  /** 416 unknown scheme, 400 unreadable Request-URI, 420 unsupported Require (RFC 3261 §8.2.2). */
-  private precheck(req: SipRequest, txn: ServerTransaction): SipResponse | undefined {
-    let scheme: string;
-    try {
-      scheme = req.requestUri.scheme;
-    } catch (err) {
-      return txn.createResponse(400, err instanceof SipParseError ? err.reason : 'Bad Request-URI');
-    }
-    if (!this.schemes.has(scheme)) return txn.createResponse(416);
-    if (req.method !== 'CANCEL' && req.headers.has('require')) {
-      const unsupported = req.headers.getAll('require').filter((tag) => !this.supported.has(tag.toLowerCase()));
-      if (unsupported.length > 0) return txn.createResponse(420, undefined, { headers: { Unsupported: unsupported.join(', ') } });
-    }
-    return undefined;
-  }
-
   private onAck(ack: SipRequest, from: SipPeer, txn: InviteServerTransaction | undefined): void {
     if (txn === undefined) {
       // The ACK of a 2xx we relayed, routed through us (§16.11); else an ACK for nothing we know
@@ -391,22 +387,6 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
     this.log.log(errorKind(err), printable(err instanceof Error ? err.message : String(err), 500), err instanceof Error && err.stack !== undefined ? printable(err.stack, 4000, true) : undefined);
     this.events.emit('error', err);
   }
-
-  /** Methods with a handler, plus what the transaction layer answers itself (RFC 3261 §20.5). */
-  private computeAllow(): string {
-    const methods = new Set<string>(['OPTIONS']);
-    for (const [pattern, handler] of this.messageHandlers) {
-      if (!handler.isEventHandler && /^[A-Z][A-Z0-9-]*$/.test(pattern)) methods.add(pattern);
-    }
-    if (methods.has('INVITE')) {
-      // The server answers these itself in a call: ACK and CANCEL by the transactions, BYE by its dialog.
-      methods.add('ACK');
-      methods.add('CANCEL');
-      methods.add('BYE');
-    }
-    return [...methods].join(', ');
-  }
-
 
   /** @internal */
   logHandlerError(message: string, stack?: string): void {

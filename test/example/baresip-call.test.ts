@@ -6,7 +6,7 @@
 // B2bua: two dialogs in the service; alice hangs up).
 // Headless: temporary configs, a 440 Hz tone as each microphone, stopped by their pids.
 import 'reflect-metadata';
-import type { INestMicroservice } from '@nestjs/common';
+import type { INestApplicationContext } from '@nestjs/common';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ describe('two baresip phones call each other through the example', () => {
     if (inCI()) expect(baresip.available, 'baresip must be installed in CI').toBe(true);
   });
 
-  let app: INestMicroservice | undefined;
+  let app: INestApplicationContext | undefined;
   let server: SipServer;
   let dir: string;
   let alice: Phone | undefined;
@@ -35,7 +35,7 @@ describe('two baresip phones call each other through the example', () => {
   const start = async (env: Record<string, string>) => {
     dir = mkdtempSync(join(tmpdir(), 'baresip-call-'));
     dialogs.length = 0;
-    ({ app, server } = await bootstrap({ SIP_HOST: '127.0.0.1', SIP_UDP_PORT: '0', SIP_USERS: 'alice:secret,bob:hunter2', ...env }));
+    ({ app, server } = await bootstrap({ HTTP_PORT: 'off', SIP_HOST: '127.0.0.1', SIP_UDP_PORT: '0', SIP_USERS: 'alice:secret,bob:hunter2', ...env }));
     server.on('dialog', (d: SipDialog) => dialogs.push(d));
   };
 
