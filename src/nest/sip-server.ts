@@ -12,6 +12,7 @@ import { SipEndpoint, type SipLeg } from './sip-endpoint.js';
 import { SipProxy } from '../proxy/index.js';
 import { EndpointProxyHost, type SipProxyOptions } from './proxy-host.js';
 import { ServerMetrics } from './server-metrics.js';
+import { HepMirror, type HepOptions } from '../observe/index.js';
 import { allowHeader, precheck } from './request-checks.js';
 import { ServerHealth, type SipHealthOptions, type SipHealthReport } from './server-health.js';
 import { errorKind, RateLimitedLog } from './rate-limited-log.js';
@@ -59,6 +60,8 @@ export interface SipServerOptions {
    * increments per message.
    */
   metrics?: boolean;
+  /** Mirror every message received and sent to a HEP v3 collector (Homer) over UDP. Off unless given. */
+  hep?: HepOptions;
 }
 
 /** The server's states, as `status` emits them. */
@@ -144,6 +147,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
         dialogs: this.options.dialogs,
         admission: this.options.overload === false ? undefined : (this.options.overload ?? {}),
         metrics: this.metrics?.counters,
+        hep: this.options.hep === undefined ? undefined : new HepMirror(this.options.hep),
       },
       {
         onRequest: (txn) => this.onRequest(txn),

@@ -1,2 +1,3 @@
 export { SipMetrics, METHODS, CLASSES, LATENCY_BUCKETS, methodIndex, type CountedMethod } from './sip-metrics.js';
 export { collectSipMetrics, toPrometheusText, type MetricFamily, type MetricSample, type MetricType, type SipMetricsSources } from './metric-families.js';
+export { HepMirror, encodeHep3, callIdOfWire, type HepOptions, type HepPacket } from './hep.js';
