@@ -37,7 +37,8 @@ export interface AuthConfig {
  *   SIP_CALLS (proxy: calls to registered users are proxied, record-routed, to all their phones;
  *   bridge: connected by a B2BUA, each phone talks only to this service; redirect: 302 to their contacts),
  *   SIP_RING_SECONDS (30: unanswered calls get 480),
- *   HTTP_PORT (8080 on SIP_HOST: /metrics and /health; 'off' disables the HTTP side).
+ *   HTTP_PORT (8080 on SIP_HOST: /metrics and /health; 'off' disables the HTTP side),
+ *   LOG_FORMAT (text; json: one JSON object per line).
  */
 /** The example's HTTP side (metrics, health), when on. */
 export interface HttpConfig {

@@ -1,6 +1,6 @@
 import type { DialogLayerOptions, SipDialog } from '../dialog/index.js';
 import type { SipRequest, SipResponse } from '../message/index.js';
-import type { HepOptions, SipTracingOptions } from '../observe/index.js';
+import type { HepOptions, SipTracingOptions, TransactionLogEntry } from '../observe/index.js';
 import type { AdmissionOptions, TimerOptions } from '../transaction/index.js';
 import type { PoolLimitsInit } from '../transport/index.js';
 import type { SipProxyOptions } from './proxy-host.js';
@@ -56,6 +56,12 @@ export interface SipServerOptions {
    * hops. Off unless given.
    */
   tracing?: boolean | SipTracingOptions;
+  /**
+   * One log entry per server transaction at its final response (method, Request-URI, sender,
+   * Call-ID, CSeq, status, time): `'text'` through the Nest logger (context SIP), `'json'` as one
+   * JSON object per line on stdout, or your function. Off by default.
+   */
+  transactionLog?: 'text' | 'json' | ((entry: TransactionLogEntry) => void);
 }
 
 /** The server's states, as `status` emits them. */

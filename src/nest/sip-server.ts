@@ -13,7 +13,8 @@ import type { SipServerEvents, SipServerOptions, SipServerStatus } from './sip-s
 import { SipProxy } from '../proxy/index.js';
 import { EndpointProxyHost } from './proxy-host.js';
 import { ServerMetrics } from './server-metrics.js';
-import { HepMirror, ObserverPair, SipTracing } from '../observe/index.js';
+import { combineObservers, HepMirror, SipTracing } from '../observe/index.js';
+import { transactionLogFor } from './transaction-log-sink.js';
 import { loadOtel } from './load-otel.js';
 import { allowHeader, precheck } from './request-checks.js';
 import { ServerHealth, type SipHealthOptions, type SipHealthReport } from './server-health.js';
@@ -88,8 +89,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
     this.allow = allowHeader(this.messageHandlers);
     const t = this.options.tracing;
     this.tracing = t === undefined || t === false ? undefined : new SipTracing(await loadOtel(), t === true ? {} : t);
-    const counters = this.metrics?.counters;
-    const observer = this.tracing === undefined ? counters : counters === undefined ? this.tracing : new ObserverPair(counters, this.tracing);
+    const observer = combineObservers([this.metrics?.counters, this.tracing, transactionLogFor(this.options.transactionLog)]);
     const endpoint = new SipEndpoint(
       {
         limits: this.options.limits,

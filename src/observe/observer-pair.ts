@@ -33,3 +33,13 @@ export class ObserverPair implements TransactionMetrics {
     this.b.clientFinal(txn, res);
   }
 }
+
+/** The observers given as one: undefined for none, the one itself, else pairs. */
+export function combineObservers(list: readonly (TransactionMetrics | undefined)[]): TransactionMetrics | undefined {
+  let out: TransactionMetrics | undefined;
+  for (const o of list) {
+    if (o === undefined) continue;
+    out = out === undefined ? o : new ObserverPair(out, o);
+  }
+  return out;
+}

@@ -8,6 +8,10 @@ export interface ObservedServerTransaction {
   readonly from: SipPeer;
   /** When its request arrived (performance.now()), set while an observer is attached. */
   readonly startedAt: number;
+  /** The last response it sent. */
+  readonly lastResponse: SipResponse | undefined;
+  /** A proxy relays its request (the responses are its branches'). */
+  readonly proxied: boolean;
   /** A tracer's span for it (opaque here). */
   traceSpan: unknown;
 }
