@@ -194,7 +194,6 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
     return placeCall(this, request, opts);
   }
 
-
   /**
    * Register `aor` and keep the binding alive (refreshed before it expires, re-registered after a
    * failure with back-off, or at once when its TCP/TLS connection breaks) until `stop()` or
@@ -303,7 +302,6 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
   private answerRequest(txn: ServerTransaction): void {
     answerInDialog(this.endpoint?.dialogs, txn, (req, dialog) => this.events.emit('request', req, dialog));
   }
-
 
   /**
    * `emit(method, request)`: send without waiting for responses. ACK (e.g. `buildAckFor2xx(...)`)
