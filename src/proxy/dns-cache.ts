@@ -3,11 +3,11 @@ import { NO_DATA_CODES, type SipAddressRecord, type SipDnsResolver, type SipNapt
 export interface DnsCacheOptions {
   /** Most answers kept (oldest dropped first). Default 2000. */
   maxEntries?: number;
-  /** Seconds an answer is kept when the resolver gives no TTL (node:dns for SRV and NAPTR). Default 60. */
+  /** Seconds an answer is kept when the resolver gives no TTL (an injected resolver's, or node:dns's SRV/NAPTR). Default 60. */
   defaultTtl?: number;
   /** Upper bound of any TTL, seconds. Default 3600. */
   maxTtl?: number;
-  /** Seconds a "no such name / no such record" answer is kept. Default 30; 0: not kept. */
+  /** Longest a "no such name / no such record" answer is kept, seconds (less when the zone's SOA says so). Default 30; 0: not kept. */
   negativeTtl?: number;
   /** Clock in ms (tests). */
   now?: () => number;
@@ -112,7 +112,9 @@ export class DnsCache implements SipDnsResolver {
         const code = (err as { code?: unknown } | null)?.code;
         if (this.negativeTtl > 0 && typeof code === 'string' && NO_DATA_CODES.has(code) && this.entries.get(key) === entry) {
           entry.error = err;
-          entry.until = this.now() + Math.min(this.negativeTtl, this.maxTtl) * 1000;
+          // RFC 2308: as long as the zone's SOA says, at most negativeTtl.
+          const said = (err as { ttl?: unknown }).ttl;
+          entry.until = this.now() + Math.min(typeof said === 'number' ? said : this.negativeTtl, this.negativeTtl, this.maxTtl) * 1000;
         } else if (this.entries.get(key) === entry) this.entries.delete(key);
         throw err;
       },

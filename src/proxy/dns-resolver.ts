@@ -1,4 +1,5 @@
 import { promises as dns } from 'node:dns';
+import { parseServer, queryRecords, TYPE_NAPTR, TYPE_SRV, type WireServer } from './dns-wire.js';
 
 /** An SRV record as `dns.promises.resolveSrv` gives it; `ttl` (seconds) when the resolver knows it. */
 export interface SipSrvRecord {
@@ -55,14 +56,33 @@ export interface DnsResolverOptions {
 /** The codes node:dns uses for "the name has no such records" (as opposed to a server failure). */
 export const NO_DATA_CODES: ReadonlySet<string> = new Set(['ENOTFOUND', 'ENODATA', 'NOTFOUND', 'NODATA']);
 
+/** Errors that are DNS's answer (not a failure of our own client): not retried with node:dns. */
+const ANSWERS = new Set(['ENOTFOUND', 'ENODATA', 'ETIMEOUT', 'ESERVFAIL', 'EREFUSED', 'EBADNAME']);
+
 /**
- * A resolver on a node:dns `Resolver` (its own servers, e.g. a test's dnsmasq): NAPTR and SRV as
- * node:dns gives them (c-ares does not report their TTLs), A/AAAA with TTLs. A host DNS does not
- * know (`/etc/hosts`) is looked up with getaddrinfo; `localhost` is loopback without asking (RFC 6761).
+ * A resolver on a node:dns `Resolver` (its own servers, e.g. a test's dnsmasq). SRV and NAPTR are
+ * asked by a small client of our own (dns-wire.ts), because c-ares does not report their TTLs; if
+ * that client fails (not DNS saying no), node:dns asks instead. A/AAAA come from node:dns with TTLs.
+ * A host DNS does not know (`/etc/hosts`) is looked up with getaddrinfo; `localhost` is loopback
+ * without asking (RFC 6761).
  */
 export function createDnsResolver(o: DnsResolverOptions = {}): SipDnsResolver {
-  const r = new dns.Resolver({ timeout: o.timeout ?? 2000, tries: o.tries ?? 2 });
+  const timeout = o.timeout ?? 2000;
+  const tries = o.tries ?? 2;
+  const r = new dns.Resolver({ timeout, tries });
   if (o.servers !== undefined && o.servers.length > 0) r.setServers([...o.servers]);
+  let servers: WireServer[] | undefined;
+  const records = async <T>(name: string, type: number, fallback: () => Promise<T[]>): Promise<T[]> => {
+    servers ??= r.getServers().flatMap((s) => parseServer(s) ?? []);
+    if (servers.length === 0) return fallback();
+    try {
+      return (await queryRecords(servers, name, type, { timeout, tries })) as T[];
+    } catch (err) {
+      const code = (err as { code?: unknown } | null)?.code;
+      if (typeof code === 'string' && ANSWERS.has(code)) throw err;
+      return fallback();
+    }
+  };
   const resolveAddresses = async (host: string): Promise<SipAddressRecord[]> => {
     if (host.toLowerCase() === 'localhost') return [{ address: '127.0.0.1', family: 4 }, { address: '::1', family: 6 }];
     const [a, aaaa] = await Promise.allSettled([r.resolve4(host, { ttl: true }), r.resolve6(host, { ttl: true })]);
@@ -77,8 +97,8 @@ export function createDnsResolver(o: DnsResolverOptions = {}): SipDnsResolver {
     }
   };
   return {
-    resolveSrv: (name) => r.resolveSrv(name),
-    resolveNaptr: (name) => r.resolveNaptr(name),
+    resolveSrv: (name) => records<SipSrvRecord>(name, TYPE_SRV, () => r.resolveSrv(name)),
+    resolveNaptr: (name) => records<SipNaptrRecord>(name, TYPE_NAPTR, () => r.resolveNaptr(name)),
     resolveAddresses,
     lookup: async (host) => {
       const all = await resolveAddresses(host);

@@ -13,7 +13,7 @@ import { createDnsResolver, DnsCache, parseUri, resolveTargets, SipClient, SipSe
 import { startDnsmasq, type Dnsmasq } from '../helpers/dnsmasq.js';
 import { inCI, peerTool } from '../helpers/peers.js';
 import { killAllSipp } from '../helpers/sipp.js';
-import { randomPort, sippOk, startUas, waitUntil } from './support.js';
+import { randomPort, sippOk, sleep, startUas, waitUntil } from './support.js';
 
 const dnsmasq = peerTool('dnsmasq');
 const sipp = peerTool('sipp');
@@ -164,8 +164,30 @@ describe.skipIf(!dnsmasq.available)('RFC 3263 resolution against dnsmasq', () =>
     // Weight 80 against 20: a leads about 4 times in 5 (binomial, sd ~8 of 400; these bounds are > 7 sd away).
     expect(aFirst).toBeGreaterThan(0.6 * n);
     expect(aFirst).toBeLessThan(0.95 * n);
-    // 400 resolutions, one SRV query: the answer was cached (node:dns gives no SRV TTL: the cache's default, 60 s).
+    // 400 resolutions, one SRV query: the answer was cached for its TTL (300 s here).
     expect(count(d.queries(), 'SRV _sip._udp.srv.test')).toBe(1);
+  });
+
+  it('SRV and NAPTR answers carry their TTL, and the cache asks again once it ran out', async () => {
+    const d = await dnsServer({
+      ttl: 1,
+      local: ['short.test'],
+      naptr: ['short.test,10,10,s,SIP+D2U,,_sip._udp.short.test'],
+      srv: ['_sip._udp.short.test,a.short.test,5070,0,0'],
+      hosts: ['a.short.test,127.0.0.31'],
+    });
+    const dns = createDnsResolver({ servers: [d.server] });
+    expect(await dns.resolveSrv('_sip._udp.short.test')).toEqual([{ name: 'a.short.test', port: 5070, priority: 0, weight: 0, ttl: 1 }]);
+    expect((await dns.resolveNaptr!('short.test'))[0]).toMatchObject({ service: 'SIP+D2U', replacement: '_sip._udp.short.test', ttl: 1 });
+    const cache = new DnsCache(dns);
+    const targets = async () => (await resolveTargets(parseUri('sip:short.test'), 'udp', {}, cache)).map((t) => `${t.proto} ${t.addr}:${t.port}`);
+    expect(await targets()).toEqual(['udp 127.0.0.31:5070']);
+    expect(await targets()).toEqual(['udp 127.0.0.31:5070']);
+    expect(count(d.queries(), 'SRV _sip._udp.short.test')).toBe(2); // the direct question above, then one for both resolutions
+    await sleep(1100); // the TTL runs out
+    expect(await targets()).toEqual(['udp 127.0.0.31:5070']);
+    expect(count(d.queries(), 'SRV _sip._udp.short.test')).toBe(3);
+    expect(count(d.queries(), 'NAPTR short.test')).toBe(3);
   });
 
   it('answers are cached for their TTL: a second request asks dnsmasq nothing; a TTL-0 address is asked again', async () => {
