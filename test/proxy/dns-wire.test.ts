@@ -10,7 +10,7 @@ function response(q: Buffer, answers: { type: number; ttl: number; rdata: Buffer
   const head = Buffer.from(q);
   head.writeUInt16BE(0x8180 | rcode, 2);
   head.writeUInt16BE(answers.length, 6);
-  const parts = [head];
+  const parts: Buffer[] = [head];
   for (const a of answers) {
     const rr = Buffer.alloc(12);
     rr.writeUInt16BE(0xc00c, 0); // pointer to the question name
