@@ -9,10 +9,11 @@ import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { lastValueFrom } from 'rxjs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createDnsResolver, DnsCache, parseUri, resolveTargets, SipClient, SipServer, type SipContext, type SipRequest, type SipResponse } from 'nestjs-sip';
+import { B2bua, createDnsResolver, DnsCache, parseUri, resolveTargets, SipClient, SipServer, type SipContext, type SipRequest, type SipResponse } from 'nestjs-sip';
 import { startDnsmasq, type Dnsmasq } from '../helpers/dnsmasq.js';
 import { inCI, peerTool } from '../helpers/peers.js';
-import { killAllSipp } from '../helpers/sipp.js';
+import { killAllSipp, runSipp } from '../helpers/sipp.js';
+import { startApp } from '../server/support.js';
 import { randomPort, sippOk, sleep, startUas, waitUntil } from './support.js';
 
 const dnsmasq = peerTool('dnsmasq');
@@ -268,6 +269,33 @@ describe.skipIf(!dnsmasq.available)('RFC 3263 fail-over (§4.3)', () => {
     } finally {
       watch.close();
     }
+  });
+
+  it.skipIf(!sipp.available)('the outgoing leg of a B2BUA fails over too: sipp caller -> our B2BUA -> (503 from sipp) -> the second sipp callee', async () => {
+    const busy = await startUas({ scenario: 'uas-503-retry-after.xml', mode: 'u1' });
+    const callee = await startUas({ scenario: 'dialog-uas-awaits-bye.xml', mode: 'u1' });
+    const d = await dnsServer({
+      local: ['b2b.test'],
+      srv: [`_sip._udp.b2b.test,busy.b2b.test,${busy.port},10,0`, `_sip._udp.b2b.test,callee.b2b.test,${callee.port},20,0`],
+      hosts: ['busy.b2b.test,127.0.0.1', 'callee.b2b.test,127.0.0.1'],
+    });
+    let b2bua: B2bua | undefined;
+    @Controller()
+    class Bridge {
+      @MessagePattern('INVITE')
+      invite(@Ctx() ctx: SipContext) {
+        return b2bua!.bridge(ctx, { to: 'sip:callee@b2b.test' });
+      }
+    }
+    @Module({ controllers: [Bridge] })
+    class BridgeModule {}
+    const app = await startApp(BridgeModule, { listen: [{ transport: 'udp', host: '127.0.0.1', port: 0 }] });
+    apps.push(app.app);
+    b2bua = new B2bua(client(d, { server: app.server }));
+    const caller = await runSipp({ scenario: 'dialog-caller-hangs-up.xml', target: `127.0.0.1:${app.port('udp')}`, calls: 1, timeout: 15 });
+    expect(sippOk(caller)).toMatchObject({ successful: 1, errors: '' });
+    expect(sippOk(await busy.done)).toMatchObject({ successful: 1, errors: '' });
+    expect(sippOk(await callee.done)).toMatchObject({ successful: 1, errors: '' });
   });
 
   it('every target fails: the last answer is the result', async () => {
