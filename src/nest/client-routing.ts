@@ -5,14 +5,8 @@ import type { SocketPool } from '../transport/index.js';
 import type { OutboundHeaders } from './outbound-headers.js';
 import type { SipClientOptions, SipClientRequest } from './sip-client-options.js';
 import type { SipEndpoint } from './sip-endpoint.js';
-import { createDnsResolver, DnsCache, DownList, type SipDnsResolver } from '../proxy/index.js';
+import { createDnsResolver, DnsCache, DownList, tooLargeForUdp, type SipDnsResolver } from '../proxy/index.js';
 import { resolveLiteral, resolveTarget, resolveTargets, type ResolvedTarget, type SipTransportName } from './sip-resolver.js';
-
-/**
- * RFC 3261 §18.1.1: a request that would leave over UDP but is larger than this (bytes, the whole
- * message) goes over TCP to the same address and port; a path MTU of 1500 less headroom.
- */
-export const UDP_SIZE_LIMIT = 1300;
 
 /** A request addressed for one target: where it goes, and whether it left UDP for TCP for its size. */
 export interface Addressed {
@@ -98,7 +92,7 @@ export class ClientRouting {
     if (r.proto === 'udp' && !req.headers.has('via')) {
       const hadContact = req.headers.has('contact');
       this.headers.fill(req, pool, 'udp');
-      if (wireSize(req) <= UDP_SIZE_LIMIT) return destinationOf(r);
+      if (!tooLargeForUdp(req)) return destinationOf(r);
       this.unfill(req, hadContact);
       return undefined;
     }
@@ -114,7 +108,7 @@ export class ClientRouting {
 
   /**
    * Address `req` for target `t`: bind its leg, fill the headers that follow from the leg (Via,
-   * Contact...). A UDP request larger than UDP_SIZE_LIMIT goes over TCP to the same address and
+   * Contact...). A UDP request larger than UDP_SIZE_LIMIT (1300 bytes) goes over TCP to the same address and
    * port when `enlarge` (the Via is ours), and stays on UDP when no TCP leg can be bound.
    */
   async address(req: SipRequest, t: ResolvedTarget, enlarge: boolean): Promise<Addressed> {
@@ -122,7 +116,7 @@ export class ClientRouting {
     const ownVia = !req.headers.has('via');
     const pool = await this.leg(t.proto, t.family);
     this.headers.fill(req, pool, t.proto);
-    if (t.proto !== 'udp' || !enlarge || !ownVia || wireSize(req) <= UDP_SIZE_LIMIT) return { dst: destinationOf(t), enlarged: false };
+    if (t.proto !== 'udp' || !enlarge || !ownVia || !tooLargeForUdp(req)) return { dst: destinationOf(t), enlarged: false };
     let tcp: SocketPool;
     try {
       tcp = await this.leg('tcp', t.family);
@@ -188,12 +182,6 @@ export class ClientRouting {
     if (literal !== undefined) return destinationOf(literal);
     return resolveTarget(target, proto, {}, this.dns).then(destinationOf);
   }
-}
-
-/** Bytes `req` takes on the wire (RFC 3261 §18.1.1 compares the whole message). */
-export function wireSize(req: SipRequest): number {
-  const n = req.body.length;
-  return Buffer.byteLength(req.startLine(), 'utf8') + Buffer.byteLength(req.headers.serialize(n), 'utf8') + 4 + n;
 }
 
 /**

@@ -107,5 +107,14 @@ export function createDnsResolver(o: DnsResolverOptions = {}): SipDnsResolver {
   };
 }
 
+let system: SipDnsResolver | undefined;
+/** Made on first use (no resolver is set up by importing the package). */
+const sys = (): SipDnsResolver => (system ??= createDnsResolver());
+
 /** node:dns with the system's servers, no cache (SipClient puts a DnsCache in front of its own). */
-export const systemDns: SipDnsResolver = createDnsResolver();
+export const systemDns: SipDnsResolver = {
+  resolveSrv: (name) => sys().resolveSrv(name),
+  lookup: (host) => sys().lookup(host),
+  resolveNaptr: (name) => sys().resolveNaptr!(name),
+  resolveAddresses: (host) => sys().resolveAddresses!(host),
+};

@@ -21,3 +21,4 @@ export {
 } from './dns-resolver.js';
 export { DnsCache, type DnsCacheOptions } from './dns-cache.js';
 export { TargetSet, DownList, failoverCause, isConnectFailure, retryAfterSeconds, type FailoverCause, type DownListOptions } from './target-set.js';
+export { UDP_SIZE_LIMIT, wireSize, tooLargeForUdp } from './udp-size.js';

@@ -13,6 +13,9 @@ import {
   retryAfterSeconds,
   SipTimeoutError,
   TargetSet,
+  tooLargeForUdp,
+  wireSize,
+  SipRequest as Request,
   type SipDnsResolver,
   type SipRequest,
 } from 'nestjs-sip';
@@ -170,5 +173,20 @@ describe('fail-over pieces', () => {
       { proto: 'tls', name: '_sips._tcp.x' },
     ]);
     expect(naptrServices(recs, true)).toEqual([{ proto: 'tls', name: '_sips._tcp.x' }]);
+  });
+});
+
+describe('RFC 3261 §18.1.1 size check', () => {
+  it('wireSize is the serialised length (multi-byte characters and body included); over 1300 bytes is too large for UDP', () => {
+    const m = new Request({ method: 'MESSAGE', uri: 'sip:bob@example.test', headers: { Subject: 'Grüße', Via: 'SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx' }, body: 'é'.repeat(100) });
+    expect(wireSize(m)).toBe(m.toBuffer().length);
+    expect(tooLargeForUdp(m)).toBe(false);
+    m.setBody('x'.repeat(1300 - (wireSize(m) - m.body.length)));
+    m.setBody('x'.repeat(m.body.length - (wireSize(m) - 1300))); // Content-Length grew a digit
+    expect(wireSize(m)).toBe(1300);
+    expect(tooLargeForUdp(m)).toBe(false);
+    m.setBody(m.body.toString() + 'x');
+    expect(tooLargeForUdp(m)).toBe(true);
+    expect(wireSize(req)).toBe(req.toBuffer().length); // a parsed message too
   });
 });
