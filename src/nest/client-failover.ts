@@ -1,7 +1,7 @@
 import { formatVia, generateBranch, SipRequest, type SipResponse } from '../message/index.js';
 import type { SipDestination } from '../transaction/index.js';
 import { failoverCause, isConnectFailure, TargetSet, type ResolvedTarget } from '../proxy/index.js';
-import type { ClientRouting } from './client-routing.js';
+import type { Addressed, ClientRouting } from './client-routing.js';
 import type { Pending, PendingFailover } from './pending-request.js';
 import type { SipEndpoint } from './sip-endpoint.js';
 import type { SipClientRequest } from './sip-client-options.js';
@@ -87,7 +87,19 @@ export class ClientFailover implements PendingFailover {
   }
 
   private async go(req: SipRequest, t: ResolvedTarget, enlarge: boolean): Promise<void> {
-    const a = await this.routing.address(req, t, enlarge);
+    let a: Addressed;
+    for (;;) {
+      try {
+        a = await this.routing.address(req, t, enlarge);
+        break;
+      } catch (err) {
+        // No leg for this target's transport or family (e.g. no IPv6 here): the next target, if any.
+        const next = this.targets.next();
+        if (next === undefined || this.p.stopped) throw err;
+        t = next;
+        enlarge = true;
+      }
+    }
     const p = this.p;
     if (p.stopped) {
       p.fail(new Error('request stopped before it was sent to the next target'));

@@ -298,6 +298,19 @@ describe.skipIf(!dnsmasq.available)('RFC 3263 fail-over (§4.3)', () => {
     expect(sippOk(await callee.done)).toMatchObject({ successful: 1, errors: '' });
   });
 
+  it('a target the client has no leg for (its IPv6 address cannot be bound here): the next target', async () => {
+    const live = await sipServer(['udp']);
+    const d = await dnsServer({
+      local: ['v6.test'],
+      srv: [`_sip._udp.v6.test,six.v6.test,${live.port},10,0`, `_sip._udp.v6.test,four.v6.test,${live.port},20,0`],
+      hosts: ['six.v6.test,::1', 'four.v6.test,127.0.0.1'],
+    });
+    // 2001:db8::/32 is documentation space: binding the IPv6 leg there fails (EADDRNOTAVAIL).
+    const res = await lastValueFrom(client(d, { localHost6: '2001:db8::99' }).send<SipResponse>('OPTIONS', { uri: 'sip:v6.test' }));
+    expect(res.status).toBe(200);
+    expect(live.hits).toHaveLength(1);
+  });
+
   it('every target fails: the last answer is the result', async () => {
     const a = await sipServer(['udp'], 503);
     const b = await sipServer(['udp'], 503);
