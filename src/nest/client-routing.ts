@@ -100,7 +100,7 @@ export class ClientRouting {
     return destinationOf(r);
   }
 
-  /** Every target of the request in the order to try them (RFC 3263), those marked down last. */
+  /** Every target of the request in the order to try them (RFC 3263); TargetSet puts those marked down last. */
   async targetsFor(req: SipRequest, data: SipClientRequest | SipRequest, fallback?: SipTransportName): Promise<ResolvedTarget[]> {
     const o: Partial<SipClientRequest> = data instanceof SipRequest ? {} : data;
     return resolveTargets(this.routeTarget(req, o), this.defaultTransport(req, fallback), o, this.dns);
