@@ -97,7 +97,13 @@ export class DnsCache implements SipDnsResolver {
     }
     this.misses++;
     const entry: Entry = { until: 0 };
-    const pending = ask().then(
+    let asked: Promise<T>;
+    try {
+      asked = ask();
+    } catch (err) {
+      asked = Promise.reject(err); // a resolver that throws instead of rejecting
+    }
+    const pending = asked.then(
       (value) => {
         entry.pending = undefined;
         const ttl = this.ttlOf(value);

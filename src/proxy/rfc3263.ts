@@ -61,7 +61,7 @@ export async function resolveTargets(
 
   const secure = uri.scheme === 'sips';
   let services: { proto: ResolvedTransport; name: string }[] = [];
-  if (forced === undefined && resolver.resolveNaptr !== undefined) services = naptrServices(await resolver.resolveNaptr(host).catch(() => []), secure);
+  if (forced === undefined && resolver.resolveNaptr !== undefined) services = naptrServices(await orNone(() => resolver.resolveNaptr!(host)), secure);
   let lists: SipSrvRecord[][];
   if (services.length > 0) {
     lists = await Promise.all(services.map((s) => srv(resolver, s.name)));
@@ -141,16 +141,25 @@ export function naptrServices(records: readonly SipNaptrRecord[], secure: boolea
 
 /** The SRV records of `name` that name a service ("." means none, RFC 2782); none on any error. */
 async function srv(resolver: SipDnsResolver, name: string): Promise<SipSrvRecord[]> {
-  const records = await resolver.resolveSrv(name).catch(() => [] as SipSrvRecord[]);
-  return records.filter((r) => r.name !== '' && r.name !== '.');
+  return (await orNone(() => resolver.resolveSrv(name))).filter((r) => r.name !== '' && r.name !== '.');
+}
+
+/** What an (injected) resolver answers, or none when it fails in any way (rejects, throws, answers no list). */
+async function orNone<T>(ask: () => Promise<T[]>): Promise<T[]> {
+  try {
+    const r = await ask();
+    return Array.isArray(r) ? r : [];
+  } catch {
+    return [];
+  }
 }
 
 /** Every address of `host` (an IP literal as itself): the resolver's full list, else its one lookup. */
-function addressesOf(host: string, resolver: SipDnsResolver): Promise<SipAddressRecord[]> {
+async function addressesOf(host: string, resolver: SipDnsResolver): Promise<SipAddressRecord[]> {
   const fam = isIP(host);
-  if (fam !== 0) return Promise.resolve([{ address: host, family: fam }]);
+  if (fam !== 0) return [{ address: host, family: fam }];
   if (resolver.resolveAddresses !== undefined) return resolver.resolveAddresses(host);
-  return resolver.lookup(host).then((a) => [a]);
+  return [await resolver.lookup(host)];
 }
 
 async function addressTargets(host: string, port: number, proto: ResolvedTransport, servername: string, resolver: SipDnsResolver): Promise<ResolvedTarget[]> {

@@ -190,3 +190,27 @@ describe('RFC 3261 §18.1.1 size check', () => {
     expect(wireSize(req)).toBe(req.toBuffer().length); // a parsed message too
   });
 });
+
+describe('an injected resolver that misbehaves', () => {
+  it('throwing instead of rejecting, or answering no list: treated as no records, never an escaped exception', async () => {
+    const { resolveTargets, parseUri } = await import('nestjs-sip');
+    const odd: SipDnsResolver = {
+      resolveSrv: () => {
+        throw new Error('sync');
+      },
+      resolveNaptr: async () => undefined as never,
+      lookup: async () => ({ address: '192.0.2.5', family: 4 }),
+    };
+    expect(await resolveTargets(parseUri('sip:odd.test'), 'udp', {}, odd)).toEqual([{ addr: '192.0.2.5', port: 5060, family: 4, proto: 'udp', servername: 'odd.test' }]);
+    const cached = new DnsCache(odd);
+    expect(await resolveTargets(parseUri('sip:odd.test'), 'udp', {}, cached)).toHaveLength(1);
+    const broken: SipDnsResolver = {
+      resolveSrv: async () => [],
+      lookup: () => {
+        throw Object.assign(new Error('sync lookup'), { code: 'ENOTFOUND' });
+      },
+    };
+    await expect(resolveTargets(parseUri('sip:odd.test'), 'udp', {}, broken)).rejects.toThrow('sync lookup');
+    await expect(resolveTargets(parseUri('sip:odd.test'), 'udp', {}, new DnsCache(broken))).rejects.toThrow('sync lookup');
+  });
+});
