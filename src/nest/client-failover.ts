@@ -1,6 +1,6 @@
 import { formatVia, generateBranch, SipRequest, type SipResponse } from '../message/index.js';
 import type { SipDestination } from '../transaction/index.js';
-import { failoverCause, isConnectFailure, TargetSet, type ResolvedTarget } from '../proxy/index.js';
+import { isConnectFailure, TargetSet, type ResolvedTarget } from '../proxy/index.js';
 import type { Addressed, ClientRouting } from './client-routing.js';
 import type { Pending, PendingFailover } from './pending-request.js';
 import type { SipEndpoint } from './sip-endpoint.js';
@@ -75,9 +75,7 @@ export class ClientFailover implements PendingFailover {
       next = this.targets.current; // TCP could not connect: the same target over UDP, as it was
       enlarge = false;
     } else {
-      if (failoverCause(res, err) === undefined) return false;
-      this.targets.failed(res);
-      next = this.targets.next();
+      next = this.targets.after(res, err);
     }
     if (next === undefined) return false;
     const req = this.again(p.request!);

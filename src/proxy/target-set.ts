@@ -134,6 +134,17 @@ export class TargetSet {
     return this.targets[this.index];
   }
 
+  /**
+   * The live attempt ended with `res` (a final response) or `err`: the next target when that calls
+   * for fail-over (see failoverCause; a 503 with Retry-After marks the current one down), else
+   * undefined (the outcome is final, or no target is left).
+   */
+  after(res: SipResponse | undefined, err?: unknown): ResolvedTarget | undefined {
+    if (failoverCause(res, err) === undefined) return undefined;
+    this.failed(res);
+    return this.next();
+  }
+
   /** The current target failed this way: a 503 with Retry-After puts it on the down list for that long. */
   failed(res: SipResponse | undefined): void {
     const t = this.current;

@@ -162,6 +162,13 @@ describe('fail-over pieces', () => {
     expect(set.next()?.addr).toBe('192.0.2.2');
     expect(set.next()).toBeUndefined();
     expect(new TargetSet([t('192.0.2.1'), t('192.0.2.2')], down).next()?.addr).toBe('192.0.2.2');
+    // after(): the next target only when the outcome calls for fail-over.
+    const s2 = new TargetSet([t('192.0.2.7'), t('192.0.2.8'), t('192.0.2.9')]);
+    s2.next();
+    expect(s2.after(createResponse(req, 486))).toBeUndefined();
+    expect(s2.after(createResponse(req, 503))?.addr).toBe('192.0.2.8');
+    expect(s2.after(undefined, new ConnectRefusedError('refused'))?.addr).toBe('192.0.2.9');
+    expect(s2.after(createResponse(req, 503))).toBeUndefined(); // none left
   });
 
   it('naptrServices: only terminal SRV pointers for SIP over UDP/TCP/TLS, by order then preference, no repeats', () => {
