@@ -87,6 +87,24 @@ describe('DnsCache', () => {
     now = 10_000;
     await expect(c.resolveSrv('a')).rejects.toThrow('ENOTFOUND');
     expect(nx.asked).toBe(2);
+    // The zone's SOA said 5 s (RFC 2308): kept that long, not negativeTtl.
+    const soa: SipDnsResolver & { asked: number } = {
+      asked: 0,
+      resolveSrv: async () => {
+        soa.asked++;
+        throw Object.assign(new Error('ENODATA'), { code: 'ENODATA', ttl: 5 });
+      },
+      lookup: async () => ({ address: '192.0.2.1', family: 4 }),
+    };
+    const c3 = new DnsCache(soa, { now: () => now, negativeTtl: 10 });
+    now = 0;
+    await expect(c3.resolveSrv('a')).rejects.toThrow();
+    now = 4_999;
+    await expect(c3.resolveSrv('a')).rejects.toThrow();
+    expect(soa.asked).toBe(1);
+    now = 5_000;
+    await expect(c3.resolveSrv('a')).rejects.toThrow();
+    expect(soa.asked).toBe(2);
     const servfail = counting({ fail: 'ESERVFAIL' });
     const c2 = new DnsCache(servfail, { now: () => now });
     await expect(c2.resolveSrv('a')).rejects.toThrow();
