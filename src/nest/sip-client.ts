@@ -166,7 +166,11 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
   override send<TResult = SipResponse, TInput = SipClientRequest | SipRequest>(pattern: unknown, data: TInput): Observable<TResult> {
     // Nest's own error (InvalidMessageException) for a missing pattern or data.
     if (pattern === null || pattern === undefined || data === null || data === undefined) return super.send(pattern, data);
-    return new Observable<TResult>((observer) => this.publish(this.createPacket(pattern, data), this.createObserver(observer)));
+    // Nest 12 builds packets with createPacket(); Nest 11 has none (a plain { pattern, data }).
+    const self = this as unknown as { createPacket?: (p: unknown, d: unknown) => ReadPacket };
+    return new Observable<TResult>((observer) =>
+      this.publish(typeof self.createPacket === 'function' ? self.createPacket(pattern, data) : { pattern, data }, this.createObserver(observer)),
+    );
   }
 
   protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
