@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The proxied-call part of `npm run bench` (also runnable alone: `node bench/proxy-calls.mjs`):
+// The proxied-call part of `npm run bench` (BENCH_PARTS=proxy runs only it; or alone, with dist/ built:
+// `node bench/proxy-calls.mjs`):
 // whole calls through a stateful, record-routing proxy, ours beside Kamailio's, in the same run.
 //
 //   sipp UAC --INVITE--> proxy --INVITE--> sipp UAS        180, 200 back the same way; ACK and BYE
@@ -24,7 +25,7 @@
 //
 // Environment (all optional):
 //   BENCH_PROXY_SERVERS=nest,kamailio
-//   BENCH_PROXY_PROTOS=udp              udp and/or tcp (caller and callee both on it; sipp t1 on TCP)
+//   BENCH_PROXY_PROTOS=udp,tcp          udp and/or tcp (caller and callee both on it; sipp t1 on TCP)
 //   BENCH_PROXY_RATE=300                open loop: calls/s (sipp -r)
 //   BENCH_PROXY_CALLS=6000              open loop: calls per measured run
 //   BENCH_PROXY_WARMUP=1000             calls sent to every fresh proxy before measuring (same rate)
@@ -33,7 +34,7 @@
 //   BENCH_PROXY_SETTLE_MS=0             wait this long after sipp ends before closing the CPU window
 //                                       (transactions' timers: Kamailio's wait timer 5 s, our Timer K 5 s, J 32 s)
 //   BENCH_RUNS=3                        measured runs per cell (median)
-//   BENCH_PROXY_PROFILE=0               1: instead, run nest once per proto at the open-loop rate with the
+//   BENCH_PROXY_PROFILE=0               1 (or BENCH_PROFILE=1 in run.mjs): instead, run nest once per proto at the open-loop rate with the
 //                                       V8 CPU profiler on for the window; print where the time goes
 //   BENCH_NO_RESULTS=0                  1: do not write the proxy section of bench/RESULTS.md
 import { execFileSync, fork, spawn } from 'node:child_process';
@@ -59,7 +60,7 @@ const list = (name, def) => env(name, def).split(',').map((s) => s.trim()).filte
 export function proxyConfig() {
   const cfg = {
     servers: list('BENCH_PROXY_SERVERS', 'nest,kamailio'),
-    protos: list('BENCH_PROXY_PROTOS', 'udp'),
+    protos: list('BENCH_PROXY_PROTOS', 'udp,tcp'),
     rate: num('BENCH_PROXY_RATE', 300),
     calls: num('BENCH_PROXY_CALLS', 6000),
     warmup: num('BENCH_PROXY_WARMUP', 1000),
@@ -702,6 +703,7 @@ async function profile(cfg) {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  if (!existsSync(join(ROOT, 'dist', 'index.js'))) throw new Error('dist/ is missing: npm run build (npm run bench builds it)');
   runProxyCalls().catch((err) => {
     console.error(err);
     process.exit(1);
