@@ -191,7 +191,16 @@ function startNest(proto, port, uasPort, profileFile) {
       const r = await p;
       const ext = cpuOf([child.pid]);
       // The harness's figure; /proc's (the method used for Kamailio) is kept as a cross-check.
-      return { cpuUserUs: r.cpuUserUs, cpuSystemUs: r.cpuSystemUs, procUs: ext.user + ext.system - base.user - base.system, memBytes: r.peakRss, gcMs: r.gcMs };
+      const adm = r.extra?.admission;
+      return {
+        cpuUserUs: r.cpuUserUs,
+        cpuSystemUs: r.cpuSystemUs,
+        procUs: ext.user + ext.system - base.user - base.system,
+        memBytes: r.peakRss,
+        gcMs: r.gcMs,
+        // counters since start (warm-up included): 503s of the overload gate
+        refused: adm ? adm.overloaded + adm.shed : 0,
+      };
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -504,6 +513,8 @@ async function measure(cfg, server, proto, { rate, calls, limit, profileFile }) 
       sysUs: rep.cpuSystemUs,
       procUsPerCall: rep.procUs / Math.max(1, done),
       memMiB: rep.memBytes / 2 ** 20,
+      gcUsPerCall: rep.gcMs === undefined ? NaN : (rep.gcMs * 1000) / Math.max(1, done),
+      refused: rep.refused ?? 0,
       setupP50: pct(rtt, 50),
       setupP99: pct(rtt, 99),
       sippExit: s.code,
@@ -524,6 +535,8 @@ function aggregate(runs) {
     cpuUsPerCall: m('cpuUsPerCall'),
     procUsPerCall: m('procUsPerCall'),
     memMiB: m('memMiB'),
+    gcUsPerCall: m('gcUsPerCall'),
+    refused: runs.reduce((a, r) => a + r.refused, 0),
     setupP50: m('setupP50'),
     setupP99: m('setupP99'),
     failed: runs.reduce((a, r) => a + r.failed, 0),
@@ -538,7 +551,7 @@ const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-');
 const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : '-');
 
 function tables(cfg, open, closed) {
-  const rows = [['transport', 'load', 'proxy', 'calls/s', 'CPU us/call', 'CPU us/call (/proc)', 'memory MiB', 'setup p50/p99 ms', 'failed/retrans']];
+  const rows = [['transport', 'load', 'proxy', 'calls/s', 'CPU us/call', 'CPU us/call (/proc)', 'GC us/call', 'memory MiB', 'setup p50/p99 ms', 'failed/retrans']];
   const ratios = [['transport', 'load', 'nest / kamailio CPU per call', 'nest / kamailio calls/s']];
   const targets = [];
   const add = (res, load) => {
@@ -546,7 +559,7 @@ function tables(cfg, open, closed) {
       for (const sv of cfg.servers) {
         const r = res[proto]?.[sv];
         if (!r) continue;
-        rows.push([proto.toUpperCase(), load, LABEL[sv], f0(r.cps), f1(r.cpuUsPerCall), f1(r.procUsPerCall), `${f1(r.memMiB)}${sv === 'kamailio' ? ' (Pss)' : ''}`, `${f0(r.setupP50)} / ${f0(r.setupP99)}`, `${r.failed} / ${r.retrans}`]);
+        rows.push([proto.toUpperCase(), load, LABEL[sv], f0(r.cps), f1(r.cpuUsPerCall), f1(r.procUsPerCall), f1(r.gcUsPerCall), `${f1(r.memMiB)}${sv === 'kamailio' ? ' (Pss)' : ''}`, `${f0(r.setupP50)} / ${f0(r.setupP99)}`, `${r.failed}${r.refused ? ` (${r.refused} x 503 overload)` : ''} / ${r.retrans}`]);
       }
       const a = res[proto]?.nest;
       const b = res[proto]?.kamailio;
@@ -613,9 +626,12 @@ ${t.targets.map((x) => `- ${x}`).join('\n')}
 Columns: calls/s = calls completed / wall time of the sipp run; CPU us/call = the proxy's CPU time (user + system)
 in the window / calls completed: for nest its own \`process.cpuUsage()\` (bench/apps/harness.mjs), for Kamailio
 utime + stime of all its processes (main, the one SIP worker, timers; ${info.kproc ?? '?'} processes) from /proc/<pid>/stat;
-the /proc column is the same method for both (a cross-check, 10 ms ticks); memory = nest's peak RSS, Kamailio's
+the /proc column is the same method for both (a cross-check, 10 ms ticks); GC = nest's main-thread GC pauses per call
+(part of its CPU figure); memory = nest's peak RSS, Kamailio's
 peak sum of Pss over its processes (they share one shm segment); setup = INVITE -> 200 as sipp measures it
-(its clock ticks every 4 ms); failed/retrans = sipp's failed calls / retransmissions summed over all runs.
+(its clock ticks every 4 ms); failed/retrans = sipp's failed calls / retransmissions summed over all runs; "503 overload" = calls our
+overload gate refused (\`overload.maxLag\`, 200 ms of event-loop lag by default, counted from start, warm-up included): on this
+shared machine the process is sometimes off the CPU that long.
 In the closed loop the two sipp processes use about as much CPU as the proxy, so calls/s there is the
 machine's ceiling with sipp on the same 2 cores rather than the proxy's.
 ${SECTION_END}`;
@@ -673,8 +689,8 @@ export async function runProxyCalls(cfg = proxyConfig()) {
           runs[sv].push(r);
           log(
             `proxy ${proto} ${tag} ${sv.padEnd(8)} run ${k + 1}: ${f0(r.cps)} calls/s, ${f1(r.cpuUsPerCall)} us/call ` +
-              `(user ${f0(r.userUs / 1000)} ms, sys ${f0(r.sysUs / 1000)} ms; /proc ${f1(r.procUsPerCall)} us/call), mem ${f1(r.memMiB)} MiB, ` +
-              `${r.calls} calls, failed ${r.failed}, retrans ${r.retrans}, sipp exit ${r.sippExit}; load ${os.loadavg()[0].toFixed(2)}`,
+              `(user ${f0(r.userUs / 1000)} ms, sys ${f0(r.sysUs / 1000)} ms; /proc ${f1(r.procUsPerCall)} us/call; GC ${f1(r.gcUsPerCall)} us/call), mem ${f1(r.memMiB)} MiB, ` +
+              `${r.calls} calls, failed ${r.failed}${r.refused ? ` (overload 503s since start: ${r.refused})` : ''}, retrans ${r.retrans}, sipp exit ${r.sippExit}; load ${os.loadavg()[0].toFixed(2)}`,
           );
           if (r.failed > 0 && r.errors) log(r.errors.slice(0, 800));
         }

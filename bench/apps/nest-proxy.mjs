@@ -40,6 +40,11 @@ const pool = server.unwrap()[0];
 if (proto === 'udp') tuneUdp(pool.master);
 serve({
   connections: () => pool.connections,
-  extra: () => ({ pool: { ...pool.stats }, transactions: server.transactions?.stats ? { ...server.transactions.stats } : undefined }),
+  extra: () => ({
+    pool: { ...pool.stats },
+    transactions: server.transactions?.stats ? { ...server.transactions.stats } : undefined,
+    // the overload gate's 503s (event-loop lag over maxLag, 200 ms by default)
+    admission: server.transactions?.admission?.stats ? { ...server.transactions.admission.stats } : undefined,
+  }),
   close: () => app.close(),
 });
