@@ -36,6 +36,8 @@ export class SipProxy {
     const max = this.maxForks;
     const run = new ProxyRun(this.host, txn, targets.length > max ? targets.slice(0, max) : targets, opts, loopHash(req, raw[0]));
     txn.relayMode();
+    // §16.2: a stateful proxy answers an INVITE 100 Trying at once (the caller stops retransmitting).
+    if (txn.isInvite && txn.lastResponse === undefined) void txn.respond(100).catch(() => undefined);
     const mf = req.maxForwards;
     if (mf !== undefined && mf <= 0) return run._start(txn.createResponse(483));
     try {
