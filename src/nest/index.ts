@@ -12,3 +12,4 @@ export type { SipClientAuth, SipCredentials, SipCredentialsLookup, DigestHashNam
 export { SipRegistration, type SipRegisterOptions, type SipRegistrationState, type SipRegistrationStatus } from './sip-registration.js';
 export { SipAuthModule, type SipAuthModuleOptions, type SipAuthModuleAsyncOptions } from './sip-auth-module.js';
 export { SipDigestGuard, SipAuth, SipPublic, SIP_AUTH_METADATA, type SipAuthHandlerOptions } from './sip-digest-guard.js';
+export { SipRegistrarModule, type SipRegistrarModuleAsyncOptions } from './sip-registrar-module.js';
