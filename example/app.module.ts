@@ -1,8 +1,7 @@
-import { Module, type DynamicModule } from '@nestjs/common';
-import { SipAuthModule, type SipServer } from 'nestjs-sip';
+import { Logger, Module, type DynamicModule } from '@nestjs/common';
+import { RedisLocationStore, SipAuthModule, SipRegistrarModule, type LocationStore, type SipServer } from 'nestjs-sip';
 import { CALLS_CONFIG, CallsService, SIP_SERVER, type CallsConfig } from './calls.service.js';
-import { InMemoryLocationStore, LOCATION_STORE } from './location-store.js';
-import { REGISTRAR_CONFIG, type AuthConfig, type RegistrarConfig } from './config.js';
+import { type AuthConfig, type RegistrarConfig } from './config.js';
 import { lookupIn } from './users.js';
 import { ECHO_CONFIG, EchoService, type EchoConfig } from './echo/echo.service.js';
 import { RegistrarController } from './registrar.controller.js';
@@ -15,7 +14,10 @@ export class AppModule {
     return {
       module: AppModule,
       // Every handler demands digest credentials when users are configured (OPTIONS is @SipPublic).
-      imports: auth === undefined ? [] : [SipAuthModule.forRoot({ realm: auth.realm, credentials: lookupIn(auth.users), algorithms: auth.algorithms, secret: auth.secret, global: true })],
+      imports: [
+        SipRegistrarModule.forRoot({ ...config, store: locationStore(config) }),
+        ...(auth === undefined ? [] : [SipAuthModule.forRoot({ realm: auth.realm, credentials: lookupIn(auth.users), algorithms: auth.algorithms, secret: auth.secret, global: true })]),
+      ],
       controllers: [RegistrarController],
       providers: [
         RegistrarService,
@@ -25,10 +27,24 @@ export class AppModule {
         { provide: SIP_SERVER, useValue: server },
         TransactionLogInterceptor,
         { provide: ECHO_CONFIG, useValue: echo },
-        { provide: REGISTRAR_CONFIG, useValue: config },
-        // Replace with a persistent LocationStore in a real deployment.
-        { provide: LOCATION_STORE, useValue: new InMemoryLocationStore() },
       ],
     };
   }
+}
+
+/** Bindings in Redis when SIP_REDIS_URL is set (shared by every instance), else in memory (the registrar's default). */
+function locationStore(config: RegistrarConfig): LocationStore | undefined {
+  if (config.redisUrl === undefined) return undefined;
+  const log = new Logger('Redis');
+  let lastLog = 0;
+  return new RedisLocationStore({
+    url: config.redisUrl,
+    // The client retries every 2 s while Redis is away: one line per 30 s is enough to tell.
+    onError: (err) => {
+      const now = Date.now();
+      if (now - lastLog < 30_000) return;
+      lastLog = now;
+      log.warn(`${config.redisUrl!.replace(/\/\/[^@/]*@/, '//***@')}: ${err.message} (REGISTERs are answered 503 until it is back)`);
+    },
+  });
 }

@@ -26,8 +26,8 @@ export class RegistrarController {
   ) {}
 
   @MessagePattern('REGISTER')
-  register(@Payload() req: SipRequest): Promise<SipResponseDescription> {
-    return this.registrar.register(req);
+  register(@Payload() req: SipRequest, @Ctx() ctx: SipContext): Promise<SipResponseDescription> {
+    return this.registrar.register(req, ctx.getFrom());
   }
 
   @MessagePattern('INVITE')
