@@ -1,4 +1,4 @@
-export { SipRegistrar, type SipRegistrarOptions, type RegistrarReply, type LookupResult } from './registrar.js';
+export { SipRegistrar, type SipRegistrarOptions, type RegistrarReply, type LookupResult, type LookupMiss } from './registrar.js';
 export { aorOf } from './aor.js';
 export { bindingKey, contactOf, type Binding, type BindingSource } from './binding.js';
 export { LocationStoreError, type LocationStore, type BindingUpdate, type BindingChange, type UpdateResult, type UpdateRefusal } from './location-store.js';

@@ -40,6 +40,8 @@ export interface RedisLocationStoreOptions {
 /** The subset of a `redis` package client the store drives when it made the client itself. */
 interface OwnedClient extends RedisClientLike {
   on(event: 'error', fn: (err: Error) => void): unknown;
+  once(event: 'ready' | 'error', fn: () => void): unknown;
+  off(event: 'ready' | 'error', fn: () => void): unknown;
   connect(): Promise<unknown>;
   close(): Promise<void>;
   destroy(): void;
@@ -61,6 +63,8 @@ export class RedisLocationStore implements LocationStore {
   private readonly timeout: number;
   private readonly owned: Promise<OwnedClient> | undefined;
   private readonly given: RedisClientLike | undefined;
+  /** Until the first connection attempt of the store's own client succeeded or failed. */
+  private firstConnect: Promise<void> | undefined;
 
   constructor(options: RedisLocationStoreOptions) {
     if ((options.url === undefined) === (options.client === undefined)) throw new TypeError('RedisLocationStore needs either url or client');
@@ -69,8 +73,24 @@ export class RedisLocationStore implements LocationStore {
     this.given = options.client;
     if (options.url !== undefined) {
       this.owned = openClient(options.url, options.clientOptions ?? {}, this.timeout, options.onError ?? (() => {}));
-      // Failing to load the package is reported by each command; never an unhandled rejection.
-      this.owned.catch(() => {});
+      this.firstConnect = this.owned.then(
+        (c) =>
+          new Promise<void>((resolve) => {
+            const done = (): void => {
+              c.off('ready', done);
+              c.off('error', done);
+              this.firstConnect = undefined;
+              resolve();
+            };
+            if (c.isReady) return done();
+            c.once('ready', done);
+            c.once('error', done);
+          }),
+        // Failing to load the package is reported by each command; never an unhandled rejection.
+        () => {
+          this.firstConnect = undefined;
+        },
+      );
     }
   }
 
@@ -138,7 +158,15 @@ export class RedisLocationStore implements LocationStore {
       timer = setTimeout(() => reject(new LocationStoreError(`Redis location store: ${what} not answered within ${this.timeout} ms`)), this.timeout);
     });
     try {
-      const client = this.given ?? (await this.owned!);
+      let client: RedisClientLike;
+      if (this.given !== undefined) client = this.given;
+      else {
+        const owned = await this.owned!;
+        // Only the first connection is waited for (the app's first REGISTER may come before it is up);
+        // once Redis has been reached or refused, commands fail at once while it is away.
+        if (this.firstConnect !== undefined) await Promise.race([this.firstConnect, timeout]);
+        client = owned;
+      }
       return await Promise.race([fn(client), timeout]);
     } catch (err) {
       if (err instanceof LocationStoreError) throw err;

@@ -39,7 +39,14 @@ export interface RegistrarReply {
 }
 
 /** A target's AOR and its live bindings (oldest first), or the response to give instead (404, 480, 416, 503, 500). */
-export type LookupResult = { status: 200; aor: string; bindings: Binding[] } | (RegistrarReply & { aor?: string; bindings?: undefined });
+export type LookupResult = { status: 200; aor: string; bindings: Binding[] } | LookupMiss;
+
+/** No binding to use: the response to give (a handler may return it as it is). */
+export interface LookupMiss extends RegistrarReply {
+  status: 404 | 416 | 480 | 500 | 503;
+  reason: string;
+  aor?: string;
+}
 
 /**
  * A registrar (RFC 3261 §10.3) over a LocationStore: `register(req, ctx.getFrom())` answers a
@@ -163,7 +170,7 @@ export class SipRegistrar {
     return { status: 200, headers };
   }
 
-  private storeFailed(err: unknown): RegistrarReply {
+  private storeFailed(err: unknown): RegistrarReply & { status: 500 | 503; reason: string } {
     const e = err instanceof Error ? err : new Error(String(err));
     this.onStoreError(e);
     // Unreachable or slow: temporary, say when to retry. Anything else is our fault: 500 (with Retry-After too, RFC 3261 §21.5.1 allows it).
