@@ -62,7 +62,8 @@ export class SipRegistrar {
   private readonly maxBindings: number;
   private readonly keepAorMs: number;
   private readonly retryAfter: number;
-  private readonly node: string;
+  /** This instance's name, as recorded in the sources of the bindings it writes. */
+  readonly node: string;
   private readonly now: () => number;
   private readonly onStoreError: (err: Error) => void;
 
