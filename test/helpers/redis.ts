@@ -18,11 +18,11 @@ export interface TestRedis {
 
 const running = new Set<ChildProcess>();
 
-/** Start redis-server on a free port (retried on another port if one was taken meanwhile). */
-export async function startRedis(): Promise<TestRedis> {
+/** Start redis-server on `at` or on a free port (retried on another if one was taken meanwhile). */
+export async function startRedis(at?: number): Promise<TestRedis> {
   const cmd = peerTool('redis-server').command;
   for (let attempt = 0; ; attempt++) {
-    const port = await freePort();
+    const port = at ?? (await freePort());
     try {
       let child = await launch(cmd, port);
       return {
@@ -39,7 +39,7 @@ export async function startRedis(): Promise<TestRedis> {
         stop: () => end(child, 'SIGTERM'),
       };
     } catch (err) {
-      if (attempt >= 2) throw err;
+      if (attempt >= 2 || at !== undefined) throw err;
     }
   }
 }
@@ -96,7 +96,8 @@ function ping(port: number): Promise<boolean> {
   });
 }
 
-function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 now. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);

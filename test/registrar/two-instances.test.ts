@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SipClient, SipRegistrar, type SipResponse, type SipServer } from 'nestjs-sip';
 import { bootstrap } from '../../example/main.js';
 import { inCI, peerTool } from '../helpers/peers.js';
-import { killAllRedis, startRedis, type TestRedis } from '../helpers/redis.js';
+import { freePort, killAllRedis, startRedis, type TestRedis } from '../helpers/redis.js';
 import { killAllSipp, runSipp } from '../helpers/sipp.js';
 import { sleep } from '../helpers/wait.js';
 
@@ -178,5 +178,27 @@ describe.skipIf(!redisServer.available && !inCI())('two registrar instances shar
     expect(await contactsAt(a, 'sip:hank@example.test')).toEqual(['sip:hank@127.0.0.1:9']);
     for (let i = 0; i < 100 && (await invite(b, 'hank')).status !== 302; i++) await sleep(100);
     expect((await invite(b, 'hank')).status).toBe(302);
+  }, 30_000);
+
+  it('an instance started while Redis is down starts, answers 503 with Retry-After, and takes REGISTERs once Redis is up', async () => {
+    const port = await freePort();
+    const { app, server } = await bootstrap({ SIP_HOST: '127.0.0.1', SIP_UDP_PORT: '0', SIP_TCP_PORT: 'off', SIP_CALLS: 'redirect', SIP_REDIS_URL: `redis://127.0.0.1:${port}` });
+    let late: TestRedis | undefined;
+    try {
+      const c: Instance = { app, server, registrar: app.get(SipRegistrar), udp: server.addresses[0]!.port, tcp: 0 };
+      let r = await register(c, 'ivan', { contact: '<sip:ivan@127.0.0.1:9>', expires: 300 });
+      // Right after the start the overload gate may answer 503 too (start-up lag): wait for the registrar's own.
+      for (let i = 0; i < 50 && r.reason !== 'Location Service Unavailable'; i++, await sleep(100)) r = await register(c, 'ivan', { contact: '<sip:ivan@127.0.0.1:9>', expires: 300 });
+      expect(r.status).toBe(503);
+      expect(r.reason).toBe('Location Service Unavailable');
+      expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
+      late = await startRedis(port);
+      for (let i = 0; i < 100 && r.status !== 200; i++, await sleep(100)) r = await register(c, 'ivan', { contact: '<sip:ivan@127.0.0.1:9>', expires: 300 });
+      expect(r.status).toBe(200);
+      expect(await contactsAt(c, 'sip:ivan@example.test')).toEqual(['sip:ivan@127.0.0.1:9']);
+    } finally {
+      await app.close();
+      await late?.stop();
+    }
   }, 30_000);
 });
