@@ -1,5 +1,5 @@
 import { Logger, Module, type DynamicModule } from '@nestjs/common';
-import { RedisLocationStore, SipAuthModule, SipRegistrarModule, type LocationStore, type SipServer } from 'nestjs-sip';
+import { RedisLocationStore, RedisNonceCounts, SipAuthModule, SipRegistrarModule, type SipServer } from 'nestjs-sip';
 import { CALLS_CONFIG, CallsService, SIP_SERVER, type CallsConfig } from './calls.service.js';
 import { type AuthConfig, type RegistrarConfig } from './config.js';
 import { lookupIn } from './users.js';
@@ -11,12 +11,25 @@ import { TransactionLogInterceptor } from './transaction-log.interceptor.js';
 @Module({})
 export class AppModule {
   static forRoot(config: RegistrarConfig, echo: EchoConfig, calls: CallsConfig, server: SipServer, auth?: AuthConfig): DynamicModule {
+    const redis = locationStore(config);
     return {
       module: AppModule,
       // Every handler demands digest credentials when users are configured (OPTIONS is @SipPublic).
       imports: [
-        SipRegistrarModule.forRoot({ ...config, store: locationStore(config) }),
-        ...(auth === undefined ? [] : [SipAuthModule.forRoot({ realm: auth.realm, credentials: lookupIn(auth.users), algorithms: auth.algorithms, secret: auth.secret, global: true })]),
+        SipRegistrarModule.forRoot({ ...config, store: redis }),
+        ...(auth === undefined
+          ? []
+          : [
+              SipAuthModule.forRoot({
+                realm: auth.realm,
+                credentials: lookupIn(auth.users),
+                algorithms: auth.algorithms,
+                secret: auth.secret,
+                // With Redis, the instances share nonce-counts too: a request replayed to another instance is refused.
+                sharedNonceCounts: redis === undefined ? undefined : new RedisNonceCounts({ client: redis.redis }),
+                global: true,
+              }),
+            ]),
       ],
       controllers: [RegistrarController],
       providers: [
@@ -33,7 +46,7 @@ export class AppModule {
 }
 
 /** Bindings in Redis when SIP_REDIS_URL is set (shared by every instance), else in memory (the registrar's default). */
-function locationStore(config: RegistrarConfig): LocationStore | undefined {
+function locationStore(config: RegistrarConfig): RedisLocationStore | undefined {
   if (config.redisUrl === undefined) return undefined;
   const log = new Logger('Redis');
   let lastLog = 0;

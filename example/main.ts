@@ -14,6 +14,9 @@ export async function bootstrap(env: NodeJS.ProcessEnv = process.env) {
   const log = new Logger('bootstrap');
   if (config.auth === undefined) log.warn('authentication is OFF: anyone may register and call (set SIP_USERS or SIP_USERS_FILE)');
   else log.log(`digest authentication for ${config.auth.users.size} users, realm "${config.auth.realm}", ${config.auth.algorithms.join(', ')}`);
+  if (config.auth !== undefined && config.registrar.redisUrl !== undefined && config.auth.secret === undefined) {
+    log.warn('SIP_REDIS_URL without SIP_AUTH_SECRET: each instance makes its own nonces, so a client moving between instances is challenged again (set the same SIP_AUTH_SECRET on all)');
+  }
   app.enableShutdownHooks(['SIGINT', 'SIGTERM']);
   await app.listen();
   const udp = server.addresses.find((a) => a.proto === 'udp');

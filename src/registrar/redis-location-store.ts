@@ -63,6 +63,15 @@ export class RedisLocationStore implements LocationStore {
   private readonly timeout: number;
   private readonly owned: Promise<OwnedClient> | undefined;
   private readonly given: RedisClientLike | undefined;
+  /**
+   * The store's connection, for more shared state on the same Redis (e.g. RedisNonceCounts for
+   * digest authentication), with the store's timeout and fail-fast errors.
+   */
+  readonly redis: RedisClientLike = {
+    evalSha: (sha1, o) => this.run('EVALSHA', (c) => c.evalSha(sha1, o)),
+    eval: (script, o) => this.run('EVAL', (c) => c.eval(script, o)),
+    hGetAll: (key) => this.run('HGETALL', (c) => c.hGetAll(key)),
+  };
   /** Until the first connection attempt of the store's own client succeeded or failed. */
   private firstConnect: Promise<void> | undefined;
 
@@ -116,7 +125,7 @@ export class RedisLocationStore implements LocationStore {
         return await c.evalSha(UPDATE_SHA, opts);
       } catch (err) {
         // First use on this server (or after a restart / SCRIPT FLUSH): EVAL loads it.
-        if (!String((err as Error)?.message).startsWith('NOSCRIPT')) throw err;
+        if (!String((err as Error)?.message).includes('NOSCRIPT')) throw err;
         return c.eval(UPDATE_SCRIPT, opts);
       }
     });
