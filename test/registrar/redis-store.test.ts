@@ -93,6 +93,44 @@ describe.skipIf(!redisServer.available && !inCI())('RedisLocationStore against a
     }
   });
 
+  it('any interleaving of concurrent refreshes through two instances ends with every phone bound as its highest CSeq says (property)', async () => {
+    // (Refreshes only: a removal that overtakes the REGISTER it should undo finds no binding and
+    // leaves no trace, as RFC 3261 §10.3 has it, so the older REGISTER then adds the binding.)
+    const other = new RedisLocationStore({ url: redis.url, prefix: `t${process.pid}:` });
+    let run = 0;
+    try {
+      const phone = fc.array(fc.record({ expires: fc.constantFrom(60_000, 120_000, 180_000), via: fc.boolean() }), { minLength: 1, maxLength: 4 });
+      await fc.assert(
+        fc.asyncProperty(fc.array(phone, { minLength: 1, maxLength: 6 }), fc.scheduler(), async (phones, s) => {
+          const aor = `sip:race${run++}@example.test`;
+          const now = Date.now();
+          // Every REGISTER of every phone at once, through either instance, in an order the scheduler picks.
+          const sends = phones.flatMap((regs, p) =>
+            regs.map((r, i) =>
+              s
+                .schedule(Promise.resolve(), `phone ${p} cseq ${i + 1}`)
+                .then(() => (r.via ? store : other).update(aor, update({ now, callId: `phone-${p}`, cseq: i + 1, add: [{ uri: `sip:p${p}@192.0.2.1`, ttl: r.expires }], max: 100 }))),
+            ),
+          );
+          await s.waitAll();
+          const results = await Promise.all(sends);
+          // The highest CSeq of each phone is never refused; lower ones only when it came first.
+          let i = 0;
+          for (const regs of phones) {
+            expect(results[i + regs.length - 1]!.ok).toBe(true);
+            i += regs.length;
+          }
+          const got = ((await store.get(aor, now)) ?? []).map((b) => [b.uri, b.cseq, b.expiresAt - now]).sort();
+          const want = phones.map((regs, p) => [`sip:p${p}@192.0.2.1`, regs.length, regs[regs.length - 1]!.expires]).sort();
+          expect(got).toEqual(want);
+        }),
+        { numRuns: 60 },
+      );
+    } finally {
+      await other.close();
+    }
+  }, 120_000);
+
   it('the AOR key expires in Redis itself (a native TTL) when its last binding and its keep time have passed', async () => {
     const raw = createClient({ url: redis.url });
     await raw.connect();
