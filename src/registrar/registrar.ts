@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { parseUri, type Contact, type SipRequest } from '../message/index.js';
 import type { SipPeer } from '../transaction/index.js';
+import { own } from '../dialog/own-string.js';
 import { aorOf } from './aor.js';
 import { bindingKey, contactOf, type Binding, type BindingSource } from './binding.js';
 import { LocationStoreError, type BindingChange, type LocationStore, type UpdateResult } from './location-store.js';
@@ -204,10 +205,11 @@ function bindingOf(c: Contact, base: Pick<Binding, 'expiresAt' | 'updatedAt' | '
     if (k === '+sip.instance' && v !== null) instance = v.startsWith('"') && v.endsWith('"') && v.length >= 2 ? v.slice(1, -1) : v;
     else if (k === 'reg-id' && v !== null && /^[0-9]{1,9}$/.test(v)) regId = Number(v);
   }
-  const b: Binding = { uri: c.uri, params, ...base };
+  // Own copies: a kept substring would keep the whole REGISTER's text alive for the binding's life.
+  const b: Binding = { uri: own(c.uri), params: own(params), ...base, callId: own(base.callId) };
   if (base.source === undefined) delete b.source;
   if (c.q !== undefined) b.q = c.q;
-  if (instance !== undefined) b.instance = instance;
+  if (instance !== undefined) b.instance = own(instance);
   if (regId !== undefined) b.regId = regId;
   if (ob) b.ob = true;
   return b;
