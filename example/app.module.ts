@@ -1,5 +1,5 @@
 import { Logger, Module, type DynamicModule } from '@nestjs/common';
-import { RedisLocationStore, RedisNonceCounts, SipAuthModule, SipRegistrarModule, type SipServer } from 'nestjs-sip';
+import { RedisAuthStrikes, RedisLocationStore, RedisNonceCounts, SipAuthModule, SipRegistrarModule, type SipServer } from 'nestjs-sip';
 import { CALLS_CONFIG, CallsService, SIP_SERVER, type CallsConfig } from './calls.service.js';
 import { type AuthConfig, type RegistrarConfig } from './config.js';
 import { lookupIn } from './users.js';
@@ -25,8 +25,10 @@ export class AppModule {
                 credentials: lookupIn(auth.users),
                 algorithms: auth.algorithms,
                 secret: auth.secret,
-                // With Redis, the instances share nonce-counts too: a request replayed to another instance is refused.
+                // With Redis, the instances share nonce-counts (a request replayed to another instance is
+                // refused) and failed-attempt counts (a guesser spreading over instances is blocked in all).
                 sharedNonceCounts: redis === undefined ? undefined : new RedisNonceCounts({ client: redis.redis }),
+                throttle: redis === undefined ? undefined : { shared: new RedisAuthStrikes({ client: redis.redis }) },
                 global: true,
               }),
             ]),

@@ -159,7 +159,10 @@ export class DigestAuthenticator {
     const v = checkDigestResponse(f, req.method, this.realm, secret, this.counts);
     if (!v.ok) {
       if (v.reason === 'response' || v.reason === 'unknown-user') {
-        throttle?.failed(addr, f.username);
+        if (throttle !== undefined) {
+          throttle.failed(addr, f.username);
+          await throttle.share(addr, f.username);
+        }
         this.count(v.reason);
         // Over the limit now: this very attempt is already refused as throttled.
         if (throttle !== undefined && throttle.blockedFor(addr) > 0) return this.blocked();

@@ -1,21 +1,14 @@
-import { createHash } from 'node:crypto';
+import { RedisScript, type RedisScriptClient } from './redis-script.js';
 import type { SharedNonceCounts } from './shared-nonce-counts.js';
 
-/** The command a Redis client of the `redis` package has (a client, cluster or sentinel; or RedisLocationStore.redis). */
-export interface RedisScriptClient {
-  evalSha(sha1: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
-  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
-}
-
 /** Raise the stored count when the new one is above it; the key lives as long as the nonce. */
-const SCRIPT = `
+const RAISE = new RedisScript(`
 local c = tonumber(redis.call('GET', KEYS[1]) or '0')
 local nc = tonumber(ARGV[1])
 if nc <= c then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
-`;
-const SHA = createHash('sha1').update(SCRIPT).digest('hex');
+`);
 
 /**
  * Nonce-counts in Redis, one key per nonce (`<prefix><nonce>`) that expires with the nonce: an
@@ -31,14 +24,7 @@ export class RedisNonceCounts implements SharedNonceCounts {
   }
 
   async accept(nonce: string, nc: number, ttl: number): Promise<boolean> {
-    const opts = { keys: [this.prefix + nonce], arguments: [String(nc), String(Math.max(1, Math.ceil(ttl)))] };
-    let r: unknown;
-    try {
-      r = await this.client.evalSha(SHA, opts);
-    } catch (err) {
-      if (!String((err as Error)?.message).includes('NOSCRIPT')) throw err;
-      r = await this.client.eval(SCRIPT, opts);
-    }
+    const r = await RAISE.run(this.client, [this.prefix + nonce], [String(nc), String(Math.max(1, Math.ceil(ttl)))]);
     return Number(r) === 1;
   }
 }

@@ -98,4 +98,26 @@ describe.skipIf(!redisServer.available && !inCI())('digest authentication across
     // And every count it used is spent everywhere.
     for (const at of [a, b]) expect((await register(at, 20, credential(5))).status).toBe(401);
   });
+
+  // Last: it blocks this test's source (127.0.0.1) on both instances.
+  it('wrong passwords spread over both instances are counted together: the 10th failure blocks the source on both', async () => {
+    const wrong = async (at: Instance, cseq: number): Promise<number> => {
+      const challenge = await register(at, cseq);
+      if (challenge.status !== 401) return challenge.status;
+      const c = parseAuthHeader(challenge.headers.get('www-authenticate')!).params;
+      const algorithm = (c.get('algorithm') ?? 'MD5') as DigestAlgorithm;
+      const response = digestResponse({ algorithm, ha1: computeHa1(algorithm, 'alice', c.get('realm')!, 'guess'), nonce: c.get('nonce')!, method: 'REGISTER', uri: 'sip:example.test', qop: 'auth', nc: '00000001', cnonce: 'g' });
+      const cred = `Digest username="alice", realm="${c.get('realm')}", nonce="${c.get('nonce')}", uri="sip:example.test", response="${response}", algorithm=${algorithm}, qop=auth, nc=00000001, cnonce="g"`;
+      return (await register(at, cseq + 1, cred)).status;
+    };
+    // Nine guesses, alternating: five at A, four at B (fewer than the default limit of 10 at either).
+    for (let i = 0; i < 9; i++) expect(await wrong(i % 2 === 0 ? a : b, 100 + 2 * i), `guess ${i + 1}`).toBe(401);
+    // The tenth, at B: over the limit counted across both, refused (403) right away.
+    expect(await wrong(b, 200)).toBe(403);
+    // A learns of the block at the next failure it sees, and refuses from then on; so does B.
+    expect(await wrong(a, 202)).toBe(403);
+    for (const at of [a, b]) expect((await register(at, 300, 'Digest username="alice", realm="example.test", nonce="x", uri="sip:example.test", response="0", qop=auth, nc=00000001, cnonce="g"')).status).toBe(403);
+    // The control: an instance that does not share the counts is not blocked by the others'.
+    for (let i = 0; i < 9; i++) expect(await wrong(alone, 400 + 2 * i), `alone ${i + 1}`).toBe(401);
+  });
 });

@@ -1,8 +1,9 @@
-// DigestAuthenticator with nonce-counts shared between instances (issue 15): a count the shared
-// store has seen is a replay even where this instance has not; a store that is down means 503.
-// The Redis store itself is tested against a real redis-server in test/registrar/shared-auth.test.ts.
+// Digest state shared between instances (issue 15): a nonce-count the shared store has seen is a
+// replay even where this instance has not (a store that is down means 503); a block another
+// instance imposed is taken on at the next failure (a store that is down leaves the own counts).
+// The Redis stores themselves are tested against a real redis-server in test/registrar/shared-auth.test.ts.
 import { describe, expect, it } from 'vitest';
-import { computeHa1, digestResponse, DigestAuthenticator, type DigestAlgorithm, type SharedNonceCounts } from '../../src/auth/index.js';
+import { AuthThrottle, computeHa1, digestResponse, DigestAuthenticator, type DigestAlgorithm, type SharedAuthStrikes, type SharedNonceCounts } from '../../src/auth/index.js';
 import { parseAuthHeader, parseMessage, type SipRequest } from '../../src/message/index.js';
 
 const realm = 'example.com';
@@ -61,5 +62,33 @@ describe('DigestAuthenticator with shared nonce-counts', () => {
     expect(shared.ttls.every((t) => t >= 60_000)).toBe(true);
     shared.down = true;
     expect(await auth.authenticate(register(answer(challenge, 5)), '192.0.2.10')).toMatchObject({ ok: false, refusal: { status: 503, headers: { 'Retry-After': '5' } } });
+  });
+});
+
+describe('AuthThrottle with shared strikes', () => {
+  it('takes on a block another instance imposed at the next failure, and keeps its own counts when the store is down', async () => {
+    let t = 1_000_000;
+    let down = false;
+    const calls: string[] = [];
+    const shared: SharedAuthStrikes = {
+      strike: async (source, user, rules) => {
+        if (down) throw new Error('connection refused');
+        calls.push(`${source} ${user} ${rules.maxFailures}`);
+        return { source: { blockedUntil: rules.now + 60_000, level: 1 }, user: { blockedUntil: 0, level: 0 } };
+      },
+    };
+    const throttle = new AuthThrottle({ maxFailures: 10, shared }, undefined, () => t);
+    throttle.failed('192.0.2.7', 'alice');
+    expect(throttle.blockedFor('192.0.2.7')).toBe(0);
+    await throttle.share('192.0.2.7', 'alice');
+    expect(calls).toEqual(['192.0.2.7 alice 10']);
+    expect(throttle.blockedFor('192.0.2.7')).toBe(60_000);
+    expect(throttle.check('192.0.2.7', 'alice')).toBe('source-blocked');
+    t += 60_001;
+    down = true;
+    throttle.failed('192.0.2.7', 'alice');
+    await throttle.share('192.0.2.7', 'alice');
+    expect(throttle.stats.sharedErrors).toBe(1);
+    expect(throttle.check('192.0.2.7', 'alice')).toBe('ok');
   });
 });
