@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { SipException, SipRegistrar, type Binding, type SipPeer, type SipRequest, type SipResponseDescription } from 'nestjs-sip';
+import { contactOf, SipException, SipRegistrar, type Binding, type SipPeer, type SipRequest, type SipResponseDescription } from 'nestjs-sip';
 
 /** The library's registrar (SipRegistrarModule), as the example's handlers and call routing use it. */
 @Injectable()
@@ -22,6 +22,6 @@ export class RegistrarService {
   async locate(req: SipRequest): Promise<SipResponseDescription> {
     const { bindings } = await this.lookup(req);
     const now = Date.now();
-    return { status: 302, headers: { Contact: bindings.map((b) => `<${b.uri}>${b.params};expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}`) } };
+    return { status: 302, headers: { Contact: bindings.map((b) => contactOf(b, now)) } };
   }
 }

@@ -16,7 +16,7 @@ export interface SipRegistrarOptions {
   maxExpires?: number;
   /** Registration time when the REGISTER names none, seconds (default 3600). */
   defaultExpires?: number;
-  /** Most bindings per AOR (default 10): older ones make room, a REGISTER bringing more gets 403. */
+  /** Most bindings per AOR, 1..1000 (default 10): older ones make room, a REGISTER bringing more gets 403. */
   maxBindingsPerAor?: number;
   /** Seconds an AOR stays known after its last REGISTER with no binding left: lookups say 480, then 404 (default 3600). */
   keepAor?: number;
@@ -77,7 +77,8 @@ export class SipRegistrar {
     this.keepAorMs = whole(options.keepAor ?? 3600, 'keepAor') * 1000;
     this.retryAfter = whole(options.retryAfter ?? 5, 'retryAfter');
     if (this.minExpires > this.maxExpires) throw new RangeError(`minExpires (${this.minExpires}) is above maxExpires (${this.maxExpires})`);
-    if (this.maxBindings < 1) throw new RangeError('maxBindingsPerAor must be at least 1');
+    // At most 1000: a stored AOR is read and written whole on each REGISTER (and a Lua call takes ~8000 arguments).
+    if (this.maxBindings < 1 || this.maxBindings > 1000) throw new RangeError(`maxBindingsPerAor must be 1..1000, got ${this.maxBindings}`);
     this.node = options.node ?? `${hostname()}:${process.pid}`;
     this.now = options.now ?? Date.now;
     this.onStoreError = options.onStoreError ?? (() => {});
