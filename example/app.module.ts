@@ -1,22 +1,26 @@
 import { Logger, Module, type DynamicModule } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
 import { RedisAuthStrikes, RedisLocationStore, RedisNonceCounts, SipAuthModule, SipRegistrarModule, type SipServer } from 'nestjs-sip';
 import { CALLS_CONFIG, CallsService, SIP_SERVER, type CallsConfig } from './calls.service.js';
 import { type AuthConfig, type RegistrarConfig } from './config.js';
 import { lookupIn } from './users.js';
 import { ECHO_CONFIG, EchoService, type EchoConfig } from './echo/echo.service.js';
 import { RegistrarController } from './registrar.controller.js';
+import { OpsController } from './ops.controller.js';
 import { RegistrarService } from './registrar.service.js';
 import { TransactionLogInterceptor } from './transaction-log.interceptor.js';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: RegistrarConfig, echo: EchoConfig, calls: CallsConfig, server: SipServer, auth?: AuthConfig): DynamicModule {
+  static forRoot(config: RegistrarConfig, echo: EchoConfig, calls: CallsConfig, server: SipServer, auth?: AuthConfig, http = false): DynamicModule {
     const redis = locationStore(config);
     return {
       module: AppModule,
-      // Every handler demands digest credentials when users are configured (OPTIONS is @SipPublic).
       imports: [
+        // The library's registrar: bindings in memory, or in Redis with SIP_REDIS_URL (shared by instances).
         SipRegistrarModule.forRoot({ ...config, store: redis }),
+        // Every handler demands digest credentials when users are configured (OPTIONS is @SipPublic).
+        // A proxy asks callers with 407 (Proxy-Authenticate), a registrar with 401: 'auto' does both.
         ...(auth === undefined
           ? []
           : [
@@ -25,15 +29,18 @@ export class AppModule {
                 credentials: lookupIn(auth.users),
                 algorithms: auth.algorithms,
                 secret: auth.secret,
+                global: true,
+                proxy: calls.mode === 'proxy' ? 'auto' : false,
                 // With Redis, the instances share nonce-counts (a request replayed to another instance is
                 // refused) and failed-attempt counts (a guesser spreading over instances is blocked in all).
                 sharedNonceCounts: redis === undefined ? undefined : new RedisNonceCounts({ client: redis.redis }),
                 throttle: redis === undefined ? undefined : { shared: new RedisAuthStrikes({ client: redis.redis }) },
-                global: true,
               }),
             ]),
+        // The HTTP side (HTTP_PORT): /metrics and /health.
+        ...(http ? [TerminusModule.forRoot({ logger: false })] : []),
       ],
-      controllers: [RegistrarController],
+      controllers: http ? [RegistrarController, OpsController] : [RegistrarController],
       providers: [
         RegistrarService,
         EchoService,

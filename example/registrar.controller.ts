@@ -9,9 +9,9 @@ import { TransactionLogInterceptor } from './transaction-log.interceptor.js';
 export const ALLOW = 'REGISTER, INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, UPDATE';
 
 /**
- * A registrar that connects calls: REGISTER stores bindings, an INVITE to a user is bridged to its
- * newest binding (or redirected to them, SIP_CALLS=redirect); and the
- * echo test call, `INVITE sip:echo@host` (see echo/).
+ * A registrar that connects calls: REGISTER stores bindings, an INVITE to a user is proxied to its
+ * newest bindings (or bridged, SIP_CALLS=bridge, or redirected to them, SIP_CALLS=redirect); and
+ * the echo test call, `INVITE sip:echo@host` (see echo/).
  */
 @Controller()
 @UseInterceptors(TransactionLogInterceptor)
@@ -31,11 +31,18 @@ export class RegistrarController {
   }
 
   @MessagePattern('INVITE')
-  invite(@Payload() req: SipRequest, @Ctx() ctx: SipContext): Promise<SipResponseDescription> | SipResponseDescription {
+  invite(@Payload() req: SipRequest, @Ctx() ctx: SipContext): Promise<SipResponseDescription | void> | SipResponseDescription {
     const dialog = ctx.dialog;
     if (dialog !== undefined) return this.calls.isBridged(dialog) ? this.calls.reinvite(ctx) : this.echo.reinvite(req, dialog);
     if (req.requestUri.user === 'echo') return this.echo.answer(req, ctx);
-    return this.callsConfig.mode === 'bridge' ? this.calls.connect(ctx) : this.registrar.locate(req);
+    switch (this.callsConfig.mode) {
+      case 'proxy':
+        return this.calls.route(ctx);
+      case 'bridge':
+        return this.calls.connect(ctx);
+      default:
+        return this.registrar.locate(req);
+    }
   }
 
   // DTMF (INFO) and session updates (UPDATE) inside a connected call go to the other phone.

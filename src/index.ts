@@ -59,4 +59,5 @@ export {
 export * from './auth/index.js';
 export * from './proxy/index.js';
 export * from './registrar/index.js';
+export * from './observe/index.js';
 export * from './nest/index.js';

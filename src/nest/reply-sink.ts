@@ -25,7 +25,8 @@ export class ReplySink {
 
   readonly respond = (packet: WritePacket): Promise<void> | undefined => {
     const txn = this.txn;
-    if (this.final || txn.finalSent || txn.aborted) return undefined;
+    // A proxied request's answers are its branches' (the handler's result is not one).
+    if (this.final || txn.finalSent || txn.aborted || txn.proxied) return undefined;
     const req = txn.request;
     if (packet.err !== undefined && packet.err !== null) {
       this.final = true;

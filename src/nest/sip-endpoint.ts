@@ -13,6 +13,7 @@ import {
   type TimerOptions,
   type TransactionLayerHooks,
   type TransactionTransport,
+  type TransactionMetrics,
 } from '../transaction/index.js';
 import { LagMeter } from './lag-meter.js';
 import { QueueProbe } from './queue-probe.js';
@@ -50,6 +51,8 @@ export interface SipEndpointOptions {
   dialogs?: DialogLayerOptions;
   /** Overload control of new server transactions (a server's; clients run without). */
   admission?: AdmissionOptions;
+  /** Told of requests, responses and client outcomes (a server's metrics). */
+  metrics?: TransactionMetrics;
 }
 
 /**
@@ -91,8 +94,11 @@ export class SipEndpoint implements TransactionTransport {
       timers: opts.timers,
       serverHeader: opts.serverHeader,
       admission: opts.admission,
+      metrics: opts.metrics,
       ...hooks,
-      onResponse: (txn, res) => dialogs.responding(txn, res),
+      onResponse: (txn, res) => {
+        if (!txn.proxied) dialogs.responding(txn, res);
+      },
       onStray: (res, from) => {
         hooks.onStray?.(res, from);
         for (const l of this.strayListeners) l(res, from);
@@ -260,6 +266,26 @@ export class SipEndpoint implements TransactionTransport {
     return localContact({ proto: pool.proto, host, port: adv?.port ?? pool.local.port }, user, secure);
   }
 
+  /** Where peers reach `pool` (its advertised address, else bound or interface one), as a Via sent-by or Record-Route. */
+  legAddress(pool: SocketPool, socket: unknown, peerAddr: string): { proto: SocketPool['proto']; host: string; port: number } {
+    const adv = this.advertised.get(pool);
+    return { proto: pool.proto, host: adv?.host ?? localHostOf(pool, socket, peerAddr), port: adv?.port ?? pool.local.port };
+  }
+
+  /** Whether `host:port` is one of this endpoint's legs (its bound, advertised or, for a wildcard bind, an interface address). */
+  isLocalAddress(host: string, port: number): boolean {
+    const h = host.startsWith('[') ? host.slice(1, -1) : host;
+    for (const pool of this.pools) {
+      const adv = this.advertised.get(pool);
+      if (adv !== undefined && adv.host === h && (adv.port ?? pool.local.port) === port) return true;
+      if (pool.local.port !== port) continue;
+      const bound = pool.local.addr;
+      if (bound === h) return true;
+      if ((bound === '0.0.0.0' || bound === '::') && isInterfaceAddress(h)) return true;
+    }
+    return false;
+  }
+
   /** Let running transactions end within `drainMs`, then release every socket and timer. */
   async close(drainMs: number): Promise<void> {
     if (!this.layer.closed) {
@@ -291,4 +317,13 @@ export function localHostOf(pool: SocketPool, socket: unknown, peerAddr: string)
     for (const i of list ?? []) if (!i.internal && (i.family === 'IPv6' ? 6 : 4) === family && !i.address.startsWith('fe80')) return i.address;
   }
   return family === 6 ? '::1' : '127.0.0.1';
+}
+
+/** An address of one of this host's interfaces (loopback included). */
+function isInterfaceAddress(addr: string): boolean {
+  if (addr === 'localhost') return true;
+  for (const list of Object.values(networkInterfaces())) {
+    for (const i of list ?? []) if (i.address === addr) return true;
+  }
+  return false;
 }

@@ -179,6 +179,7 @@ export abstract class ClientTransaction implements TimerTarget {
   protected deliverFinal(res: SipResponse): void {
     this.finalResponse = res;
     this.core.settled();
+    this.core.metrics?.clientFinal(this.method, res.status);
     const resolve = this.resolveFn;
     this.resolveFn = this.rejectFn = undefined;
     resolve?.(res);
@@ -200,6 +201,7 @@ export abstract class ClientTransaction implements TimerTarget {
     this.terminate();
     if (hadFinal) return;
     this.core.settled();
+    this.core.metrics?.clientFinal(this.method, 0);
     const reject = this.rejectFn;
     this.resolveFn = this.rejectFn = undefined;
     reject?.(err);

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { INestMicroservice } from '@nestjs/common';
+import type { INestApplicationContext } from '@nestjs/common';
 import { lastValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeHa1, digestResponse, parseAuthHeader, SipClient, type DigestAlgorithm, type SipResponse, type SipServer } from 'nestjs-sip';
@@ -11,7 +11,7 @@ import { sleep } from '../helpers/wait.js';
 const redisServer = peerTool('redis-server');
 
 interface Instance {
-  app: INestMicroservice;
+  app: INestApplicationContext;
   server: SipServer;
   udp: number;
 }
@@ -28,7 +28,7 @@ describe.skipIf(!redisServer.available && !inCI())('digest authentication across
   /** Same secret, no Redis: the control that shows what the shared counts prevent. */
   let alone: Instance;
   let client: SipClient;
-  const env = { SIP_HOST: '127.0.0.1', SIP_UDP_PORT: '0', SIP_TCP_PORT: 'off', SIP_CALLS: 'redirect', SIP_USERS: 'alice:secret', SIP_REALM: 'example.test', SIP_AUTH_SECRET: 'one secret for every instance' };
+  const env = { HTTP_PORT: 'off', SIP_HOST: '127.0.0.1', SIP_UDP_PORT: '0', SIP_TCP_PORT: 'off', SIP_CALLS: 'redirect', SIP_USERS: 'alice:secret', SIP_REALM: 'example.test', SIP_AUTH_SECRET: 'one secret for every instance' };
 
   const start = async (extra: Record<string, string>): Promise<Instance> => {
     const { app, server } = await bootstrap({ ...env, ...extra });
