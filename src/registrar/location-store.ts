@@ -47,6 +47,8 @@ export interface LocationStore {
   get(aor: string, now: number): Promise<Binding[] | undefined>;
   /** Apply one REGISTER's changes atomically: all of them, or none and the reason. */
   update(aor: string, update: BindingUpdate): Promise<UpdateResult>;
+  /** Resolves when the store can be used now, rejects with why not (a health check). */
+  ping?(): Promise<void>;
   /** Release what the store opened (not what the caller handed it). */
   close?(): Promise<void>;
 }

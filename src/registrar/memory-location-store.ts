@@ -51,6 +51,8 @@ export class MemoryLocationStore implements LocationStore {
     return { ok: true, bindings: r.bindings.slice() };
   }
 
+  async ping(): Promise<void> {}
+
   async close(): Promise<void> {
     this.table.clear();
   }

@@ -147,6 +147,11 @@ export class RedisLocationStore implements LocationStore {
     return { ok: true, bindings: sortByUpdate(bindings) };
   }
 
+  /** One round trip (a read of a key nobody writes): rejects with the LocationStoreError a REGISTER would get. */
+  async ping(): Promise<void> {
+    await this.run('ping', (c) => c.hGetAll(`${this.prefix}~ping`));
+  }
+
   async close(): Promise<void> {
     if (this.owned === undefined) return;
     let c: OwnedClient;

@@ -153,6 +153,11 @@ export class SipRegistrar {
     return { status: 200, aor, bindings };
   }
 
+  /** Resolves when the store answers now, rejects with why not: a health check (`server.health({ checks })`). */
+  async ping(): Promise<void> {
+    await this.store.ping?.();
+  }
+
   /** Close the store (it releases only what it opened itself). */
   async close(): Promise<void> {
     await this.store.close?.();

@@ -163,7 +163,12 @@ describe.skipIf(!redisServer.available && !inCI())('two registrar instances shar
 
   it('Redis killed: REGISTERs and calls get 503 with Retry-After, nothing crashes; Redis back: both instances work again without a restart', async () => {
     expect((await register(a, 'hank', { contact: '<sip:hank@127.0.0.1:9>', expires: 300 })).status).toBe(200);
+    const health = (at: Instance) => at.server.health({ checks: { 'location store': () => at.registrar.ping() } });
+    expect((await health(a)).ok).toBe(true);
     await redis.kill();
+    const sick = await health(a);
+    expect(sick.ok).toBe(false);
+    expect(sick.checks['location store']).toMatch(/Redis location store: ping failed/);
     for (const at of [a, b]) {
       const r = await register(at, 'hank', { contact: '<sip:hank@127.0.0.1:9>', expires: 300 });
       expect(r.status).toBe(503);
@@ -178,6 +183,7 @@ describe.skipIf(!redisServer.available && !inCI())('two registrar instances shar
     expect(await contactsAt(a, 'sip:hank@example.test')).toEqual(['sip:hank@127.0.0.1:9']);
     for (let i = 0; i < 100 && (await invite(b, 'hank')).status !== 302; i++) await sleep(100);
     expect((await invite(b, 'hank')).status).toBe(302);
+    expect((await health(b)).ok).toBe(true);
   }, 30_000);
 
   it('an instance started while Redis is down starts, answers 503 with Retry-After, and takes REGISTERs once Redis is up', async () => {
