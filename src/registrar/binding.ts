@@ -41,6 +41,11 @@ export interface Binding {
   regId?: number;
   /** RFC 5626: the Contact URI carries `;ob` (the UA wants its flow used). */
   ob?: boolean;
+  /**
+   * RFC 3327: the REGISTER's Path header values (the proxies it came through, nearest the registrar
+   * first): a request to this contact is sent through them, as its Route set.
+   */
+  path?: string[];
   /** Where the REGISTER came from, when the caller passed it. */
   source?: BindingSource;
 }

@@ -108,11 +108,13 @@ export class SipRegistrar {
       update.removeAll = true;
     } else {
       const source = from === undefined ? undefined : this.sourceOf(from);
+      const path = req.headers.getAll('path').map(own);
       const changes = new Map<string, BindingChange>();
       for (const c of contacts) {
         const expires = Math.min(c.expires ?? headerExpires ?? this.defaultExpires, this.maxExpires);
         if (expires > 0 && expires < this.minExpires) return { status: 423, reason: 'Interval Too Brief', headers: { 'Min-Expires': this.minExpires } };
         const b = bindingOf(c, { expiresAt: now + expires * 1000, updatedAt: now, callId, cseq, source });
+        if (b !== undefined && path.length > 0) b.path = path;
         if (b === undefined) return { status: 400, reason: 'Bad Contact URI', headers: {} };
         const key = bindingKey(b);
         // The same contact twice in one REGISTER: the last one counts.
@@ -132,7 +134,11 @@ export class SipRegistrar {
       if (r.reason === 'too-many') return { status: 403, reason: `Too Many Contacts (at most ${this.maxBindings})`, headers: {} };
       return { status: 503, reason: 'Location Table Full', headers: { 'Retry-After': this.retryAfter } };
     }
-    return this.ok(r.bindings, now);
+    const reply = this.ok(r.bindings, now);
+    // RFC 3327 §5.3: the Path stored goes back in the 200, to a UA that said it supports it.
+    const path = req.headers.getAll('path');
+    if (path.length > 0 && req.headers.getAll('supported').some((t) => t.trim().toLowerCase() === 'path')) reply.headers.Path = path;
+    return reply;
   }
 
   /**

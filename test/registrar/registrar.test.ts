@@ -167,4 +167,19 @@ describe('SipRegistrar (RFC 3261 §10.3) over the in-memory store', () => {
     bad.headers.set('Contact', '<sip:a@192.0.2.1');
     expect((await registrar.register(bad)).status).toBe(400);
   });
+
+  it('RFC 3327: the Path of a REGISTER is stored with its bindings, and returned in the 200 when the UA supports path', async () => {
+    const { registrar } = setup();
+    const req = reg({ contacts: ['<sip:alice@192.0.2.9:5060>'], expires: 300 });
+    req.headers.append('Path', '<sip:edge1.example.test;lr>, <sip:edge2.example.test;lr>');
+    const plain = await registrar.register(req);
+    expect(plain.headers.Path).toBeUndefined();
+    req.headers.append('Supported', 'outbound, path');
+    req.headers.set('CSeq', '2 REGISTER');
+    const r = await registrar.register(req);
+    expect(r.headers.Path).toEqual(['<sip:edge1.example.test;lr>', '<sip:edge2.example.test;lr>']);
+    const l = await registrar.lookup('sip:alice@example.test');
+    if (l.status !== 200) throw new Error(`lookup ${l.status}`);
+    expect(l.bindings[0]!.path).toEqual(['<sip:edge1.example.test;lr>', '<sip:edge2.example.test;lr>']);
+  });
 });
