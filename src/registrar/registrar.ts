@@ -88,19 +88,22 @@ export class SipRegistrar {
   async register(req: SipRequest, from?: SipPeer): Promise<RegistrarReply> {
     let aor: string | undefined;
     let contacts: Contact[];
+    let callId: string;
+    let cseq: number;
     try {
       aor = aorOf(req.to.uri);
       contacts = req.contacts;
-    } catch (err) {
-      return { status: 400, reason: `Bad REGISTER: ${(err as Error).message}`.slice(0, 100), headers: {} };
+      callId = req.callId;
+      cseq = req.cseq.seq;
+    } catch {
+      // The server's parser checked these already; a request built by hand may still be wrong.
+      return { status: 400, reason: 'Malformed To, Contact, Call-ID or CSeq', headers: {} };
     }
     if (aor === undefined) return { status: 400, reason: 'To must be a SIP or SIPS URI', headers: {} };
     const now = this.now();
     if (contacts.length === 0) return this.query(aor, now);
 
     const headerExpires = parseExpires(req.headers.get('expires'));
-    const callId = req.callId;
-    const cseq = req.cseq.seq;
     const update = { callId, cseq, now, removeAll: false, changes: [] as BindingChange[], maxBindings: this.maxBindings, keepUntil: now + this.keepAorMs };
     if (contacts.some((c) => c.star)) {
       // "Contact: *" removes every binding, and only with Expires: 0 and no other Contact (§10.3 step 6).
@@ -114,8 +117,8 @@ export class SipRegistrar {
         const expires = Math.min(c.expires ?? headerExpires ?? this.defaultExpires, this.maxExpires);
         if (expires > 0 && expires < this.minExpires) return { status: 423, reason: 'Interval Too Brief', headers: { 'Min-Expires': this.minExpires } };
         const b = bindingOf(c, { expiresAt: now + expires * 1000, updatedAt: now, callId, cseq, source });
-        if (b !== undefined && path.length > 0) b.path = path;
         if (b === undefined) return { status: 400, reason: 'Bad Contact URI', headers: {} };
+        if (path.length > 0) b.path = path;
         const key = bindingKey(b);
         // The same contact twice in one REGISTER: the last one counts.
         changes.delete(key);
