@@ -1,5 +1,8 @@
 import 'reflect-metadata';
 import { Test } from '@nestjs/testing';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { MemoryLocationStore, SipRegistrar, SipRegistrarModule } from 'nestjs-sip';
 import { registerRequest } from './register-request.js';
@@ -39,5 +42,16 @@ describe('SipRegistrarModule', () => {
     expect((await registrar.lookup('sip:alice@example.test')).status).toBe(500);
     expect(errors).toEqual(['down']);
     await app.close();
+  });
+
+  it('redis stays optional: no source file imports it, only RedisLocationStore loads it at run time, and only with a url', () => {
+    const src = fileURLToPath(new URL('../../src/', import.meta.url));
+    const files = (readdirSync(src, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts'));
+    const importers = files.filter((f) => /from\s+['"]redis['"]|import\s+['"]redis['"]|import\(\s*['"]redis['"]\s*\)|require\(\s*['"]redis['"]\s*\)/.test(readFileSync(join(src, f), 'utf8')));
+    expect(importers).toEqual([]);
+    expect(readFileSync(join(src, 'registrar/redis-location-store.ts'), 'utf8')).toContain("const REDIS_MODULE = 'redis';");
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { peerDependenciesMeta: Record<string, { optional?: boolean }>; dependencies?: Record<string, string> };
+    expect(pkg.peerDependenciesMeta.redis?.optional).toBe(true);
+    expect(pkg.dependencies?.redis).toBeUndefined();
   });
 });
