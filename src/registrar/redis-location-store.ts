@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { bindingKey, type Binding } from './binding.js';
+import type { Binding } from './binding.js';
 import { sortByUpdate } from './apply-update.js';
 import { LocationStoreError, type BindingUpdate, type LocationStore, type UpdateResult } from './location-store.js';
 import { UPDATE_SCRIPT } from './redis-update-script.js';
+import { LocalFlows } from './local-flows.js';
 
 /**
  * The commands the store uses, as the `redis` package's clients have them (createClient,
@@ -55,14 +56,17 @@ const UPDATE_SHA = createHash('sha1').update(UPDATE_SCRIPT).digest('hex');
 /**
  * Bindings in Redis, shared by every instance of the service: one hash per AOR whose key expires
  * (a native TTL) when its last binding does and the AOR's keep time has passed. Updates run as one
- * Lua script (atomic, one round trip); lookups are one HGETALL. Each binding records its source
- * but not the connection object (`source.node` says which instance holds it).
+ * Lua script (atomic, one round trip); lookups are one HGETALL. Each binding records its source;
+ * the connection object stays in the process that received the REGISTER (its lookups get it back,
+ * other instances see `source.node`, the instance that holds it).
  */
 export class RedisLocationStore implements LocationStore {
   private readonly prefix: string;
   private readonly timeout: number;
   private readonly owned: Promise<OwnedClient> | undefined;
   private readonly given: RedisClientLike | undefined;
+  /** The connections of the bindings this process wrote (Redis keeps no objects). */
+  private readonly flows = new LocalFlows();
   /**
    * The store's connection, for more shared state on the same Redis (e.g. RedisNonceCounts for
    * digest authentication), with the store's timeout and fail-fast errors.
@@ -113,6 +117,7 @@ export class RedisLocationStore implements LocationStore {
       const b = decode(hash[f]!);
       if (b !== undefined && b.expiresAt > now) out.push(b);
     }
+    this.flows.attach(aor, out);
     return sortByUpdate(out);
   }
 
@@ -138,12 +143,10 @@ export class RedisLocationStore implements LocationStore {
       if (b !== undefined) bindings.push(b);
     }
     // The process that received the REGISTER keeps the connection objects it was given.
-    for (const c of u.changes) {
-      const conn = c.binding?.source?.connection;
-      if (conn === undefined) continue;
-      const b = bindings.find((x) => bindingKey(x) === c.key);
-      if (b?.source !== undefined) b.source.connection = conn;
-    }
+    const connections = new Map<string, unknown>();
+    for (const c of u.changes) if (c.binding?.source?.connection !== undefined) connections.set(c.key, c.binding.source.connection);
+    this.flows.written(aor, bindings, connections);
+    this.flows.attach(aor, bindings);
     return { ok: true, bindings: sortByUpdate(bindings) };
   }
 

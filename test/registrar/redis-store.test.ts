@@ -30,7 +30,7 @@ describe.skipIf(!redisServer.available && !inCI())('RedisLocationStore against a
   const errors: Error[] = [];
   beforeAll(async () => {
     redis = await startRedis();
-    store = new RedisLocationStore({ url: redis.url, prefix: `t${process.pid}:`, onError: (e) => errors.push(e) });
+    store = new RedisLocationStore({ url: redis.url, prefix: `t${process.pid}:`, timeout: 10_000, onError: (e) => errors.push(e) });
   });
   afterAll(async () => {
     await store?.close();
@@ -69,7 +69,7 @@ describe.skipIf(!redisServer.available && !inCI())('RedisLocationStore against a
   }, 120_000);
 
   it('two instances updating the same AOR at once lose no binding (each update is one atomic script)', async () => {
-    const other = new RedisLocationStore({ url: redis.url, prefix: `t${process.pid}:` });
+    const other = new RedisLocationStore({ url: redis.url, prefix: `t${process.pid}:`, timeout: 10_000 });
     try {
       const aor = 'sip:busy@example.test';
       const now = Date.now();
@@ -96,7 +96,7 @@ describe.skipIf(!redisServer.available && !inCI())('RedisLocationStore against a
   it('any interleaving of concurrent refreshes through two instances ends with every phone bound as its highest CSeq says (property)', async () => {
     // (Refreshes only: a removal that overtakes the REGISTER it should undo finds no binding and
     // leaves no trace, as RFC 3261 §10.3 has it, so the older REGISTER then adds the binding.)
-    const other = new RedisLocationStore({ url: redis.url, prefix: `t${process.pid}:` });
+    const other = new RedisLocationStore({ url: redis.url, prefix: `t${process.pid}:`, timeout: 10_000 });
     let run = 0;
     try {
       const phone = fc.array(fc.record({ expires: fc.constantFrom(60_000, 120_000, 180_000), via: fc.boolean() }), { minLength: 1, maxLength: 4 });
@@ -172,7 +172,8 @@ describe.skipIf(!redisServer.available && !inCI())('RedisLocationStore against a
     try {
       const now = Date.now();
       expect((await slowTimeout.update('sip:f@example.test', update({ now, callId: 'c', cseq: 1, add: [{ uri: 'sip:f@192.0.2.1', ttl: 60_000 }] }))).ok).toBe(true);
-      await stall.get('sip:f@example.test', now);
+      // Connected (its 300 ms may pass while this machine is busy: retried).
+      await waitFor(async () => (await stall.get('sip:f@example.test', now)) !== undefined);
       await redis.kill();
       // The test's own 30 s timeout would fail this if the command waited for the store's 60 s.
       await expect(slowTimeout.update('sip:f@example.test', update({ now, callId: 'c', cseq: 2 }))).rejects.toThrow(LocationStoreError);
