@@ -11,6 +11,7 @@ export default defineConfig({
       { find: /^nestjs-sip$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
       { find: /^nestjs-sip\/prometheus$/, replacement: fileURLToPath(new URL('./src/prometheus.ts', import.meta.url)) },
       { find: /^nestjs-sip\/terminus$/, replacement: fileURLToPath(new URL('./src/terminus.ts', import.meta.url)) },
+      { find: /^nestjs-sip\/testing$/, replacement: fileURLToPath(new URL('./src/testing.ts', import.meta.url)) },
     ],
   },
   test: {

@@ -8,7 +8,6 @@ import { ECHO_CONFIG, EchoService, type EchoConfig } from './echo/echo.service.j
 import { RegistrarController } from './registrar.controller.js';
 import { OpsController } from './ops.controller.js';
 import { RegistrarService } from './registrar.service.js';
-import { TransactionLogInterceptor } from './transaction-log.interceptor.js';
 
 @Module({})
 export class AppModule {
@@ -47,7 +46,6 @@ export class AppModule {
         CallsService,
         { provide: CALLS_CONFIG, useValue: calls },
         { provide: SIP_SERVER, useValue: server },
-        TransactionLogInterceptor,
         { provide: ECHO_CONFIG, useValue: echo },
       ],
     };

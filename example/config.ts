@@ -38,6 +38,7 @@ export interface AuthConfig {
  *   bridge: connected by a B2BUA, each phone talks only to this service; redirect: 302 to their contacts),
  *   SIP_RING_SECONDS (30: unanswered calls get 480),
  *   HTTP_PORT (8080 on SIP_HOST: /metrics and /health; 'off' disables the HTTP side),
+ *   LOG_FORMAT (text; json: one JSON object per line),
  *   SIP_REDIS_URL (unset: registrations in memory; redis://host:port: in that Redis, shared by instances).
  */
 /** The example's HTTP side (metrics, health), when on. */

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Logger, type INestApplicationContext } from '@nestjs/common';
+import { ConsoleLogger, Logger, type INestApplicationContext } from '@nestjs/common';
 import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import { SipServer } from 'nestjs-sip';
@@ -13,7 +13,17 @@ import { loadConfig } from './config.js';
  */
 export async function bootstrap(env: NodeJS.ProcessEnv = process.env): Promise<{ app: INestApplicationContext; server: SipServer; httpUrl?: string }> {
   const config = loadConfig(env);
-  const server = new SipServer({ listen: config.legs, serverHeader: 'nestjs-sip-example' });
+  // LOG_FORMAT=json: every line one JSON object (Nest's own lines and one per SIP transaction).
+  const json = env.LOG_FORMAT === 'json';
+  if (env.LOG_FORMAT !== undefined && env.LOG_FORMAT !== '' && env.LOG_FORMAT !== 'json' && env.LOG_FORMAT !== 'text') throw new Error(`LOG_FORMAT must be text or json, got ${JSON.stringify(env.LOG_FORMAT)}`);
+  const logger = json ? new ConsoleLogger({ json: true }) : undefined;
+  if (logger !== undefined) Logger.overrideLogger(logger); // the lines before the app exists too
+  const server = new SipServer({
+    listen: config.legs,
+    serverHeader: 'nestjs-sip-example',
+    // One line per transaction, whatever answered it (a handler, a guard, the proxy, the layer).
+    transactionLog: json ? (e) => logger!.log({ msg: 'transaction', ...e }, 'SIP') : 'text',
+  });
   const module = AppModule.forRoot(config.registrar, config.echo, config.calls, server, config.auth, config.http !== undefined);
   const log = new Logger('bootstrap');
   if (config.auth === undefined) log.warn('authentication is OFF: anyone may register and call (set SIP_USERS or SIP_USERS_FILE)');
@@ -24,13 +34,13 @@ export async function bootstrap(env: NodeJS.ProcessEnv = process.env): Promise<{
   let app: INestApplicationContext;
   let httpUrl: string | undefined;
   if (config.http === undefined) {
-    const micro = await NestFactory.createMicroservice(module, { strategy: server });
+    const micro = await NestFactory.createMicroservice(module, { strategy: server, ...(logger ? { logger } : {}) });
     micro.enableShutdownHooks(['SIGINT', 'SIGTERM']);
     await micro.listen();
     app = micro;
   } else {
     // A hybrid app: the SIP transport beside an HTTP server, global guards and pipes shared.
-    const web = await NestFactory.create(module);
+    const web = await NestFactory.create(module, logger ? { logger } : {});
     web.connectMicroservice({ strategy: server }, { inheritAppConfig: true });
     web.enableShutdownHooks(['SIGINT', 'SIGTERM']);
     await web.startAllMicroservices();

@@ -1,10 +1,9 @@
-import { Controller, Inject, Logger, UseInterceptors } from '@nestjs/common';
+import { Controller, Inject, Logger } from '@nestjs/common';
 import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
 import { SipPublic, type SipContext, type SipRequest, type SipResponseDescription } from 'nestjs-sip';
 import { CALLS_CONFIG, CallsService, type CallsConfig } from './calls.service.js';
 import { EchoService } from './echo/echo.service.js';
 import { RegistrarService } from './registrar.service.js';
-import { TransactionLogInterceptor } from './transaction-log.interceptor.js';
 
 export const ALLOW = 'REGISTER, INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, UPDATE';
 
@@ -14,7 +13,6 @@ export const ALLOW = 'REGISTER, INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO
  * the echo test call, `INVITE sip:echo@host` (see echo/).
  */
 @Controller()
-@UseInterceptors(TransactionLogInterceptor)
 export class RegistrarController {
   private readonly logger = new Logger('MESSAGE');
 

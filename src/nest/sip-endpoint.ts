@@ -16,6 +16,7 @@ import {
   type TransactionMetrics,
 } from '../transaction/index.js';
 import { LagMeter } from './lag-meter.js';
+import { callIdOfWire, type HepMirror } from '../observe/index.js';
 import { QueueProbe } from './queue-probe.js';
 import { SocketPool, type From, type LocalAddress, type PoolLimitsInit, type PoolTlsOptions } from '../transport/index.js';
 
@@ -53,6 +54,8 @@ export interface SipEndpointOptions {
   admission?: AdmissionOptions;
   /** Told of requests, responses and client outcomes (a server's metrics). */
   metrics?: TransactionMetrics;
+  /** Every message received and sent is mirrored here (HEP v3), when set. */
+  hep?: HepMirror;
 }
 
 /**
@@ -208,8 +211,10 @@ export class SipEndpoint implements TransactionTransport {
   private receiverFor(pool: SocketPool): (msg: SipMessage, from: From) => void {
     const layer = this.layer;
     const map = this.poolOfSocket;
+    const hep = this.opts.hep;
     return (msg, from) => {
       if (from.proto !== 'udp' && !map.has(from.socket)) map.set(from.socket, pool);
+      if (hep !== undefined) this.mirror(hep, pool, msg, from, true);
       layer.receive(msg, from as SipPeer);
     };
   }
@@ -237,7 +242,37 @@ export class SipEndpoint implements TransactionTransport {
     if (pool === undefined) {
       return Promise.reject(new Error(`no ${dst.proto.toUpperCase()} leg for IPv${dst.family ?? (isIP(dst.addr) || '?')} destination ${dst.addr}:${dst.port}`));
     }
+    const hep = this.opts.hep;
+    if (hep !== undefined) this.mirror(hep, pool, msg, dst, false);
     return pool.sendto(msg, dst);
+  }
+
+  /** A copy of a message to the HEP collector: what went on the wire, between which ends. */
+  private mirror(hep: HepMirror, pool: SocketPool, msg: SipMessage | Buffer, peer: SipDestination, received: boolean): void {
+    try {
+      const local = this.legAddress(pool, peer.socket, peer.addr);
+      let payload: Buffer;
+      let correlationId: string | undefined;
+      if (Buffer.isBuffer(msg)) {
+        payload = msg;
+        correlationId = callIdOfWire(msg);
+      } else {
+        const m = msg as SipMessage;
+        payload = m.toBuffer();
+        try {
+          correlationId = m.callId;
+        } catch {
+          correlationId = undefined;
+        }
+      }
+      hep.capture(
+        received
+          ? { srcAddr: peer.addr, srcPort: peer.port, dstAddr: local.host, dstPort: local.port, proto: pool.proto, payload, correlationId }
+          : { srcAddr: local.host, srcPort: local.port, dstAddr: peer.addr, dstPort: peer.port, proto: pool.proto, payload, correlationId },
+      );
+    } catch (err) {
+      this.layer.onError?.(err);
+    }
   }
 
   reliable(proto: SipDestination['proto']): boolean {
@@ -293,6 +328,7 @@ export class SipEndpoint implements TransactionTransport {
       this.layer.close();
     }
     this.lag?.stop();
+    this.opts.hep?.close();
     for (const p of this.probes) p.stop();
     this.dialogs.closeAll();
     await Promise.all(this.pools.map((p) => p.close()));

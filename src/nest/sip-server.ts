@@ -2,77 +2,26 @@ import { Logger } from '@nestjs/common';
 import { CustomTransportStrategy, Server, type MessageHandler } from '@nestjs/microservices';
 import { EventEmitter } from 'node:events';
 import { isObservable, Observable, throwError } from 'rxjs';
-import { DialogLayer, SipDialog, type DialogLayerOptions, type DialogSender } from '../dialog/index.js';
+import { DialogLayer, SipDialog, type DialogSender } from '../dialog/index.js';
 import { printable, type SipRequest, type SipResponse } from '../message/index.js';
-import type { AdmissionOptions, InviteServerTransaction, ServerTransaction, SipPeer, TimerOptions } from '../transaction/index.js';
-import type { LocalAddress, PoolLimitsInit, SocketPool } from '../transport/index.js';
+import type { InviteServerTransaction, ServerTransaction, SipPeer } from '../transaction/index.js';
+import type { LocalAddress, SocketPool } from '../transport/index.js';
 import { SipClient } from './sip-client.js';
 import { SipContext } from './sip-context.js';
 import { SipEndpoint, type SipLeg } from './sip-endpoint.js';
+import type { SipServerEvents, SipServerOptions, SipServerStatus } from './sip-server-options.js';
 import { SipProxy } from '../proxy/index.js';
-import { EndpointProxyHost, type SipProxyOptions } from './proxy-host.js';
+import { EndpointProxyHost } from './proxy-host.js';
 import { ServerMetrics } from './server-metrics.js';
+import { combineObservers, HepMirror, SipTracing } from '../observe/index.js';
+import { transactionLogFor } from './transaction-log-sink.js';
+import { loadOtel } from './load-otel.js';
 import { allowHeader, precheck } from './request-checks.js';
 import { ServerHealth, type SipHealthOptions, type SipHealthReport } from './server-health.js';
 import { errorKind, RateLimitedLog } from './rate-limited-log.js';
 import { ReplySink, untilAborted } from './reply-sink.js';
 
-export interface SipServerOptions {
-  /** Where to listen. Default: UDP and TCP on 127.0.0.1:5060. */
-  listen?: SipLeg[];
-  /** Socket pool limits (MAX_SIP_HEADER, MAX_EXPIRE, MAX_CONNECTIONS...), per leg. */
-  limits?: PoolLimitsInit;
-  /** RFC 3261 timers (T1, T2, T4) and the server's own timeouts (trying100, serverInviteTimeout...). */
-  timers?: TimerOptions;
-  /** Option tags this server supports: a request that Requires anything else gets 420 (RFC 3261 §8.2.2.3). */
-  supported?: string[];
-  /** Request-URI schemes accepted; others get 416 (RFC 3261 §8.2.2.1). Default sip, sips, tel. */
-  schemes?: string[];
-  /** How long close() lets running transactions finish, ms. Default 5000. */
-  closeTimeout?: number;
-  /**
-   * Added to every response as the Server header (e.g. 'my-app/1.0'), the transaction layer's own
-   * (100 Trying, 487, 408...) included; none by default. (Not on the 400/505/513 the socket pool
-   * answers to what the codec cannot parse.)
-   */
-  serverHeader?: string;
-  /**
-   * Dialogs (RFC 3261 §12): `maxDialogs` (default 100,000; dialog-creating requests over it get
-   * 503 with Retry-After) and `store` (default in memory).
-   */
-  dialogs?: DialogLayerOptions;
-  /**
-   * Overload control (on by default): new requests get 503 with Retry-After (or are dropped) when
-   * the event loop lags past `maxLag` (200 ms), when `maxTransactions` (50,000) live, or (opt-in)
-   * when the loop is busier than `maxLoad`; a source over `perSource.limit` requests per second
-   * (1,000) is blocked for a while; exempt a front proxy with `perSource.exempt`. `false`: all off.
-   */
-  overload?: AdmissionOptions | false;
-  /**
-   * Proxying (`ctx.proxy()`, and in-dialog requests whose Route names this server, which are
-   * forwarded without a handler): other names this server goes by, and the DNS resolver for next hops.
-   */
-  proxy?: SipProxyOptions;
-  /**
-   * Count requests, responses, latency and drops for `server.metrics` (Prometheus text, or
-   * `nestjs-sip/prometheus` for a prom-client registry). Default true; the cost is a few array
-   * increments per message.
-   */
-  metrics?: boolean;
-}
-
-/** The server's states, as `status` emits them. */
-export type SipServerStatus = 'listening' | 'error' | 'closing' | 'closed';
-
-export interface SipServerEvents {
-  /** A socket, TLS or transaction error nobody else could be told about. */
-  error: (err: unknown) => void;
-  /** A dialog was created by a response of this server (1xx with a To tag or 2xx to INVITE; 2xx to SUBSCRIBE/REFER), or by a SipClient sending from it. */
-  dialog: (dialog: SipDialog, request: SipRequest) => void;
-  /** A 2xx to an INVITE was never acknowledged within 64*T1. */
-  unacked: (request: SipRequest, response: SipResponse) => void;
-  [event: string]: Function;
-}
+export type { SipServerOptions, SipServerStatus, SipServerEvents } from './sip-server-options.js';
 
 const DEFAULT_LEGS: SipLeg[] = [
   { transport: 'udp', host: '127.0.0.1', port: 5060 },
@@ -93,6 +42,8 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
   /** Counters and their Prometheus text (undefined with `metrics: false`). */
   readonly metrics: ServerMetrics | undefined;
   private readonly healthState = new ServerHealth(() => this.endpoint);
+  /** Spans per transaction, when `tracing` is on (made at listen()). */
+  private tracing: SipTracing | undefined;
   /** The stateful proxy (ctx.proxy(), in-dialog routing); made at listen(). */
   private proxy: SipProxy | undefined;
   private readonly events = new EventEmitter();
@@ -136,6 +87,9 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
     if (this.endpoint !== undefined || this.starting !== undefined) throw new Error('SipServer is already listening');
     this.closing = undefined;
     this.allow = allowHeader(this.messageHandlers);
+    const t = this.options.tracing;
+    this.tracing = t === undefined || t === false ? undefined : new SipTracing(await loadOtel(), t === true ? {} : t);
+    const observer = combineObservers([this.metrics?.counters, this.tracing, transactionLogFor(this.options.transactionLog)]);
     const endpoint = new SipEndpoint(
       {
         limits: this.options.limits,
@@ -143,7 +97,8 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
         serverHeader: this.options.serverHeader,
         dialogs: this.options.dialogs,
         admission: this.options.overload === false ? undefined : (this.options.overload ?? {}),
-        metrics: this.metrics?.counters,
+        metrics: observer,
+        hep: this.options.hep === undefined ? undefined : new HepMirror(this.options.hep),
       },
       {
         onRequest: (txn) => this.onRequest(txn),
@@ -272,6 +227,12 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
   // --- dispatch -------------------------------------------------------------------------------
 
   private onRequest(txn: ServerTransaction): void {
+    // With tracing, the handler runs in its transaction's span: what it sends becomes a child span.
+    if (this.tracing !== undefined) this.tracing.within(txn, () => this.handle(txn));
+    else this.handle(txn);
+  }
+
+  private handle(txn: ServerTransaction): void {
     const req = txn.request;
     if (this.closing !== undefined) {
       void txn.respond(txn.createResponse(503, undefined, { headers: { 'Retry-After': 5 } }));
@@ -313,7 +274,9 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
     const ctx = new SipContext([req, txn.from, txn, dialogs, dialog, this.proxy]);
     const reply = new ReplySink(this, txn);
     if (this.plainHooks()) void this.dispatch(handler, req, ctx, reply);
-    else this.handleRequest(ctx, () => this.produce(handler, req, ctx), reply.respond);
+    else if (typeof this.handleRequest === 'function') this.handleRequest(ctx, () => this.produce(handler, req, ctx), reply.respond);
+    // Nest 11 has no handleRequest(): its processing hooks are not run, the stream is sent as it is.
+    else void this.produce(handler, req, ctx).then((out) => this.send(out, reply.respond));
   }
 
   /** No processing hooks set (Nest's tracing hooks): the lean dispatch needs none of handleRequest's wrapping. */

@@ -1,4 +1,5 @@
-import type { TransactionMetrics } from '../transaction/index.js';
+import type { SipResponse } from '../message/index.js';
+import type { ObservedClientTransaction, ObservedServerTransaction, TransactionMetrics } from '../transaction/index.js';
 
 /** The methods counted by name; any other is counted as `other` (labels stay bounded). */
 export const METHODS = ['INVITE', 'ACK', 'BYE', 'CANCEL', 'REGISTER', 'OPTIONS', 'INFO', 'UPDATE', 'PRACK', 'SUBSCRIBE', 'NOTIFY', 'REFER', 'MESSAGE', 'PUBLISH', 'other'] as const;
@@ -68,13 +69,15 @@ export class SipMetrics implements TransactionMetrics {
   readonly latencySum = new Float64Array(M);
   readonly latencyCount = new Float64Array(M);
 
-  serverRequest(method: string): void {
-    this.requestsReceived[methodIndex(method)]!++;
+  serverRequest(txn: ObservedServerTransaction): void {
+    this.requestsReceived[methodIndex(txn.method)]!++;
   }
 
-  serverResponse(method: string, status: number, startedAt: number): void {
-    const m = methodIndex(method);
+  serverResponse(txn: ObservedServerTransaction, res: SipResponse): void {
+    const m = methodIndex(txn.method);
+    const status = res.status;
     this.responsesSent[m * C + classOf(status)]!++;
+    const startedAt = txn.startedAt;
     if (status < 200 || startedAt === 0) return;
     const ms = performance.now() - startedAt;
     let b = 0;
@@ -84,8 +87,8 @@ export class SipMetrics implements TransactionMetrics {
     this.latencyCount[m]!++;
   }
 
-  clientFinal(method: string, status: number): void {
-    this.responsesReceived[methodIndex(method) * C + classOf(status)]!++;
+  clientFinal(txn: ObservedClientTransaction, res: SipResponse | undefined): void {
+    this.responsesReceived[methodIndex(txn.method) * C + (res === undefined ? 0 : classOf(res.status))]!++;
   }
 }
 

@@ -10,4 +10,4 @@ export { systemClock, ManualClock, flushMicrotasks, type Clock } from './clock.j
 export { buildAckForNon2xx, buildAckFor2xx, buildCancel, stampVia, serverKey, clientKey, ackDialogKey, isRfc3261Branch, MAGIC_COOKIE } from './messages.js';
 export type { SipDestination, SipPeer, SipTransportProto, TransactionTransport, ServerTransactionState, ClientTransactionState } from './types.js';
 export { AdmissionGate, AdmissionStats, ADMIT, REJECT, DROP, type Admission, type AdmissionOptions, type PerSourceLimit } from './admission.js';
-export type { TransactionMetrics } from './metrics-hooks.js';
+export type { TransactionMetrics, ObservedServerTransaction, ObservedClientTransaction } from './metrics-hooks.js';

@@ -98,6 +98,8 @@ export abstract class ServerTransaction extends TinyEmitter<ServerTransactionEve
   proxied = false;
   /** When the request arrived (performance.now()), kept only while metrics are collected. */
   startedAt = 0;
+  /** A tracer's span for it, while tracing. */
+  traceSpan: unknown = undefined;
 
   constructor(
     /** The request that created the transaction. */

@@ -400,6 +400,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     this.stats.clientCreated++;
     this.stats.clientActive++;
     this.stats.pending++;
+    this.metrics?.clientStart?.(txn);
     txn._start();
     return txn;
   }
@@ -504,6 +505,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   }
 
   serverTerminated(txn: ServerTransaction): void {
+    this.metrics?.serverEnd?.(txn);
     if (this.servers.get(txn.key) === txn) this.servers.delete(txn.key);
     this.stats.serverActive--;
     if (txn.isInvite) {
@@ -538,7 +540,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   }
 
   responding(txn: ServerTransaction, res: SipResponse): void {
-    this.metrics?.serverResponse(txn.method, res.status, txn.startedAt);
+    this.metrics?.serverResponse(txn, res);
     const h = this.onResponse;
     if (h === undefined) return;
     try {
@@ -561,7 +563,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   }
 
   private addServer(txn: ServerTransaction): void {
-    this.metrics?.serverRequest(txn.method);
+    this.metrics?.serverRequest(txn);
     this.servers.set(txn.key, txn);
     this.stats.serverCreated++;
     this.stats.serverActive++;
