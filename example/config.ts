@@ -12,9 +12,9 @@ export interface RegistrarConfig {
   maxExpires: number;
   /** Registration time when the REGISTER names none, seconds. */
   defaultExpires: number;
+  /** SIP_REDIS_URL: bindings in this Redis, shared by every instance; unset, in this process's memory. */
+  redisUrl?: string;
 }
-
-export const REGISTRAR_CONFIG = Symbol('REGISTRAR_CONFIG');
 
 /** Digest authentication of the example, when users are configured. */
 export interface AuthConfig {
@@ -38,7 +38,8 @@ export interface AuthConfig {
  *   bridge: connected by a B2BUA, each phone talks only to this service; redirect: 302 to their contacts),
  *   SIP_RING_SECONDS (30: unanswered calls get 480),
  *   HTTP_PORT (8080 on SIP_HOST: /metrics and /health; 'off' disables the HTTP side),
- *   LOG_FORMAT (text; json: one JSON object per line).
+ *   LOG_FORMAT (text; json: one JSON object per line),
+ *   SIP_REDIS_URL (unset: registrations in memory; redis://host:port: in that Redis, shared by instances).
  */
 /** The example's HTTP side (metrics, health), when on. */
 export interface HttpConfig {
@@ -78,6 +79,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): { legs: SipLeg
     maxExpires: num(env.SIP_MAX_EXPIRES, 3600, 'SIP_MAX_EXPIRES'),
     defaultExpires: num(env.SIP_DEFAULT_EXPIRES, 3600, 'SIP_DEFAULT_EXPIRES'),
   };
+  if (env.SIP_REDIS_URL) {
+    if (!/^rediss?:\/\//.test(env.SIP_REDIS_URL)) throw new Error(`SIP_REDIS_URL must be a redis:// or rediss:// URL, got ${JSON.stringify(env.SIP_REDIS_URL)}`);
+    registrar.redisUrl = env.SIP_REDIS_URL;
+  }
   if (registrar.minExpires > registrar.maxExpires) throw new Error(`SIP_MIN_EXPIRES (${registrar.minExpires}) is above SIP_MAX_EXPIRES (${registrar.maxExpires})`);
   const users = loadUsers(env);
   const algorithms = parseAlgorithms(env.SIP_AUTH_ALGORITHMS); // checked even while unused

@@ -28,6 +28,9 @@ export async function bootstrap(env: NodeJS.ProcessEnv = process.env): Promise<{
   const log = new Logger('bootstrap');
   if (config.auth === undefined) log.warn('authentication is OFF: anyone may register and call (set SIP_USERS or SIP_USERS_FILE)');
   else log.log(`digest authentication for ${config.auth.users.size} users, realm "${config.auth.realm}", ${config.auth.algorithms.join(', ')}`);
+  if (config.auth !== undefined && config.registrar.redisUrl !== undefined && config.auth.secret === undefined) {
+    log.warn('SIP_REDIS_URL without SIP_AUTH_SECRET: each instance makes its own nonces, so a client moving between instances is challenged again (set the same SIP_AUTH_SECRET on all)');
+  }
   let app: INestApplicationContext;
   let httpUrl: string | undefined;
   if (config.http === undefined) {
