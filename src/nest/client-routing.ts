@@ -41,6 +41,7 @@ export class ClientRouting {
     if (socket === undefined || socket.destroyed === true || socket.writable === false) return undefined;
     const dst: SipDestination = { addr: flow.addr, port: flow.port, proto: flow.proto as SipDestination['proto'], socket: flow.socket };
     if (flow.family !== undefined) dst.family = flow.family;
+    if (flow.flow !== undefined) dst.flow = flow.flow;
     const pool = ep.poolFor(dst);
     if (pool === undefined) return undefined;
     this.headers.fill(req, pool, dst.proto);
@@ -58,7 +59,7 @@ export class ClientRouting {
     if (fallback !== undefined) return fallback;
     if (req.method === 'ACK') {
       const t = req.topVia?.transport.toLowerCase();
-      if (t === 'udp' || t === 'tcp' || t === 'tls') return t;
+      if (t === 'udp' || t === 'tcp' || t === 'tls' || t === 'ws' || t === 'wss') return t;
     }
     return this.options.transport ?? 'udp';
   }
@@ -70,19 +71,21 @@ export class ClientRouting {
     if (r === undefined) return undefined;
     const pool = this.readyLeg(r.proto, r.family);
     if (pool === undefined) return undefined;
-    return this.addressed(req, pool, r);
+    return this.addressed(req, pool, r, o.flow);
   }
 
   /** Where the request goes, and the Via/Contact that follow from the leg it leaves on. */
   async destinationFor(req: SipRequest, data: SipClientRequest | SipRequest, fallback?: SipTransportName): Promise<SipDestination> {
     const o: Partial<SipClientRequest> = data instanceof SipRequest ? {} : data;
     const r = await resolveTarget(this.routeTarget(req, o), this.defaultTransport(req, fallback), o, this.options.dns ?? systemDns);
-    return this.addressed(req, await this.leg(r.proto, r.family), r);
+    return this.addressed(req, await this.leg(r.proto, r.family), r, o.flow);
   }
 
-  private addressed(req: SipRequest, pool: SocketPool, r: ResolvedTarget): SipDestination {
+  private addressed(req: SipRequest, pool: SocketPool, r: ResolvedTarget, flow?: string): SipDestination {
     this.headers.fill(req, pool, r.proto);
-    return destinationOf(r);
+    const d = destinationOf(r);
+    if (flow !== undefined) d.flow = flow;
+    return d;
   }
 
   /** The pool for a transport and family: the server's, or one of ours bound on first use. */
@@ -97,7 +100,7 @@ export class ClientRouting {
     let p = this.legs.get(key);
     if (p === undefined) {
       const host = family === 6 ? (this.options.localHost6 ?? '::') : (this.options.localHost ?? '0.0.0.0');
-      p = ep.addLeg({ transport: proto, host, port: 0, tls: this.options.tls });
+      p = ep.addLeg({ transport: proto, host, port: 0, tls: this.options.tls, ws: this.options.ws });
       p.then(
         (pool) => {
           if (this.host.endpoint === ep) this.readyLegs.set(key, pool);

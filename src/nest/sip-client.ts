@@ -412,5 +412,5 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
 
 /** A dialog's transport as a name the resolver knows (UDP for anything else). */
 function transportName(t: string): SipTransportName {
-  return t === 'tcp' || t === 'tls' ? t : 'udp';
+  return t === 'tcp' || t === 'tls' || t === 'ws' || t === 'wss' ? t : 'udp';
 }

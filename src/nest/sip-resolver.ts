@@ -1,8 +1,9 @@
 import { promises as dns } from 'node:dns';
 import { isIP } from 'node:net';
 import type { SipUri } from '../message/index.js';
+import type { TransportName } from '../transport/index.js';
 
-export type SipTransportName = 'udp' | 'tcp' | 'tls';
+export type SipTransportName = TransportName;
 
 export interface ResolvedTarget {
   addr: string;
@@ -46,7 +47,7 @@ export const systemDns: SipDnsResolver = {
   lookup: (host) => dns.lookup(host),
 };
 
-const SRV_SERVICE: Record<SipTransportName, string> = { udp: '_sip._udp.', tcp: '_sip._tcp.', tls: '_sips._tcp.' };
+const SRV_SERVICE: Record<SipTransportName, string> = { udp: '_sip._udp.', tcp: '_sip._tcp.', tls: '_sips._tcp.', ws: '_sip._ws.', wss: '_sips._ws.' };
 
 /**
  * Where to send a request for `uri`, RFC 3263 as far as A/AAAA and SRV go (NAPTR is not consulted):
