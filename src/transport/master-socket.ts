@@ -78,7 +78,8 @@ async function bindWs(opts: SocketPoolOptions, host: string | undefined, family:
   else {
     const timeout = limits.CONNECT_TIMEOUT * 1000;
     server = needCert
-      ? (https.createServer({ ...policy!.serverOptions(timeout, limits.TCP_READSIZE) }) as unknown as http.Server)
+      ? // Not half-open (as TLS legs are): a client that aborts its handshake with FIN is gone then, not at the timeout.
+        (https.createServer({ ...policy!.serverOptions(timeout, limits.TCP_READSIZE), allowHalfOpen: false }) as unknown as http.Server)
       : http.createServer({ noDelay: true, highWaterMark: limits.TCP_READSIZE });
     // A client that never completes its handshake request holds a socket only this long.
     server.headersTimeout = timeout;

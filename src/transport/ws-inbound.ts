@@ -61,7 +61,10 @@ export class WsInbound implements InboundStage {
     }
   }
 
-  close(): void {}
+  /** Pool closing: idle HTTP connections (keep-alive, handshakes not sent yet) of our own server go too. */
+  close(): void {
+    if (this.opts.ownsServer) this.server.closeAllConnections();
+  }
 
   detach(): void {
     const s = this.server;
