@@ -282,7 +282,7 @@ describe('wss', () => {
       const { pool: server } = await answering({ proto, tls: tlsOpts });
       const client = await createPool({ proto, host: '127.0.0.1', port: 0, tls: tlsOpts });
       const got: (SipRequest | SipResponse)[] = [];
-      client.attach((m) => got.push(m));
+      client.attach((m) => got.push(m as SipRequest | SipResponse));
       const req = parseMessage(request({ transport: proto.toUpperCase(), sentBy: `127.0.0.1:${client.local.port}` })) as SipRequest;
       await client.sendto(req, { addr: '127.0.0.1', port: server.local.port, servername: proto === 'wss' ? 'localhost' : undefined });
       await waitUntil(() => got.length === 1, 3000, `${proto} response`);
