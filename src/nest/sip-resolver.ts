@@ -119,7 +119,7 @@ function transportOf(uri: SipUri, override: SipTransportName | undefined): SipTr
     return 'tls';
   }
   if (param === undefined || param === '') return undefined;
-  if (param !== 'udp' && param !== 'tcp' && param !== 'tls') throw new Error(`unsupported transport ${param}`);
+  if (param !== 'udp' && param !== 'tcp' && param !== 'tls' && param !== 'ws' && param !== 'wss') throw new Error(`unsupported transport ${param}`);
   return param;
 }
 

@@ -70,9 +70,9 @@ async function bindWs(opts: SocketPoolOptions, host: string | undefined, family:
     throw new InvalidOptionsError('ws.server must be an http.Server or https.Server');
   }
   // wss: TLS credentials for our own port and for outgoing connections (a shared server has its own).
+  // Without cert/key (a client's leg) it still listens, as a 'tls' leg does; inbound handshakes fail.
   const needCert = proto === 'wss' && shared === undefined;
   const policy = proto === 'wss' ? new TlsPolicy(opts.tls ?? {}) : undefined;
-  if (needCert && (opts.tls?.cert === undefined || opts.tls.key === undefined)) throw new InvalidOptionsError('a wss leg of its own needs tls.cert and tls.key');
   let server: http.Server;
   if (shared !== undefined) server = shared;
   else {
