@@ -9,6 +9,7 @@ import type { PoolStats } from './stats.js';
  * busy ones (held transactions) and those with writes pending (unless no byte drained for
  * MAX_EXPIRE), times out connects, and finishes closes (after `closeGraceMs`, or the expiry time
  * if shorter). Partial input is not activity: a peer trickling bytes is expired like a silent one.
+ * A held connection that can be probed (WebSocket ping) is, once idle that long.
  * Returns when to sweep next (`next`, or an earlier connect deadline).
  */
 export function sweepConnections(conns: Set<PoolConnection>, limits: PoolLimits, stats: PoolStats, closeGraceMs: number, next: number): number {
@@ -31,7 +32,10 @@ export function sweepConnections(conns: Set<PoolConnection>, limits: PoolLimits,
         } else if (t - c.stallSince >= stallMs) expire(c, stats);
         continue;
       }
-      if (c.busy > 0) continue;
+      if (c.busy > 0) {
+        if (c.probe !== undefined && t - c.lastActivity >= expireMs) c.probe(t, expireMs);
+        continue;
+      }
       if (t - c.lastActivity >= (c.peerEnded ? graceMs : expireMs)) {
         if (c.peerEnded) c.finish();
         else expire(c, stats);

@@ -67,6 +67,11 @@ export interface PoolConnection extends TidOwner {
   finish(): void;
   /** Close now, whatever is queued (a closing connection whose grace is over). */
   destroy(): void;
+  /**
+   * A held (busy) connection idle for the expiry time: check that the peer is still there, if the
+   * protocol can (WebSocket: a ping; no pong within another expiry time closes it). Optional.
+   */
+  probe?(t: number, expireMs: number): void;
   describe(): string;
 }
 

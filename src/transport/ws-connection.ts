@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import { MessageFramer, parseWholeMessage, responseForParseError, SipParseError, type FrameSink } from '../message/index.js';
 import { normalizeAddr, toFamily } from './address.js';
-import { ConnectFailedError, ConnectionClosedError, ConnectRefusedError, QueueFullError, TlsError, type SipTransportError } from './errors.js';
+import { ConnectFailedError, ConnectionClosedError, ConnectionExpiredError, ConnectRefusedError, QueueFullError, TlsError, type SipTransportError } from './errors.js';
 import { CLOSED, CLOSING, CONNECTING, nextFlowId, now, OPEN, type ConnectionOwner, type PoolConnection } from './pool-connection.js';
 import { SettleQueue } from './settle-queue.js';
 import type { From } from './types.js';
@@ -186,6 +186,24 @@ export class WsConnection implements FrameSink, PoolConnection {
     this.ws.terminate();
   }
 
+  /** performance.now() of the ping we are waiting a pong for (0: none). */
+  private pingSentAt = 0;
+
+  /**
+   * Held and idle: ping (RFC 6455 §5.5.2). A pong is activity (onPing clears this); no pong within
+   * another expiry time means the peer is gone (a browser tab closed without a close frame, a NAT
+   * that forgot us): the connection is closed, so that its transactions and flows learn it.
+   */
+  probe(t: number, expireMs: number): void {
+    if (this.pingSentAt === 0 || this.lastActivity > this.pingSentAt) {
+      this.pingSentAt = t;
+      this.ws.ping();
+    } else if (t - this.pingSentAt >= expireMs) {
+      this.owner.stats.connectionsExpired++;
+      this.fail(new ConnectionExpiredError(`connection to ${this.describe()} expired: no pong`));
+    }
+  }
+
   // FrameSink
   onFrame(data: Buffer): void {
     let msg;
@@ -219,6 +237,7 @@ export class WsConnection implements FrameSink, PoolConnection {
   private readonly onPing = (): void => {
     if (this.state !== OPEN) return;
     this.lastActivity = now();
+    this.pingSentAt = 0;
     this.owner.stats.keepAlives++;
   };
 

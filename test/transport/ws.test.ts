@@ -228,6 +228,27 @@ describe('ws leg on its own port', () => {
   });
 });
 
+test('a held connection idle for the expiry time is pinged: a peer that pongs stays, one that does not is closed', async () => {
+  const pool = await createPool({ proto: 'ws', host: '127.0.0.1', port: 0, limits: { MIN_EXPIRE: 0.2, MAX_EXPIRE: 0.2 } });
+  const reqs: SipRequest[] = [];
+  pool.attach((m) => {
+    if (m.isRequest()) reqs.push(m);
+  });
+  const alive = Peer.open(url(pool));
+  const dead = Peer.open(url(pool), 'sip', { autoPong: false });
+  await Promise.all([alive.opened, dead.opened]);
+  let pings = 0;
+  alive.ws.on('ping', () => pings++);
+  alive.ws.send(wsRequest({ method: 'INVITE' }));
+  dead.ws.send(wsRequest({ method: 'INVITE' }));
+  await waitUntil(() => reqs.length === 2, 3000, 'requests');
+  for (const r of reqs) expect(pool.hold(r)).toBe(true);
+  await waitUntil(() => dead.closeCode !== undefined, 3000, 'the silent peer closed');
+  expect(pings).toBeGreaterThan(0);
+  expect(alive.closeCode).toBeUndefined();
+  expect(pool.connections).toBe(1);
+});
+
 describe('ws leg on a shared HTTP server', () => {
   test('REST and SIP over WebSocket on one port; other upgrade paths are left alone; the server outlives the pool', async () => {
     const server = http.createServer((_req, res) => res.end('rest'));
