@@ -297,6 +297,20 @@ describe('wss', () => {
     await expect(untrusting.opened).rejects.toThrow();
   });
 
+  test('client certificates: verifyClient 1 refuses a client without one; the one it accepts is readable from From.socket', async () => {
+    const { pool, froms } = await answering({ proto: 'wss', tls: { ...pki.a, ca: pki.ca, verifyClient: 1 } });
+    const port = pool.local.port;
+    const anonymous = Peer.open(`wss://localhost:${port}/`, 'sip', { ca: pki.ca });
+    await expect(anonymous.opened).rejects.toThrow();
+    const known = Peer.open(`wss://localhost:${port}/`, 'sip', { ca: pki.ca, cert: pki.b.cert, key: pki.b.key });
+    await known.opened;
+    known.ws.send(request({ transport: 'WSS', sentBy: 'df7jal23ls0d.invalid' }));
+    await known.message(1);
+    const cert = (froms[0]!.socket as import('node:tls').TLSSocket).getPeerCertificate();
+    expect(cert.subject.CN).toBe('b');
+    expect(pool.stats.connectionsAccepted).toBe(1);
+  });
+
   test('pool to pool: a ws(s) leg connects out, with the sip subprotocol, and reuses the connection both ways', async () => {
     for (const proto of ['ws', 'wss'] as const) {
       const tlsOpts = proto === 'wss' ? { ...pki.a, ca: pki.ca } : undefined;
