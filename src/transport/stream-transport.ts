@@ -50,7 +50,8 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private readonly sweepEvery: number;
-  private isClosed = false;
+  /** The pool is closing: take nothing new. */
+  closing = false;
   private onDrained: (() => void) | undefined;
   private readonly localFamily: Family;
   /** Source address for outgoing connections: the listener's, unless it is a wildcard. */
@@ -92,7 +93,7 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
 
   /** Send through the right connection (see SocketPool.sendto). */
   send(msg: SipMessage | undefined, buf: Buffer, dst: Peer | undefined): Promise<void> {
-    if (this.isClosed) return Promise.reject(new PoolClosedError('socket pool closed'));
+    if (this.closing) return Promise.reject(new PoolClosedError('socket pool closed'));
     const forced = this.core.restriction;
     if (forced !== undefined) dst = forced;
     let conn: PoolConnection | undefined;
@@ -265,7 +266,7 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
 
   /** A new inbound TCP/TLS connection (TLS: handshake done and client accepted). */
   accept(socket: net.Socket): void {
-    if (this.isClosed || socket.remoteAddress === undefined || this.full()) {
+    if (this.closing || socket.remoteAddress === undefined || this.full()) {
       socket.destroy();
       return;
     }
@@ -279,9 +280,10 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
     return true;
   }
 
-  /** The pool is closing: take nothing new. */
-  get closing(): boolean {
-    return this.isClosed;
+  /** Close every connection now, `why` their failure (a shared HTTP server closing under them). */
+  dropAll(why: string): void {
+    const err = new ConnectionClosedError(why);
+    for (const c of this.conns) c.fail(err);
   }
 
   /** Take a new inbound connection into the pool (screened already: admit(), full()). */
@@ -297,14 +299,13 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
   }
 
   /**
-   * A new TCP connection (TLS: before its handshake; WebSocket: its upgrade request): false when it
-   * was refused and destroyed. The dst restriction compares the address only (clients use
-   * ephemeral ports); then the per-source limit.
+   * A new TCP connection (TLS: before its handshake; WebSocket: its upgrade request): false when refused
+   * and destroyed. The dst restriction compares the address only (ephemeral ports); then the per-source limit.
    */
   admit(socket: net.Socket): boolean {
     const r = this.core.restriction;
-    if (this.isClosed || (r !== undefined && normalizeAddr(socket.remoteAddress ?? '') !== r.addr)) {
-      if (!this.isClosed) this.stats.foreignDropped++;
+    if (this.closing || (r !== undefined && normalizeAddr(socket.remoteAddress ?? '') !== r.addr)) {
+      if (!this.closing) this.stats.foreignDropped++;
       socket.destroy();
       return false;
     }
@@ -327,7 +328,7 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
   // --- expiry ---
 
   private schedule(at: number): void {
-    if (this.isClosed) return;
+    if (this.closing) return;
     if (this.timer !== undefined) {
       if (this.timerAt <= at) return;
       clearTimeout(this.timer);
@@ -355,7 +356,7 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
 
   /** Close the listener and every connection; resolves when all sockets are closed. */
   close(): Promise<void> {
-    this.isClosed = true;
+    this.closing = true;
     this.unschedule();
     const err = new PoolClosedError('socket pool closed');
     const serverClosed = new Promise<void>((resolve) => {

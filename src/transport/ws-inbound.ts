@@ -16,6 +16,8 @@ export interface WsInboundOwner extends ConnectionOwner {
   full(): boolean;
   /** Take a new connection into the pool. */
   adopt(conn: PoolConnection): void;
+  /** Close every connection now (the shared server they came through is closing). */
+  dropAll(why: string): void;
   report(err: Error): void;
 }
 
@@ -41,6 +43,8 @@ export interface WsInboundOptions {
  */
 export class WsInbound implements InboundStage {
   private readonly wss: WebSocketServer;
+  /** Shared server: its close(), wrapped (see hookClose), and whether close was its own property. */
+  private readonly closeHook: { wrapped: HttpServer['close']; prev: HttpServer['close']; own: boolean } | undefined;
 
   constructor(
     private readonly owner: WsInboundOwner,
@@ -58,7 +62,25 @@ export class WsInbound implements InboundStage {
     if (opts.ownsServer) {
       server.on('request', this.onRequest);
       server.on('tlsClientError', this.onTlsClientError);
-    }
+    } else this.closeHook = this.hookClose(server);
+  }
+
+  /**
+   * A shared server's close() waits for every socket it accepted, our upgraded ones included, and
+   * Nest closes its HTTP server before its microservices: app.close() would wait forever. So when
+   * the server closes, our connections close first (their transactions learn it as a closed
+   * connection); the pool itself closes when its owner closes it.
+   */
+  private hookClose(server: HttpServer): { wrapped: HttpServer['close']; prev: HttpServer['close']; own: boolean } {
+    const own = Object.prototype.hasOwnProperty.call(server, 'close');
+    const prev = server.close;
+    const owner = this.owner;
+    const wrapped = function (this: HttpServer, ...args: Parameters<HttpServer['close']>) {
+      owner.dropAll('the HTTP server is closing');
+      return prev.apply(this, args);
+    } as HttpServer['close'];
+    server.close = wrapped;
+    return { wrapped, prev, own };
   }
 
   /** Pool closing: idle HTTP connections (keep-alive, handshakes not sent yet) of our own server go too. */
@@ -71,14 +93,21 @@ export class WsInbound implements InboundStage {
     s.off('upgrade', this.onUpgrade);
     s.off('request', this.onRequest);
     s.off('tlsClientError', this.onTlsClientError);
+    const h = this.closeHook;
+    if (h !== undefined && s.close === h.wrapped) {
+      if (h.own) s.close = h.prev;
+      else delete (s as Partial<HttpServer>).close;
+    }
     this.wss.close();
   }
 
   private readonly onUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
     const o = this.opts;
     if (pathOf(req.url) !== o.path) {
-      if (o.ownsServer) refuse(socket, 404);
-      return; // another listener of the shared server may take it
+      // Not ours. On a shared server another 'upgrade' listener may take it; with none, Node would
+      // leave the socket open forever (it closes unhandled upgrades only when nobody listens).
+      if (o.ownsServer || this.server.listenerCount('upgrade') <= 1) refuse(socket, 404);
+      return;
     }
     const owner = this.owner;
     const stats = owner.stats;
