@@ -102,7 +102,7 @@ describe.each(['ws', 'wss'] as const)('SIP.js over %s', (proto) => {
   test('MESSAGE to the server, and a MESSAGE from the server back through the flow', async () => {
     const status = await new Promise<number>((resolve, reject) => {
       const m = new Messager(ua, UserAgent.makeURI(`sip:svc@127.0.0.1:${port()};transport=${proto}`)!, `hi from SIP.js over ${proto}`);
-      void m.message({ requestDelegate: { onAccept: (r) => resolve(r.message.statusCode), onReject: (r) => resolve(r.message.statusCode) } }).catch(reject);
+      void m.message({ requestDelegate: { onAccept: (r) => resolve(r.message.statusCode ?? 0), onReject: (r) => resolve(r.message.statusCode ?? 0) } }).catch(reject);
     });
     expect(status).toBe(200);
     expect(messages).toContain(`hi from SIP.js over ${proto}`);
