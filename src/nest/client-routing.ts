@@ -1,7 +1,7 @@
 import { parseNameAddr, parseUri, SipRequest, type SipUri } from '../message/index.js';
 import type { DialogFlow } from '../dialog/index.js';
 import type { SipDestination } from '../transaction/index.js';
-import type { SocketPool } from '../transport/index.js';
+import { ConnectionClosedError, type SocketPool } from '../transport/index.js';
 import type { OutboundHeaders } from './outbound-headers.js';
 import type { SipClientOptions, SipClientRequest } from './sip-client-options.js';
 import type { SipEndpoint } from './sip-endpoint.js';
@@ -67,6 +67,7 @@ export class ClientRouting {
   /** destinationFor without DNS or binding: undefined when either is needed. */
   destinationSync(req: SipRequest, data: SipClientRequest | SipRequest, fallback?: SipTransportName): SipDestination | undefined {
     const o: Partial<SipClientRequest> = data instanceof SipRequest ? {} : data;
+    if (o.flow !== undefined && o.host === undefined) return this.flowDestination(req, o.flow);
     const r = resolveLiteral(this.routeTarget(req, o), this.defaultTransport(req, fallback), o);
     if (r === undefined) return undefined;
     const pool = this.readyLeg(r.proto, r.family);
@@ -77,8 +78,23 @@ export class ClientRouting {
   /** Where the request goes, and the Via/Contact that follow from the leg it leaves on. */
   async destinationFor(req: SipRequest, data: SipClientRequest | SipRequest, fallback?: SipTransportName): Promise<SipDestination> {
     const o: Partial<SipClientRequest> = data instanceof SipRequest ? {} : data;
+    if (o.flow !== undefined && o.host === undefined) return this.flowDestination(req, o.flow);
     const r = await resolveTarget(this.routeTarget(req, o), this.defaultTransport(req, fallback), o, this.options.dns ?? systemDns);
     return this.addressed(req, await this.leg(r.proto, r.family), r, o.flow);
+  }
+
+  /**
+   * A request through a connection of this endpoint's pools (`flow` without a host: a WebSocket
+   * client's, whose Contact cannot be resolved): its leg and peer. Throws when it is gone.
+   */
+  private flowDestination(req: SipRequest, flow: string): SipDestination {
+    for (const pool of this.host.endpoint!.pools) {
+      const peer = pool.peerOf(flow);
+      if (peer === undefined) continue;
+      this.headers.fill(req, pool, peer.proto);
+      return { addr: peer.addr, port: peer.port, family: peer.family, proto: peer.proto, socket: peer.socket, flow };
+    }
+    throw new ConnectionClosedError(`connection ${flow} is gone`);
   }
 
   private addressed(req: SipRequest, pool: SocketPool, r: ResolvedTarget, flow?: string): SipDestination {

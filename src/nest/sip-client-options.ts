@@ -61,10 +61,10 @@ export interface SipClientRequest {
   port?: number;
   transport?: SipTransportName;
   /**
-   * Send through this connection of the pool (a received request's `flow`, see SipContext): the
-   * way to reach a WebSocket client, whose Contact (`…@x.invalid;transport=ws`) has no reachable
-   * address. Fails with ConnectionClosedError when it is gone. Give `host`/`port`/`transport` of
-   * that connection too (its peer address), so the request leaves on the right leg.
+   * Send through this connection (a received request's `ctx.getFrom().flow`): the way to reach a
+   * WebSocket client, whose Contact (`…@x.invalid;transport=ws`) has no reachable address. Without
+   * `host`, the connection alone decides (its leg, its peer); the send fails with
+   * ConnectionClosedError when it is gone.
    */
   flow?: string;
 }

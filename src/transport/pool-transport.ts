@@ -1,5 +1,5 @@
 import type { SipMessage } from '../message/index.js';
-import type { Peer } from './types.js';
+import type { From, Peer } from './types.js';
 
 /**
  * What SocketPool needs from the transport of its leg (internal): UdpTransport for datagrams,
@@ -12,6 +12,8 @@ export interface PoolTransport {
   readonly connectionCount: number;
   /** Send `buf` (the bytes of `msg` when it is a message) to `dst`; see SocketPool.sendto. */
   send(msg: SipMessage | undefined, buf: Buffer, dst: Peer | undefined): Promise<void>;
+  /** The peer of the open connection with id `flow` (From.flow); undefined when gone, or for datagrams. */
+  peerOf(flow: string): From | undefined;
   /** Keep the connection carrying transaction `tid` (see SocketPool.hold); false when there is none. */
   hold(tid: string): boolean;
   release(tid: string): void;

@@ -147,6 +147,14 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements PoolCo
     return this.transport.send(msg, buf, dst);
   }
 
+  /**
+   * The peer of this pool's open connection `flow` (a received message's From.flow): how a request
+   * reaches a client that has no reachable address (WebSocket). Undefined when it is gone or unknown.
+   */
+  peerOf(flow: string): From | undefined {
+    return this.transport.peerOf(flow);
+  }
+
   /** Set the handler of every received message (replaces the previous one). */
   attach(handler: MessageHandler): void {
     this.handler = handler;

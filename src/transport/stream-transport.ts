@@ -4,13 +4,14 @@ import { familyOf, isPort, isWildcard, normalizeAddr, peerKey } from './address.
 import { Connection } from './connection.js';
 import { now, type ConnectionOwner, type Dialer, type InboundStage, type PoolConnection } from './pool-connection.js';
 import { ConnectionClosedError, InvalidDestinationError, PoolClosedError, TlsError, TooManyConnectionsError, type SipTransportError } from './errors.js';
-import { expireAfterMs } from './limits.js';
+import { expireAfterMs, type PoolLimits } from './limits.js';
+import type { PoolStats } from './stats.js';
 import { sweepConnections } from './expiry-sweep.js';
 import type { PoolCore } from './pool-core.js';
 import { responseTarget } from './response-target.js';
 import { TidRegistry } from './tid-registry.js';
 import { transactionKey } from './transaction-key.js';
-import type { Family, Peer, StreamProto } from './types.js';
+import type { Family, From, Peer, StreamProto } from './types.js';
 import { SourceConnections } from './source-connections.js';
 import type { TlsInboundOwner } from './tls-inbound.js';
 
@@ -35,6 +36,8 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
   readonly proto: StreamProto;
   readonly registry: TidRegistry<PoolConnection>;
   readonly parseLimits: ParseLimits;
+  readonly limits: PoolLimits;
+  readonly stats: PoolStats;
   /** Every connection, connecting ones included. */
   private readonly conns = new Set<PoolConnection>();
   /** Connection per peer address (addr|port): the one new sends to that peer reuse. */
@@ -66,7 +69,8 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
     this.proto = core.proto as StreamProto;
     this.dialer = kind.dialer;
     this.ownsServer = kind.ownsServer;
-    const l = core.limits;
+    const l = (this.limits = core.limits);
+    this.stats = core.stats;
     this.registry = new TidRegistry(l.MAX_TIDLIST);
     this.parseLimits = { maxHeader: l.MAX_SIP_HEADER, maxBody: l.MAX_SIP_BODY };
     this.sweepEvery = Math.min(2000, Math.max(10, (l.MIN_EXPIRE * 1000) / 8));
@@ -81,12 +85,6 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
     this.inbound = kind.inbound(this, server);
   }
 
-  get limits() {
-    return this.core.limits;
-  }
-  get stats() {
-    return this.core.stats;
-  }
   get connectionCount(): number {
     return this.conns.size;
   }
@@ -97,8 +95,7 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
     const forced = this.core.restriction;
     if (forced !== undefined) dst = forced;
     let conn: PoolConnection | undefined;
-    let tid: string | undefined;
-    if (msg !== undefined) tid = transactionKey(msg);
+    const tid = msg !== undefined ? transactionKey(msg) : undefined;
     const flow = dst?.flow;
     if (msg !== undefined && msg.isResponse()) {
       // The connection the request came in on, if it is still there (RFC 3261 §18.2.2).
@@ -144,6 +141,9 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
   private flowConn(flow: string): PoolConnection | undefined {
     const c = this.flows.get(flow);
     return c !== undefined && c.usable ? c : undefined;
+  }
+  peerOf(flow: string): From | undefined {
+    return this.flowConn(flow)?.from;
   }
 
   /** A connection to `dst` that new messages may use (open or being connected). */

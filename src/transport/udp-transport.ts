@@ -41,6 +41,11 @@ export class UdpTransport implements PoolTransport {
     return 0;
   }
 
+  /** Datagrams: no connections, no flows. */
+  peerOf(): undefined {
+    return undefined;
+  }
+
   /** Datagrams: no connection to keep. */
   hold(): boolean {
     return false;

@@ -159,11 +159,9 @@ describe.each(['ws', 'wss'] as const)('JsSIP over %s', (proto) => {
     const client = new SipClient({ server });
     try {
       const res = await lastValueFrom(
+        // The flow alone: its connection decides the leg and the peer (the Contact's host is made up).
         client.send<SipResponse>('MESSAGE', {
           uri: contact,
-          host: reg.from.addr,
-          port: reg.from.port,
-          transport: proto,
           flow: reg.from.flow,
           headers: { To: `<sip:${user}@example.com>`, 'Content-Type': 'text/plain' },
           body: `from the server over ${proto}`,
@@ -171,6 +169,16 @@ describe.each(['ws', 'wss'] as const)('JsSIP over %s', (proto) => {
       );
       expect(res.status).toBe(200);
       expect(await got).toBe(`from the server over ${proto}`);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('a flow that is gone: the send fails with ConnectionClosedError, nothing is resolved or connected', async () => {
+    const client = new SipClient({ server });
+    try {
+      const err = await lastValueFrom(client.send<SipResponse>('MESSAGE', { uri: `sip:x@df7jal23ls0d.invalid;transport=${proto}`, flow: 'f-gone' })).catch((e: unknown) => e);
+      expect((err as Error).name).toBe('ConnectionClosedError');
     } finally {
       await client.close();
     }
