@@ -7,7 +7,12 @@ export default defineConfig({
   plugins: [swc.vite({ module: { type: 'es6' } })],
   resolve: {
     // Tests and the example import the package by name, as users do; point it at the sources.
-    alias: { 'nestjs-sip': fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
+    alias: [
+      { find: /^nestjs-sip$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
+      { find: /^nestjs-sip\/prometheus$/, replacement: fileURLToPath(new URL('./src/prometheus.ts', import.meta.url)) },
+      { find: /^nestjs-sip\/terminus$/, replacement: fileURLToPath(new URL('./src/terminus.ts', import.meta.url)) },
+      { find: /^nestjs-sip\/testing$/, replacement: fileURLToPath(new URL('./src/testing.ts', import.meta.url)) },
+    ],
   },
   test: {
     include: ['test/**/*.test.ts', 'src/**/*.test.ts'],

@@ -32,7 +32,7 @@
 //   BENCH_REQUESTS=50000        requests per measured run, udp and tcp1
 //   BENCH_CONCURRENCY=200       sipp -l for udp and tcp1
 //   BENCH_OPEN_RATE=8000        the open-loop part's fixed rate (sipp -r, -l 20000); 0 skips that part
-//   BENCH_OPEN_SERVERS=bare,pool,txn,nest,sip  its servers: the layer breakdown of (a) beside (b) and (c)
+//   BENCH_OPEN_SERVERS=bare,pool,txn,nestnm,nest,sip  its servers: the layer breakdown of (a) (nestnm: metrics off) beside (b) and (c)
 //   BENCH_OPEN_SCENARIOS=udp,tcp1              its scenarios
 //   BENCH_TN_CONCURRENCY=1000   sipp -l for tcpn (= connections open at once)
 //   BENCH_TN_PER_CONN=10        OPTIONS per connection in tcpn
@@ -74,7 +74,7 @@ const CFG = {
   // The open-loop part: every server at this many requests/s (sipp -r, no concurrency cap), so CPU
   // per request is compared at one load instead of each server at its own closed-loop maximum.
   openRate: num('BENCH_OPEN_RATE', 8000),
-  openServers: env('BENCH_OPEN_SERVERS', 'bare,pool,txn,nest,sip').split(',').map((s) => s.trim()).filter(Boolean),
+  openServers: env('BENCH_OPEN_SERVERS', 'bare,pool,txn,nestnm,nest,sip').split(',').map((s) => s.trim()).filter(Boolean),
   openScenarios: env('BENCH_OPEN_SCENARIOS', 'udp,tcp1').split(',').map((s) => s.trim()).filter(Boolean),
   tnConcurrency: num('BENCH_TN_CONCURRENCY', 1000),
   tnPerConn: Math.max(1, num('BENCH_TN_PER_CONN', 10)),
@@ -91,6 +91,8 @@ const CFG = {
 
 const SERVERS = {
   nest: { label: '(a) nest SipServer', app: () => 'nest-sip-server.mjs' },
+  // (a) without metrics: what counting requests, responses and latency costs (issue 18).
+  nestnm: { label: '(a0) nest SipServer, metrics off', app: () => 'nest-sip-server.mjs', env: { BENCH_METRICS: '0' } },
   bare: { label: '(b) bare node', app: (proto) => (proto === 'udp' ? 'bare-dgram.mjs' : 'bare-net.mjs') },
   sip: { label: '(c) sip package', app: () => 'sip-package.mjs' },
   // The layer breakdown of (a): what each layer under Nest costs on its own.
@@ -102,7 +104,7 @@ const SCENARIOS = {
   tcp1: { label: 'OPTIONS TCP, 1 connection', proto: 'tcp', sipp: 't1', file: 'options-uac.xml' },
   tcpn: { label: 'OPTIONS TCP, many connections', proto: 'tcp', sipp: 'tn', file: 'options-uac-conn.xml' },
 };
-for (const s of [...CFG.servers, ...CFG.openServers]) if (!SERVERS[s]) throw new Error(`unknown server ${s} (nest, bare, sip, pool, txn)`);
+for (const s of [...CFG.servers, ...CFG.openServers]) if (!SERVERS[s]) throw new Error(`unknown server ${s} (nest, nestnm, bare, sip, pool, txn)`);
 for (const s of [...CFG.scenarios, ...CFG.openScenarios]) if (!SCENARIOS[s]) throw new Error(`unknown scenario ${s} (udp, tcp1, tcpn)`);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -199,7 +201,7 @@ async function freePort() {
 
 function startServer(name, proto, port, profileFile) {
   const app = join(BENCH, 'apps', SERVERS[name].app(proto));
-  const env = { ...process.env, BENCH_PROTO: proto, BENCH_PORT: String(port), BENCH_HOST: '127.0.0.1', BENCH_UDP_RCVBUF: String(CFG.rcvbuf) };
+  const env = { ...process.env, BENCH_PROTO: proto, BENCH_PORT: String(port), BENCH_HOST: '127.0.0.1', BENCH_UDP_RCVBUF: String(CFG.rcvbuf), ...SERVERS[name].env };
   delete env.BENCH_CPU_PROFILE;
   if (profileFile) env.BENCH_CPU_PROFILE = profileFile;
   const child = fork(app, [], {

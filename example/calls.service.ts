@@ -3,8 +3,12 @@ import { B2bua, SipClient, type B2buaAnswer, type SipContext, type SipDialog, ty
 import { RegistrarService } from './registrar.service.js';
 
 export interface CallsConfig {
-  /** 'bridge': calls to registered users are connected by a B2BUA; 'redirect': answered 302 with their contacts. */
-  mode: 'bridge' | 'redirect';
+  /**
+   * 'proxy': calls to registered users are proxied to all their phones (record-routed: the phones
+   * talk to each other, in-dialog requests pass through here); 'bridge': connected by a B2BUA;
+   * 'redirect': answered 302 with their contacts.
+   */
+  mode: 'proxy' | 'bridge' | 'redirect';
   /** A call nobody answers within this many seconds gets 480. */
   ringSeconds: number;
 }
@@ -33,7 +37,24 @@ export class CallsService implements OnModuleDestroy {
     private readonly registrar: RegistrarService,
   ) {}
 
-  /** A new call to a user: every phone the user registered rings at once, the first to answer takes it (404 unknown, 480 not registered). */
+  /**
+   * A new call to a user, proxied: every phone the user registered rings at once, the first to
+   * answer takes it, the others are cancelled; 404 unknown, 480 not registered or no answer in time.
+   * The service stays in the call's path (Record-Route) but the SDP and the call are the phones'.
+   */
+  async route(ctx: SipContext): Promise<void> {
+    const req = ctx.getRequest();
+    const { aor, bindings } = await this.registrar.lookup(req);
+    const targets = bindings.slice(-MAX_FORKS).map((b) => b.uri);
+    this.logger.log(`${req.from.uri} -> ${aor} at ${targets.join(', ')} (proxied)`);
+    await ctx.proxy(targets, {
+      branchTimeout: this.config.ringSeconds * 1000,
+      // Rung out everywhere (our timeout, or Timer C): the caller hears "no answer", not a timeout.
+      onFailure: (best) => (best.status === 408 ? 480 : undefined),
+    });
+  }
+
+  /** A new call to a user, bridged: every phone the user registered rings at once, the first to answer takes it (404 unknown, 480 not registered). */
   async connect(ctx: SipContext): Promise<B2buaAnswer> {
     const req = ctx.getRequest();
     const { aor, bindings } = await this.registrar.lookup(req);

@@ -34,10 +34,19 @@ export interface AuthConfig {
  *   SIP_USERS (alice:secret,bob:hunter2) / SIP_USERS_FILE (user:password or user:ha1 lines): digest
  *   authentication for these users (open to anyone without them), SIP_REALM (SIP_HOST),
  *   SIP_AUTH_ALGORITHMS (MD5; 'SHA-256,MD5' for clients that read every challenge), SIP_AUTH_SECRET,
- *   SIP_CALLS (bridge: calls to registered users are connected; redirect: 302 to their contacts),
- *   SIP_RING_SECONDS (30: unanswered calls get 480).
+ *   SIP_CALLS (proxy: calls to registered users are proxied, record-routed, to all their phones;
+ *   bridge: connected by a B2BUA, each phone talks only to this service; redirect: 302 to their contacts),
+ *   SIP_RING_SECONDS (30: unanswered calls get 480),
+ *   HTTP_PORT (8080 on SIP_HOST: /metrics and /health; 'off' disables the HTTP side),
+ *   LOG_FORMAT (text; json: one JSON object per line).
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): { legs: SipLeg[]; registrar: RegistrarConfig; echo: EchoConfig; calls: CallsConfig; auth?: AuthConfig } {
+/** The example's HTTP side (metrics, health), when on. */
+export interface HttpConfig {
+  host: string;
+  port: number;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): { legs: SipLeg[]; registrar: RegistrarConfig; echo: EchoConfig; calls: CallsConfig; auth?: AuthConfig; http?: HttpConfig } {
   const host = env.SIP_HOST || '127.0.0.1';
   const legs: SipLeg[] = [];
   const port = (v: string | undefined, def: number | undefined): number | undefined => {
@@ -73,11 +82,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): { legs: SipLeg
   const users = loadUsers(env);
   const algorithms = parseAlgorithms(env.SIP_AUTH_ALGORITHMS); // checked even while unused
   const auth: AuthConfig | undefined = users === undefined ? undefined : { realm: env.SIP_REALM || host, users, algorithms, secret: env.SIP_AUTH_SECRET || undefined };
-  const mode = env.SIP_CALLS || 'bridge';
-  if (mode !== 'bridge' && mode !== 'redirect') throw new Error(`SIP_CALLS must be bridge or redirect, got ${JSON.stringify(mode)}`);
+  const mode = env.SIP_CALLS || 'proxy';
+  if (mode !== 'proxy' && mode !== 'bridge' && mode !== 'redirect') throw new Error(`SIP_CALLS must be proxy, bridge or redirect, got ${JSON.stringify(mode)}`);
   const ringSeconds = num(env.SIP_RING_SECONDS, 30, 'SIP_RING_SECONDS');
+  const httpPort = port(env.HTTP_PORT, 8080);
   return {
     legs,
+    http: httpPort === undefined ? undefined : { host, port: httpPort },
     auth,
     calls: { mode, ringSeconds },
     echo: { host, seconds: echoSeconds, ports: MediaPorts.parse(env.SIP_MEDIA_PORTS || '20000-20099') },

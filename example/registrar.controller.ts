@@ -1,20 +1,18 @@
-import { Controller, Inject, Logger, UseInterceptors } from '@nestjs/common';
+import { Controller, Inject, Logger } from '@nestjs/common';
 import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
 import { SipPublic, type SipContext, type SipRequest, type SipResponseDescription } from 'nestjs-sip';
 import { CALLS_CONFIG, CallsService, type CallsConfig } from './calls.service.js';
 import { EchoService } from './echo/echo.service.js';
 import { RegistrarService } from './registrar.service.js';
-import { TransactionLogInterceptor } from './transaction-log.interceptor.js';
 
 export const ALLOW = 'REGISTER, INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, UPDATE';
 
 /**
- * A registrar that connects calls: REGISTER stores bindings, an INVITE to a user is bridged to its
- * newest binding (or redirected to them, SIP_CALLS=redirect); and the
- * echo test call, `INVITE sip:echo@host` (see echo/).
+ * A registrar that connects calls: REGISTER stores bindings, an INVITE to a user is proxied to its
+ * newest bindings (or bridged, SIP_CALLS=bridge, or redirected to them, SIP_CALLS=redirect); and
+ * the echo test call, `INVITE sip:echo@host` (see echo/).
  */
 @Controller()
-@UseInterceptors(TransactionLogInterceptor)
 export class RegistrarController {
   private readonly logger = new Logger('MESSAGE');
 
@@ -31,11 +29,18 @@ export class RegistrarController {
   }
 
   @MessagePattern('INVITE')
-  invite(@Payload() req: SipRequest, @Ctx() ctx: SipContext): Promise<SipResponseDescription> | SipResponseDescription {
+  invite(@Payload() req: SipRequest, @Ctx() ctx: SipContext): Promise<SipResponseDescription | void> | SipResponseDescription {
     const dialog = ctx.dialog;
     if (dialog !== undefined) return this.calls.isBridged(dialog) ? this.calls.reinvite(ctx) : this.echo.reinvite(req, dialog);
     if (req.requestUri.user === 'echo') return this.echo.answer(req, ctx);
-    return this.callsConfig.mode === 'bridge' ? this.calls.connect(ctx) : this.registrar.locate(req);
+    switch (this.callsConfig.mode) {
+      case 'proxy':
+        return this.calls.route(ctx);
+      case 'bridge':
+        return this.calls.connect(ctx);
+      default:
+        return this.registrar.locate(req);
+    }
   }
 
   // DTMF (INFO) and session updates (UPDATE) inside a connected call go to the other phone.

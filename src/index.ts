@@ -58,4 +58,5 @@ export {
 } from './dialog/index.js';
 export * from './auth/index.js';
 export * from './proxy/index.js';
+export * from './observe/index.js';
 export * from './nest/index.js';

@@ -33,6 +33,8 @@ const server = new SipServer({
   // Overload control stays on (its cost is part of the figure) but not the per-source rate: sipp is
   // the one client here (from 127.0.0.x addresses in tcpn), as a front proxy would be.
   overload: { perSource: false },
+  // Metrics are on by default (their cost is part of (a)); BENCH_METRICS=0 measures without them.
+  metrics: process.env.BENCH_METRICS !== '0',
   ...(t1 !== undefined ? { timers: { T1: t1 } } : {}),
   // Default pool limits (MAX_CONNECTIONS 4096 is room for sipp -t tn -l 1000); BENCH_MAX_CONNECTIONS overrides.
   ...(process.env.BENCH_MAX_CONNECTIONS ? { limits: { MAX_CONNECTIONS: Number(process.env.BENCH_MAX_CONNECTIONS) } } : {}),

@@ -28,8 +28,12 @@ export interface DigestAuthOptions {
   nonceLifetime?: number;
   /** Algorithms offered, strongest first. Default SHA-256, MD5. */
   algorithms?: readonly DigestAlgorithm[];
-  /** Challenge as a proxy: `407` with Proxy-Authenticate, credentials in Proxy-Authorization. Default false (`401`, WWW-Authenticate). */
-  proxy?: boolean;
+  /**
+   * Challenge as a proxy: `407` with Proxy-Authenticate, credentials in Proxy-Authorization.
+   * Default false (`401`, WWW-Authenticate). `'auto'`: as a registrar for REGISTER (401), as a
+   * proxy for everything else (407), what a service that registers and routes calls does.
+   */
+  proxy?: boolean | 'auto';
   /** The user the credential proves must be this URI's user. Default: To for REGISTER, From for other requests. */
   matchUser?: MatchUser | 'auto';
   /** Brute-force throttling; `false` turns it off (not recommended). */
@@ -75,7 +79,7 @@ export interface DigestAuthStats {
  */
 export class DigestAuthenticator {
   readonly realm: string;
-  readonly proxy: boolean;
+  readonly proxy: boolean | 'auto';
   readonly throttle: AuthThrottle | undefined;
   readonly stats: DigestAuthStats = { challenged: 0, authenticated: 0, refused: {} };
   private readonly minter: NonceMinter;
@@ -88,7 +92,7 @@ export class DigestAuthenticator {
     if (typeof opts.realm !== 'string' || opts.realm === '' || /["\\\r\n]/.test(opts.realm)) throw new RangeError('DigestAuthenticator needs a realm without quotes, backslashes or line breaks');
     if (typeof opts.credentials !== 'function') throw new TypeError('DigestAuthenticator needs a credentials lookup function');
     this.realm = opts.realm;
-    this.proxy = opts.proxy === true;
+    this.proxy = opts.proxy === 'auto' ? 'auto' : opts.proxy === true;
     this.lookup = opts.credentials;
     this.algorithms = opts.algorithms ?? OFFERED;
     if (this.algorithms.length === 0) throw new RangeError('DigestAuthenticator needs at least one algorithm');
@@ -98,19 +102,25 @@ export class DigestAuthenticator {
     this.throttle = opts.throttle === false ? undefined : new AuthThrottle(opts.throttle, warn, now);
   }
 
-  /** The name of the header a challenge goes in. */
-  get challengeHeader(): 'Proxy-Authenticate' | 'WWW-Authenticate' {
-    return this.proxy ? 'Proxy-Authenticate' : 'WWW-Authenticate';
+  /** Whether `req` is challenged as a proxy (407) or as a registrar/UAS (401). */
+  asProxy(req: SipRequest | undefined): boolean {
+    const p = this.proxy;
+    return p === 'auto' ? req !== undefined && req.method !== 'REGISTER' : p;
   }
 
-  /** A fresh challenge (`401` or `407`), `stale=true` when the client's nonce only expired. */
-  challenge(stale = false): AuthRefusal {
+  /** The name of the header a challenge for `req` goes in. */
+  challengeHeader(req?: SipRequest): 'Proxy-Authenticate' | 'WWW-Authenticate' {
+    return this.asProxy(req) ? 'Proxy-Authenticate' : 'WWW-Authenticate';
+  }
+
+  /** A fresh challenge (`401` or `407`) for `req`, `stale=true` when the client's nonce only expired. */
+  challenge(stale = false, req?: SipRequest): AuthRefusal {
     this.stats.challenged++;
-    const status = this.proxy ? 407 : 401;
+    const proxy = this.asProxy(req);
     return {
-      status,
-      reason: this.proxy ? 'Proxy Authentication Required' : 'Unauthorized',
-      headers: { [this.challengeHeader]: challenges(this.minter, this.realm, this.algorithms, stale) },
+      status: proxy ? 407 : 401,
+      reason: proxy ? 'Proxy Authentication Required' : 'Unauthorized',
+      headers: { [proxy ? 'Proxy-Authenticate' : 'WWW-Authenticate']: challenges(this.minter, this.realm, this.algorithms, stale) },
     };
   }
 
@@ -120,7 +130,7 @@ export class DigestAuthenticator {
     const throttle = this.throttle;
     const username = found === undefined || found === 'malformed' ? undefined : found.params.get('username');
     if (throttle !== undefined && throttle.check(addr, username) !== 'ok') return this.blocked();
-    if (found === undefined) return { ok: false, refusal: this.challenge() };
+    if (found === undefined) return { ok: false, refusal: this.challenge(false, req) };
     if (found === 'malformed') return this.refuse('malformed', 400, 'Malformed Credentials');
     const f = inspectDigest(found, { method: req.method, requestUri: req.uri, realm: this.realm, offered: this.algorithms }, this.minter);
     if ('ok' in f) {
@@ -131,11 +141,11 @@ export class DigestAuthenticator {
           return this.refuse(f.reason, 403, 'Credentials For Another URI');
         case 'stale':
           this.count('stale');
-          return { ok: false, refusal: this.challenge(true) };
+          return { ok: false, refusal: this.challenge(true, req) };
         default:
           // Another realm's, an algorithm or qop we did not offer, a nonce not ours: a fresh challenge.
           this.count(f.reason);
-          return { ok: false, refusal: this.challenge() };
+          return { ok: false, refusal: this.challenge(false, req) };
       }
     }
     let secret: StoredSecret | undefined;
@@ -152,10 +162,10 @@ export class DigestAuthenticator {
         this.count(v.reason);
         // Over the limit now: this very attempt is already refused as throttled.
         if (throttle !== undefined && throttle.blockedFor(addr) > 0) return this.blocked();
-        return { ok: false, refusal: this.challenge() };
+        return { ok: false, refusal: this.challenge(false, req) };
       }
       this.count(v.reason);
-      return { ok: false, refusal: this.challenge(v.reason === 'stale') };
+      return { ok: false, refusal: this.challenge(v.reason === 'stale', req) };
     }
     throttle?.succeeded(addr, v.username);
     const must = this.userToMatch(req, opts.matchUser ?? this.matchUser);
@@ -169,7 +179,7 @@ export class DigestAuthenticator {
 
   /** Our realm's Digest credential, undefined when there is none, 'malformed' when ours cannot be read. */
   private credentialOf(req: SipRequest): AuthHeader | 'malformed' | undefined {
-    const values = req.headers.getAll(this.proxy ? 'proxy-authorization' : 'authorization');
+    const values = req.headers.getAll(this.asProxy(req) ? 'proxy-authorization' : 'authorization');
     let bad = false;
     for (let i = 0; i < values.length; i++) {
       let h: AuthHeader;

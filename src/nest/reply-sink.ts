@@ -25,7 +25,8 @@ export class ReplySink {
 
   readonly respond = (packet: WritePacket): Promise<void> | undefined => {
     const txn = this.txn;
-    if (this.final || txn.finalSent || txn.aborted) return undefined;
+    // A proxied request's answers are its branches' (the handler's result is not one).
+    if (this.final || txn.finalSent || txn.aborted || txn.proxied) return undefined;
     const req = txn.request;
     if (packet.err !== undefined && packet.err !== null) {
       this.final = true;
@@ -36,7 +37,7 @@ export class ReplySink {
         txn.discard();
         return undefined;
       }
-      if (e instanceof Error) this.log.logHandlerError(`${req.method} failed: ${e.message}`, e.stack);
+      if (e instanceof Error) this.log.logHandlerError(`${which(req)} failed: ${e.message}`, e.stack);
       const res = isSipErrorPayload(e)
         ? toSipResponse(req, { status: e.status, reason: e.reason, headers: e.headers, body: e.body }, txn.toTag)
         : undefined;
@@ -49,7 +50,7 @@ export class ReplySink {
         res = toSipResponse(req, packet.response as SipReply, txn.toTag);
       } catch (err) {
         this.final = true;
-        this.log.logHandlerError(`${req.method} handler returned an invalid reply: ${(err as Error).message}`);
+        this.log.logHandlerError(`${which(req)}: the handler returned an invalid reply: ${(err as Error).message}`);
         return txn.respond(500);
       }
       if (res.status >= 200 && res.status < 300 && res.body.length > 0 && !acceptable(req, res)) {
@@ -62,7 +63,7 @@ export class ReplySink {
     }
     if (packet.isDisposed) {
       this.final = true;
-      this.log.logHandlerError(`${req.method} handler completed without a final response; answering 500`);
+      this.log.logHandlerError(`${which(req)}: the handler completed without a final response; answering 500`);
       return txn.respond(500);
     }
     return undefined;
@@ -103,4 +104,17 @@ function acceptable(req: SipRequest, res: SipResponse): boolean {
   const type = res.contentType;
   if (type === undefined || !req.headers.has('accept')) return true;
   return acceptsContentType(req.headers.getAll('accept'), type);
+}
+
+/** The request a log line is about: method, Call-ID and CSeq (escaped by the logger's printable()). */
+function which(req: SipRequest): string {
+  let id = '?';
+  let seq = '?';
+  try {
+    id = req.callId;
+    seq = String(req.cseq.seq);
+  } catch {
+    // logged with what it has
+  }
+  return `${req.method} [${id} ${seq}]`;
 }

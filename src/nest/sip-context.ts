@@ -3,10 +3,11 @@ import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { SipAuthIdentity } from '../auth/index.js';
 import type { DialogLayer, SipDialog } from '../dialog/index.js';
 import type { SipRequest } from '../message/index.js';
+import type { ProxyOptions, ProxyRun, SipProxy } from '../proxy/index.js';
 import type { ServerTransaction, SipPeer } from '../transaction/index.js';
 import { toSipResponse, type SipReply } from './sip-reply.js';
 
-export type SipContextArgs = [request: SipRequest, from: SipPeer, transaction: ServerTransaction, dialogs?: DialogLayer, dialog?: SipDialog];
+export type SipContextArgs = [request: SipRequest, from: SipPeer, transaction: ServerTransaction, dialogs?: DialogLayer, dialog?: SipDialog, proxy?: SipProxy];
 
 /**
  * What `@Ctx()` gives a SIP handler: the request, who sent it (address, port, transport, socket and
@@ -97,6 +98,20 @@ export class SipContext extends BaseRpcContext<SipContextArgs> {
     const res = toSipResponse(this.args[0], reply, this.args[2].toTag);
     if (res.status >= 200) return Promise.reject(new RangeError(`sendProvisional needs a 1xx status, got ${res.status}`));
     return this.args[2].respond(res);
+  }
+
+  /**
+   * Proxy the request (RFC 3261 §16) to one or more Request-URIs, statefully: Max-Forwards (483),
+   * loop detection (482), our Via, Record-Route (default for dialog-creating requests; doubled
+   * when the request changes transport), Route processing, parallel or sequential forking,
+   * provisional and 2xx answers relayed at once, the best other answer when all branches are done,
+   * CANCEL passed on. The handler's own return value no longer answers the request: return (or
+   * await) the run, which resolves with the outcome; `run.responses` shows every branch's answers.
+   */
+  proxy(targets: string | readonly string[], opts?: ProxyOptions): ProxyRun {
+    const proxy = this.args[5];
+    if (proxy === undefined) throw new Error('ctx.proxy() needs a SipServer context (this one has no proxy)');
+    return proxy.forward(this.args[2], typeof targets === 'string' ? [targets] : targets, opts);
   }
 
   /**

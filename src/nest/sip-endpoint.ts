@@ -13,8 +13,10 @@ import {
   type TimerOptions,
   type TransactionLayerHooks,
   type TransactionTransport,
+  type TransactionMetrics,
 } from '../transaction/index.js';
 import { LagMeter } from './lag-meter.js';
+import { callIdOfWire, type HepMirror } from '../observe/index.js';
 import { QueueProbe } from './queue-probe.js';
 import { SocketPool, type From, type LocalAddress, type PoolLimitsInit, type PoolTlsOptions, type PoolWsOptions, type TransportName } from '../transport/index.js';
 
@@ -60,6 +62,10 @@ export interface SipEndpointOptions {
   dialogs?: DialogLayerOptions;
   /** Overload control of new server transactions (a server's; clients run without). */
   admission?: AdmissionOptions;
+  /** Told of requests, responses and client outcomes (a server's metrics). */
+  metrics?: TransactionMetrics;
+  /** Every message received and sent is mirrored here (HEP v3), when set. */
+  hep?: HepMirror;
 }
 
 /**
@@ -101,8 +107,11 @@ export class SipEndpoint implements TransactionTransport {
       timers: opts.timers,
       serverHeader: opts.serverHeader,
       admission: opts.admission,
+      metrics: opts.metrics,
       ...hooks,
-      onResponse: (txn, res) => dialogs.responding(txn, res),
+      onResponse: (txn, res) => {
+        if (!txn.proxied) dialogs.responding(txn, res);
+      },
       onStray: (res, from) => {
         hooks.onStray?.(res, from);
         for (const l of this.strayListeners) l(res, from);
@@ -213,8 +222,10 @@ export class SipEndpoint implements TransactionTransport {
   private receiverFor(pool: SocketPool): (msg: SipMessage, from: From) => void {
     const layer = this.layer;
     const map = this.poolOfSocket;
+    const hep = this.opts.hep;
     return (msg, from) => {
       if (from.proto !== 'udp' && !map.has(from.socket)) map.set(from.socket, pool);
+      if (hep !== undefined) this.mirror(hep, pool, msg, from, true);
       layer.receive(msg, from as SipPeer);
     };
   }
@@ -242,7 +253,37 @@ export class SipEndpoint implements TransactionTransport {
     if (pool === undefined) {
       return Promise.reject(new Error(`no ${dst.proto.toUpperCase()} leg for IPv${dst.family ?? (isIP(dst.addr) || '?')} destination ${dst.addr}:${dst.port}`));
     }
+    const hep = this.opts.hep;
+    if (hep !== undefined) this.mirror(hep, pool, msg, dst, false);
     return pool.sendto(msg, dst);
+  }
+
+  /** A copy of a message to the HEP collector: what went on the wire, between which ends. */
+  private mirror(hep: HepMirror, pool: SocketPool, msg: SipMessage | Buffer, peer: SipDestination, received: boolean): void {
+    try {
+      const local = this.legAddress(pool, peer.socket, peer.addr);
+      let payload: Buffer;
+      let correlationId: string | undefined;
+      if (Buffer.isBuffer(msg)) {
+        payload = msg;
+        correlationId = callIdOfWire(msg);
+      } else {
+        const m = msg as SipMessage;
+        payload = m.toBuffer();
+        try {
+          correlationId = m.callId;
+        } catch {
+          correlationId = undefined;
+        }
+      }
+      hep.capture(
+        received
+          ? { srcAddr: peer.addr, srcPort: peer.port, dstAddr: local.host, dstPort: local.port, proto: pool.proto, payload, correlationId }
+          : { srcAddr: local.host, srcPort: local.port, dstAddr: peer.addr, dstPort: peer.port, proto: pool.proto, payload, correlationId },
+      );
+    } catch (err) {
+      this.layer.onError?.(err);
+    }
   }
 
   reliable(proto: SipDestination['proto']): boolean {
@@ -271,6 +312,26 @@ export class SipEndpoint implements TransactionTransport {
     return localContact({ proto: pool.proto, host, port: adv?.port ?? pool.local.port }, user, secure);
   }
 
+  /** Where peers reach `pool` (its advertised address, else bound or interface one), as a Via sent-by or Record-Route. */
+  legAddress(pool: SocketPool, socket: unknown, peerAddr: string): { proto: SocketPool['proto']; host: string; port: number } {
+    const adv = this.advertised.get(pool);
+    return { proto: pool.proto, host: adv?.host ?? localHostOf(pool, socket, peerAddr), port: adv?.port ?? pool.local.port };
+  }
+
+  /** Whether `host:port` is one of this endpoint's legs (its bound, advertised or, for a wildcard bind, an interface address). */
+  isLocalAddress(host: string, port: number): boolean {
+    const h = host.startsWith('[') ? host.slice(1, -1) : host;
+    for (const pool of this.pools) {
+      const adv = this.advertised.get(pool);
+      if (adv !== undefined && adv.host === h && (adv.port ?? pool.local.port) === port) return true;
+      if (pool.local.port !== port) continue;
+      const bound = pool.local.addr;
+      if (bound === h) return true;
+      if ((bound === '0.0.0.0' || bound === '::') && isInterfaceAddress(h)) return true;
+    }
+    return false;
+  }
+
   /** Let running transactions end within `drainMs`, then release every socket and timer. */
   async close(drainMs: number): Promise<void> {
     if (!this.layer.closed) {
@@ -278,6 +339,7 @@ export class SipEndpoint implements TransactionTransport {
       this.layer.close();
     }
     this.lag?.stop();
+    this.opts.hep?.close();
     for (const p of this.probes) p.stop();
     this.dialogs.closeAll();
     await Promise.all(this.pools.map((p) => p.close()));
@@ -302,4 +364,13 @@ export function localHostOf(pool: SocketPool, socket: unknown, peerAddr: string)
     for (const i of list ?? []) if (!i.internal && (i.family === 'IPv6' ? 6 : 4) === family && !i.address.startsWith('fe80')) return i.address;
   }
   return family === 6 ? '::1' : '127.0.0.1';
+}
+
+/** An address of one of this host's interfaces (loopback included). */
+function isInterfaceAddress(addr: string): boolean {
+  if (addr === 'localhost') return true;
+  for (const list of Object.values(networkInterfaces())) {
+    for (const i of list ?? []) if (i.address === addr) return true;
+  }
+  return false;
 }

@@ -2,61 +2,26 @@ import { Logger } from '@nestjs/common';
 import { CustomTransportStrategy, Server, type MessageHandler } from '@nestjs/microservices';
 import { EventEmitter } from 'node:events';
 import { isObservable, Observable, throwError } from 'rxjs';
-import { DialogLayer, SipDialog, type DialogLayerOptions, type DialogSender } from '../dialog/index.js';
-import { printable, SipParseError, type SipRequest, type SipResponse } from '../message/index.js';
-import type { AdmissionOptions, InviteServerTransaction, ServerTransaction, SipPeer, TimerOptions } from '../transaction/index.js';
-import type { LocalAddress, PoolLimitsInit, SocketPool } from '../transport/index.js';
+import { DialogLayer, SipDialog, type DialogSender } from '../dialog/index.js';
+import { printable, type SipRequest, type SipResponse } from '../message/index.js';
+import type { InviteServerTransaction, ServerTransaction, SipPeer } from '../transaction/index.js';
+import type { LocalAddress, SocketPool } from '../transport/index.js';
 import { SipClient } from './sip-client.js';
 import { SipContext } from './sip-context.js';
 import { SipEndpoint, type SipLeg } from './sip-endpoint.js';
+import type { SipServerEvents, SipServerOptions, SipServerStatus } from './sip-server-options.js';
+import { SipProxy } from '../proxy/index.js';
+import { EndpointProxyHost } from './proxy-host.js';
+import { ServerMetrics } from './server-metrics.js';
+import { combineObservers, HepMirror, SipTracing } from '../observe/index.js';
+import { transactionLogFor } from './transaction-log-sink.js';
+import { loadOtel } from './load-otel.js';
+import { allowHeader, precheck } from './request-checks.js';
+import { ServerHealth, type SipHealthOptions, type SipHealthReport } from './server-health.js';
 import { errorKind, RateLimitedLog } from './rate-limited-log.js';
 import { ReplySink, untilAborted } from './reply-sink.js';
 
-export interface SipServerOptions {
-  /** Where to listen. Default: UDP and TCP on 127.0.0.1:5060. */
-  listen?: SipLeg[];
-  /** Socket pool limits (MAX_SIP_HEADER, MAX_EXPIRE, MAX_CONNECTIONS...), per leg. */
-  limits?: PoolLimitsInit;
-  /** RFC 3261 timers (T1, T2, T4) and the server's own timeouts (trying100, serverInviteTimeout...). */
-  timers?: TimerOptions;
-  /** Option tags this server supports: a request that Requires anything else gets 420 (RFC 3261 §8.2.2.3). */
-  supported?: string[];
-  /** Request-URI schemes accepted; others get 416 (RFC 3261 §8.2.2.1). Default sip, sips, tel. */
-  schemes?: string[];
-  /** How long close() lets running transactions finish, ms. Default 5000. */
-  closeTimeout?: number;
-  /**
-   * Added to every response as the Server header (e.g. 'my-app/1.0'), the transaction layer's own
-   * (100 Trying, 487, 408...) included; none by default. (Not on the 400/505/513 the socket pool
-   * answers to what the codec cannot parse.)
-   */
-  serverHeader?: string;
-  /**
-   * Dialogs (RFC 3261 §12): `maxDialogs` (default 100,000; dialog-creating requests over it get
-   * 503 with Retry-After) and `store` (default in memory).
-   */
-  dialogs?: DialogLayerOptions;
-  /**
-   * Overload control (on by default): new requests get 503 with Retry-After (or are dropped) when
-   * the event loop lags past `maxLag` (200 ms), when `maxTransactions` (50,000) live, or (opt-in)
-   * when the loop is busier than `maxLoad`; a source over `perSource.limit` requests per second
-   * (1,000) is blocked for a while; exempt a front proxy with `perSource.exempt`. `false`: all off.
-   */
-  overload?: AdmissionOptions | false;
-}
-
-/** The server's states, as `status` emits them. */
-export type SipServerStatus = 'listening' | 'error' | 'closing' | 'closed';
-
-export interface SipServerEvents {
-  /** A socket, TLS or transaction error nobody else could be told about. */
-  error: (err: unknown) => void;
-  /** A dialog was created by a response of this server (1xx with a To tag or 2xx to INVITE; 2xx to SUBSCRIBE/REFER), or by a SipClient sending from it. */
-  dialog: (dialog: SipDialog, request: SipRequest) => void;
-  /** A 2xx to an INVITE was never acknowledged within 64*T1. */
-  unacked: (request: SipRequest, response: SipResponse) => void;
-  [event: string]: Function;
-}
+export type { SipServerOptions, SipServerStatus, SipServerEvents } from './sip-server-options.js';
 
 const DEFAULT_LEGS: SipLeg[] = [
   { transport: 'udp', host: '127.0.0.1', port: 5060 },
@@ -74,6 +39,13 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
   /** Per-message warnings and errors, escaped (wire values) and rate-limited with a summary (floods). */
   private readonly log = new RateLimitedLog((kind, line, stack) => (kind === 'unacked' ? this.logger.warn(line) : this.logger.error(line, stack)));
   private endpoint: SipEndpoint | undefined;
+  /** Counters and their Prometheus text (undefined with `metrics: false`). */
+  readonly metrics: ServerMetrics | undefined;
+  private readonly healthState = new ServerHealth(() => this.endpoint);
+  /** Spans per transaction, when `tracing` is on (made at listen()). */
+  private tracing: SipTracing | undefined;
+  /** The stateful proxy (ctx.proxy(), in-dialog routing); made at listen(). */
+  private proxy: SipProxy | undefined;
   private readonly events = new EventEmitter();
   private readonly supported: Set<string>;
   private readonly schemes: Set<string>;
@@ -92,6 +64,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
     this.defaultStartHook = (this as unknown as { onProcessingStartHook?: unknown }).onProcessingStartHook;
     this.supported = new Set((options.supported ?? []).map((s) => s.toLowerCase()));
     this.schemes = new Set((options.schemes ?? ['sip', 'sips', 'tel']).map((s) => s.toLowerCase()));
+    this.metrics = options.metrics === false ? undefined : new ServerMetrics();
     // Node's EventEmitter throws on an 'error' without listener; our errors are also logged.
     this.events.on('error', () => {});
   }
@@ -113,7 +86,10 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
   private async start(): Promise<void> {
     if (this.endpoint !== undefined || this.starting !== undefined) throw new Error('SipServer is already listening');
     this.closing = undefined;
-    this.allow = this.computeAllow();
+    this.allow = allowHeader(this.messageHandlers);
+    const t = this.options.tracing;
+    this.tracing = t === undefined || t === false ? undefined : new SipTracing(await loadOtel(), t === true ? {} : t);
+    const observer = combineObservers([this.metrics?.counters, this.tracing, transactionLogFor(this.options.transactionLog)]);
     const endpoint = new SipEndpoint(
       {
         limits: this.options.limits,
@@ -121,6 +97,8 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
         serverHeader: this.options.serverHeader,
         dialogs: this.options.dialogs,
         admission: this.options.overload === false ? undefined : (this.options.overload ?? {}),
+        metrics: observer,
+        hep: this.options.hep === undefined ? undefined : new HepMirror(this.options.hep),
       },
       {
         onRequest: (txn) => this.onRequest(txn),
@@ -142,10 +120,20 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
       throw new Error('SipServer was closed before it finished listening');
     }
     this.endpoint = endpoint;
+    this.metrics?._attach(endpoint);
+    this.proxy = new SipProxy(new EndpointProxyHost(endpoint, this.options.proxy), { maxForks: this.options.proxy?.maxForks });
     endpoint.dialogs.sender = this.lazySender(endpoint);
     endpoint.dialogs.onCreated = (d, req) => this.events.emit('dialog', d, req);
     for (const a of endpoint.addresses) this.logger.log(`SIP listening on ${a.proto.toUpperCase()} ${a.family === 6 ? `[${a.addr}]` : a.addr}:${a.port}`);
     this._status$.next('listening');
+  }
+
+  /**
+   * Health for a probe: every leg bound, the event loop not stuck (`maxLoopDelayMs`), and the
+   * application's `checks` (e.g. its location store) passing. Never rejects.
+   */
+  health(opts?: SipHealthOptions): Promise<SipHealthReport> {
+    return this.healthState.report(opts);
   }
 
   /** The bound addresses, one per leg (read the real port here when you listened on port 0). */
@@ -182,6 +170,8 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
       await client?.close();
       this.endpoint = undefined;
       this.log.flushAll();
+      this.metrics?._detach();
+      this.healthState.stop();
       this.logger.log('SIP server closed');
       this._status$.next('closed');
     });
@@ -237,12 +227,18 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
   // --- dispatch -------------------------------------------------------------------------------
 
   private onRequest(txn: ServerTransaction): void {
+    // With tracing, the handler runs in its transaction's span: what it sends becomes a child span.
+    if (this.tracing !== undefined) this.tracing.within(txn, () => this.handle(txn));
+    else this.handle(txn);
+  }
+
+  private handle(txn: ServerTransaction): void {
     const req = txn.request;
     if (this.closing !== undefined) {
       void txn.respond(txn.createResponse(503, undefined, { headers: { 'Retry-After': 5 } }));
       return;
     }
-    const early = this.precheck(req, txn);
+    const early = precheck(req, txn, this.schemes, this.supported);
     if (early !== undefined) {
       void txn.respond(early);
       return;
@@ -250,6 +246,8 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
     const dialogs = this.endpoint!.dialogs;
     let dialog: SipDialog | undefined;
     if (DialogLayer.inDialog(req)) {
+      // Routed through us (we record-routed the dialog) and not for us: on to the next hop.
+      if (this.proxy!.routeRequest(txn)) return;
       const matched = dialogs.receive(req);
       if (matched !== undefined && !(matched instanceof SipDialog)) {
         void txn.respond(txn.createResponse(matched.status, matched.reason, matched.headers === undefined ? undefined : { headers: matched.headers }));
@@ -273,7 +271,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
       }
       return;
     }
-    const ctx = new SipContext([req, txn.from, txn, dialogs, dialog]);
+    const ctx = new SipContext([req, txn.from, txn, dialogs, dialog, this.proxy]);
     const reply = new ReplySink(this, txn);
     if (this.plainHooks()) void this.dispatch(handler, req, ctx, reply);
     else this.handleRequest(ctx, () => this.produce(handler, req, ctx), reply.respond);
@@ -321,24 +319,13 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
     }
   }
 
-  /** 416 unknown scheme, 400 unreadable Request-URI, 420 unsupported Require (RFC 3261 §8.2.2). */
-  private precheck(req: SipRequest, txn: ServerTransaction): SipResponse | undefined {
-    let scheme: string;
-    try {
-      scheme = req.requestUri.scheme;
-    } catch (err) {
-      return txn.createResponse(400, err instanceof SipParseError ? err.reason : 'Bad Request-URI');
-    }
-    if (!this.schemes.has(scheme)) return txn.createResponse(416);
-    if (req.method !== 'CANCEL' && req.headers.has('require')) {
-      const unsupported = req.headers.getAll('require').filter((tag) => !this.supported.has(tag.toLowerCase()));
-      if (unsupported.length > 0) return txn.createResponse(420, undefined, { headers: { Unsupported: unsupported.join(', ') } });
-    }
-    return undefined;
-  }
-
   private onAck(ack: SipRequest, from: SipPeer, txn: InviteServerTransaction | undefined): void {
-    if (txn === undefined) return; // an ACK for nothing we know (its transaction ended): RFC 3261 §17.2.3 drops it
+    if (txn === undefined) {
+      // The ACK of a 2xx we relayed, routed through us (§16.11); else an ACK for nothing we know
+      // (its transaction ended): RFC 3261 §17.2.3 drops it.
+      this.proxy?.routeAck(ack, from);
+      return;
+    }
     const dialogs = this.endpoint?.dialogs;
     const dialog = dialogs?.ack(ack);
     const handler = this.messageHandlers.get('ACK');
@@ -361,22 +348,6 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
     this.log.log(errorKind(err), printable(err instanceof Error ? err.message : String(err), 500), err instanceof Error && err.stack !== undefined ? printable(err.stack, 4000, true) : undefined);
     this.events.emit('error', err);
   }
-
-  /** Methods with a handler, plus what the transaction layer answers itself (RFC 3261 §20.5). */
-  private computeAllow(): string {
-    const methods = new Set<string>(['OPTIONS']);
-    for (const [pattern, handler] of this.messageHandlers) {
-      if (!handler.isEventHandler && /^[A-Z][A-Z0-9-]*$/.test(pattern)) methods.add(pattern);
-    }
-    if (methods.has('INVITE')) {
-      // The server answers these itself in a call: ACK and CANCEL by the transactions, BYE by its dialog.
-      methods.add('ACK');
-      methods.add('CANCEL');
-      methods.add('BYE');
-    }
-    return [...methods].join(', ');
-  }
-
 
   /** @internal */
   logHandlerError(message: string, stack?: string): void {

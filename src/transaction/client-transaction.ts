@@ -57,6 +57,8 @@ export abstract class ClientTransaction implements TimerTarget {
   finalResponse: SipResponse | undefined = undefined;
   /** Why the transaction failed, if it did. */
   error: unknown = undefined;
+  /** A tracer's span for it, while tracing. */
+  traceSpan: unknown = undefined;
 
   protected readonly t: TimerValues;
   protected retxTimer: TimerEntry | undefined = undefined;
@@ -179,6 +181,7 @@ export abstract class ClientTransaction implements TimerTarget {
   protected deliverFinal(res: SipResponse): void {
     this.finalResponse = res;
     this.core.settled();
+    this.core.metrics?.clientFinal(this, res);
     const resolve = this.resolveFn;
     this.resolveFn = this.rejectFn = undefined;
     resolve?.(res);
@@ -200,6 +203,7 @@ export abstract class ClientTransaction implements TimerTarget {
     this.terminate();
     if (hadFinal) return;
     this.core.settled();
+    this.core.metrics?.clientFinal(this, undefined);
     const reject = this.rejectFn;
     this.resolveFn = this.rejectFn = undefined;
     reject?.(err);

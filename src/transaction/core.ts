@@ -1,3 +1,4 @@
+import type { TransactionMetrics } from './metrics-hooks.js';
 import type { TransactionTransport } from './types.js';
 import type { TimerQueue } from './timer-queue.js';
 import type { TimerValues } from './timers.js';
@@ -61,6 +62,8 @@ export interface TransactionCore {
   readonly transport: TransactionTransport;
   readonly queue: TimerQueue;
   readonly stats: TransactionStats;
+  /** The metrics collector, when one is attached. */
+  readonly metrics: TransactionMetrics | undefined;
   timersFor(reliable: boolean): TimerValues;
   reportError(err: unknown, txn?: unknown): void;
   /** A transaction got its final response (or failed): it no longer counts as pending. */

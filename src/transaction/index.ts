@@ -1,5 +1,6 @@
 export { TransactionLayer, type TransactionLayerOptions, type TransactionLayerHooks, type AnyTransaction } from './transaction-layer.js';
-export { ServerTransaction, InviteServerTransaction, NonInviteServerTransaction, type ServerTransactionEvents, type TransactionResponseOptions } from './server-transaction.js';
+export { ServerTransaction, NonInviteServerTransaction, type ServerTransactionEvents, type TransactionResponseOptions } from './server-transaction.js';
+export { InviteServerTransaction } from './invite-server-transaction.js';
 export { ClientTransaction, InviteClientTransaction, NonInviteClientTransaction, type ClientTransactionHandlers } from './client-transaction.js';
 export { TransactionStats } from './core.js';
 export { SipTimeoutError, SipTransactionError, SipCancelledError, SipServerTimeoutError, type SipTransactionErrorCode } from './errors.js';
@@ -9,3 +10,4 @@ export { systemClock, ManualClock, flushMicrotasks, type Clock } from './clock.j
 export { buildAckForNon2xx, buildAckFor2xx, buildCancel, stampVia, serverKey, clientKey, ackDialogKey, isRfc3261Branch, MAGIC_COOKIE } from './messages.js';
 export type { SipDestination, SipPeer, SipTransportProto, TransactionTransport, ServerTransactionState, ClientTransactionState } from './types.js';
 export { AdmissionGate, AdmissionStats, ADMIT, REJECT, DROP, type Admission, type AdmissionOptions, type PerSourceLimit } from './admission.js';
+export type { TransactionMetrics, ObservedServerTransaction, ObservedClientTransaction } from './metrics-hooks.js';

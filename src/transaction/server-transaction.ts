@@ -1,8 +1,7 @@
 import { createResponse, generateTag, type ResponseOptions, type SipRequest, type SipResponse } from '../message/index.js';
 import type { TransactionCore } from './core.js';
 import { TinyEmitter } from './emitter.js';
-import { SipCancelledError, SipServerTimeoutError, SipTransactionError } from './errors.js';
-import { ackDialogKey } from './messages.js';
+import { SipServerTimeoutError, SipTransactionError } from './errors.js';
 import type { TimerEntry, TimerTarget } from './timer-queue.js';
 import type { TimerValues } from './timers.js';
 import type { ServerTransactionState, SipPeer } from './types.js';
@@ -35,9 +34,9 @@ export interface ServerTransactionCore extends TransactionCore {
   retainCompleted(key: string, wire: Buffer, from: SipPeer, ms: number): void;
   /** Server header for every response sent (see TransactionLayerOptions.serverHeader). */
   readonly serverHeader: string | undefined;
-  registerAccepted(txn: InviteServerTransaction, ackKey: string): void;
-  ackReceived(ack: SipRequest, from: SipPeer, txn: InviteServerTransaction): void;
-  unacked(txn: InviteServerTransaction, res: SipResponse): void;
+  registerAccepted(txn: ServerTransaction, ackKey: string): void;
+  ackReceived(ack: SipRequest, from: SipPeer, txn: ServerTransaction): void;
+  unacked(txn: ServerTransaction, res: SipResponse): void;
   /** A server transaction is about to send `res` (first send, not a retransmission). */
   responding(txn: ServerTransaction, res: SipResponse): void;
 }
@@ -50,11 +49,16 @@ function handledReject(err: unknown): Promise<never> {
 }
 
 // Timer kinds (TimerTarget.onTimer argument).
-const K_TRYING = 1; // auto 100 Trying
-const K_APP = 2; // application did not answer
-const K_RETX = 3; // G, or 2xx retransmission
-const K_WAIT = 4; // H, or L
-const K_END = 5; // I, or J
+/** @internal */
+export const K_TRYING = 1; // auto 100 Trying
+/** @internal */
+export const K_APP = 2; // application did not answer
+/** @internal */
+export const K_RETX = 3; // G, or 2xx retransmission
+/** @internal */
+export const K_WAIT = 4; // H, or L
+/** @internal */
+export const K_END = 5; // I, or J
 
 /** Extra headers and body for `respond(status, ...)` / `createResponse` (the To tag is the transaction's). */
 export type TransactionResponseOptions = Omit<ResponseOptions, 'toTag'>;
@@ -86,6 +90,16 @@ export abstract class ServerTransaction extends TinyEmitter<ServerTransactionEve
   private tag: string | undefined = undefined;
   /** @internal no final response yet (counted in stats.pending). */
   _pending = true;
+  /**
+   * A proxy relays this request (RFC 3261 §16): the responses sent are the branches', so none of
+   * a user agent's part applies (no dialog, Contact, Server header, 2xx retransmission, ACK wait,
+   * automatic 487 on CANCEL, application timeout: the proxy runs Timer C per branch).
+   */
+  proxied = false;
+  /** When the request arrived (performance.now()), kept only while metrics are collected. */
+  startedAt = 0;
+  /** A tracer's span for it, while tracing. */
+  traceSpan: unknown = undefined;
 
   constructor(
     /** The request that created the transaction. */
@@ -101,6 +115,7 @@ export abstract class ServerTransaction extends TinyEmitter<ServerTransactionEve
     super();
     this.method = request.method;
     this.state = initial;
+    if (core.metrics !== undefined) this.startedAt = performance.now();
     this.reliable = core.transport.reliable(from.proto);
     this.t = core.timersFor(this.reliable);
   }
@@ -162,8 +177,10 @@ export abstract class ServerTransaction extends TinyEmitter<ServerTransactionEve
     if (!(status >= 100 && status <= 699)) return handledReject(new RangeError(`response status ${status} out of range 100..699`));
     const err = this.check();
     if (err !== undefined) return handledReject(err);
-    const server = this.core.serverHeader;
-    if (server !== undefined && !res.headers.has('server')) res.headers.append('Server', server);
+    if (!this.proxied) {
+      const server = this.core.serverHeader;
+      if (server !== undefined && !res.headers.has('server')) res.headers.append('Server', server);
+    }
     this.core.responding(this, res);
     if (status > 100 && this.tag === undefined && this.request.to.tag === undefined) {
       const t = res.to.tag;
@@ -273,6 +290,30 @@ export abstract class ServerTransaction extends TinyEmitter<ServerTransactionEve
   }
 
   /**
+   * Hand the transaction to a proxy (RFC 3261 §16.2): from now on it relays the responses of the
+   * proxy's branches. Fails once a final response was sent.
+   */
+  relayMode(): void {
+    if (this.proxied) return;
+    if (!this._pending || this.state === 'terminated') throw new SipTransactionError('ERR_SIP_TXN_STATE', `${this.method} transaction already answered: it cannot be proxied`);
+    this.proxied = true;
+    this.core.queue.cancel(this.appTimer);
+    this.appTimer = undefined;
+  }
+
+  /**
+   * A proxy relays a 2xx that came after the first (a retransmission of the UAS's, or another
+   * fork's, RFC 6026 §7.2): sent as it is while the INVITE transaction is Accepted. False when it
+   * could not be (not proxied, or no longer Accepted).
+   */
+  relayLate2xx(res: SipResponse): boolean {
+    if (!this.proxied || this.state !== 'accepted') return false;
+    this.core.stats.responsesRetransmitted++;
+    void this.transmit(res);
+    return true;
+  }
+
+  /**
    * End without any response (a request ignored on purpose, e.g. from a throttled attacker): the
    * signal aborts and the transaction goes, so a retransmission is judged again as a new request.
    */
@@ -302,172 +343,6 @@ export abstract class ServerTransaction extends TinyEmitter<ServerTransactionEve
 
   protected override listenerError(err: unknown): void {
     this.core.reportError(err, this);
-  }
-}
-
-/**
- * INVITE server transaction (RFC 3261 §17.2.1 with RFC 6026): Proceeding -> Completed (3xx-6xx,
- * Timer G retransmits until ACK, H gives up) -> Confirmed (Timer I) -> Terminated, or Proceeding
- * -> Accepted (2xx, retransmitted on G's schedule until its ACK arrives, Timer L) -> Terminated.
- */
-export class InviteServerTransaction extends ServerTransaction {
-  readonly isInvite = true;
-  /** The 2xx was acknowledged. */
-  acked = false;
-  /** @internal key in the layer's 2xx-ACK map. */
-  _ackKey: string | undefined = undefined;
-  private tryingTimer: TimerEntry | undefined = undefined;
-  private interval = 0;
-
-  constructor(request: SipRequest, from: SipPeer, key: string, core: ServerTransactionCore) {
-    super(request, from, key, core, 'proceeding');
-  }
-
-  override _start(appTimeout: boolean): void {
-    super._start(appTimeout);
-    const t100 = this.t.trying100;
-    if (t100 === false) return;
-    if (t100 === 0) this.sendTrying();
-    else this.tryingTimer = this.core.queue.schedule(t100, this, K_TRYING);
-  }
-
-  private sendTrying(): void {
-    if (this.state !== 'proceeding' || this.lastResponse !== undefined) return;
-    this.core.stats.auto100++;
-    void this.respond(100);
-  }
-
-  protected accept(res: SipResponse): void {
-    const status = res.status;
-    const q = this.core.queue;
-    if (this.tryingTimer !== undefined) {
-      q.cancel(this.tryingTimer);
-      this.tryingTimer = undefined;
-    }
-    this.lastResponse = res;
-    if (status < 200) return;
-    q.cancel(this.appTimer);
-    this.appTimer = undefined;
-    this.markFinal();
-    const t = this.t;
-    if (status < 300) {
-      this.setState('accepted');
-      const req = this.request;
-      this._ackKey = ackDialogKey(req.callId, req.cseq.seq, req.from.tag, res.to.tag);
-      this.core.registerAccepted(this, this._ackKey);
-      this.waitTimer = q.schedule(t.L, this, K_WAIT);
-    } else {
-      this.setState('completed');
-      this.waitTimer = q.schedule(t.H, this, K_WAIT);
-    }
-    if (t.G > 0) {
-      this.interval = t.G;
-      this.retxTimer = q.schedule(t.G, this, K_RETX);
-    }
-  }
-
-  onTimer(kind: number): void {
-    switch (kind) {
-      case K_TRYING:
-        this.tryingTimer = undefined;
-        this.sendTrying();
-        return;
-      case K_APP:
-        this.appTimer = undefined;
-        this.appTimeout(408);
-        return;
-      case K_RETX: {
-        this.retxTimer = undefined;
-        if (this.state !== 'completed' && !(this.state === 'accepted' && !this.acked)) return;
-        this.retransmit(this.lastResponse!);
-        const next = Math.min(this.interval * 2, this.t.T2);
-        this.interval = next;
-        this.retxTimer = this.core.queue.schedule(next, this, K_RETX);
-        return;
-      }
-      case K_WAIT:
-        this.waitTimer = undefined;
-        if (this.state === 'completed' || (this.state === 'accepted' && !this.acked)) {
-          // Timer H (non-2xx never ACKed: transaction failure) or Timer L without ACK (RFC 6026).
-          this.core.stats.unacked++;
-          const res = this.lastResponse!;
-          this.emit('unacked', res);
-          this.core.unacked(this, res);
-        }
-        this.terminate();
-        return;
-      case K_END: // Timer I
-        this.waitTimer = undefined;
-        this.terminate();
-        return;
-    }
-  }
-
-  _retransmission(_req: SipRequest, _from: SipPeer): void {
-    this.core.stats.requestsAbsorbed++;
-    switch (this.state) {
-      case 'proceeding':
-        if (this.lastResponse !== undefined) this.retransmit(this.lastResponse);
-        else if (this.t.trying100 !== false) {
-          if (this.tryingTimer !== undefined) this.core.queue.cancel(this.tryingTimer);
-          this.tryingTimer = undefined;
-          this.sendTrying();
-        }
-        return;
-      case 'completed':
-      case 'accepted':
-        this.retransmit(this.lastResponse!);
-        return;
-      default:
-        return;
-    }
-  }
-
-  /** @internal an ACK matched this transaction (by branch, or by dialog for a 2xx). */
-  _ack(ack: SipRequest, from: SipPeer): void {
-    const stats = this.core.stats;
-    switch (this.state) {
-      case 'completed': {
-        stats.acksAbsorbed++;
-        const q = this.core.queue;
-        q.cancel(this.retxTimer);
-        q.cancel(this.waitTimer);
-        this.retxTimer = undefined;
-        this.waitTimer = undefined;
-        this.setState('confirmed');
-        if (this.t.I === 0) this.terminate();
-        else this.waitTimer = q.schedule(this.t.I, this, K_END);
-        return;
-      }
-      case 'accepted':
-        if (this.acked) {
-          stats.acksAbsorbed++;
-          return;
-        }
-        this.acked = true;
-        stats.acks2xx++;
-        this.core.queue.cancel(this.retxTimer);
-        this.retxTimer = undefined;
-        this.emit('ack', ack, from);
-        this.core.ackReceived(ack, from, this);
-        return;
-      default:
-        // Confirmed: retransmitted ACK. Proceeding: an ACK before any final response, ignore it.
-        stats.acksAbsorbed++;
-        return;
-    }
-  }
-
-  /**
-   * @internal a CANCEL matched (§9.2). Answers 487 if no final response was sent, aborts the
-   * signal and emits 'cancel'. The CANCEL itself is answered by the layer.
-   */
-  _cancel(cancel: SipRequest): void {
-    if (this.state !== 'proceeding' || !this._pending) return;
-    this.cancelRequest = cancel;
-    void this.respond(487);
-    this.abort(new SipCancelledError(cancel));
-    this.emit('cancel', cancel);
   }
 }
 

@@ -5,11 +5,13 @@ import { TransactionStats } from './core.js';
 import { SipTransactionError } from './errors.js';
 import { ADMIT, AdmissionGate, REJECT, type AdmissionOptions } from './admission.js';
 import { ackDialogKey, clientKey, isRfc3261Branch, serverKey, stampVia } from './messages.js';
-import { InviteServerTransaction, NonInviteServerTransaction, ServerTransaction, type ServerTransactionCore } from './server-transaction.js';
+import { NonInviteServerTransaction, ServerTransaction, type ServerTransactionCore } from './server-transaction.js';
+import { InviteServerTransaction } from './invite-server-transaction.js';
 import { CompletedResponses } from './completed-responses.js';
 import { TimerQueue, type TimerEntry, type TimerTarget } from './timer-queue.js';
 import { resolveTimers, type TimerOptions, type TimerValues } from './timers.js';
 import type { SipDestination, SipPeer, TransactionTransport } from './types.js';
+import type { TransactionMetrics } from './metrics-hooks.js';
 
 export type AnyTransaction = ServerTransaction | ClientTransaction;
 
@@ -82,6 +84,8 @@ export interface TransactionLayerOptions extends TransactionLayerHooks {
    * event loop lags or too many transactions live, and a per-source rate limit. Off unless given.
    */
   admission?: AdmissionOptions;
+  /** A metrics collector told of requests, responses and client outcomes (observe/SipMetrics). */
+  metrics?: TransactionMetrics;
 }
 
 /**
@@ -103,6 +107,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   readonly maxCompleted: number;
   /** The admission gate (overload control), when configured. */
   readonly admission: AdmissionGate | undefined;
+  readonly metrics: TransactionMetrics | undefined;
 
   onRequest: TransactionLayerHooks['onRequest'];
   onAck: TransactionLayerHooks['onAck'];
@@ -139,6 +144,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     this.maxCompleted = opts.maxCompleted ?? 200_000;
     this.completed = new CompletedResponses(this.queue, this.maxCompleted);
     this.admission = opts.admission === undefined ? undefined : new AdmissionGate(opts.admission, this.clock);
+    this.metrics = opts.metrics;
     this.onRequest = opts.onRequest;
     this.onAck = opts.onAck;
     this.onStray = opts.onStray;
@@ -394,6 +400,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     this.stats.clientCreated++;
     this.stats.clientActive++;
     this.stats.pending++;
+    this.metrics?.clientStart?.(txn);
     txn._start();
     return txn;
   }
@@ -498,6 +505,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   }
 
   serverTerminated(txn: ServerTransaction): void {
+    this.metrics?.serverEnd?.(txn);
     if (this.servers.get(txn.key) === txn) this.servers.delete(txn.key);
     this.stats.serverActive--;
     if (txn.isInvite) {
@@ -532,6 +540,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   }
 
   responding(txn: ServerTransaction, res: SipResponse): void {
+    this.metrics?.serverResponse(txn, res);
     const h = this.onResponse;
     if (h === undefined) return;
     try {
@@ -554,6 +563,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   }
 
   private addServer(txn: ServerTransaction): void {
+    this.metrics?.serverRequest(txn);
     this.servers.set(txn.key, txn);
     this.stats.serverCreated++;
     this.stats.serverActive++;

@@ -4,7 +4,7 @@
 // 1,000-word dictionary while a correct client from another address still registers. A control
 // run against a server without throttling shows svcrack does find it there.
 import 'reflect-metadata';
-import { Controller, Module, type INestMicroservice } from '@nestjs/common';
+import { Controller, Module, type INestApplicationContext } from '@nestjs/common';
 import { MessagePattern } from '@nestjs/microservices';
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -51,14 +51,14 @@ it('has its peer tools installed (required in CI)', () => {
 });
 
 describe('example with SIP_USERS', () => {
-  let app: INestMicroservice;
+  let app: INestApplicationContext;
   let server: SipServer;
   const port = (proto: 'udp' | 'tcp') => server.addresses.find((a) => a.proto === proto)!.port;
   let dir: string;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'example-auth-'));
-    ({ app, server } = await bootstrap({ SIP_HOST: '127.0.0.1', SIP_UDP_PORT: '0', SIP_TCP_PORT: '0', SIP_USERS: 'alice:secret,bob:hunter2', SIP_REALM: 'example.test' }));
+    ({ app, server } = await bootstrap({ HTTP_PORT: 'off', SIP_HOST: '127.0.0.1', SIP_UDP_PORT: '0', SIP_TCP_PORT: '0', SIP_USERS: 'alice:secret,bob:hunter2', SIP_REALM: 'example.test' }));
   });
   afterAll(async () => {
     killAllSipp();
@@ -117,7 +117,7 @@ describe('example with SIP_USERS', () => {
 });
 
 describe('example with SIP_USERS_FILE (HA1 lines) offering SHA-256 and MD5', () => {
-  let app: INestMicroservice;
+  let app: INestApplicationContext;
   let server: SipServer;
   let dir: string;
   const clients: SipClient[] = [];
@@ -130,7 +130,7 @@ describe('example with SIP_USERS_FILE (HA1 lines) offering SHA-256 and MD5', () 
       file,
       ['# user:password or user:ha1', `alice:${computeHa1('MD5', 'alice', realm, 'secret')}`, `alice:${computeHa1('SHA-256', 'alice', realm, 'secret')}`, '', 'bob:hunter2'].join('\n'),
     );
-    ({ app, server } = await bootstrap({ SIP_HOST: '127.0.0.1', SIP_UDP_PORT: '0', SIP_TCP_PORT: 'off', SIP_USERS_FILE: file, SIP_REALM: realm, SIP_AUTH_ALGORITHMS: 'SHA-256,MD5', SIP_MIN_EXPIRES: '2' }));
+    ({ app, server } = await bootstrap({ HTTP_PORT: 'off', SIP_HOST: '127.0.0.1', SIP_UDP_PORT: '0', SIP_TCP_PORT: 'off', SIP_USERS_FILE: file, SIP_REALM: realm, SIP_AUTH_ALGORITHMS: 'SHA-256,MD5', SIP_MIN_EXPIRES: '2' }));
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.close()));
@@ -178,8 +178,10 @@ describe.skipIf(!svcrack.available)('control: svcrack against a server without t
       const words = Array.from({ length: 1000 }, (_, i) => `guess${i}`);
       words[300] = 'secret';
       writeFileSync(join(dir, 'dict.txt'), words.join('\n') + '\n');
-      const out = await runSvcrack(running.port('udp'), join(dir, 'dict.txt'), 25_000);
-      expect(out).toMatch(/secret/);
+      // svcrack gives up by itself when an answer is late (a loaded CI machine) or its random port is taken: once more then.
+      let out = await runSvcrack(running.port('udp'), join(dir, 'dict.txt'), 15_000);
+      if (!/secret/.test(out)) out += '\n--- second run ---\n' + (await runSvcrack(running.port('udp'), join(dir, 'dict.txt'), 15_000));
+      expect(out, out).toMatch(/secret/);
     } finally {
       await running.close();
       rmSync(dir, { recursive: true, force: true });

@@ -4,7 +4,7 @@
 // retries get the host blocked, alice (proven from that host) still refreshes. Headless: a
 // temporary config and accounts file, stopped by its pid.
 import 'reflect-metadata';
-import type { INestMicroservice } from '@nestjs/common';
+import type { INestApplicationContext } from '@nestjs/common';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +23,7 @@ describe('baresip registers with a password', () => {
     if (inCI()) expect(baresip.available, 'baresip must be installed in CI (apt-get install baresip)').toBe(true);
   });
 
-  let app: INestMicroservice | undefined;
+  let app: INestApplicationContext | undefined;
   let server: SipServer;
   let dir: string;
   let phone: Phone | undefined;
@@ -35,7 +35,7 @@ describe('baresip registers with a password', () => {
     writeFileSync(join(dir, 'cert.pem'), pki.a.cert);
     writeFileSync(join(dir, 'key.pem'), pki.a.key);
     writeFileSync(join(dir, 'ca.pem'), pki.ca);
-    ({ app, server } = await bootstrap({
+    ({ app, server } = await bootstrap({ HTTP_PORT: 'off',
       SIP_HOST: '127.0.0.1',
       SIP_UDP_PORT: '0',
       SIP_TCP_PORT: 'off',

@@ -4,7 +4,7 @@
 // the BYE end the dialog. Headless: a temporary config, no sound card (a 440 Hz tone as its
 // microphone, so Opus), commands on its stdin (stdio module); stopped by its pid.
 import 'reflect-metadata';
-import type { INestMicroservice } from '@nestjs/common';
+import type { INestApplicationContext } from '@nestjs/common';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ describe('baresip calls the echo test', () => {
     else if (!baresip.available) console.warn('baresip missing: the baresip echo test was SKIPPED');
   });
 
-  let app: INestMicroservice | undefined;
+  let app: INestApplicationContext | undefined;
   let server: SipServer;
   let dir: string;
   let phone: Phone | undefined;
@@ -33,7 +33,7 @@ describe('baresip calls the echo test', () => {
   beforeAll(async () => {
     if (!baresip.available) return;
     const first = 40000 + 2 * Math.floor(Math.random() * 4000);
-    ({ app, server } = await bootstrap({ SIP_HOST: '127.0.0.1', SIP_UDP_PORT: '0', SIP_TCP_PORT: 'off', SIP_ECHO_SECONDS: '60', SIP_MEDIA_PORTS: `${first}-${first + 9}` }));
+    ({ app, server } = await bootstrap({ HTTP_PORT: 'off', SIP_HOST: '127.0.0.1', SIP_UDP_PORT: '0', SIP_TCP_PORT: 'off', SIP_ECHO_SECONDS: '60', SIP_MEDIA_PORTS: `${first}-${first + 9}` }));
     server.on('dialog', (d: SipDialog) => dialogs.push(d));
     dir = mkdtempSync(join(tmpdir(), 'baresip-'));
   });

@@ -6,7 +6,7 @@
 // and resume (the answer mirrors the direction, the echo pauses), an offerless re-INVITE.
 // (Units of the SDP reader, port range and reflector: echo-units.test.ts.)
 import 'reflect-metadata';
-import type { INestMicroservice } from '@nestjs/common';
+import type { INestApplicationContext } from '@nestjs/common';
 import * as dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lastValueFrom } from 'rxjs';
@@ -48,7 +48,7 @@ describe('the echo test call with sipp', () => {
     else if (!sipp.available) console.warn('sipp missing: the echo call tests were SKIPPED');
   });
 
-  let app: INestMicroservice;
+  let app: INestApplicationContext;
   let server: SipServer;
   let echo: EchoService;
   const answers = new Map<string, SipDialog>();
@@ -56,7 +56,7 @@ describe('the echo test call with sipp', () => {
   const first = 30000 + 2 * Math.floor(Math.random() * 5000);
 
   beforeAll(async () => {
-    ({ app, server } = await bootstrap({ SIP_HOST: '127.0.0.1', SIP_UDP_PORT: '0', SIP_TCP_PORT: '0', SIP_ECHO_SECONDS: '1.5', SIP_MEDIA_PORTS: `${first}-${first + 9}` }));
+    ({ app, server } = await bootstrap({ HTTP_PORT: 'off', SIP_HOST: '127.0.0.1', SIP_UDP_PORT: '0', SIP_TCP_PORT: '0', SIP_ECHO_SECONDS: '1.5', SIP_MEDIA_PORTS: `${first}-${first + 9}` }));
     echo = app.get(EchoService);
     server.on('dialog', (d: SipDialog) => answers.set(d.callId, d));
   });
@@ -92,7 +92,7 @@ describe('the echo test call with sipp', () => {
 });
 
 describe('the echo test call with SipClient as the phone (one media port)', () => {
-  let app: INestMicroservice;
+  let app: INestApplicationContext;
   let server: SipServer;
   let echo: EchoService;
   let client: SipClient;
@@ -110,7 +110,7 @@ describe('the echo test call with SipClient as the phone (one media port)', () =
     );
 
   beforeAll(async () => {
-    ({ app, server } = await bootstrap({ SIP_HOST: '127.0.0.1', SIP_UDP_PORT: '0', SIP_TCP_PORT: 'off', SIP_ECHO_SECONDS: '30', SIP_MEDIA_PORTS: `${mediaPort}-${mediaPort + 1}` }));
+    ({ app, server } = await bootstrap({ HTTP_PORT: 'off', SIP_HOST: '127.0.0.1', SIP_UDP_PORT: '0', SIP_TCP_PORT: 'off', SIP_ECHO_SECONDS: '30', SIP_MEDIA_PORTS: `${mediaPort}-${mediaPort + 1}` }));
     echo = app.get(EchoService);
     client = new SipClient({ localHost: '127.0.0.1' });
   });
@@ -164,7 +164,7 @@ describe('the echo test call with SipClient as the phone (one media port)', () =
 describe('the echo test call on a wildcard address (SIP_HOST=0.0.0.0)', () => {
   it('the SDP answer names the address the caller reaches, not 0.0.0.0, and the echo works there', async () => {
     const mediaPort = 30000 + 2 * Math.floor(Math.random() * 5000);
-    const { app, server } = await bootstrap({ SIP_HOST: '0.0.0.0', SIP_UDP_PORT: '0', SIP_TCP_PORT: 'off', SIP_MEDIA_PORTS: `${mediaPort}-${mediaPort + 1}` });
+    const { app, server } = await bootstrap({ HTTP_PORT: 'off', SIP_HOST: '0.0.0.0', SIP_UDP_PORT: '0', SIP_TCP_PORT: 'off', SIP_MEDIA_PORTS: `${mediaPort}-${mediaPort + 1}` });
     const client = new SipClient({ localHost: '127.0.0.1' });
     try {
       const body = 'v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n';

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { INestMicroservice } from '@nestjs/common';
+import type { INestApplicationContext } from '@nestjs/common';
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lastValueFrom } from 'rxjs';
@@ -28,12 +28,12 @@ describe('example registrar / redirect server', () => {
     }
   });
 
-  let app: INestMicroservice;
+  let app: INestApplicationContext;
   let server: SipServer;
   const port = (proto: 'udp' | 'tcp') => server.addresses.find((a) => a.proto === proto)!.port;
 
   beforeAll(async () => {
-    ({ app, server } = await bootstrap({ SIP_HOST: '127.0.0.1', SIP_UDP_PORT: '0', SIP_TCP_PORT: '0', SIP_MIN_EXPIRES: '60', SIP_CALLS: 'redirect' }));
+    ({ app, server } = await bootstrap({ HTTP_PORT: 'off', SIP_HOST: '127.0.0.1', SIP_UDP_PORT: '0', SIP_TCP_PORT: '0', SIP_MIN_EXPIRES: '60', SIP_CALLS: 'redirect' }));
   });
   afterAll(async () => {
     killAllSipp();

@@ -13,7 +13,7 @@ describe('npm start process', () => {
     it(`starts on the configured ports and exits cleanly on ${signal}`, async () => {
       expect(existsSync(main), 'run `npm run build:example` first').toBe(true);
       const child = spawn(process.execPath, [main], {
-        env: { ...process.env, SIP_HOST: '127.0.0.1', SIP_UDP_PORT: '0', SIP_TCP_PORT: '0', NO_COLOR: '1' },
+        env: { ...process.env, HTTP_PORT: '0', SIP_HOST: '127.0.0.1', SIP_UDP_PORT: '0', SIP_TCP_PORT: '0', NO_COLOR: '1' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';
@@ -46,7 +46,7 @@ describe('npm start process with a call running', () => {
     expect(existsSync(main), 'run `npm run build:example` first').toBe(true);
     const mediaPort = 30000 + 2 * Math.floor(Math.random() * 5000);
     const child = spawn(process.execPath, [main], {
-      env: { ...process.env, SIP_HOST: '127.0.0.1', SIP_UDP_PORT: '0', SIP_TCP_PORT: 'off', SIP_MEDIA_PORTS: `${mediaPort}-${mediaPort + 1}`, NO_COLOR: '1' },
+      env: { ...process.env, HTTP_PORT: '0', SIP_HOST: '127.0.0.1', SIP_UDP_PORT: '0', SIP_TCP_PORT: 'off', SIP_MEDIA_PORTS: `${mediaPort}-${mediaPort + 1}`, NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

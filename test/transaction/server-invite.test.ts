@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SipRequest, SipResponse } from '../../src/message/index.js';
 import { SipCancelledError, SipServerTimeoutError, SipTransactionError } from '../../src/transaction/errors.js';
-import type { InviteServerTransaction } from '../../src/transaction/server-transaction.js';
+import type { InviteServerTransaction } from '../../src/transaction/invite-server-transaction.js';
 import { ackFor, gaps, harness, isStatus, req, tcpPeer, tcpSocket, udpPeer, wire } from './helpers.js';
 
 describe('INVITE server transaction (RFC 3261 §17.2.1, RFC 6026)', () => {
