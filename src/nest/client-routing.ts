@@ -5,7 +5,15 @@ import { ConnectionClosedError, type SocketPool } from '../transport/index.js';
 import type { OutboundHeaders } from './outbound-headers.js';
 import type { SipClientOptions, SipClientRequest } from './sip-client-options.js';
 import type { SipEndpoint } from './sip-endpoint.js';
-import { resolveLiteral, resolveTarget, systemDns, type ResolvedTarget, type SipTransportName } from './sip-resolver.js';
+import { createDnsResolver, DnsCache, DownList, tooLargeForUdp, type SipDnsResolver } from '../proxy/index.js';
+import { resolveLiteral, resolveTarget, resolveTargets, type ResolvedTarget, type SipTransportName } from './sip-resolver.js';
+
+/** A request addressed for one target: where it goes, and whether it left UDP for TCP for its size. */
+export interface Addressed {
+  dst: SipDestination;
+  /** Sent over TCP instead of UDP (RFC 3261 §18.1.1): a TCP connect failure retries over UDP. */
+  enlarged: boolean;
+}
 
 /** The endpoint a client sends from now (undefined once closed), and whether it bound it itself. */
 export interface RoutingHost {
@@ -22,6 +30,9 @@ export class ClientRouting {
   private readonly legs = new Map<string, Promise<SocketPool>>();
   /** Legs bound (own endpoint), by transport + family: what the synchronous send path uses. */
   private readonly readyLegs = new Map<string, SocketPool>();
+  private dnsResolver: SipDnsResolver | undefined = undefined;
+  /** Targets that answered 503 with Retry-After, avoided for that long (RFC 3261 §21.5.4). */
+  readonly down = new DownList();
 
   constructor(
     private readonly options: SipClientOptions,
@@ -64,7 +75,15 @@ export class ClientRouting {
     return this.options.transport ?? 'udp';
   }
 
-  /** destinationFor without DNS or binding: undefined when either is needed. */
+  /** The DNS the client resolves with: the `dns` option, else node:dns (`dnsServers`) behind a TTL cache, made on first use. */
+  get dns(): SipDnsResolver {
+    return (this.dnsResolver ??= this.options.dns ?? new DnsCache(createDnsResolver({ servers: this.options.dnsServers })));
+  }
+
+  /**
+   * destinationFor without DNS or binding: undefined when either is needed, or when a UDP request
+   * is too large for UDP (its TCP leg may need binding; targetsFor/address decide).
+   */
   destinationSync(req: SipRequest, data: SipClientRequest | SipRequest, fallback?: SipTransportName): SipDestination | undefined {
     const o: Partial<SipClientRequest> = data instanceof SipRequest ? {} : data;
     if (o.flow !== undefined && o.host === undefined) return this.flowDestination(req, o.flow);
@@ -72,15 +91,17 @@ export class ClientRouting {
     if (r === undefined) return undefined;
     const pool = this.readyLeg(r.proto, r.family);
     if (pool === undefined) return undefined;
-    return this.addressed(req, pool, r, o.flow);
-  }
-
-  /** Where the request goes, and the Via/Contact that follow from the leg it leaves on. */
-  async destinationFor(req: SipRequest, data: SipClientRequest | SipRequest, fallback?: SipTransportName): Promise<SipDestination> {
-    const o: Partial<SipClientRequest> = data instanceof SipRequest ? {} : data;
-    if (o.flow !== undefined && o.host === undefined) return this.flowDestination(req, o.flow);
-    const r = await resolveTarget(this.routeTarget(req, o), this.defaultTransport(req, fallback), o, this.options.dns ?? systemDns);
-    return this.addressed(req, await this.leg(r.proto, r.family), r, o.flow);
+    if (r.proto === 'udp' && !req.headers.has('via')) {
+      const hadContact = req.headers.has('contact');
+      this.headers.fill(req, pool, 'udp');
+      if (!tooLargeForUdp(req)) return destinationOf(r);
+      this.unfill(req, hadContact);
+      return undefined;
+    }
+    this.headers.fill(req, pool, r.proto);
+    const d = destinationOf(r);
+    if (o.flow !== undefined) d.flow = o.flow;
+    return d;
   }
 
   /**
@@ -97,11 +118,45 @@ export class ClientRouting {
     throw new ConnectionClosedError(`connection ${flow} is gone`);
   }
 
-  private addressed(req: SipRequest, pool: SocketPool, r: ResolvedTarget, flow?: string): SipDestination {
-    this.headers.fill(req, pool, r.proto);
-    const d = destinationOf(r);
-    if (flow !== undefined) d.flow = flow;
-    return d;
+  /** Every target of the request in the order to try them (RFC 3263); TargetSet puts those marked down last. */
+  async targetsFor(req: SipRequest, data: SipClientRequest | SipRequest, fallback?: SipTransportName): Promise<ResolvedTarget[]> {
+    const o: Partial<SipClientRequest> = data instanceof SipRequest ? {} : data;
+    return resolveTargets(this.routeTarget(req, o), this.defaultTransport(req, fallback), o, this.dns);
+  }
+
+  /**
+   * Address `req` for target `t`: bind its leg, fill the headers that follow from the leg (Via,
+   * Contact...). A UDP request larger than UDP_SIZE_LIMIT (1300 bytes) goes over TCP to the same address and
+   * port when `enlarge` (the Via is ours), and stays on UDP when no TCP leg can be bound.
+   */
+  async address(req: SipRequest, t: ResolvedTarget, enlarge: boolean): Promise<Addressed> {
+    const hadContact = req.headers.has('contact');
+    const ownVia = !req.headers.has('via');
+    const pool = await this.leg(t.proto, t.family);
+    this.headers.fill(req, pool, t.proto);
+    if (t.proto !== 'udp' || !enlarge || !ownVia || !tooLargeForUdp(req)) return { dst: destinationOf(t), enlarged: false };
+    let tcp: SocketPool;
+    try {
+      tcp = await this.leg('tcp', t.family);
+    } catch {
+      return { dst: destinationOf(t), enlarged: false };
+    }
+    this.unfill(req, hadContact);
+    this.headers.fill(req, tcp, 'tcp');
+    return { dst: destinationOf({ ...t, proto: 'tcp' }), enlarged: true };
+  }
+
+  /** Take out the leg's own headers fill() wrote (our Via, and the Contact unless the caller gave one), to fill them for another leg. */
+  unfill(req: SipRequest, keepContact: boolean): void {
+    req.headers.delete('via');
+    if (!keepContact) req.headers.delete('contact');
+  }
+
+  /** Where the request goes (its first target), and the Via/Contact that follow from the leg it leaves on. */
+  async destinationFor(req: SipRequest, data: SipClientRequest | SipRequest, fallback?: SipTransportName): Promise<SipDestination> {
+    if (!(data instanceof SipRequest) && data.flow !== undefined && data.host === undefined) return this.flowDestination(req, data.flow);
+    const targets = await this.targetsFor(req, data, fallback);
+    return (await this.address(req, targets[0]!, false)).dst;
   }
 
   /** The pool for a transport and family: the server's, or one of ours bound on first use. */
@@ -144,7 +199,7 @@ export class ClientRouting {
     const proto = (invite.topVia?.transport.toLowerCase() ?? 'udp') as SipTransportName;
     const literal = resolveLiteral(target, proto);
     if (literal !== undefined) return destinationOf(literal);
-    return resolveTarget(target, proto, {}, this.options.dns ?? systemDns).then(destinationOf);
+    return resolveTarget(target, proto, {}, this.dns).then(destinationOf);
   }
 }
 

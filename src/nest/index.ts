@@ -8,7 +8,8 @@ export type { PlaceCallOptions } from './client-dialogs.js';
 export type { SipClientOptions, SipClientRequest, SipClientStatus, SipClientEvents, SipAckOptions } from './sip-client-options.js';
 export { SipResponseError, SipClientClosedError } from './sip-response-error.js';
 export { EndpointProxyHost, type SipProxyOptions } from './proxy-host.js';
-export { resolveTarget, resolveLiteral, systemDns, type ResolvedTarget, type ResolveOverrides, type SipTransportName, type SipDnsResolver, type SipSrvRecord } from './sip-resolver.js';
+// The RFC 3263 resolver itself is exported by proxy/index.ts.
+export type { SipTransportName } from './sip-resolver.js';
 export type { SipClientAuth, SipCredentials, SipCredentialsLookup, DigestHashName } from '../auth/client-challenge.js';
 export { SipRegistration, type SipRegisterOptions, type SipRegistrationState, type SipRegistrationStatus } from './sip-registration.js';
 export { SipAuthModule, type SipAuthModuleOptions, type SipAuthModuleAsyncOptions } from './sip-auth-module.js';

@@ -35,6 +35,11 @@ export interface BuiltRequestOptions {
   auth?: SipClientAuth;
 }
 
+/** What takes a failed attempt over (ClientFailover): true when the request went on to another target. */
+export interface PendingFailover {
+  retry(res: SipResponse | undefined, err: unknown): boolean;
+}
+
 /** How a Pending treats its responses: a plain send (the client's options), or a dialog's request. */
 export interface PendingMode {
   autoAck: boolean;
@@ -56,6 +61,8 @@ export class Pending {
   auth: SipClientAuth | undefined = undefined;
   /** The CSeq number of a resend (an answer to a challenge) when its sender counts them (a dialog, a registration); else one more. */
   nextCSeq: (() => number) | undefined = undefined;
+  /** Where a 503, a timeout or a transport failure sends the request next (RFC 3263 §4.3), while it has somewhere to go. */
+  failover: PendingFailover | undefined = undefined;
   private unsubscribed = false;
   /** Early dialogs this INVITE made (ended when it fails). */
   private early: SipDialog[] | undefined = undefined;
@@ -80,8 +87,12 @@ export class Pending {
   }
 
   onFinal(res: SipResponse): void {
-    const invite = this.request!.method === 'INVITE';
     const status = res.status;
+    if (status === 503 && this.failover !== undefined && this.failover.retry(res, undefined)) {
+      this.endEarly();
+      return;
+    }
+    const invite = this.request!.method === 'INVITE';
     if (invite && !this.mode.inDialog) this.settleDialogs(res);
     if (invite && status >= 200 && status < 300) {
       // A 2xx after the caller unsubscribed (CANCEL crossed it): ACK, then hang up.
@@ -149,13 +160,22 @@ export class Pending {
   }
 
   onError(err: unknown): void {
+    if (this.failover !== undefined && this.failover.retry(undefined, err)) {
+      this.endEarly();
+      return;
+    }
     this.fail(err);
   }
 
-  fail(err: unknown): void {
+  /** The early dialogs of an attempt that failed end (a failover's next attempt makes its own). */
+  private endEarly(): void {
     const early = this.early;
     this.early = undefined;
     if (early !== undefined) for (const d of early) d._end('gone', 'remote', 408);
+  }
+
+  fail(err: unknown): void {
+    this.endEarly();
     if (this.done) return;
     this.finish();
     if (!this.unsubscribed) this.callback({ err });

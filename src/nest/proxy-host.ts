@@ -1,8 +1,7 @@
 import type { SipUri } from '../message/index.js';
-import type { ProxyHost, ProxyLeg } from '../proxy/index.js';
+import { createDnsResolver, DnsCache, resolveTargets, type ProxyHost, type ProxyLeg, type SipDnsResolver } from '../proxy/index.js';
 import type { SipDestination, SipPeer, TransactionLayer } from '../transaction/index.js';
 import type { SipEndpoint } from './sip-endpoint.js';
-import { resolveTarget, systemDns, type SipDnsResolver } from './sip-resolver.js';
 
 /** Proxy settings of a SipServer. */
 export interface SipProxyOptions {
@@ -11,8 +10,10 @@ export interface SipProxyOptions {
    * for it, e.g. its DNS name; its legs' own addresses are always recognised.
    */
   aliases?: readonly string[];
-  /** DNS look-ups for next hops (RFC 3263); default node:dns. */
+  /** DNS look-ups for next hops (RFC 3263); default node:dns (or `dnsServers`) behind a TTL cache. */
   dns?: SipDnsResolver;
+  /** DNS servers for next hops (`'127.0.0.1:5353'`), when not the system's. */
+  dnsServers?: readonly string[];
   /** Most branches one request forks into (targets past it are left out). Default 16. */
   maxForks?: number;
 }
@@ -20,11 +21,13 @@ export interface SipProxyOptions {
 /** What the proxy needs of a SipServer's endpoint: its legs, its names, next-hop resolution. */
 export class EndpointProxyHost implements ProxyHost {
   private readonly aliases: { host: string; port: number | undefined }[];
+  private readonly dns: SipDnsResolver;
 
   constructor(
     private readonly endpoint: SipEndpoint,
-    private readonly opts: SipProxyOptions = {},
+    opts: SipProxyOptions = {},
   ) {
+    this.dns = opts.dns ?? new DnsCache(createDnsResolver({ servers: opts.dnsServers }));
     this.aliases = (opts.aliases ?? []).map((a) => {
       const m = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(a.trim());
       return { host: (m?.[1] ?? a).toLowerCase(), port: m?.[2] === undefined ? undefined : Number(m[2]) };
@@ -54,8 +57,9 @@ export class EndpointProxyHost implements ProxyHost {
     return this.endpoint.isLocalAddress(host, port);
   }
 
+  /** RFC 3263: every target of the next hop in order (NAPTR, SRV by priority and weight, all addresses). */
   async resolve(uri: SipUri): Promise<SipDestination[]> {
-    const t = await resolveTarget(uri, 'udp', {}, this.opts.dns ?? systemDns);
-    return [{ addr: t.addr, port: t.port, family: t.family, proto: t.proto, servername: t.servername }];
+    const list = await resolveTargets(uri, 'udp', {}, this.dns);
+    return list.map((t) => ({ addr: t.addr, port: t.port, family: t.family, proto: t.proto, servername: t.servername }));
   }
 }

@@ -42,8 +42,14 @@ export interface SipClientOptions {
    * from the same From URI to the same proxy or domain.
    */
   auth?: SipClientAuth;
-  /** DNS look-ups for RFC 3263 resolution (SRV, A/AAAA); default node:dns. */
+  /**
+   * DNS look-ups for RFC 3263 resolution (NAPTR, SRV, A/AAAA), used as given (wrap it in a
+   * `DnsCache` to cache its answers). Default: node:dns (the `dnsServers`) behind a DnsCache that
+   * keeps each answer for its TTL.
+   */
   dns?: SipDnsResolver;
+  /** DNS servers for the default resolver, e.g. `['127.0.0.1:5353']`; default the system's. Ignored with `dns`. */
+  dnsServers?: readonly string[];
   /**
    * Send from a SipServer's listening sockets (and its transaction layer) instead of sockets of the
    * client's own, so requests leave from the server's port and in-dialog requests reach its handlers.

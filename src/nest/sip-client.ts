@@ -12,6 +12,7 @@ import { ClientAcks } from './client-acks.js';
 import { errorKind, RateLimitedLog } from './rate-limited-log.js';
 import { answerInDialog, placeCall, type PlaceCallOptions } from './client-dialogs.js';
 import { ClientRouting } from './client-routing.js';
+import { startWithFailover } from './client-failover.js';
 import { OutboundHeaders } from './outbound-headers.js';
 import { IN_DIALOG, Pending, type BuiltRequestOptions, type PendingMode, type PendingOwner } from './pending-request.js';
 import { SipEndpoint } from './sip-endpoint.js';
@@ -165,7 +166,11 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
   override send<TResult = SipResponse, TInput = SipClientRequest | SipRequest>(pattern: unknown, data: TInput): Observable<TResult> {
     // Nest's own error (InvalidMessageException) for a missing pattern or data.
     if (pattern === null || pattern === undefined || data === null || data === undefined) return super.send(pattern, data);
-    return new Observable<TResult>((observer) => this.publish(this.createPacket(pattern, data), this.createObserver(observer)));
+    // Nest 12 builds packets with createPacket(); Nest 11 has none (a plain { pattern, data }).
+    const self = this as unknown as { createPacket?: (p: unknown, d: unknown) => ReadPacket };
+    return new Observable<TResult>((observer) =>
+      this.publish(typeof self.createPacket === 'function' ? self.createPacket(pattern, data) : { pattern, data }, this.createObserver(observer)),
+    );
   }
 
   protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
@@ -192,7 +197,6 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
   invite(request: SipClientRequest | SipRequest, opts: PlaceCallOptions = {}): Promise<SipDialog> {
     return placeCall(this, request, opts);
   }
-
 
   /**
    * Register `aor` and keep the binding alive (refreshed before it expires, re-registered after a
@@ -303,7 +307,6 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
     answerInDialog(this.endpoint?.dialogs, txn, (req, dialog) => this.events.emit('request', req, dialog));
   }
 
-
   /**
    * `emit(method, request)`: send without waiting for responses. ACK (e.g. `buildAckFor2xx(...)`)
    * goes out statelessly, over the transport of its Via unless the URI names one, and is repeated
@@ -341,7 +344,7 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
       const req = this.buildRequest(method, data);
       const fast = this.routing.destinationSync(req, data, p.transport);
       if (fast !== undefined) this.launch(p, ep, req, fast);
-      else this.routing.destinationFor(req, data, p.transport).then((dst) => this.launch(p, ep, req, dst)).catch((err: unknown) => p.fail(err));
+      else startWithFailover(this, this.routing, p, ep, req, data, p.transport).catch((err: unknown) => p.fail(err));
     } catch (err) {
       p.fail(err); // e.g. a malformed URI, or a caller-given Via the transaction layer refuses
     }
@@ -350,11 +353,14 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
   private async startAsync(p: Pending, method: string, data: SipClientRequest | SipRequest): Promise<void> {
     const ep = await this.connect();
     const req = this.buildRequest(method, data);
-    this.launch(p, ep, req, await this.routing.destinationFor(req, data, p.transport));
+    // As start(): an IP literal on a bound leg, or a connection (`flow`), needs no resolution.
+    const fast = this.routing.destinationSync(req, data, p.transport);
+    if (fast !== undefined) this.launch(p, ep, req, fast);
+    else await startWithFailover(this, this.routing, p, ep, req, data, p.transport);
   }
 
-  /** Start the client transaction of `p` (unless it was unsubscribed or the client closed meanwhile). */
-  private launch(p: Pending, ep: SipEndpoint, req: SipRequest, dst: SipDestination): void {
+  /** @internal start the client transaction of `p` (unless it was unsubscribed or the client closed meanwhile). */
+  launch(p: Pending, ep: SipEndpoint, req: SipRequest, dst: SipDestination): void {
     if (p.done) return;
     if (this.endpoint !== ep) throw new SipClientClosedError();
     p.request = req;

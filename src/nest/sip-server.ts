@@ -274,7 +274,9 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
     const ctx = new SipContext([req, txn.from, txn, dialogs, dialog, this.proxy]);
     const reply = new ReplySink(this, txn);
     if (this.plainHooks()) void this.dispatch(handler, req, ctx, reply);
-    else this.handleRequest(ctx, () => this.produce(handler, req, ctx), reply.respond);
+    else if (typeof this.handleRequest === 'function') this.handleRequest(ctx, () => this.produce(handler, req, ctx), reply.respond);
+    // Nest 11 has no handleRequest(): its processing hooks are not run, the stream is sent as it is.
+    else void this.produce(handler, req, ctx).then((out) => this.send(out, reply.respond));
   }
 
   /** No processing hooks set (Nest's tracing hooks): the lean dispatch needs none of handleRequest's wrapping. */

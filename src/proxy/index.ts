@@ -4,3 +4,26 @@ export { ProxyRun, type BranchResponse } from './proxy-run.js';
 export type { ProxyHost, ProxyLeg, ProxyOptions, ProxyOutcome, ProxyBranchInfo } from './proxy-types.js';
 export { bestResponse } from './best-response.js';
 export { preprocessRoute, nextHop } from './route-set.js';
+export {
+  resolveTargets,
+  resolveTarget,
+  resolveLiteral,
+  naptrServices,
+  orderSrv,
+  MAX_TARGETS,
+  type ResolvedTarget,
+  type ResolvedTransport,
+  type ResolveOverrides,
+} from './rfc3263.js';
+export {
+  createDnsResolver,
+  systemDns,
+  type SipDnsResolver,
+  type SipSrvRecord,
+  type SipNaptrRecord,
+  type SipAddressRecord,
+  type DnsResolverOptions,
+} from './dns-resolver.js';
+export { DnsCache, type DnsCacheOptions } from './dns-cache.js';
+export { TargetSet, DownList, failoverCause, isConnectFailure, retryAfterSeconds, type FailoverCause, type DownListOptions } from './target-set.js';
+export { UDP_SIZE_LIMIT, wireSize, tooLargeForUdp } from './udp-size.js';

@@ -2,10 +2,14 @@ import { Subject, type Observable } from 'rxjs';
 import { SipRequest, SipResponse } from '../message/index.js';
 import { SipTimeoutError, type ServerTransaction } from '../transaction/index.js';
 import { bestResponse, collectChallenges } from './best-response.js';
+import { UDP_SIZE_LIMIT, wireSize } from './udp-size.js';
 import { proxyBranch } from './loop-branch.js';
 import { ProxyBranch, type BranchOwner } from './proxy-branch.js';
 import type { ProxyHost, ProxyOptions, ProxyOutcome, ProxyBranchInfo } from './proxy-types.js';
 import { nextHop, recordRouteFor } from './route-set.js';
+
+/** Bytes our Via (and Record-Route) add to a forwarded request, about. */
+const OUR_VIA = 160;
 
 /** Methods whose requests create a dialog: record-routed by default. */
 const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY']);
@@ -96,7 +100,9 @@ export class ProxyRun implements PromiseLike<ProxyOutcome>, BranchOwner {
     this.host.resolve(hop).then(
       (dests) => {
         if (dests.length === 0) throw new Error('no destination');
-        b.destinations = dests;
+        // RFC 3261 §18.1.1: too big for UDP (our Via included) goes over TCP to the same place first.
+        const big = dests.some((d) => d.proto === 'udp') && wireSize(b.request) + OUR_VIA > UDP_SIZE_LIMIT;
+        b.destinations = big ? dests.flatMap((d) => (d.proto === 'udp' ? [{ ...d, proto: 'tcp' as const }, d] : [d])) : dests;
         if (b.cancelled || this.txn.state === 'terminated') this.branchDone(b, this.synthetic(b, 487));
         else this.send(b);
       },

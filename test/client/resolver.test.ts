@@ -1,4 +1,4 @@
-// RFC 3263 resolution (A/AAAA and SRV; no NAPTR) with a fake DNS: no real DNS in tests.
+// RFC 3263 resolution with a fake DNS (corner cases; test/client/dns.test.ts runs against a real dnsmasq).
 import { lastValueFrom } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createResponse, parseUri, resolveTarget, SipClient, type SipResponse } from 'nestjs-sip';
@@ -56,7 +56,8 @@ describe('resolveTarget (RFC 3263 §4) with a fake resolver', () => {
     );
     // The identity stays the SIP domain (RFC 5922 §4), not the SRV target.
     expect(await resolve('sip:bob@example.com;transport=tcp', dns)).toEqual({ addr: '192.0.2.10', port: 5080, family: 4, proto: 'tcp', servername: 'example.com' });
-    expect(dns.queries).toEqual(['SRV _sip._tcp.example.com', 'A main.example.com']);
+    // Every SRV target's addresses are looked up (the list to fail over along), in SRV order.
+    expect(dns.queries).toEqual(['SRV _sip._tcp.example.com', 'A main.example.com', 'A backup.example.com']);
   });
 
   it('an SRV target that does not resolve: the next one', async () => {

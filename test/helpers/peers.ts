@@ -15,11 +15,11 @@ export interface PeerTool {
 
 const cache = new Map<string, PeerTool>();
 
-export function peerTool(name: 'sipp' | 'sipsak' | 'kamailio' | 'openssl' | 'baresip' | 'svcrack'): PeerTool {
+export function peerTool(name: 'sipp' | 'sipsak' | 'kamailio' | 'openssl' | 'baresip' | 'svcrack' | 'dnsmasq'): PeerTool {
   let tool = cache.get(name);
   if (tool) return tool;
-  const flag = name === 'sipp' ? '-v' : name === 'sipsak' ? '-V' : name === 'kamailio' ? '-v' : name === 'baresip' ? '-h' : name === 'svcrack' ? '--version' : 'version';
-  // Debian puts kamailio in /usr/sbin, which a non-root user's PATH often lacks.
+  const flag = name === 'sipp' ? '-v' : name === 'sipsak' ? '-V' : name === 'kamailio' ? '-v' : name === 'baresip' ? '-h' : name === 'svcrack' || name === 'dnsmasq' ? '--version' : 'version';
+  // Debian puts kamailio and dnsmasq in /usr/sbin, which a non-root user's PATH often lacks.
   let command: string = name;
   let r = spawnSync(command, [flag], { encoding: 'utf8', timeout: 5000 });
   for (const alt of [`/usr/sbin/${name}`, `/usr/local/sbin/${name}`]) {
@@ -34,7 +34,7 @@ export function peerTool(name: 'sipp' | 'sipsak' | 'kamailio' | 'openssl' | 'bar
     const line = '!'.repeat(78);
     console.warn(
       `\n${line}\n!! ${name} is NOT installed: the interop tests that need it are SKIPPED.\n` +
-        `!! Install it (Debian: apt-get install ${name === 'sipp' ? 'sip-tester' : name === 'svcrack' ? 'sipvicious' : name}) or run .ci/run.\n` +
+        `!! Install it (Debian: apt-get install ${name === 'sipp' ? 'sip-tester' : name === 'svcrack' ? 'sipvicious' : name === 'dnsmasq' ? 'dnsmasq-base' : name}) or run .ci/run.\n` +
         `!! In CI (CI=true) this is a failure, not a skip.\n${line}\n`,
     );
   }
