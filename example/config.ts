@@ -37,14 +37,17 @@ export interface AuthConfig {
  *   SIP_CALLS (proxy: calls to registered users are proxied, record-routed, to all their phones;
  *   bridge: connected by a B2BUA, each phone talks only to this service; redirect: 302 to their contacts),
  *   SIP_RING_SECONDS (30: unanswered calls get 480),
- *   HTTP_PORT (8080 on SIP_HOST: /metrics and /health; 'off' disables the HTTP side),
+ *   HTTP_PORT (8080 on SIP_HOST: /metrics, /health, and SIP over WebSocket at /sip; 'off' disables the HTTP side),
+ *   SIP_WS_PATH (/sip: the WebSocket leg's path on the HTTP port; 'off' disables it),
  *   LOG_FORMAT (text; json: one JSON object per line),
  *   SIP_REDIS_URL (unset: registrations in memory; redis://host:port: in that Redis, shared by instances).
  */
-/** The example's HTTP side (metrics, health), when on. */
+/** The example's HTTP side (metrics, health, SIP over WebSocket), when on. */
 export interface HttpConfig {
   host: string;
   port: number;
+  /** Path of the SIP-over-WebSocket leg (RFC 7118) on the HTTP port; undefined: none. */
+  wsPath?: string;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): { legs: SipLeg[]; registrar: RegistrarConfig; echo: EchoConfig; calls: CallsConfig; auth?: AuthConfig; http?: HttpConfig } {
@@ -91,9 +94,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): { legs: SipLeg
   if (mode !== 'proxy' && mode !== 'bridge' && mode !== 'redirect') throw new Error(`SIP_CALLS must be proxy, bridge or redirect, got ${JSON.stringify(mode)}`);
   const ringSeconds = num(env.SIP_RING_SECONDS, 30, 'SIP_RING_SECONDS');
   const httpPort = port(env.HTTP_PORT, 8080);
+  const wsPath = env.SIP_WS_PATH === 'off' ? undefined : env.SIP_WS_PATH || '/sip';
+  if (wsPath !== undefined && !wsPath.startsWith('/')) throw new Error(`SIP_WS_PATH must start with /, got ${JSON.stringify(wsPath)}`);
   return {
     legs,
-    http: httpPort === undefined ? undefined : { host, port: httpPort },
+    http: httpPort === undefined ? undefined : { host, port: httpPort, wsPath },
     auth,
     calls: { mode, ringSeconds },
     echo: { host, seconds: echoSeconds, ports: MediaPorts.parse(env.SIP_MEDIA_PORTS || '20000-20099') },

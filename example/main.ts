@@ -9,7 +9,8 @@ import { loadConfig } from './config.js';
 
 /**
  * `npm start`: the registrar and call service on UDP+TCP 127.0.0.1:5060, and its HTTP side on
- * 127.0.0.1:8080 (/metrics, /health) as one hybrid Nest app (see config.ts for the environment).
+ * 127.0.0.1:8080 (/metrics, /health, SIP over WebSocket at /sip) as one hybrid Nest app (see
+ * config.ts for the environment).
  */
 export async function bootstrap(env: NodeJS.ProcessEnv = process.env): Promise<{ app: INestApplicationContext; server: SipServer; httpUrl?: string }> {
   const config = loadConfig(env);
@@ -41,6 +42,9 @@ export async function bootstrap(env: NodeJS.ProcessEnv = process.env): Promise<{
   } else {
     // A hybrid app: the SIP transport beside an HTTP server, global guards and pipes shared.
     const web = await NestFactory.create(module, logger ? { logger } : {});
+    // SIP over WebSocket on the same port (browsers, JsSIP, SIP.js): a leg on the app's HTTP server,
+    // added to the legs SipServer binds at listen (the server had to exist before the app).
+    if (config.http.wsPath !== undefined) config.legs.push({ transport: 'ws', ws: { server: web.getHttpServer(), path: config.http.wsPath } });
     web.connectMicroservice({ strategy: server }, { inheritAppConfig: true });
     web.enableShutdownHooks(['SIGINT', 'SIGTERM']);
     await web.startAllMicroservices();
@@ -48,6 +52,7 @@ export async function bootstrap(env: NodeJS.ProcessEnv = process.env): Promise<{
     const a = web.getHttpServer().address() as AddressInfo;
     httpUrl = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
     log.log(`HTTP on ${httpUrl}: ${httpUrl}/metrics (Prometheus), ${httpUrl}/health`);
+    if (config.http.wsPath !== undefined) log.log(`SIP over WebSocket on ${httpUrl.replace('http', 'ws')}${config.http.wsPath} (subprotocol sip)`);
     app = web;
   }
   const udp = server.addresses.find((a) => a.proto === 'udp');
