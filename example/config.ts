@@ -40,7 +40,8 @@ export interface AuthConfig {
  *   HTTP_PORT (8080 on SIP_HOST: /metrics, /health, and SIP over WebSocket at /sip; 'off' disables the HTTP side),
  *   SIP_WS_PATH (/sip: the WebSocket leg's path on the HTTP port; 'off' disables it),
  *   LOG_FORMAT (text; json: one JSON object per line),
- *   SIP_REDIS_URL (unset: registrations in memory; redis://host:port: in that Redis, shared by instances).
+ *   SIP_REDIS_URL (unset: registrations in memory; redis://host:port: in that Redis, shared by instances),
+ *   SIP_REUSE_PORT (1: share the UDP/TCP ports with other workers of the service, SO_REUSEPORT).
  */
 /** The example's HTTP side (metrics, health, SIP over WebSocket), when on. */
 export interface HttpConfig {
@@ -63,8 +64,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): { legs: SipLeg
   const udp = port(env.SIP_UDP_PORT, 5060);
   const tcp = port(env.SIP_TCP_PORT, 5060);
   const tlsPort = port(env.SIP_TLS_PORT, undefined);
-  if (udp !== undefined) legs.push({ transport: 'udp', host, port: udp });
-  if (tcp !== undefined) legs.push({ transport: 'tcp', host, port: tcp });
+  // SIP_REUSE_PORT=1: several workers of this service share the SIP ports (SO_REUSEPORT).
+  const reusePort = env.SIP_REUSE_PORT === '1' || env.SIP_REUSE_PORT === 'true';
+  if (udp !== undefined) legs.push({ transport: 'udp', host, port: udp, reusePort });
+  if (tcp !== undefined) legs.push({ transport: 'tcp', host, port: tcp, reusePort });
   if (tlsPort !== undefined) {
     if (!env.SIP_TLS_CERT || !env.SIP_TLS_KEY) throw new Error('SIP_TLS_PORT needs SIP_TLS_CERT and SIP_TLS_KEY');
     legs.push({ transport: 'tls', host, port: tlsPort, tls: { cert: readFileSync(env.SIP_TLS_CERT), key: readFileSync(env.SIP_TLS_KEY) } });

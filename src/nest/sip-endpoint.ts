@@ -26,6 +26,11 @@ const DEFAULT_PORT: Record<TransportName, number> = { udp: 5060, tcp: 5060, tls:
 /** One listening (or sending) leg: a transport on an address. */
 export interface SipLeg {
   transport: TransportName;
+  /**
+   * Share the port with other processes of the app (SO_REUSEPORT, Linux): N workers on one host,
+   * the kernel spreading peers over them (a peer stays with one). Each worker keeps its own transactions.
+   */
+  reusePort?: boolean;
   /** Address to bind; default 127.0.0.1. Use '::1' / '::' for IPv6, '0.0.0.0' for every IPv4 interface. */
   host?: string;
   /** Port to bind; default 5060 (5061 for TLS); 0 picks a free port. */
@@ -152,6 +157,7 @@ export class SipEndpoint implements TransactionTransport {
       tls: leg.tls,
       ws: leg.ws,
       limits: this.opts.limits,
+      reusePort: leg.reusePort,
     });
     this.pools.push(pool);
     if (leg.advertise !== undefined) this.advertised.set(pool, leg.advertise);

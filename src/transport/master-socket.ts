@@ -84,7 +84,7 @@ async function bindWs(opts: SocketPoolOptions, host: string | undefined, family:
     // A client that never completes its handshake request holds a socket only this long.
     server.headersTimeout = timeout;
     server.requestTimeout = timeout;
-    await listenOn(server, opts.port, host, family, limits);
+    await listenOn(server, opts.port, host, family, limits, opts.reusePort === true);
   }
   const maxPayload = limits.MAX_SIP_HEADER + limits.MAX_SIP_BODY;
   const origins = w.origins !== undefined ? new Set(w.origins) : undefined;
@@ -112,7 +112,7 @@ function localOf(a: net.AddressInfo, proto: LocalAddress['proto']): LocalAddress
 function bindUdp(opts: SocketPoolOptions, host: string | undefined, family: Family): Promise<dgram.Socket> {
   const given = opts.socket as dgram.Socket | undefined;
   if (given !== undefined && !(given instanceof dgram.Socket)) throw new InvalidOptionsError('socket must be a dgram.Socket for udp');
-  const socket = given ?? dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4' });
+  const socket = given ?? dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ...(opts.reusePort === true ? { reusePort: true } : {}) } as dgram.SocketOptions);
   try {
     socket.address();
     return Promise.resolve(socket); // already bound
@@ -157,10 +157,10 @@ function listen(opts: SocketPoolOptions, host: string | undefined, family: Famil
   } else {
     server = net.createServer({ allowHalfOpen: true, noDelay: true, highWaterMark: limits.TCP_READSIZE } as net.ServerOpts);
   }
-  return listenOn(server, opts.port, host, family, limits);
+  return listenOn(server, opts.port, host, family, limits, opts.reusePort === true);
 }
 
-function listenOn(server: net.Server, port: number, host: string | undefined, family: Family, limits: PoolLimits): Promise<net.Server> {
+function listenOn(server: net.Server, port: number, host: string | undefined, family: Family, limits: PoolLimits, reusePort = false): Promise<net.Server> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => {
       server.close();
@@ -170,7 +170,7 @@ function listenOn(server: net.Server, port: number, host: string | undefined, fa
     // A backlog as deep as the connection cap (the kernel clips it to somaxconn): a burst of
     // connects is queued rather than dropped into SYN retransmissions.
     const backlog = Math.max(511, Math.min(limits.MAX_CONNECTIONS, 65535));
-    server.listen({ port, host: host ?? (family === 6 ? '::' : '0.0.0.0'), backlog }, () => {
+    server.listen({ port, host: host ?? (family === 6 ? '::' : '0.0.0.0'), backlog, ...(reusePort ? { reusePort: true } : {}) } as net.ListenOptions, () => {
       server.off('error', onError);
       resolve(server);
     });

@@ -145,5 +145,11 @@ export interface SocketPoolOptions {
   tls?: PoolTlsOptions;
   /** ws / wss: path, Origin allow-list, or an HTTP(S) server to share. */
   ws?: PoolWsOptions;
+  /**
+   * SO_REUSEPORT (Linux, Node 22.12+): several processes bind the same UDP/TCP port and the kernel
+   * spreads datagrams and connections over them by the peer's address and port, so a peer's
+   * retransmissions and its connection stay with one process. For N workers of one app on one host.
+   */
+  reusePort?: boolean;
   limits?: PoolLimitsInit;
 }
