@@ -8,6 +8,7 @@ import { ECHO_CONFIG, EchoService, type EchoConfig } from './echo/echo.service.j
 import { RegistrarController } from './registrar.controller.js';
 import { OpsController } from './ops.controller.js';
 import { RegistrarService } from './registrar.service.js';
+import { RegistrarMetrics } from './registrar-metrics.js';
 
 @Module({})
 export class AppModule {
@@ -42,6 +43,7 @@ export class AppModule {
       controllers: http ? [RegistrarController, OpsController] : [RegistrarController],
       providers: [
         RegistrarService,
+        RegistrarMetrics,
         EchoService,
         CallsService,
         { provide: CALLS_CONFIG, useValue: calls },

@@ -84,8 +84,20 @@ export class SipRegistrar {
     this.onStoreError = options.onStoreError ?? (() => {});
   }
 
+  /** REGISTERs answered: 2xx, refused (3xx-4xx: 423, 403, 400...), failed (5xx: a store problem, out of order). */
+  readonly stats = { accepted: 0, refused: 0, failed: 0 };
+
   /** Answer a REGISTER (RFC 3261 §10.3 steps 5-8). `from`: the sender (ctx.getFrom()), recorded in the bindings. */
   async register(req: SipRequest, from?: SipPeer): Promise<RegistrarReply> {
+    const reply = await this.apply(req, from);
+    const s = reply.status;
+    if (s < 300) this.stats.accepted++;
+    else if (s < 500) this.stats.refused++;
+    else this.stats.failed++;
+    return reply;
+  }
+
+  private async apply(req: SipRequest, from?: SipPeer): Promise<RegistrarReply> {
     let aor: string | undefined;
     let contacts: Contact[];
     let callId: string;

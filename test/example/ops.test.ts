@@ -3,6 +3,7 @@
 // nestjs-sip/terminus), which turns to 503 when a SIP leg is closed.
 import 'reflect-metadata';
 import type { INestApplicationContext } from '@nestjs/common';
+import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SipServer, SocketPool } from 'nestjs-sip';
 import { bootstrap } from '../../example/main.js';
@@ -36,6 +37,25 @@ describe('the example on HTTP: /metrics and /health', () => {
     expect(text).toMatch(/^sip_requests_received_total\{method="OPTIONS"\} 40$/m);
     expect(text).toMatch(/^sip_responses_sent_total\{method="OPTIONS",class="2xx"\} 40$/m);
     expect(text).toMatch(/^# TYPE sip_request_duration_seconds histogram$/m);
+  });
+
+  it('/metrics shows the registrar: REGISTERs by outcome and the AORs held', async () => {
+    const port = server.addresses.find((a) => a.proto === 'udp')!.port;
+    const sock = createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+    const local = sock.address().port;
+    const answered = new Promise<string>((resolve) => sock.once('message', (m) => resolve(m.toString('latin1'))));
+    sock.send(
+      `REGISTER sip:127.0.0.1:${port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK-ops-reg;rport\r\nFrom: <sip:carol@127.0.0.1>;tag=c1\r\n` +
+        `To: <sip:carol@127.0.0.1>\r\nCall-ID: ops-reg-1\r\nCSeq: 1 REGISTER\r\nContact: <sip:carol@127.0.0.1:${local}>;expires=600\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`,
+      port,
+      '127.0.0.1',
+    );
+    expect(await answered).toMatch(/^SIP\/2\.0 200 /);
+    sock.close();
+    const text = await (await fetch(`${url}/metrics`)).text();
+    expect(text).toMatch(/^sip_registrations_total\{outcome="accepted"\} 1$/m);
+    expect(text).toMatch(/^sip_registrar_aors 1$/m);
   });
 
   it('/health is up with every leg bound, and down (503) once a leg is closed', async () => {
