@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
-import { B2bua, SipClient, type B2buaAnswer, type SipContext, type SipDialog, type SipServer } from 'nestjs-sip';
+import { B2bua, SipClient, type ProxyTarget, type B2buaAnswer, type SipContext, type SipDialog, type SipServer } from 'nestjs-sip';
 import { RegistrarService } from './registrar.service.js';
 
 export interface CallsConfig {
@@ -45,8 +45,13 @@ export class CallsService implements OnModuleDestroy {
   async route(ctx: SipContext): Promise<void> {
     const req = ctx.getRequest();
     const { aor, bindings } = await this.registrar.lookup(req);
-    const targets = bindings.slice(-MAX_FORKS).map((b) => b.uri);
-    this.logger.log(`${req.from.uri} -> ${aor} at ${targets.join(', ')} (proxied)`);
+    // A phone on a connection of ours (a browser on the WebSocket leg, whose Contact is
+    // `sip:x@abc.invalid;transport=ws`) is reached down that connection, not at its Contact.
+    const targets: ProxyTarget[] = bindings.slice(-MAX_FORKS).map((b) => {
+      const s = b.source;
+      return s?.flow !== undefined && s.connection !== undefined ? { uri: b.uri, destination: { proto: s.proto, addr: s.addr, port: s.port, family: s.family, flow: s.flow } } : b.uri;
+    });
+    this.logger.log(`${req.from.uri} -> ${aor} at ${bindings.slice(-MAX_FORKS).map((b) => b.uri).join(', ')} (proxied)`);
     await ctx.proxy(targets, {
       branchTimeout: this.config.ringSeconds * 1000,
       // Rung out everywhere (our timeout, or Timer C): the caller hears "no answer", not a timeout.

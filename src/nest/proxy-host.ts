@@ -57,6 +57,14 @@ export class EndpointProxyHost implements ProxyHost {
     return this.endpoint.isLocalAddress(host, port);
   }
 
+  flowDestination(flow: string): SipDestination | undefined {
+    for (const pool of this.endpoint.pools) {
+      const peer = pool.peerOf(flow);
+      if (peer !== undefined) return { addr: peer.addr, port: peer.port, family: peer.family, proto: peer.proto, flow };
+    }
+    return undefined;
+  }
+
   /** RFC 3263: every target of the next hop in order (NAPTR, SRV by priority and weight, all addresses). */
   resolve(uri: SipUri): Promise<SipDestination[]> {
     // An IP address needs no DNS: no cache look-up, no async resolver (every in-dialog request of a call).

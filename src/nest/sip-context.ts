@@ -3,7 +3,7 @@ import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { SipAuthIdentity } from '../auth/index.js';
 import type { DialogLayer, SipDialog } from '../dialog/index.js';
 import type { SipRequest } from '../message/index.js';
-import type { ProxyOptions, ProxyRun, SipProxy } from '../proxy/index.js';
+import type { ProxyOptions, ProxyRun, ProxyTarget, SipProxy } from '../proxy/index.js';
 import type { ServerTransaction, SipPeer } from '../transaction/index.js';
 import { toSipResponse, type SipReply } from './sip-reply.js';
 
@@ -108,10 +108,10 @@ export class SipContext extends BaseRpcContext<SipContextArgs> {
    * CANCEL passed on. The handler's own return value no longer answers the request: return (or
    * await) the run, which resolves with the outcome; `run.responses` shows every branch's answers.
    */
-  proxy(targets: string | readonly string[], opts?: ProxyOptions): ProxyRun {
+  proxy(targets: ProxyTarget | readonly ProxyTarget[], opts?: ProxyOptions): ProxyRun {
     const proxy = this.args[5];
     if (proxy === undefined) throw new Error('ctx.proxy() needs a SipServer context (this one has no proxy)');
-    return proxy.forward(this.args[2], typeof targets === 'string' ? [targets] : targets, opts);
+    return proxy.forward(this.args[2], Array.isArray(targets) ? (targets as readonly ProxyTarget[]) : [targets as ProxyTarget], opts);
   }
 
   /**

@@ -5,7 +5,7 @@ import { bestResponse, collectChallenges } from './best-response.js';
 import { UDP_SIZE_LIMIT, wireSize } from './udp-size.js';
 import { proxyBranch } from './loop-branch.js';
 import { ProxyBranch, type BranchOwner } from './proxy-branch.js';
-import type { ProxyHost, ProxyOptions, ProxyOutcome, ProxyBranchInfo } from './proxy-types.js';
+import type { ProxyHost, ProxyOptions, ProxyOutcome, ProxyBranchInfo, ProxyTarget } from './proxy-types.js';
 import { nextHop, recordRouteFor } from './route-set.js';
 
 /** Bytes our Via (and Record-Route) add to a forwarded request, about. */
@@ -28,8 +28,8 @@ export interface BranchResponse {
  */
 export class ProxyRun implements PromiseLike<ProxyOutcome>, BranchOwner {
   private readonly branches: ProxyBranch[] = [];
-  private readonly queue: string[];
-  private readonly first: readonly string[];
+  private readonly queue: ProxyTarget[];
+  private readonly first: readonly ProxyTarget[];
   private readonly subject = new Subject<BranchResponse>();
   private readonly outcome: Promise<ProxyOutcome>;
   private settle!: (o: ProxyOutcome) => void;
@@ -43,9 +43,11 @@ export class ProxyRun implements PromiseLike<ProxyOutcome>, BranchOwner {
   constructor(
     private readonly host: ProxyHost,
     private readonly txn: ServerTransaction,
-    targets: readonly string[],
+    targets: readonly ProxyTarget[],
     private readonly opts: ProxyOptions,
     hash: string,
+    /** A signed token for a connection id, for our Record-Route when a branch leaves down a client's connection. */
+    private readonly tokenFor: (flow: string) => string,
   ) {
     this.hash = hash;
     this.outcome = new Promise((resolve) => (this.settle = resolve));
@@ -86,7 +88,8 @@ export class ProxyRun implements PromiseLike<ProxyOutcome>, BranchOwner {
 
   // --- branches ---------------------------------------------------------------------------------
 
-  private launch(target: string): void {
+  private launch(t: ProxyTarget): void {
+    const target = typeof t === 'string' ? t : t.uri;
     const req = this.copyFor(target);
     const b = new ProxyBranch(target, req, this);
     this.branches.push(b);
@@ -97,7 +100,8 @@ export class ProxyRun implements PromiseLike<ProxyOutcome>, BranchOwner {
       this.branchDone(b, this.synthetic(b, 400, 'Bad Next Hop'));
       return;
     }
-    this.host.resolve(hop).then(
+    const given = typeof t === 'string' ? undefined : t.destination;
+    (given !== undefined ? Promise.resolve([given]) : this.host.resolve(hop)).then(
       (dests) => {
         if (dests.length === 0) throw new Error('no destination');
         // RFC 3261 §18.1.1: too big for UDP (our Via included) goes over TCP to the same place first.
@@ -148,7 +152,7 @@ export class ProxyRun implements PromiseLike<ProxyOutcome>, BranchOwner {
       const h = req.headers;
       if (b.txn !== undefined) h.replaceFirst('Via', viaText(leg.proto, leg.host, leg.port, proxyBranch(this.hash)));
       else h.prepend('Via', viaText(leg.proto, leg.host, leg.port, proxyBranch(this.hash)));
-      if (this.recordRoute) this.addRecordRoute(b, leg);
+      if (this.recordRoute) this.addRecordRoute(b, leg, dst.flow);
       if (b.txn === undefined) this.opts.beforeSend?.(req, b.target);
       try {
         b.txn = layer.request(req, dst, b);
@@ -160,7 +164,7 @@ export class ProxyRun implements PromiseLike<ProxyOutcome>, BranchOwner {
     }
   }
 
-  private addRecordRoute(b: ProxyBranch, out: NonNullable<ReturnType<ProxyHost['legFor']>>): void {
+  private addRecordRoute(b: ProxyBranch, out: NonNullable<ReturnType<ProxyHost['legFor']>>, flow: string | undefined): void {
     const h = b.request.headers;
     if (b.recordRoutes > 0) {
       const rest = h.getAll('record-route').slice(b.recordRoutes);
@@ -170,10 +174,15 @@ export class ProxyRun implements PromiseLike<ProxyOutcome>, BranchOwner {
     const inbound = this.host.legOf(this.txn.from);
     const secure = this.txn.request.requestUri.scheme === 'sips';
     // RFC 5658: a request that changes transport or address family gets one Record-Route per side.
-    if (inbound !== undefined && (inbound.proto !== out.proto || inbound.host !== out.host || inbound.port !== out.port)) {
-      h.prepend('Record-Route', recordRouteFor(inbound, secure, true));
-      h.prepend('Record-Route', recordRouteFor(out, secure, true));
-      b.recordRoutes = 2;
+    // A branch down a client's connection: the dialog's later requests must take it too (flow token).
+    const token = flow === undefined ? undefined : this.tokenFor(flow);
+    // A caller on a WebSocket is reachable only down its connection: its side gets a token too.
+    const from = this.txn.from;
+    const inToken = (from.proto === 'ws' || from.proto === 'wss') && from.flow !== undefined ? this.tokenFor(from.flow) : undefined;
+    if (token !== undefined || inToken !== undefined || (inbound !== undefined && (inbound.proto !== out.proto || inbound.host !== out.host || inbound.port !== out.port))) {
+      if (inbound !== undefined) h.prepend('Record-Route', recordRouteFor(inbound, secure, true, inToken));
+      h.prepend('Record-Route', recordRouteFor(out, secure, inbound !== undefined, token));
+      b.recordRoutes = inbound !== undefined ? 2 : 1;
     } else {
       h.prepend('Record-Route', recordRouteFor(out, secure, false));
       b.recordRoutes = 1;

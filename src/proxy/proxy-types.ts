@@ -23,7 +23,16 @@ export interface ProxyHost {
   isLocal(uri: SipUri): boolean;
   /** The destinations for a next-hop URI (RFC 3263), best first; rejects when there is none. */
   resolve(uri: SipUri): Promise<SipDestination[]>;
+  /** Where an open connection (a pool's flow id) goes; undefined when it is gone. */
+  flowDestination(flow: string): SipDestination | undefined;
 }
+
+/**
+ * Where a branch goes: a Request-URI (its next hop resolved by RFC 3263), or a Request-URI with the
+ * destination to send it to, e.g. the connection a WebSocket client registered from (its Contact,
+ * `sip:x@abc.invalid;transport=ws`, is reachable no other way): `{ uri, destination: { proto, addr, port, flow } }`.
+ */
+export type ProxyTarget = string | { uri: string; destination?: SipDestination };
 
 /** How `proxy()` forwards a request. */
 export interface ProxyOptions {

@@ -12,7 +12,7 @@ export function routeUri(value: string): SipUri {
  * every Route on top that names us is removed (two of them after double record-routing).
  * Returns true when at least one Route named us (the request follows a route set through us).
  */
-export function preprocessRoute(req: SipRequest, isLocal: (uri: SipUri) => boolean): boolean {
+export function preprocessRoute(req: SipRequest, isLocal: (uri: SipUri) => boolean, popped?: (uri: SipUri) => void): boolean {
   const h = req.headers;
   let routes = h.getAll('route');
   let ours = false;
@@ -22,7 +22,11 @@ export function preprocessRoute(req: SipRequest, isLocal: (uri: SipUri) => boole
     ours = true;
   }
   let i = 0;
-  while (i < routes.length && isLocal(routeUri(routes[i]!))) i++;
+  for (; i < routes.length; i++) {
+    const u = routeUri(routes[i]!);
+    if (!isLocal(u)) break;
+    popped?.(u);
+  }
   if (i > 0 || ours) {
     if (i === routes.length) h.delete('route');
     else h.set('Route', routes.slice(i));
@@ -49,10 +53,17 @@ export function nextHop(req: SipRequest): SipUri {
   return req.requestUri;
 }
 
-/** Our Record-Route (or Path) value for a leg: `<sip:host:port;transport=tcp;lr>`. */
-export function recordRouteFor(leg: ProxyLeg, secure: boolean, double: boolean): string {
+/**
+ * Our Record-Route (or Path) value for a leg: `<sip:host:port;transport=tcp;lr>`; with a flow token
+ * (RFC 5626 §5.3, the connection a WebSocket client is reached on) in the user part: `<sip:ft.TOKEN@host...>`.
+ */
+export function recordRouteFor(leg: ProxyLeg, secure: boolean, double: boolean, flowToken?: string): string {
   const host = leg.host.includes(':') ? `[${leg.host}]` : leg.host;
   const scheme = secure ? 'sips' : 'sip';
   const transport = leg.proto === 'udp' || (secure && leg.proto === 'tls') ? '' : `;transport=${leg.proto}`;
-  return `<${scheme}:${host}:${leg.port}${transport};lr${double ? ';r2=on' : ''}>`;
+  const user = flowToken === undefined ? '' : `${FLOW_USER}${flowToken}@`;
+  return `<${scheme}:${user}${host}:${leg.port}${transport};lr${double ? ';r2=on' : ''}>`;
 }
+
+/** The user part prefix of a Record-Route carrying a flow token. */
+export const FLOW_USER = 'ft.';

@@ -1,10 +1,11 @@
 import { hash as cryptoHash } from 'node:crypto';
-import { BRANCH_COOKIE, SipParseError, type SipRequest, type Via } from '../message/index.js';
+import { BRANCH_COOKIE, SipParseError, type SipRequest, type SipUri, type Via } from '../message/index.js';
 import { SipTransactionError, type ServerTransaction, type SipPeer } from '../transaction/index.js';
 import { isLoop, loopHash } from './loop-branch.js';
 import { ProxyRun } from './proxy-run.js';
-import type { ProxyHost, ProxyOptions } from './proxy-types.js';
-import { nextHop, preprocessRoute } from './route-set.js';
+import type { ProxyHost, ProxyOptions, ProxyTarget } from './proxy-types.js';
+import { FlowTokens } from './flow-tokens.js';
+import { FLOW_USER, nextHop, preprocessRoute } from './route-set.js';
 
 /**
  * A stateful proxy (RFC 3261 §16) over the transaction layer, as Kamailio's `t_relay` is:
@@ -15,6 +16,8 @@ import { nextHop, preprocessRoute } from './route-set.js';
 export class SipProxy {
   /** Most branches one request forks into; targets past it are left out. */
   readonly maxForks: number;
+  private readonly tokens = new FlowTokens();
+  private readonly tokenFor = (flow: string): string => this.tokens.tokenFor(flow);
 
   constructor(
     private readonly host: ProxyHost,
@@ -28,13 +31,13 @@ export class SipProxy {
    * 483 and a request that comes back unchanged 482; else the transaction relays its branches'
    * answers from now on.
    */
-  forward(txn: ServerTransaction, targets: readonly string[], opts: ProxyOptions = {}): ProxyRun {
+  forward(txn: ServerTransaction, targets: readonly ProxyTarget[], opts: ProxyOptions = {}): ProxyRun {
     if (txn.proxied) throw new SipTransactionError('ERR_SIP_TXN_STATE', `${txn.method} is already being proxied`);
     const req = txn.request;
     const vias = req.via;
     const raw = req.headers.getAll('via');
     const max = this.maxForks;
-    const run = new ProxyRun(this.host, txn, targets.length > max ? targets.slice(0, max) : targets, opts, loopHash(req, raw[0]));
+    const run = new ProxyRun(this.host, txn, targets.length > max ? targets.slice(0, max) : targets, opts, loopHash(req, raw[0]), this.tokenFor);
     txn.relayMode();
     // §16.2: a stateful proxy answers an INVITE 100 Trying at once (the caller stops retransmitting).
     if (txn.isInvite && txn.lastResponse === undefined) void txn.respond(100).catch(() => undefined);
@@ -58,15 +61,35 @@ export class SipProxy {
   routeRequest(txn: ServerTransaction): boolean {
     const req = txn.request;
     if (req.to.tag === undefined || !req.headers.has('route')) return false;
+    let flow: string | undefined;
     try {
-      if (!preprocessRoute(req, (u) => this.host.isLocal(u))) return false;
+      if (!preprocessRoute(req, (u) => this.host.isLocal(u), (u) => (flow = this.flowIn(u)))) return false;
       if (!req.headers.has('route') && this.host.isLocal(req.requestUri)) return false;
     } catch (err) {
       void txn.respond(400, err instanceof SipParseError ? err.reason : 'Bad Route');
       return true;
     }
+    // A flow token in our Route: the next hop is that client's connection (its Contact is unreachable).
+    if (flow !== undefined && !req.headers.has('route')) {
+      const destination = this.host.flowDestination(flow);
+      if (destination === undefined) {
+        void txn.respond(430, 'Flow Failed'); // RFC 5626 §5.3
+        return true;
+      }
+      this.forward(txn, [{ uri: req.uri, destination }], { recordRoute: false });
+      return true;
+    }
     this.forward(txn, [req.uri], { recordRoute: false });
     return true;
+  }
+
+  /**
+   * The connection a popped Route of ours names with a valid flow token, if any. The last of ours
+   * popped is the one facing where the request goes (caller side or callee side of a double Record-Route).
+   */
+  private flowIn(u: SipUri): string | undefined {
+    const user = u.user;
+    return user !== undefined && user.startsWith(FLOW_USER) ? this.tokens.flowOf(user.slice(FLOW_USER.length)) : undefined;
   }
 
   /**
@@ -75,8 +98,9 @@ export class SipProxy {
    */
   routeAck(ack: SipRequest, from: SipPeer): boolean {
     let hop;
+    let flow: string | undefined;
     try {
-      if (!ack.headers.has('route') || !preprocessRoute(ack, (u) => this.host.isLocal(u))) return false;
+      if (!ack.headers.has('route') || !preprocessRoute(ack, (u) => this.host.isLocal(u), (u) => (flow = this.flowIn(u)))) return false;
       if (!ack.headers.has('route') && this.host.isLocal(ack.requestUri)) return false;
       const mf = ack.maxForwards;
       if (mf !== undefined && mf <= 0) return true;
@@ -88,7 +112,9 @@ export class SipProxy {
     const incoming = ack.topVia?.branch ?? `${from.addr}:${from.port}`;
     const branch = BRANCH_COOKIE + cryptoHash('sha1', incoming, 'base64url').slice(0, 20);
     const layer = this.host.layer;
-    this.host.resolve(hop).then(
+    const toFlow = flow !== undefined && !ack.headers.has('route') ? this.host.flowDestination(flow) : undefined;
+    if (flow !== undefined && toFlow === undefined && !ack.headers.has('route')) return true; // the flow is gone: nothing to send it on
+    (toFlow !== undefined ? Promise.resolve([toFlow]) : this.host.resolve(hop)).then(
       (dests) => {
         const dst = dests[0];
         const leg = dst === undefined ? undefined : this.host.legFor(dst);

@@ -18,6 +18,11 @@ export interface BindingSource {
    * that received it: a shared store (Redis) does not keep it, `node` says which instance has it.
    */
   connection?: unknown;
+  /**
+   * The pool's id of that connection (the REGISTER's `From.flow`): pass it as a destination's
+   * `flow` to send a request down the connection (a WebSocket client's only way in). Local, as `connection`.
+   */
+  flow?: string;
 }
 
 /** One registered contact of an address-of-record (RFC 3261 §10.3). */

@@ -3,6 +3,8 @@ import { bindingKey, type Binding } from './binding.js';
 interface Flow {
   updatedAt: number;
   connection: unknown;
+  /** The pool's id of the connection, when it gave one. */
+  flow: string | undefined;
 }
 
 /**
@@ -17,14 +19,14 @@ export class LocalFlows {
   constructor(private readonly max = 100_000) {}
 
   /** After a successful update of `aor`: remember the new connections, forget replaced and removed bindings. */
-  written(aor: string, bindings: readonly Binding[], connections: ReadonlyMap<string, unknown>): void {
+  written(aor: string, bindings: readonly Binding[], connections: ReadonlyMap<string, { connection: unknown; flow?: string }>): void {
     const old = this.byAor.get(aor);
     this.byAor.delete(aor);
     const flows = new Map<string, Flow>();
     for (const b of bindings) {
       const key = bindingKey(b);
       const conn = connections.get(key);
-      if (conn !== undefined) flows.set(key, { updatedAt: b.updatedAt, connection: conn });
+      if (conn !== undefined) flows.set(key, { updatedAt: b.updatedAt, connection: conn.connection, flow: conn.flow });
       else {
         const kept = old?.get(key);
         if (kept !== undefined && kept.updatedAt === b.updatedAt) flows.set(key, kept);
@@ -43,7 +45,10 @@ export class LocalFlows {
       const f = flows.get(bindingKey(b));
       if (f === undefined || f.updatedAt !== b.updatedAt || b.source === undefined) continue;
       if ((f.connection as { destroyed?: boolean }).destroyed === true) flows.delete(bindingKey(b));
-      else b.source.connection = f.connection;
+      else {
+        b.source.connection = f.connection;
+        if (f.flow !== undefined) b.source.flow = f.flow;
+      }
     }
   }
 }

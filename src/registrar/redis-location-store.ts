@@ -143,8 +143,11 @@ export class RedisLocationStore implements LocationStore {
       if (b !== undefined) bindings.push(b);
     }
     // The process that received the REGISTER keeps the connection objects it was given.
-    const connections = new Map<string, unknown>();
-    for (const c of u.changes) if (c.binding?.source?.connection !== undefined) connections.set(c.key, c.binding.source.connection);
+    const connections = new Map<string, { connection: unknown; flow?: string }>();
+    for (const c of u.changes) {
+      const src = c.binding?.source;
+      if (src?.connection !== undefined) connections.set(c.key, { connection: src.connection, flow: src.flow });
+    }
     this.flows.written(aor, bindings, connections);
     this.flows.attach(aor, bindings);
     return { ok: true, bindings: sortByUpdate(bindings) };
@@ -216,8 +219,9 @@ async function openClient(url: string, extra: Record<string, unknown>, timeout: 
 
 /** The stored form of a binding: everything but the connection object. */
 function encode(b: Binding): string {
-  if (b.source?.connection === undefined) return JSON.stringify(b);
-  const { connection: _, ...source } = b.source;
+  if (b.source?.connection === undefined && b.source?.flow === undefined) return JSON.stringify(b);
+  // The connection and its id mean something only in this process (LocalFlows keeps them).
+  const { connection: _c, flow: _f, ...source } = b.source;
   return JSON.stringify({ ...b, source });
 }
 

@@ -211,6 +211,8 @@ export class SipRegistrar {
     const s: BindingSource = { proto: from.proto, addr: from.addr, port: from.port, family: from.family, node: this.node };
     // Stream transports: the connection itself, so a request to this contact can reuse the flow.
     if (from.proto !== 'udp' && from.socket !== undefined) s.connection = from.socket;
+    const flow = (from as { flow?: string }).flow;
+    if (from.proto !== 'udp' && flow !== undefined) s.flow = flow;
     return s;
   }
 }

@@ -92,3 +92,18 @@ describe('loop detection (§16.3 step 4)', () => {
     expect(isLoop(spiral, spiral.via, spiral.headers.getAll('via'), mine)).toBe(false);
   });
 });
+
+describe('flow tokens (RFC 5626 §5.2)', () => {
+  it('name the connection they were made for; forged or altered ones name none', async () => {
+    const { FlowTokens } = await import('../../src/proxy/flow-tokens.js');
+    const t = new FlowTokens();
+    const token = t.tokenFor('f1a');
+    expect(token).toMatch(/^f1a\.[A-Za-z0-9_-]{16}$/);
+    expect(t.flowOf(token)).toBe('f1a');
+    expect(t.flowOf(token.replace('f1a', 'f1b'))).toBeUndefined(); // another client's connection
+    expect(t.flowOf('f1a.AAAAAAAAAAAAAAAA')).toBeUndefined();
+    expect(t.flowOf('nodot')).toBeUndefined();
+    expect(new FlowTokens().flowOf(token)).toBeUndefined(); // another process's key
+    expect(recordRouteFor({ proto: 'ws', host: '127.0.0.1', port: 8080 }, false, true, token)).toBe(`<sip:ft.${token}@127.0.0.1:8080;transport=ws;lr;r2=on>`);
+  });
+});
