@@ -39,7 +39,7 @@ describe.skipIf(!sipp.available)('the example routes a UDP call to a WebSocket c
       logLevel: 'error',
       delegate: {
         onInvite: (inv: Invitation) => {
-          invites.push({ recordRoute: inv.request.getHeaders('record-route'), requestUri: inv.request.ruri.toString() });
+          invites.push({ recordRoute: inv.request.getHeaders('record-route'), requestUri: String(inv.request.ruri) });
           void inv.reject({ statusCode: 486, reasonPhrase: 'Busy Here' });
         },
       },
