@@ -1,0 +1,119 @@
+// The deployment kit (issue 15 §3) on one machine: two example instances started by
+// deploy/run-instances.mjs behind Kamailio running deploy/kamailio/kamailio.cfg. Calls (sipp, the
+// echo test through the balancer) are spread over both by the hash of their Call-ID, and each
+// call's ACK and BYE reach the instance that took its INVITE (record-route / loose-route). Then
+// one instance is killed (SIGKILL): calls made at once still succeed (the balancer gives the dead
+// instance FR_TIMER (2 s here), marks it down and moves the call on: failure_route), the OPTIONS probes keep
+// it inactive, and calls after that go straight to the live one. With both dead the balancer
+// answers 503 itself, and its readiness OPTIONS says so.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { askOnce, startBalancer, startInstances, type Balancer, type Instances } from '../helpers/deploy.js';
+import { peerTool } from '../helpers/peers.js';
+import { killAllSipp, runSipp, type SippResult } from '../helpers/sipp.js';
+import { sippOk } from '../client/support.js';
+import { waitUntil } from '../helpers/wait.js';
+
+const ready = peerTool('kamailio').available && peerTool('sipp').available;
+const INVITES = 'sip_requests_received_total{method="INVITE"}';
+const BYES = 'sip_requests_received_total{method="BYE"}';
+
+describe.skipIf(!ready)('deploy/: two instances behind Kamailio', () => {
+  let app: Instances;
+  let lb: Balancer;
+  beforeAll(async () => {
+    app = await startInstances({ count: 2 });
+    lb = await startBalancer(app.listFile);
+  }, 60_000);
+  afterAll(async () => {
+    killAllSipp();
+    await lb?.stop();
+    await app?.stop();
+  });
+
+  /** `n` echo calls through the balancer (sipp: INVITE, ACK and BYE along the route set). */
+  const calls = (n: number, rate: number): Promise<SippResult> =>
+    runSipp({ scenario: 'proxy-call.xml', target: `127.0.0.1:${lb.port}`, calls: n, rate, limit: 20, timeout: 25, keys: { server: `127.0.0.1:${lb.port}`, proto: 'udp' }, args: ['-s', 'echo'] });
+  /** The Call-IDs of the INVITEs instance `i` answered 200, and of the BYEs it took. */
+  const seen = (i: number): { invites: Set<string>; byes: Set<string> } => {
+    const t = app.transactions(i);
+    return { invites: new Set(t.filter((e) => e.method === 'INVITE' && e.status === 200).map((e) => e.callId)), byes: new Set(t.filter((e) => e.method === 'BYE').map((e) => e.callId)) };
+  };
+  const dispatchedIds = (): string[] => [...lb.log().matchAll(/dispatch INVITE to \S+ ci=(\S+)/g)].map((m) => m[1]!);
+
+  it('the balancer answers OPTIONS to itself 200 (ready) and lists both instances active', async () => {
+    expect(await askOnce(lb.port, 'OPTIONS', `sip:127.0.0.1:${lb.port}`)).toMatch(/^SIP\/2\.0 200 Ready\r\n/);
+    const states = lb.states();
+    expect(Object.keys(states).sort()).toEqual(app.list.map((i) => `sip:127.0.0.1:${i.sipPort}`).sort());
+    // A: active (P once probed, X before the first probe).
+    for (const f of Object.values(states)) expect(f).toMatch(/^A[PX]$/);
+  });
+
+  it('20 calls are spread over both instances by Call-ID, and each BYE reaches the instance that took its INVITE', async () => {
+    const r = await calls(20, 20);
+    expect(sippOk(r)).toMatchObject({ successful: 20, failed: 0, errors: '' });
+    // Their log lines pass through the runner: wait for all of them.
+    await waitUntil(() => seen(0).byes.size + seen(1).byes.size === 20, 3000, 'the BYE lines of both instances').catch(() => undefined);
+    const [a, b] = [seen(0), seen(1)];
+    console.log(`deploy: 20 calls through Kamailio, instance 0 took ${a.invites.size}, instance 1 took ${b.invites.size}`);
+    expect(a.invites.size + b.invites.size).toBe(20);
+    expect(a.invites.size, 'instance 0 took calls').toBeGreaterThan(0);
+    expect(b.invites.size, 'instance 1 took calls').toBeGreaterThan(0);
+    // Affinity, call by call: the BYEs an instance got are exactly the calls it answered.
+    expect([...a.byes].sort()).toEqual([...a.invites].sort());
+    expect([...b.byes].sort()).toEqual([...b.invites].sort());
+    // The same from each instance's own /metrics.
+    for (const i of [0, 1]) {
+      const invites = await app.metric(i, INVITES);
+      expect(await app.metric(i, BYES)).toBe(invites);
+      expect(invites).toBe(seen(i).invites.size);
+    }
+    // And Kamailio dispatched each call once (no failover while both are up).
+    expect(lb.log()).not.toMatch(/failover/);
+  }, 40_000);
+
+  it('one instance killed (SIGKILL): calls made at once all succeed (failover), then the probes keep it out', async () => {
+    const victim = app.list[0]!;
+    const before = dispatchedIds().length;
+    process.kill(victim.pid, 'SIGKILL');
+    await waitUntil(() => app.log().includes(`instance 0 pid ${victim.pid} exited (signal SIGKILL)`), 5000, 'the runner to see instance 0 die');
+    // At once, before any probe has noticed: the calls the hash gives to the dead instance wait
+    // FR_TIMER (2 s) there, then go to the next one.
+    const r1 = await calls(20, 20);
+    expect(sippOk(r1)).toMatchObject({ successful: 20, failed: 0, errors: '' });
+    const failovers = [...lb.log().matchAll(/failover INVITE to (\S+) ci=(\S+)/g)];
+    console.log(`deploy: 20 calls right after the kill, ${failovers.length} moved on by failure_route, 0 failed`);
+    expect(failovers.length, 'calls moved on by failure_route').toBeGreaterThan(0);
+    for (const f of failovers) expect(f[1]).toBe(`sip:127.0.0.1:${app.list[1]!.sipPort}`);
+    expect(lb.log()).toMatch(new RegExp(`instance sip:127\\.0\\.0\\.1:${victim.sipPort} failed INVITE \\(no reply\\)`));
+    // Marked down by the failed call and kept down by the probes: inactive (and still probed).
+    await waitUntil(() => lb.states()[`sip:127.0.0.1:${victim.sipPort}`] === 'IP', 5000, 'the dead instance to be inactive');
+    expect(lb.states()[`sip:127.0.0.1:${app.list[1]!.sipPort}`]).toMatch(/^A/);
+    // Now every call goes straight to the live instance: none fails, none needs a failover.
+    const failoversBefore = failovers.length;
+    const r2 = await calls(20, 20);
+    expect(sippOk(r2)).toMatchObject({ successful: 20, failed: 0, errors: '' });
+    expect([...lb.log().matchAll(/failover INVITE/g)].length).toBe(failoversBefore);
+    expect(dispatchedIds().length - before).toBe(40);
+    // The survivor took all 40, and every one of their BYEs.
+    await waitUntil(() => seen(1).byes.size === seen(1).invites.size, 3000, 'the last BYE lines').catch(() => undefined);
+    const s = seen(1);
+    expect(s.invites.size).toBeGreaterThanOrEqual(40);
+    expect([...s.byes].sort()).toEqual([...s.invites].sort());
+    // Readiness: still one instance, still ready.
+    expect(await askOnce(lb.port, 'OPTIONS', `sip:127.0.0.1:${lb.port}`)).toMatch(/^SIP\/2\.0 200 /);
+  }, 40_000);
+
+  it('both instances dead: the balancer answers 503 with Retry-After itself, and its readiness OPTIONS is 503', async () => {
+    const last = app.list[1]!;
+    process.kill(last.pid, 'SIGKILL');
+    await waitUntil(() => Object.values(lb.states()).every((f) => f === 'IP'), 6000, 'both instances inactive');
+    const invite = await askOnce(lb.port, 'INVITE', `sip:echo@127.0.0.1:${lb.port}`);
+    expect(invite).toMatch(/^SIP\/2\.0 503 No Instance Available\r\n/);
+    expect(invite).toMatch(/\r\nRetry-After: 5\r\n/);
+    const options = await askOnce(lb.port, 'OPTIONS', `sip:127.0.0.1:${lb.port}`);
+    expect(options).toMatch(/^SIP\/2\.0 503 /);
+    // The runner reports it (it does not restart instances unless --restart).
+    await waitUntil(() => app.log().includes('every instance has exited'), 5000, 'the runner to give up').catch(() => undefined);
+    expect(app.log()).toContain('run-instances: every instance has exited');
+  }, 20_000);
+});
