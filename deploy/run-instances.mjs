@@ -135,9 +135,9 @@ function start(it) {
       setTimeout(() => {
         if (!stopping) {
           start(it);
-          void waitReady([it]);
+          void waitReady([it], false);
         }
-      }, 1000).unref();
+      }, 1000);
     }
     if (instances.every((x) => x.child === undefined) && (stopping || !opts.restart)) {
       log(stopping ? 'all instances stopped' : 'every instance has exited');
@@ -186,7 +186,8 @@ function probe(port, ms) {
   });
 }
 
-async function waitReady(list) {
+/** Probe `list` until each answers; report all of them (`initial`) or each one (a restart). */
+async function waitReady(list, initial) {
   const deadline = Date.now() + 60_000;
   for (const it of list) {
     if (env.SIP_UDP_PORT === 'off') break; // no UDP leg to probe
@@ -195,7 +196,7 @@ async function waitReady(list) {
   }
   if (stopping) return;
   const ready = list.filter((it) => it.ready).length;
-  if (list.length === instances.length) log(`${ready} of ${instances.length} instances ready`);
+  if (initial) log(`${ready} of ${instances.length} instances ready`);
   else for (const it of list) log(`instance ${it.index} ${it.ready ? 'ready' : 'not ready'}`);
 }
 
@@ -214,4 +215,4 @@ process.on('SIGINT', () => stop('SIGINT'));
 process.on('SIGTERM', () => stop('SIGTERM'));
 
 for (const it of instances) start(it);
-void waitReady(instances);
+void waitReady(instances, true);
