@@ -28,7 +28,9 @@ const USAGE = `usage: node deploy/run-instances.mjs [options]   (each option als
   --dispatcher-host ADDR   the instances' address in that list (DISPATCHER_HOST; --host)
   --set ID                 the dispatcher set (DISPATCHER_SET; 1)
   --restart                start a dead instance again after a second (RESTART=1)
-  --app FILE               the app's entry point (APP; dist-example/main.js)`;
+  --app FILE               the app's entry point (APP; dist-example/main.js)
+  --dry-run                print the plan and write the dispatcher list, start nothing
+  -h, --help               this text`;
 
 const env = process.env;
 let opts;
@@ -46,6 +48,7 @@ try {
       set: { type: 'string', default: env.DISPATCHER_SET || '1' },
       restart: { type: 'boolean', default: env.RESTART === '1' || env.RESTART === 'true' },
       app: { type: 'string', default: env.APP || fileURLToPath(new URL('../dist-example/main.js', import.meta.url)) },
+      'dry-run': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   }));
@@ -107,6 +110,11 @@ if (opts['dispatcher-list']) {
   writeFileSync(tmp, lines.join('\n') + '\n');
   renameSync(tmp, opts['dispatcher-list']);
   log(`dispatcher list ${opts['dispatcher-list']} (set ${setId}, ${count} destinations)`);
+}
+
+if (opts['dry-run']) {
+  for (const it of instances) log(`instance ${it.index} (dry run) sip ${bracket(host)}:${it.sipPort} http ${it.httpPort ?? 'off'} media ${it.media}`);
+  process.exit(0);
 }
 
 let stopping = false;
