@@ -2,16 +2,17 @@
 // deploy/run-instances.mjs behind Kamailio running deploy/kamailio/kamailio.cfg. Calls (sipp, the
 // echo test through the balancer) are spread over both by the hash of their Call-ID, and each
 // call's ACK and BYE reach the instance that took its INVITE (record-route / loose-route). Then
-// one instance is killed (SIGKILL): calls made at once still succeed (the balancer gives the dead
-// instance FR_TIMER (2 s here), marks it down and moves the call on: failure_route), the OPTIONS probes keep
-// it inactive, and calls after that go straight to the live one. With both dead the balancer
-// answers 503 itself, and its readiness OPTIONS says so.
+// one instance is killed (SIGKILL) under call load: only the calls in progress on it may fail (the
+// test counts them and states the bound); the calls the hash gives it afterwards wait FR_TIMER
+// (2 s here) and move on (failure_route, ds_mark_dst, ds_next_dst), the OPTIONS probes keep it
+// inactive, and calls after that go straight to the live one. With both dead the balancer answers
+// 503 itself, and its readiness OPTIONS says so.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { askOnce, startBalancer, startInstances, type Balancer, type Instances } from '../helpers/deploy.js';
 import { peerTool } from '../helpers/peers.js';
-import { killAllSipp, runSipp, type SippResult } from '../helpers/sipp.js';
+import { killAllSipp, runSipp, startSipp, type SippOptions, type SippResult } from '../helpers/sipp.js';
 import { sippOk } from '../client/support.js';
-import { waitUntil } from '../helpers/wait.js';
+import { sleep, waitUntil } from '../helpers/wait.js';
 
 const ready = peerTool('kamailio').available && peerTool('sipp').available;
 const INVITES = 'sip_requests_received_total{method="INVITE"}';
@@ -31,8 +32,17 @@ describe.skipIf(!ready)('deploy/: two instances behind Kamailio', () => {
   });
 
   /** `n` echo calls through the balancer (sipp: INVITE, ACK and BYE along the route set). */
-  const calls = (n: number, rate: number): Promise<SippResult> =>
-    runSipp({ scenario: 'proxy-call.xml', target: `127.0.0.1:${lb.port}`, calls: n, rate, limit: 20, timeout: 25, keys: { server: `127.0.0.1:${lb.port}`, proto: 'udp' }, args: ['-s', 'echo'] });
+  const sippCalls = (n: number, rate: number): SippOptions => ({
+    scenario: 'proxy-call.xml',
+    target: `127.0.0.1:${lb.port}`,
+    calls: n,
+    rate,
+    limit: 20,
+    timeout: 30,
+    keys: { server: `127.0.0.1:${lb.port}`, proto: 'udp' },
+    args: ['-s', 'echo'],
+  });
+  const calls = (n: number, rate: number): Promise<SippResult> => runSipp(sippCalls(n, rate));
   /** The Call-IDs of the INVITEs instance `i` answered 200, and of the BYEs it took. */
   const seen = (i: number): { invites: Set<string>; byes: Set<string> } => {
     const t = app.transactions(i);
@@ -71,37 +81,50 @@ describe.skipIf(!ready)('deploy/: two instances behind Kamailio', () => {
     expect(lb.log()).not.toMatch(/failover/);
   }, 40_000);
 
-  it('one instance killed (SIGKILL): calls made at once all succeed (failover), then the probes keep it out', async () => {
-    const victim = app.list[0]!;
+  it('one instance killed (SIGKILL) under call load: only calls in progress on it may fail, later calls fail over, then the probes keep it out', async () => {
+    const [victim, survivor] = [app.list[0]!, app.list[1]!];
+    const victimUri = `sip:127.0.0.1:${victim.sipPort}`;
     const before = dispatchedIds().length;
+    // 60 calls, 20 a second; the kill comes once the victim has taken 5 of them.
+    const load = startSipp(sippCalls(60, 20));
+    const invites0 = await app.metric(0, INVITES);
+    for (const end = Date.now() + 10_000; (await app.metric(0, INVITES)) < invites0 + 5; ) {
+      if (Date.now() > end) throw new Error('the victim took no calls');
+      await sleep(20);
+    }
+    const byesDone = await app.metric(0, BYES);
     process.kill(victim.pid, 'SIGKILL');
-    await waitUntil(() => app.log().includes(`instance 0 pid ${victim.pid} exited (signal SIGKILL)`), 5000, 'the runner to see instance 0 die');
-    // At once, before any probe has noticed: the calls the hash gives to the dead instance wait
-    // FR_TIMER (2 s) there, then go to the next one.
-    const r1 = await calls(20, 20);
-    expect(sippOk(r1)).toMatchObject({ successful: 20, failed: 0, errors: '' });
+    await sleep(50);
+    // Calls the victim had (dispatched to it, including the last 50 ms) minus those whose BYE it
+    // had answered: the calls in progress there. Only these may fail.
+    const toVictim = [...lb.log().matchAll(/dispatch INVITE to (\S+) ci=/g)].filter((m) => m[1] === victimUri).length;
+    const bound = toVictim - byesDone;
+    const r = await load.done;
     const failovers = [...lb.log().matchAll(/failover INVITE to (\S+) ci=(\S+)/g)];
-    console.log(`deploy: 20 calls right after the kill, ${failovers.length} moved on by failure_route, 0 failed`);
+    console.log(`deploy: 60 calls under load, one of 2 instances killed: ${r.failed} failed (bound: ${bound} in progress on it), ${failovers.length} moved on by failure_route`);
+    expect(r.successful + r.failed, r.stdout.slice(-1500)).toBe(60);
+    expect(r.failed).toBeLessThanOrEqual(bound);
+    expect(bound, 'a handful of calls at most are in progress at 20 calls/s').toBeLessThanOrEqual(5);
+    // Calls the hash gave the dead instance before it was marked down waited FR_TIMER (2 s), then went on.
     expect(failovers.length, 'calls moved on by failure_route').toBeGreaterThan(0);
-    for (const f of failovers) expect(f[1]).toBe(`sip:127.0.0.1:${app.list[1]!.sipPort}`);
+    for (const f of failovers) expect(f[1]).toBe(`sip:127.0.0.1:${survivor.sipPort}`);
     expect(lb.log()).toMatch(new RegExp(`instance sip:127\\.0\\.0\\.1:${victim.sipPort} failed INVITE \\(no reply\\)`));
     // Marked down by the failed call and kept down by the probes: inactive (and still probed).
-    await waitUntil(() => lb.states()[`sip:127.0.0.1:${victim.sipPort}`] === 'IP', 5000, 'the dead instance to be inactive');
-    expect(lb.states()[`sip:127.0.0.1:${app.list[1]!.sipPort}`]).toMatch(/^A/);
+    await waitUntil(() => lb.states()[victimUri] === 'IP', 5000, 'the dead instance to be inactive');
+    expect(lb.states()[`sip:127.0.0.1:${survivor.sipPort}`]).toMatch(/^A/);
     // Now every call goes straight to the live instance: none fails, none needs a failover.
-    const failoversBefore = failovers.length;
     const r2 = await calls(20, 20);
     expect(sippOk(r2)).toMatchObject({ successful: 20, failed: 0, errors: '' });
-    expect([...lb.log().matchAll(/failover INVITE/g)].length).toBe(failoversBefore);
-    expect(dispatchedIds().length - before).toBe(40);
-    // The survivor took all 40, and every one of their BYEs.
+    expect([...lb.log().matchAll(/failover INVITE/g)].length).toBe(failovers.length);
+    expect(dispatchedIds().length - before).toBe(80);
+    // The survivor answered every BYE of the calls it took.
     await waitUntil(() => seen(1).byes.size === seen(1).invites.size, 3000, 'the last BYE lines').catch(() => undefined);
     const s = seen(1);
-    expect(s.invites.size).toBeGreaterThanOrEqual(40);
+    expect(s.invites.size).toBeGreaterThanOrEqual(20 + 20);
     expect([...s.byes].sort()).toEqual([...s.invites].sort());
     // Readiness: still one instance, still ready.
     expect(await askOnce(lb.port, 'OPTIONS', `sip:127.0.0.1:${lb.port}`)).toMatch(/^SIP\/2\.0 200 /);
-  }, 40_000);
+  }, 60_000);
 
   it('both instances dead: the balancer answers 503 with Retry-After itself, and its readiness OPTIONS is 503', async () => {
     const last = app.list[1]!;
