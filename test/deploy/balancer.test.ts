@@ -17,6 +17,7 @@ import { sleep, waitUntil } from '../helpers/wait.js';
 const ready = peerTool('kamailio').available && peerTool('sipp').available;
 const INVITES = 'sip_requests_received_total{method="INVITE"}';
 const BYES = 'sip_requests_received_total{method="BYE"}';
+const INVITE_5XX = 'sip_responses_sent_total{method="INVITE",class="5xx"}';
 
 describe.skipIf(!ready)('deploy/: two instances behind Kamailio', () => {
   let app: Instances;
@@ -101,14 +102,17 @@ describe.skipIf(!ready)('deploy/: two instances behind Kamailio', () => {
     const bound = toVictim - byesDone;
     const r = await load.done;
     const failovers = [...lb.log().matchAll(/failover INVITE to (\S+) ci=(\S+)/g)];
-    console.log(`deploy: 60 calls under load, one of 2 instances killed: ${r.failed} failed (bound: ${bound} in progress on it), ${failovers.length} moved on by failure_route`);
+    // On a starved machine the survivor's overload control may shed a call (503 when its event
+    // loop lags): that call fails too (it has no third instance to go to), and is counted apart.
+    const shed = await app.metric(1, INVITE_5XX);
+    console.log(`deploy: 60 calls under load, one of 2 instances killed: ${r.failed} failed (bound: ${bound} in progress on it + ${shed} shed by the survivor), ${failovers.length} moved on by failure_route`);
     expect(r.successful + r.failed, r.stdout.slice(-1500)).toBe(60);
-    expect(r.failed).toBeLessThanOrEqual(bound);
+    expect(r.failed, `${r.errors.slice(-3000)}\n${lb.log().split('\n').filter((l) => /answer|refused|failover|down|up:/.test(l)).join('\n').slice(-3000)}`).toBeLessThanOrEqual(bound + shed);
     expect(bound, 'a handful of calls at most are in progress at 20 calls/s').toBeLessThanOrEqual(5);
     // Calls the hash gave the dead instance before it was marked down waited FR_TIMER (2 s), then went on.
     expect(failovers.length, 'calls moved on by failure_route').toBeGreaterThan(0);
     for (const f of failovers) expect(f[1]).toBe(`sip:127.0.0.1:${survivor.sipPort}`);
-    expect(lb.log()).toMatch(new RegExp(`instance sip:127\\.0\\.0\\.1:${victim.sipPort} failed INVITE \\(no reply\\)`));
+    expect(lb.log()).toMatch(new RegExp(`instance sip:127\\.0\\.0\\.1:${victim.sipPort} did not answer INVITE ci=\\S+: marked down`));
     // Marked down by the failed call and kept down by the probes: inactive (and still probed).
     await waitUntil(() => lb.states()[victimUri] === 'IP', 5000, 'the dead instance to be inactive');
     expect(lb.states()[`sip:127.0.0.1:${survivor.sipPort}`]).toMatch(/^A/);
