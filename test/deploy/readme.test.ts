@@ -30,10 +30,14 @@ describe('deploy/README.md', () => {
   });
 
   it('its run-instances command plans two instances and writes their dispatcher list (--dry-run)', () => {
-    const line = bash.flatMap((b) => b.split('\n')).find((l) => l.startsWith('node deploy/run-instances.mjs '))!;
+    const line = bash.flatMap((b) => b.split('\n')).find((l) => / ?node deploy\/run-instances\.mjs /.test(l))!;
     expect(line).toBeDefined();
-    const args = line.replace('/tmp/dispatcher.list', list).split(' ').slice(1);
-    const r = spawnSync(process.execPath, [...args, '--dry-run'], { cwd: root, encoding: 'utf8', timeout: 10_000 });
+    // NAME=value words before `node` are its environment, as in the shell.
+    const words = line.replace('/tmp/dispatcher.list', list).split(' ');
+    const at = words.indexOf('node');
+    const env = Object.fromEntries(words.slice(0, at).map((w) => w.split('=') as [string, string]));
+    expect(env).toEqual({ SIP_FRONT_PROXIES: '127.0.0.1' });
+    const r = spawnSync(process.execPath, [...words.slice(at + 1), '--dry-run'], { cwd: root, encoding: 'utf8', timeout: 10_000, env: { ...process.env, ...env } });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/instance 0 \(dry run\) sip 127\.0\.0\.1:5070 http 8081/);
     expect(r.stdout).toMatch(/instance 1 \(dry run\) sip 127\.0\.0\.1:5071 http 8082/);

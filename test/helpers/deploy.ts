@@ -107,7 +107,8 @@ export async function startInstances(o: { count: number; env?: Record<string, st
     const args = [RUNNER, '-n', String(o.count), '--host', '127.0.0.1', '--sip-port', String(sipBase), '--http-port', String(httpBase), '--media-ports', String(mediaBase), '--media-span', String(span), '--dispatcher-list', listFile, '--app', MAIN];
     // Its own process group: stop() reaches the instances even if the runner is gone.
     const child: ChildProcess = spawn(process.execPath, args, {
-      env: { ...process.env, NO_COLOR: '1', LOG_FORMAT: 'json', ...o.env },
+      // As deploy/README.md says: the balancer (here on 127.0.0.1) is not one caller to rate-limit.
+      env: { ...process.env, NO_COLOR: '1', LOG_FORMAT: 'json', SIP_FRONT_PROXIES: '127.0.0.1', ...o.env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
