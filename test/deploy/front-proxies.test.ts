@@ -2,14 +2,15 @@
 // the balancer's address. The app's per-source limit (1,000 requests a second, then the source is
 // blocked: one 503, then silence) would block the balancer itself, and with it every caller. Named
 // in SIP_FRONT_PROXIES it is exempt. Shown with 1,300 OPTIONS in about a second from 127.0.0.1:
-// without the setting most of the last 300 go unanswered, with it every one is answered.
+// without the setting the source is blocked after 1,000 (one 503, the rest unanswered), with it
+// they are all answered (but for what loopback UDP may lose of a burst).
 import 'reflect-metadata';
 import * as dgram from 'node:dgram';
 import { describe, expect, it } from 'vitest';
 import { bootstrap } from '../../example/main.js';
 import { sleep } from '../helpers/wait.js';
 
-/** `n` OPTIONS from one socket on 127.0.0.1, in bursts of 100 every 30 ms (well inside one 1-second window); the status of each answer. */
+/** `n` OPTIONS from one socket on 127.0.0.1, in bursts of 50 every 20 ms (well inside one 1-second window); the status of each answer. */
 async function blast(port: number, n: number): Promise<{ answered: number; statuses: Map<number, number> }> {
   const s = dgram.createSocket('udp4');
   await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', () => resolve()));
@@ -33,7 +34,7 @@ async function blast(port: number, n: number): Promise<{ answered: number; statu
       port,
       '127.0.0.1',
     );
-    if (i % 100 === 99) await sleep(30);
+    if (i % 50 === 49) await sleep(20);
   }
   await sleep(1000);
   s.close();
@@ -49,12 +50,14 @@ describe('SIP_FRONT_PROXIES: the balancer is not one caller to rate-limit', () =
         const port = server.addresses.find((a) => a.proto === 'udp')!.port;
         const r = await blast(port, 1300);
         console.log(`deploy: SIP_FRONT_PROXIES ${front ?? 'unset'}: ${r.answered} of 1300 OPTIONS answered (${[...r.statuses].map(([s, c]) => `${c}x ${s}`).join(', ')})`);
+        // (UDP over loopback may lose a few datagrams of a burst: the bounds leave room for that.)
         if (front === undefined) {
           // Blocked past 1,000 in the window: one 503, then silence.
           expect(r.statuses.get(503) ?? 0).toBeGreaterThan(0);
-          expect(r.answered).toBeLessThan(1300 - 100);
+          expect(r.answered).toBeLessThanOrEqual(1001);
         } else {
-          expect(r.answered).toBe(1300);
+          // Answered, 200 (or 503 from the lag gate on a starved machine: that one still applies).
+          expect(r.answered).toBeGreaterThan(1250);
         }
       } finally {
         await app.close();
