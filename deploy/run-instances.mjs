@@ -103,7 +103,8 @@ if (opts['dispatcher-list']) {
   const lines = [
     '# Kamailio dispatcher.list written by deploy/run-instances.mjs',
     '# setid destination flags priority attributes',
-    ...instances.map((it) => `${setId} sip:${bracket(dsHost)}:${it.sipPort} 0 0 duid=instance-${it.index}`),
+    // Over UDP, unless the instances have no UDP leg.
+    ...instances.map((it) => `${setId} sip:${bracket(dsHost)}:${it.sipPort}${env.SIP_UDP_PORT === 'off' ? ';transport=tcp' : ''} 0 0 duid=instance-${it.index}`),
   ];
   // Written whole, then renamed: Kamailio never reads half a list.
   const tmp = `${opts['dispatcher-list']}.${randomBytes(4).toString('hex')}.tmp`;

@@ -2,12 +2,16 @@
 // nothing started); with --restart (RESTART=1) a killed instance is started again on its port and
 // answers again; SIGTERM reaches every instance, which closes cleanly, and the runner exits.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { askOnce, RUNNER, startInstances } from '../helpers/deploy.js';
 import { waitUntil } from '../helpers/wait.js';
 
-const run = (...args: string[]) => spawnSync(process.execPath, [RUNNER, ...args], { encoding: 'utf8', timeout: 10_000, env: { ...process.env, INSTANCES: '', SIP_BASE_PORT: '' } });
+const run = (...args: string[]) => runWith({}, ...args);
+const runWith = (env: Record<string, string>, ...args: string[]) =>
+  spawnSync(process.execPath, [RUNNER, ...args], { encoding: 'utf8', timeout: 10_000, env: { ...process.env, INSTANCES: '', SIP_BASE_PORT: '', ...env } });
 
 describe('deploy/run-instances.mjs', () => {
   it.each([
@@ -27,6 +31,20 @@ describe('deploy/run-instances.mjs', () => {
     const r = run('--help');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/--dispatcher-list FILE/);
+  });
+
+  it('--dry-run plans without starting; instances without UDP are listed for Kamailio over TCP', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'deploy-dry-'));
+    try {
+      const list = join(dir, 'dispatcher.list');
+      const r = runWith({ SIP_UDP_PORT: 'off' }, '-n', '2', '--sip-port', '40000', '--http-port', 'off', '--set', '7', '--dispatcher-list', list, '--dry-run');
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/instance 1 \(dry run\) sip 127\.0\.0\.1:40001 http off media 20200-20399/);
+      expect(r.stdout).not.toMatch(/pid/);
+      expect(readFileSync(list, 'utf8')).toMatch(/^7 sip:127\.0\.0\.1:40000;transport=tcp 0 0 duid=instance-0\n7 sip:127\.0\.0\.1:40001;transport=tcp 0 0 duid=instance-1\n$/m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('writes the dispatcher list; --restart starts a killed instance again; SIGTERM stops them all cleanly', async () => {
