@@ -1,7 +1,8 @@
 // The deployment kit (issue 15 §3) on one machine: two example instances started by
 // deploy/run-instances.mjs behind Kamailio running deploy/kamailio/kamailio.cfg. Calls (sipp, the
 // echo test through the balancer) are spread over both by the hash of their Call-ID, and each
-// call's ACK and BYE reach the instance that took its INVITE (record-route / loose-route). Then
+// call's ACK and BYE reach the instance that took its INVITE (record-route / loose-route), for TCP
+// callers too (Kamailio reaches the instances over UDP, record-routing twice). Then
 // one instance is killed (SIGKILL) under call load: only the calls in progress on it may fail (the
 // test counts them and states the bound); the calls the hash gives it afterwards wait FR_TIMER
 // (2 s here) and move on (failure_route, ds_mark_dst, ds_next_dst), the OPTIONS probes keep it
@@ -81,6 +82,20 @@ describe.skipIf(!ready)('deploy/: two instances behind Kamailio', () => {
     // And Kamailio dispatched each call once (no failover while both are up).
     expect(lb.log()).not.toMatch(/failover/);
   }, 40_000);
+
+  it('callers over TCP too: Kamailio takes the call on TCP, reaches the instances over UDP, and each BYE finds the instance that took its call', async () => {
+    const before = [seen(0), seen(1)];
+    const r = await runSipp({ ...sippCalls(10, 10), transport: 't1', keys: { server: `127.0.0.1:${lb.port}`, proto: 'tcp' } });
+    expect(sippOk(r)).toMatchObject({ successful: 10, failed: 0, errors: '' });
+    await waitUntil(() => seen(0).byes.size + seen(1).byes.size === before[0]!.byes.size + before[1]!.byes.size + 10, 3000, 'the BYE lines').catch(() => undefined);
+    for (const i of [0, 1]) {
+      const now = seen(i);
+      expect([...now.byes].sort()).toEqual([...now.invites].sort());
+      // From Kamailio, over UDP.
+      expect(app.transactions(i).every((t) => t.from.startsWith('udp:127.0.0.1:'))).toBe(true);
+    }
+    expect(seen(0).invites.size + seen(1).invites.size).toBe(before[0]!.invites.size + before[1]!.invites.size + 10);
+  }, 30_000);
 
   it('one instance killed (SIGKILL) under call load: only calls in progress on it may fail, later calls fail over, then the probes keep it out', async () => {
     const [victim, survivor] = [app.list[0]!, app.list[1]!];
