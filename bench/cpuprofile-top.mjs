@@ -10,6 +10,8 @@ function area(url, name) {
   if (!url) return 'native/builtin';
   if (url.includes('/dist/message/')) return 'ours: message (codec)';
   if (url.includes('/dist/transaction/')) return 'ours: transaction';
+  if (url.includes('/dist/proxy/')) return 'ours: proxy';
+  if (url.includes('/dist/dialog/')) return 'ours: dialog';
   if (url.includes('/dist/transport/')) return 'ours: transport';
   if (url.includes('/dist/nest/')) return 'ours: nest';
   if (url.includes('/bench/')) return 'bench app/harness';

@@ -43,11 +43,14 @@
 //   BENCH_SCENARIOS=udp,tcp1,tcpn which scenarios
 //   BENCH_PROBE_MS=2            probe period in ms (0 = no probe)
 //   BENCH_UDP_RCVBUF=4194304    SO_RCVBUF set on every server's UDP socket (0 = Node's default) and sipp -buff_size
-//   BENCH_PROFILE=0             1: instead of measuring, run (a) (or BENCH_SERVERS when set) once per scenario with
+//   BENCH_PROFILE=0             1: instead of measuring (the proxy part: see BENCH_PROXY_PROFILE), run (a) (or BENCH_SERVERS when set) once per scenario with
 //                               the V8 CPU profiler (the profile `node --cpu-prof` writes, 100 us sampling) on
 //                               for the measured window only, and print where the time goes (self time by area
 //                               and function, bench/cpuprofile-top.mjs); profiles in bench/profiles/<server>-<scenario>.cpuprofile
 //   BENCH_NO_RESULTS=0          1: do not write bench/RESULTS.md
+//   BENCH_PARTS=options,proxy   which parts: `options` (all of the above) and `proxy`, whole calls through our
+//                               stateful proxy beside Kamailio (bench/proxy-calls.mjs, its BENCH_PROXY_* settings are
+//                               described there; it writes its own section of bench/RESULTS.md)
 import { execFileSync, fork, spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -56,6 +59,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { summarizeProfile } from './cpuprofile-top.mjs';
+import { currentSection, proxyConfig, runProxyCalls } from './proxy-calls.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH);
@@ -87,7 +91,9 @@ const CFG = {
   rcvbuf: num('BENCH_UDP_RCVBUF', 4194304),
   profile: env('BENCH_PROFILE', '0') === '1',
   noResults: env('BENCH_NO_RESULTS', '0') === '1',
+  parts: env('BENCH_PARTS', 'options,proxy').split(',').map((s) => s.trim()).filter(Boolean),
 };
+for (const p of CFG.parts) if (p !== 'options' && p !== 'proxy') throw new Error(`BENCH_PARTS: unknown part ${p} (options, proxy)`);
 
 const SERVERS = {
   nest: { label: '(a) nest SipServer', app: () => 'nest-sip-server.mjs' },
@@ -624,7 +630,9 @@ queueing (about -l / rate) rather than the server's latency; peak RSS = the serv
 conns = most TCP connections the server held at once; fail/retr = sipp's failed calls / retransmissions, summed over
 all runs. The server and sipp share the machine's ${i.cores} cores.
 `;
-  writeFileSync(join(BENCH, 'RESULTS.md'), md);
+  // The proxied-call section (bench/proxy-calls.mjs) is its own: kept as it was.
+  const proxy = currentSection();
+  writeFileSync(join(BENCH, 'RESULTS.md'), proxy ? `${md}\n${proxy}\n` : md);
 }
 
 // --- main --------------------------------------------------------------------------------------
@@ -637,7 +645,16 @@ async function main() {
   if (CFG.scenarios.includes('tcpn') && Number(info.nofile) < need) {
     log(`warning: ulimit -n is ${info.nofile}; ${CFG.tnConcurrency} connections need about ${need} (servers and sipp). Raise it: ulimit -n ${need}`);
   }
-  if (CFG.profile) return profile();
+  if (CFG.profile) {
+    if (CFG.parts.includes('options')) await profile();
+    if (CFG.parts.includes('proxy')) await runProxyCalls({ ...proxyConfig(), profile: true });
+    return;
+  }
+  if (CFG.parts.includes('options')) await optionsPart(info);
+  if (CFG.parts.includes('proxy')) await runProxyCalls(proxyConfig());
+}
+
+async function optionsPart(info) {
   log(config());
   const started = Date.now();
   const results = {};

@@ -13,9 +13,9 @@ export interface RegistrarConfig {
   maxExpires: number;
   /** Registration time when the REGISTER names none, seconds. */
   defaultExpires: number;
+  /** SIP_REDIS_URL: bindings in this Redis, shared by every instance; unset, in this process's memory. */
+  redisUrl?: string;
 }
-
-export const REGISTRAR_CONFIG = Symbol('REGISTRAR_CONFIG');
 
 /** Digest authentication of the example, when users are configured. */
 export interface AuthConfig {
@@ -38,13 +38,17 @@ export interface AuthConfig {
  *   SIP_CALLS (proxy: calls to registered users are proxied, record-routed, to all their phones;
  *   bridge: connected by a B2BUA, each phone talks only to this service; redirect: 302 to their contacts),
  *   SIP_RING_SECONDS (30: unanswered calls get 480),
- *   HTTP_PORT (8080 on SIP_HOST: /metrics and /health; 'off' disables the HTTP side),
- *   LOG_FORMAT (text; json: one JSON object per line).
+ *   HTTP_PORT (8080 on SIP_HOST: /metrics, /health, and SIP over WebSocket at /sip; 'off' disables the HTTP side),
+ *   SIP_WS_PATH (/sip: the WebSocket leg's path on the HTTP port; 'off' disables it),
+ *   LOG_FORMAT (text; json: one JSON object per line),
+ *   SIP_REDIS_URL (unset: registrations in memory; redis://host:port: in that Redis, shared by instances).
  */
-/** The example's HTTP side (metrics, health), when on. */
+/** The example's HTTP side (metrics, health, SIP over WebSocket), when on. */
 export interface HttpConfig {
   host: string;
   port: number;
+  /** Path of the SIP-over-WebSocket leg (RFC 7118) on the HTTP port; undefined: none. */
+  wsPath?: string;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): {
@@ -87,6 +91,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): {
     maxExpires: num(env.SIP_MAX_EXPIRES, 3600, 'SIP_MAX_EXPIRES'),
     defaultExpires: num(env.SIP_DEFAULT_EXPIRES, 3600, 'SIP_DEFAULT_EXPIRES'),
   };
+  if (env.SIP_REDIS_URL) {
+    if (!/^rediss?:\/\//.test(env.SIP_REDIS_URL)) throw new Error(`SIP_REDIS_URL must be a redis:// or rediss:// URL, got ${JSON.stringify(env.SIP_REDIS_URL)}`);
+    registrar.redisUrl = env.SIP_REDIS_URL;
+  }
   if (registrar.minExpires > registrar.maxExpires) throw new Error(`SIP_MIN_EXPIRES (${registrar.minExpires}) is above SIP_MAX_EXPIRES (${registrar.maxExpires})`);
   const users = loadUsers(env);
   const algorithms = parseAlgorithms(env.SIP_AUTH_ALGORITHMS); // checked even while unused
@@ -102,10 +110,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): {
     .map((a) => a.trim())
     .filter((a) => a !== '');
   for (const a of frontProxies) if (isIP(a) === 0) throw new Error(`SIP_FRONT_PROXIES must be IP addresses, comma-separated, got ${JSON.stringify(a)}`);
+  const wsPath = env.SIP_WS_PATH === 'off' ? undefined : env.SIP_WS_PATH || '/sip';
+  if (wsPath !== undefined && !wsPath.startsWith('/')) throw new Error(`SIP_WS_PATH must start with /, got ${JSON.stringify(wsPath)}`);
   return {
     frontProxies,
     legs,
-    http: httpPort === undefined ? undefined : { host, port: httpPort },
+    http: httpPort === undefined ? undefined : { host, port: httpPort, wsPath },
     auth,
     calls: { mode, ringSeconds },
     echo: { host, seconds: echoSeconds, ports: MediaPorts.parse(env.SIP_MEDIA_PORTS || '20000-20099') },

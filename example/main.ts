@@ -9,7 +9,8 @@ import { loadConfig } from './config.js';
 
 /**
  * `npm start`: the registrar and call service on UDP+TCP 127.0.0.1:5060, and its HTTP side on
- * 127.0.0.1:8080 (/metrics, /health) as one hybrid Nest app (see config.ts for the environment).
+ * 127.0.0.1:8080 (/metrics, /health, SIP over WebSocket at /sip) as one hybrid Nest app (see
+ * config.ts for the environment).
  */
 export async function bootstrap(env: NodeJS.ProcessEnv = process.env): Promise<{ app: INestApplicationContext; server: SipServer; httpUrl?: string }> {
   const config = loadConfig(env);
@@ -30,6 +31,9 @@ export async function bootstrap(env: NodeJS.ProcessEnv = process.env): Promise<{
   const log = new Logger('bootstrap');
   if (config.auth === undefined) log.warn('authentication is OFF: anyone may register and call (set SIP_USERS or SIP_USERS_FILE)');
   else log.log(`digest authentication for ${config.auth.users.size} users, realm "${config.auth.realm}", ${config.auth.algorithms.join(', ')}`);
+  if (config.auth !== undefined && config.registrar.redisUrl !== undefined && config.auth.secret === undefined) {
+    log.warn('SIP_REDIS_URL without SIP_AUTH_SECRET: each instance makes its own nonces, so a client moving between instances is challenged again (set the same SIP_AUTH_SECRET on all)');
+  }
   let app: INestApplicationContext;
   let httpUrl: string | undefined;
   if (config.http === undefined) {
@@ -40,6 +44,9 @@ export async function bootstrap(env: NodeJS.ProcessEnv = process.env): Promise<{
   } else {
     // A hybrid app: the SIP transport beside an HTTP server, global guards and pipes shared.
     const web = await NestFactory.create(module, logger ? { logger } : {});
+    // SIP over WebSocket on the same port (browsers, JsSIP, SIP.js): a leg on the app's HTTP server,
+    // added to the legs SipServer binds at listen (the server had to exist before the app).
+    if (config.http.wsPath !== undefined) config.legs.push({ transport: 'ws', ws: { server: web.getHttpServer(), path: config.http.wsPath } });
     web.connectMicroservice({ strategy: server }, { inheritAppConfig: true });
     web.enableShutdownHooks(['SIGINT', 'SIGTERM']);
     await web.startAllMicroservices();
@@ -47,6 +54,7 @@ export async function bootstrap(env: NodeJS.ProcessEnv = process.env): Promise<{
     const a = web.getHttpServer().address() as AddressInfo;
     httpUrl = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
     log.log(`HTTP on ${httpUrl}: ${httpUrl}/metrics (Prometheus), ${httpUrl}/health`);
+    if (config.http.wsPath !== undefined) log.log(`SIP over WebSocket on ${httpUrl.replace('http', 'ws')}${config.http.wsPath} (subprotocol sip)`);
     app = web;
   }
   const udp = server.addresses.find((a) => a.proto === 'udp');

@@ -1,6 +1,6 @@
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import type { SipServer } from 'nestjs-sip';
+import { SipRegistrar, type SipServer } from 'nestjs-sip';
 import { sipHealthCheck } from 'nestjs-sip/terminus';
 import { SIP_SERVER } from './calls.service.js';
 
@@ -14,6 +14,7 @@ export class OpsController {
     @Inject(SIP_SERVER) private readonly server: SipServer,
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
+    private readonly registrar: SipRegistrar,
   ) {}
 
   @Get('metrics')
@@ -25,6 +26,7 @@ export class OpsController {
   @Get('health')
   @HealthCheck()
   check() {
-    return this.health.check([() => sipHealthCheck(this.server, this.indicators)]);
+    // The location store too: with SIP_REDIS_URL, Redis unreachable means REGISTERs get 503.
+    return this.health.check([() => sipHealthCheck(this.server, this.indicators, { checks: { 'location store': () => this.registrar.ping() } })]);
   }
 }

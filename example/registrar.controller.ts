@@ -24,8 +24,8 @@ export class RegistrarController {
   ) {}
 
   @MessagePattern('REGISTER')
-  register(@Payload() req: SipRequest): Promise<SipResponseDescription> {
-    return this.registrar.register(req);
+  register(@Payload() req: SipRequest, @Ctx() ctx: SipContext): Promise<SipResponseDescription> {
+    return this.registrar.register(req, ctx.getFrom());
   }
 
   @MessagePattern('INVITE')

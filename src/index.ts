@@ -58,5 +58,6 @@ export {
 } from './dialog/index.js';
 export * from './auth/index.js';
 export * from './proxy/index.js';
+export * from './registrar/index.js';
 export * from './observe/index.js';
 export * from './nest/index.js';

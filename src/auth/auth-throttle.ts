@@ -1,4 +1,5 @@
 import { sourceKey } from '../transport/index.js';
+import type { SharedAuthStrikes, SharedBlock } from './shared-auth-strikes.js';
 
 /** Brute-force throttling settings (Kamailio `pike` / fail2ban style). */
 export interface AuthThrottleOptions {
@@ -16,6 +17,11 @@ export interface AuthThrottleOptions {
   maxEntries?: number;
   /** What a blocked attempt gets: `403 Forbidden` (default), or no answer at all ('drop'). */
   action?: '403' | 'drop';
+  /**
+   * Failures counted with the other instances too (e.g. RedisAuthStrikes): a block one instance
+   * imposes reaches another at the next failure that one sees from the source or username.
+   */
+  shared?: SharedAuthStrikes;
 }
 
 /** What the throttle says of an attempt before its credentials are checked. */
@@ -50,6 +56,8 @@ export interface AuthThrottleStats {
   refused: number;
   /** Blocks imposed (sources and usernames). */
   blocks: number;
+  /** Failures the shared store could not count (unreachable): this instance's own counts applied. */
+  sharedErrors: number;
   sources: number;
   users: number;
 }
@@ -69,7 +77,7 @@ export type ThrottleWarning = (kind: 'source' | 'user', key: string, until: numb
  */
 export class AuthThrottle {
   readonly action: '403' | 'drop';
-  readonly stats: AuthThrottleStats = { evaluated: 0, failures: 0, refused: 0, blocks: 0, sources: 0, users: 0 };
+  readonly stats: AuthThrottleStats = { evaluated: 0, failures: 0, refused: 0, blocks: 0, sharedErrors: 0, sources: 0, users: 0 };
   private readonly maxFailures: number;
   private readonly maxUserFailures: number;
   private readonly window: number;
@@ -79,6 +87,7 @@ export class AuthThrottle {
   private readonly sources = new Map<string, Strikes>();
   private readonly users = new Map<string, Strikes>();
   private readonly pairs = new Map<string, Pair>();
+  private readonly shared: SharedAuthStrikes | undefined;
 
   constructor(
     opts: AuthThrottleOptions = {},
@@ -92,6 +101,7 @@ export class AuthThrottle {
     this.maxBackoff = Math.max(this.backoff, positive(opts.maxBackoff, 3_600_000, 'maxBackoff'));
     this.maxEntries = positive(opts.maxEntries, 100_000, 'maxEntries');
     this.action = opts.action === 'drop' ? 'drop' : '403';
+    this.shared = opts.shared;
   }
 
   /** May `addr` try a credential for `username` (undefined: a request without credentials)? */
@@ -139,6 +149,31 @@ export class AuthThrottle {
     this.strike(this.users, username, this.maxUserFailures, 'user', t);
   }
 
+  /**
+   * After failed(): count the same failure in the shared store and take on the blocks it reports
+   * (those other instances imposed). No shared store, or unreachable: nothing (the own counts hold).
+   */
+  async share(addr: string, username: string): Promise<void> {
+    if (this.shared === undefined) return;
+    const t = this.now();
+    let r: { source: SharedBlock; user: SharedBlock };
+    try {
+      r = await this.shared.strike(sourceKey(addr), username, {
+        now: t,
+        window: this.window,
+        backoff: this.backoff,
+        maxBackoff: this.maxBackoff,
+        maxFailures: this.maxFailures,
+        maxUserFailures: this.maxUserFailures,
+      });
+    } catch {
+      this.stats.sharedErrors++;
+      return;
+    }
+    this.adopt(this.sources, sourceKey(addr), r.source, t);
+    this.adopt(this.users, username, r.user, t);
+  }
+
   /** Ms until `addr` may try again (0: not blocked). */
   blockedFor(addr: string): number {
     const e = this.sources.get(sourceKey(addr));
@@ -176,6 +211,17 @@ export class AuthThrottle {
       // Once per offender and block, not per refused attempt.
       this.warn(kind, key, e.blockedUntil, limit);
     }
+  }
+
+  /** A block from the shared store, when it ends later than this instance's own. */
+  private adopt(table: Map<string, Strikes>, key: string, b: SharedBlock, t: number): void {
+    if (b.blockedUntil <= t) return;
+    const e = table.get(key);
+    if (e === undefined || e.blockedUntil >= b.blockedUntil) return; // failed() made the entry just now
+    e.blockedUntil = b.blockedUntil;
+    e.level = Math.max(e.level, b.level);
+    e.failures = 0;
+    e.windowStart = t;
   }
 
   /** The entry for `key`, forgotten when it has been quiet longer than the longest block. */

@@ -2,6 +2,7 @@ import { parseAuthHeader, parseUri, type AuthHeader, type SipRequest } from '../
 import { AuthThrottle, type AuthThrottleOptions, type ThrottleWarning } from './auth-throttle.js';
 import type { DigestAlgorithm } from './digest.js';
 import { NonceCounts, NonceMinter } from './nonce.js';
+import type { SharedNonceCounts } from './shared-nonce-counts.js';
 import { challenges, checkDigestResponse, inspectDigest, OFFERED, type DigestFailure, type StoredSecret } from './server-digest.js';
 
 /**
@@ -40,6 +41,12 @@ export interface DigestAuthOptions {
   throttle?: AuthThrottleOptions | false;
   /** Nonces whose highest nonce-count is remembered (replay protection). Default 100,000. */
   maxNonceCounts?: number;
+  /**
+   * Nonce-counts shared with the other instances (e.g. RedisNonceCounts), checked after this
+   * instance's own: a request replayed to an instance that never saw its nonce is refused too.
+   * Unreachable: the request gets 503 with Retry-After.
+   */
+  sharedNonceCounts?: SharedNonceCounts;
 }
 
 /** Who a request proved to be. */
@@ -84,6 +91,8 @@ export class DigestAuthenticator {
   readonly stats: DigestAuthStats = { challenged: 0, authenticated: 0, refused: {} };
   private readonly minter: NonceMinter;
   private readonly counts: NonceCounts;
+  private readonly shared: SharedNonceCounts | undefined;
+  private readonly nonceLifetime: number;
   private readonly algorithms: readonly DigestAlgorithm[];
   private readonly lookup: CredentialsLookup;
   private readonly matchUser: MatchUser | 'auto';
@@ -97,7 +106,9 @@ export class DigestAuthenticator {
     this.algorithms = opts.algorithms ?? OFFERED;
     if (this.algorithms.length === 0) throw new RangeError('DigestAuthenticator needs at least one algorithm');
     this.matchUser = opts.matchUser ?? 'auto';
-    this.minter = new NonceMinter(opts.secret, opts.nonceLifetime ?? 300_000, now);
+    this.nonceLifetime = opts.nonceLifetime ?? 300_000;
+    this.minter = new NonceMinter(opts.secret, this.nonceLifetime, now);
+    this.shared = opts.sharedNonceCounts;
     this.counts = new NonceCounts(opts.maxNonceCounts ?? 100_000);
     this.throttle = opts.throttle === false ? undefined : new AuthThrottle(opts.throttle, warn, now);
   }
@@ -158,7 +169,10 @@ export class DigestAuthenticator {
     const v = checkDigestResponse(f, req.method, this.realm, secret, this.counts);
     if (!v.ok) {
       if (v.reason === 'response' || v.reason === 'unknown-user') {
-        throttle?.failed(addr, f.username);
+        if (throttle !== undefined) {
+          throttle.failed(addr, f.username);
+          await throttle.share(addr, f.username);
+        }
         this.count(v.reason);
         // Over the limit now: this very attempt is already refused as throttled.
         if (throttle !== undefined && throttle.blockedFor(addr) > 0) return this.blocked();
@@ -166,6 +180,19 @@ export class DigestAuthenticator {
       }
       this.count(v.reason);
       return { ok: false, refusal: this.challenge(v.reason === 'stale', req) };
+    }
+    if (this.shared !== undefined) {
+      let fresh: boolean;
+      try {
+        // Kept past the nonce's life by the clock skew NonceMinter allows between instances.
+        fresh = await this.shared.accept(f.nonce, parseInt(f.nc, 16), this.nonceLifetime + 10_000);
+      } catch {
+        return { ok: false, refusal: { status: 503, reason: 'Nonce Store Unavailable', headers: { 'Retry-After': '5' } } };
+      }
+      if (!fresh) {
+        this.count('replay');
+        return { ok: false, refusal: this.challenge() };
+      }
     }
     throttle?.succeeded(addr, v.username);
     const must = this.userToMatch(req, opts.matchUser ?? this.matchUser);

@@ -163,7 +163,7 @@ export class DialogLayer implements DialogOwner {
         localCSeq: undefined,
         remoteCSeq: req.cseq.seq,
         localContact: ownOrUndefined(res.headers.get('contact')),
-        secure: req.requestUri.scheme === 'sips' && txn.from.proto === 'tls',
+        secure: req.requestUri.scheme === 'sips' && (txn.from.proto === 'tls' || txn.from.proto === 'wss'),
         transport: txn.from.proto,
         state: status < 200 ? 'early' : 'confirmed',
         flow: txn.from.proto === 'udp' ? undefined : txn.from,

@@ -48,6 +48,8 @@ export interface DialogFlow {
   proto: string;
   family?: 4 | 6;
   socket?: unknown;
+  /** The socket pool's id of the connection (From.flow). */
+  flow?: string;
 }
 
 /**

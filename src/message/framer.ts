@@ -12,6 +12,12 @@ export interface FrameSink {
   onKeepAlive(ping: boolean): void;
 }
 
+/** A framing step: turns what a transport reads into whole messages (and keep-alives) for a sink. */
+export interface Framer {
+  /** Hand what `chunk` completes to `sink`; throws SipParseError when the input cannot be framed. */
+  push(chunk: Buffer, sink: FrameSink): void;
+}
+
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const CL_NAME = Buffer.from('content-length');
 const MISSING = -1;
@@ -28,7 +34,7 @@ const CONFLICT = -3;
  * Frames handed to the sink are views of the received chunks (no copy) when a chunk holds whole
  * messages; partial data is copied once into a buffer owned by the framer.
  */
-export class StreamFramer {
+export class StreamFramer implements Framer {
   private readonly maxHeader: number;
   private readonly maxBody: number;
   private buf: Buffer | undefined;

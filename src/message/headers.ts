@@ -259,6 +259,24 @@ export class SipHeaders implements Iterable<[string, string]> {
     return true;
   }
 
+  /**
+   * Remove the first line of `name` when it holds one value (not `Via: a, b`), leaving the other
+   * lines as they are: what a proxy does to its own Via on every response it relays, without
+   * set()'s rewrite of the rest. False (and nothing changed) when there is no such line.
+   */
+  removeFirst(name: string): boolean {
+    this.load();
+    const key = headerKey(name);
+    const at = this.keys.indexOf(key);
+    if (at === -1 || (LIST_HEADERS.has(key) && this.values[at]!.indexOf(',') !== -1)) return false;
+    this.names.splice(at, 1);
+    this.keys.splice(at, 1);
+    this.values.splice(at, 1);
+    this.raws.splice(at, 1);
+    this.dropView(key);
+    return true;
+  }
+
   /** How many lines of `name` there are (a line may hold several comma-separated values). */
   lineCount(name: string): number {
     this.load();

@@ -1,7 +1,7 @@
 import { parseNameAddr, parseUri, SipRequest, type SipUri } from '../message/index.js';
 import type { DialogFlow } from '../dialog/index.js';
 import type { SipDestination } from '../transaction/index.js';
-import type { SocketPool } from '../transport/index.js';
+import { ConnectionClosedError, type SocketPool } from '../transport/index.js';
 import type { OutboundHeaders } from './outbound-headers.js';
 import type { SipClientOptions, SipClientRequest } from './sip-client-options.js';
 import type { SipEndpoint } from './sip-endpoint.js';
@@ -52,6 +52,7 @@ export class ClientRouting {
     if (socket === undefined || socket.destroyed === true || socket.writable === false) return undefined;
     const dst: SipDestination = { addr: flow.addr, port: flow.port, proto: flow.proto as SipDestination['proto'], socket: flow.socket };
     if (flow.family !== undefined) dst.family = flow.family;
+    if (flow.flow !== undefined) dst.flow = flow.flow;
     const pool = ep.poolFor(dst);
     if (pool === undefined) return undefined;
     this.headers.fill(req, pool, dst.proto);
@@ -69,7 +70,7 @@ export class ClientRouting {
     if (fallback !== undefined) return fallback;
     if (req.method === 'ACK') {
       const t = req.topVia?.transport.toLowerCase();
-      if (t === 'udp' || t === 'tcp' || t === 'tls') return t;
+      if (t === 'udp' || t === 'tcp' || t === 'tls' || t === 'ws' || t === 'wss') return t;
     }
     return this.options.transport ?? 'udp';
   }
@@ -85,6 +86,7 @@ export class ClientRouting {
    */
   destinationSync(req: SipRequest, data: SipClientRequest | SipRequest, fallback?: SipTransportName): SipDestination | undefined {
     const o: Partial<SipClientRequest> = data instanceof SipRequest ? {} : data;
+    if (o.flow !== undefined && o.host === undefined) return this.flowDestination(req, o.flow);
     const r = resolveLiteral(this.routeTarget(req, o), this.defaultTransport(req, fallback), o);
     if (r === undefined) return undefined;
     const pool = this.readyLeg(r.proto, r.family);
@@ -97,7 +99,23 @@ export class ClientRouting {
       return undefined;
     }
     this.headers.fill(req, pool, r.proto);
-    return destinationOf(r);
+    const d = destinationOf(r);
+    if (o.flow !== undefined) d.flow = o.flow;
+    return d;
+  }
+
+  /**
+   * A request through a connection of this endpoint's pools (`flow` without a host: a WebSocket
+   * client's, whose Contact cannot be resolved): its leg and peer. Throws when it is gone.
+   */
+  private flowDestination(req: SipRequest, flow: string): SipDestination {
+    for (const pool of this.host.endpoint!.pools) {
+      const peer = pool.peerOf(flow);
+      if (peer === undefined) continue;
+      this.headers.fill(req, pool, peer.proto);
+      return { addr: peer.addr, port: peer.port, family: peer.family, proto: peer.proto, socket: peer.socket, flow };
+    }
+    throw new ConnectionClosedError(`connection ${flow} is gone`);
   }
 
   /** Every target of the request in the order to try them (RFC 3263); TargetSet puts those marked down last. */
@@ -136,6 +154,7 @@ export class ClientRouting {
 
   /** Where the request goes (its first target), and the Via/Contact that follow from the leg it leaves on. */
   async destinationFor(req: SipRequest, data: SipClientRequest | SipRequest, fallback?: SipTransportName): Promise<SipDestination> {
+    if (!(data instanceof SipRequest) && data.flow !== undefined && data.host === undefined) return this.flowDestination(req, data.flow);
     const targets = await this.targetsFor(req, data, fallback);
     return (await this.address(req, targets[0]!, false)).dst;
   }
@@ -152,7 +171,7 @@ export class ClientRouting {
     let p = this.legs.get(key);
     if (p === undefined) {
       const host = family === 6 ? (this.options.localHost6 ?? '::') : (this.options.localHost ?? '0.0.0.0');
-      p = ep.addLeg({ transport: proto, host, port: 0, tls: this.options.tls });
+      p = ep.addLeg({ transport: proto, host, port: 0, tls: this.options.tls, ws: this.options.ws });
       p.then(
         (pool) => {
           if (this.host.endpoint === ep) this.readyLegs.set(key, pool);

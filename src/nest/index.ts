@@ -14,5 +14,6 @@ export type { SipClientAuth, SipCredentials, SipCredentialsLookup, DigestHashNam
 export { SipRegistration, type SipRegisterOptions, type SipRegistrationState, type SipRegistrationStatus } from './sip-registration.js';
 export { SipAuthModule, type SipAuthModuleOptions, type SipAuthModuleAsyncOptions } from './sip-auth-module.js';
 export { SipDigestGuard, SipAuth, SipPublic, SIP_AUTH_METADATA, type SipAuthHandlerOptions } from './sip-digest-guard.js';
+export { SipRegistrarModule, type SipRegistrarModuleAsyncOptions } from './sip-registrar-module.js';
 export { ServerMetrics } from './server-metrics.js';
 export { ServerHealth, type SipHealthOptions, type SipHealthReport, type SipLegHealth } from './server-health.js';

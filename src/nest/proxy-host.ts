@@ -1,5 +1,5 @@
 import type { SipUri } from '../message/index.js';
-import { createDnsResolver, DnsCache, resolveTargets, type ProxyHost, type ProxyLeg, type SipDnsResolver } from '../proxy/index.js';
+import { createDnsResolver, DnsCache, resolveLiteral, resolveTargets, type ProxyHost, type ProxyLeg, type SipDnsResolver } from '../proxy/index.js';
 import type { SipDestination, SipPeer, TransactionLayer } from '../transaction/index.js';
 import type { SipEndpoint } from './sip-endpoint.js';
 
@@ -58,8 +58,15 @@ export class EndpointProxyHost implements ProxyHost {
   }
 
   /** RFC 3263: every target of the next hop in order (NAPTR, SRV by priority and weight, all addresses). */
-  async resolve(uri: SipUri): Promise<SipDestination[]> {
-    const list = await resolveTargets(uri, 'udp', {}, this.dns);
-    return list.map((t) => ({ addr: t.addr, port: t.port, family: t.family, proto: t.proto, servername: t.servername }));
+  resolve(uri: SipUri): Promise<SipDestination[]> {
+    // An IP address needs no DNS: no cache look-up, no async resolver (every in-dialog request of a call).
+    let literal;
+    try {
+      literal = resolveLiteral(uri, 'udp');
+    } catch (err) {
+      return Promise.reject(err); // no host (tel:...): the branch answers as for any resolution failure
+    }
+    if (literal !== undefined) return Promise.resolve([{ addr: literal.addr, port: literal.port, family: literal.family, proto: literal.proto, servername: literal.servername }]);
+    return resolveTargets(uri, 'udp', {}, this.dns).then((list) => list.map((t) => ({ addr: t.addr, port: t.port, family: t.family, proto: t.proto, servername: t.servername })));
   }
 }

@@ -2,7 +2,7 @@ import type { SipClientAuth } from '../auth/client-challenge.js';
 import type { SipDialog } from '../dialog/index.js';
 import type { Body, HeadersInit, SipRequest, SipResponse } from '../message/index.js';
 import type { TimerOptions } from '../transaction/index.js';
-import type { PoolLimitsInit, PoolTlsOptions } from '../transport/index.js';
+import type { PoolLimitsInit, PoolTlsOptions, PoolWsOptions } from '../transport/index.js';
 import type { SipEndpointHost } from './sip-endpoint.js';
 import type { SipDnsResolver, SipTransportName } from './sip-resolver.js';
 
@@ -14,8 +14,10 @@ export interface SipClientOptions {
   localHost6?: string;
   /** Host written into Via and Contact. Default: the bound address, or this machine's first external IPv4/IPv6 address for a wildcard bind. */
   publicHost?: string;
-  /** TLS credentials (client certificate) and CAs for verifying servers. */
+  /** TLS credentials (client certificate) and CAs for verifying servers (TLS and WSS). */
   tls?: PoolTlsOptions;
+  /** ws / wss legs of the client: the path its connections ask for (`connectPath`, default '/'). */
+  ws?: PoolWsOptions;
   limits?: PoolLimitsInit;
   /** T1/T2/T4 (ms) and the other transaction timers. With `server`, the server's timers apply. */
   timers?: TimerOptions;
@@ -64,6 +66,13 @@ export interface SipClientRequest {
   host?: string;
   port?: number;
   transport?: SipTransportName;
+  /**
+   * Send through this connection (a received request's `ctx.getFrom().flow`): the way to reach a
+   * WebSocket client, whose Contact (`…@x.invalid;transport=ws`) has no reachable address. Without
+   * `host`, the connection alone decides (its leg, its peer); the send fails with
+   * ConnectionClosedError when it is gone.
+   */
+  flow?: string;
 }
 
 export type SipClientStatus = 'connected' | 'disconnected' | 'closed';

@@ -352,7 +352,11 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
 
   private async startAsync(p: Pending, method: string, data: SipClientRequest | SipRequest): Promise<void> {
     const ep = await this.connect();
-    await startWithFailover(this, this.routing, p, ep, this.buildRequest(method, data), data, p.transport);
+    const req = this.buildRequest(method, data);
+    // As start(): an IP literal on a bound leg, or a connection (`flow`), needs no resolution.
+    const fast = this.routing.destinationSync(req, data, p.transport);
+    if (fast !== undefined) this.launch(p, ep, req, fast);
+    else await startWithFailover(this, this.routing, p, ep, req, data, p.transport);
   }
 
   /** @internal start the client transaction of `p` (unless it was unsubscribed or the client closed meanwhile). */
@@ -414,5 +418,5 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
 
 /** A dialog's transport as a name the resolver knows (UDP for anything else). */
 function transportName(t: string): SipTransportName {
-  return t === 'tcp' || t === 'tls' ? t : 'udp';
+  return t === 'tcp' || t === 'tls' || t === 'ws' || t === 'wss' ? t : 'udp';
 }

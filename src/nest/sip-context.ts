@@ -63,10 +63,10 @@ export class SipContext extends BaseRpcContext<SipContextArgs> {
     return this.args[1].socket;
   }
 
-  /** For TLS: the certificate the peer presented (undefined when none, or not TLS). */
+  /** For TLS (and WSS): the certificate the peer presented (undefined when none, or not TLS). */
   getPeerCertificate(): PeerCertificate | undefined {
     const from = this.args[1];
-    if (from.proto !== 'tls') return undefined;
+    if (from.proto !== 'tls' && from.proto !== 'wss') return undefined;
     const cert = (from.socket as TLSSocket).getPeerCertificate?.();
     return cert && Object.keys(cert).length > 0 ? cert : undefined;
   }

@@ -18,17 +18,25 @@ import {
 import { LagMeter } from './lag-meter.js';
 import { callIdOfWire, type HepMirror } from '../observe/index.js';
 import { QueueProbe } from './queue-probe.js';
-import { SocketPool, type From, type LocalAddress, type PoolLimitsInit, type PoolTlsOptions } from '../transport/index.js';
+import { SocketPool, type From, type LocalAddress, type PoolLimitsInit, type PoolTlsOptions, type PoolWsOptions, type TransportName } from '../transport/index.js';
+
+/** A leg's port when none is given: SIP's, and for WebSocket the URL scheme's. */
+const DEFAULT_PORT: Record<TransportName, number> = { udp: 5060, tcp: 5060, tls: 5061, ws: 80, wss: 443 };
 
 /** One listening (or sending) leg: a transport on an address. */
 export interface SipLeg {
-  transport: 'udp' | 'tcp' | 'tls';
+  transport: TransportName;
   /** Address to bind; default 127.0.0.1. Use '::1' / '::' for IPv6, '0.0.0.0' for every IPv4 interface. */
   host?: string;
   /** Port to bind; default 5060 (5061 for TLS); 0 picks a free port. */
   port?: number;
-  /** TLS credentials and client-certificate policy (required for 'tls'). */
+  /** TLS credentials and client-certificate policy (required for 'tls', and 'wss' on a port of its own). */
   tls?: PoolTlsOptions;
+  /**
+   * ws / wss (RFC 7118): the URL path (default '/'), an Origin allow-list, or an HTTP(S) server to
+   * share (a Nest app's `app.getHttpServer()`: REST and SIP on one port).
+   */
+  ws?: PoolWsOptions;
   /**
    * The address peers reach this leg at, when it is not the bound one (NAT, containers): written
    * into our Contact headers. Default: the bound address, or for a wildcard bind the interface the
@@ -36,6 +44,8 @@ export interface SipLeg {
    */
   advertise?: { host: string; port?: number };
 }
+
+const STREAMS: ReadonlySet<string> = new Set(['tcp', 'tls', 'ws', 'wss']);
 
 /** What a SipClient can send from: a SipServer (or anything else owning an endpoint). */
 export interface SipEndpointHost {
@@ -138,8 +148,9 @@ export class SipEndpoint implements TransactionTransport {
     const pool = await SocketPool.create({
       proto: leg.transport,
       host: leg.host ?? '127.0.0.1',
-      port: leg.port ?? (leg.transport === 'tls' ? 5061 : 5060),
+      port: leg.port ?? DEFAULT_PORT[leg.transport],
       tls: leg.tls,
+      ws: leg.ws,
       limits: this.opts.limits,
     });
     this.pools.push(pool);
@@ -188,15 +199,15 @@ export class SipEndpoint implements TransactionTransport {
   }
 
   /**
-   * Keep the TCP/TLS connection a response came in on open (a registration's flow, RFC 5626) and
+   * Keep the TCP/TLS/WebSocket connection a response came in on open (a registration's flow, RFC 5626) and
    * call `onLost` once when it breaks. Undefined over UDP or when no open connection carries it;
    * else the undo.
    */
   watchFlow(res: SipResponse, onLost: (err: Error) => void): (() => void) | undefined {
     const via = res.topVia;
     const proto = via?.transport.toLowerCase();
-    if (via === undefined || (proto !== 'tcp' && proto !== 'tls')) return undefined;
-    const pool = this.poolFor({ proto, addr: via.host, port: via.port ?? 0 });
+    if (via === undefined || proto === undefined || !STREAMS.has(proto)) return undefined;
+    const pool = this.poolFor({ proto: proto as TransportName, addr: via.host, port: via.port ?? 0 });
     const tid = pool?.tidOf(res);
     if (pool === undefined || tid === undefined || !pool.hold(tid)) return undefined;
     this.flowWatchers.set(tid, onLost);

@@ -11,4 +11,7 @@ export {
   type SipSrvRecord,
 } from '../proxy/index.js';
 
-export type SipTransportName = 'udp' | 'tcp' | 'tls';
+import type { TransportName } from '../transport/index.js';
+
+/** The transports a client sends over: the one transport-name type (src/transport/types.ts). */
+export type SipTransportName = TransportName;

@@ -1,32 +1,8 @@
 import { promises as dns } from 'node:dns';
 import { parseServer, queryRecords, TYPE_NAPTR, TYPE_SRV, type WireServer } from './dns-wire.js';
 
-/** An SRV record as `dns.promises.resolveSrv` gives it; `ttl` (seconds) when the resolver knows it. */
-export interface SipSrvRecord {
-  name: string;
-  port: number;
-  priority: number;
-  weight: number;
-  ttl?: number;
-}
-
-/** A NAPTR record as `dns.promises.resolveNaptr` gives it; `ttl` (seconds) when the resolver knows it. */
-export interface SipNaptrRecord {
-  order: number;
-  preference: number;
-  flags: string;
-  service: string;
-  regexp: string;
-  replacement: string;
-  ttl?: number;
-}
-
-/** One address of a host (A or AAAA); `ttl` in seconds when known. */
-export interface SipAddressRecord {
-  address: string;
-  family: number;
-  ttl?: number;
-}
+export type { SipSrvRecord, SipNaptrRecord, SipAddressRecord } from './dns-records.js';
+import type { SipAddressRecord, SipNaptrRecord, SipSrvRecord } from './dns-records.js';
 
 /**
  * The DNS look-ups RFC 3263 resolution makes; `node:dns` by default. Inject another one (SipClient

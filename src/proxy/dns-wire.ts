@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import { isIP, Socket } from 'node:net';
-import type { SipNaptrRecord, SipSrvRecord } from './dns-resolver.js';
+import type { SipNaptrRecord, SipSrvRecord } from './dns-records.js';
 
 // A small DNS client for the two record types whose TTL node:dns (c-ares) does not report: SRV and
 // NAPTR. One question per query, UDP first, TCP when the answer was truncated (RFC 1035, RFC 7766).

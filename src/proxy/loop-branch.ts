@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash as cryptoHash } from 'node:crypto';
 import { BRANCH_COOKIE, generateTag, type SipRequest, type Via } from '../message/index.js';
 
 /**
@@ -9,25 +9,11 @@ import { BRANCH_COOKIE, generateTag, type SipRequest, type Via } from '../messag
  */
 export function loopHash(req: SipRequest, topVia: string | undefined): string {
   const h = req.headers;
-  const hash = createHash('sha1');
-  hash.update(req.uri);
-  hash.update('\n');
-  hash.update(req.callId);
-  hash.update('\n');
-  hash.update(req.from.tag ?? '');
-  hash.update('\n');
-  hash.update(req.to.tag ?? '');
-  hash.update('\n');
-  hash.update(String(req.cseq.seq));
-  hash.update('\n');
-  hash.update(topVia ?? '');
-  for (const name of ['proxy-require', 'proxy-authorization']) {
-    for (const v of h.getAll(name)) {
-      hash.update('\n');
-      hash.update(v);
-    }
-  }
-  return hash.digest('base64url').slice(0, 16);
+  // One string, one-shot hash: the same digest as update() piece by piece, without a Hash object per request.
+  let s = `${req.uri}\n${req.callId}\n${req.from.tag ?? ''}\n${req.to.tag ?? ''}\n${req.cseq.seq}\n${topVia ?? ''}`;
+  if (h.has('proxy-require')) for (const v of h.getAll('proxy-require')) s += `\n${v}`;
+  if (h.has('proxy-authorization')) for (const v of h.getAll('proxy-authorization')) s += `\n${v}`;
+  return cryptoHash('sha1', s, 'base64url').slice(0, 16);
 }
 
 /** A branch for one forwarded copy: `z9hG4bK` + loop hash + `.` + a per-branch part. */

@@ -355,9 +355,12 @@ function viaText(proto: string, host: string, port: number, branch: string): str
 
 /** Remove our Via from a branch's response (§16.7 step 3); false when none would be left (it was for us). */
 function popVia(res: SipResponse): boolean {
-  const vias = res.headers.getAll('via');
+  const h = res.headers;
+  // Ours alone on the first of several lines (the usual case): drop that line, the rest untouched.
+  if (h.lineCount('via') >= 2 && h.removeFirst('via')) return true;
+  const vias = h.getAll('via');
   if (vias.length < 2) return false;
-  res.headers.set('Via', vias.slice(1));
+  h.set('Via', vias.slice(1));
   return true;
 }
 

@@ -3,8 +3,12 @@ import type { SipUri } from '../message/index.js';
 import type { SipTransportProto } from '../transaction/index.js';
 import { systemDns, type SipAddressRecord, type SipDnsResolver, type SipNaptrRecord, type SipSrvRecord } from './dns-resolver.js';
 
-/** The transports RFC 3263 resolution picks between (DNS has no WebSocket services we follow). */
-export type ResolvedTransport = 'udp' | 'tcp' | 'tls';
+/**
+ * The transports a resolution yields. DNS picks between UDP, TCP and TLS only (there are no
+ * WebSocket services we follow); `ws`/`wss` come only from the caller (`;transport=ws`, the
+ * transport override, the default transport) and resolve to the host's addresses (RFC 7118).
+ */
+export type ResolvedTransport = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
 
 export interface ResolvedTarget {
   addr: string;
@@ -28,7 +32,7 @@ export interface ResolveOverrides {
 export const MAX_TARGETS = 32;
 
 const srvPrefix = (p: ResolvedTransport): string => (p === 'tls' ? '_sips._tcp.' : p === 'tcp' ? '_sip._tcp.' : '_sip._udp.');
-const defaultPort = (p: ResolvedTransport): number => (p === 'tls' ? 5061 : 5060);
+const defaultPort = (p: ResolvedTransport): number => (p === 'tls' ? 5061 : p === 'wss' ? 443 : p === 'ws' ? 80 : 5060);
 
 /**
  * Every place to send a request for `uri`, in the order to try them (RFC 3263 §4):
@@ -58,6 +62,7 @@ export async function resolveTargets(
   const explicitPort = o.port ?? uri.port;
   const fallback = forced ?? asResolved(defaultTransport);
   if (explicitPort !== undefined) return addressTargets(host, explicitPort, fallback, host, resolver);
+  if (fallback === 'ws' || fallback === 'wss') return addressTargets(host, defaultPort(fallback), fallback, host, resolver);
 
   const secure = uri.scheme === 'sips';
   let services: { proto: ResolvedTransport; name: string }[] = [];
@@ -174,7 +179,7 @@ function target(a: SipAddressRecord, port: number, proto: ResolvedTransport, ser
 
 /** A transport name as one DNS resolution can pick (anything else: UDP). */
 function asResolved(t: SipTransportProto | string): ResolvedTransport {
-  return t === 'tcp' || t === 'tls' ? t : 'udp';
+  return t === 'tcp' || t === 'tls' || t === 'ws' || t === 'wss' ? t : 'udp';
 }
 
 /** The transport the URI (or the override) asks for, if any. `sips:` means TLS, with `;transport=tcp` too (TLS over TCP). */
@@ -182,11 +187,12 @@ function transportOf(uri: SipUri, override: SipTransportProto | undefined): Reso
   if (override !== undefined) return asResolved(override);
   const param = uri.params.get('transport')?.toLowerCase();
   if (uri.scheme === 'sips') {
+    if (param === 'wss') return 'wss';
     if (param !== undefined && param !== 'tcp' && param !== 'tls') throw new Error(`a sips: URI cannot be reached over ${param.toUpperCase()} (RFC 3261 §26.2.2)`);
     return 'tls';
   }
   if (param === undefined || param === '') return undefined;
-  if (param !== 'udp' && param !== 'tcp' && param !== 'tls') throw new Error(`unsupported transport ${param}`);
+  if (param !== 'udp' && param !== 'tcp' && param !== 'tls' && param !== 'ws' && param !== 'wss') throw new Error(`unsupported transport ${param}`);
   return param;
 }
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash as cryptoHash } from 'node:crypto';
 import { BRANCH_COOKIE, SipParseError, type SipRequest, type Via } from '../message/index.js';
 import { SipTransactionError, type ServerTransaction, type SipPeer } from '../transaction/index.js';
 import { isLoop, loopHash } from './loop-branch.js';
@@ -36,6 +36,8 @@ export class SipProxy {
     const max = this.maxForks;
     const run = new ProxyRun(this.host, txn, targets.length > max ? targets.slice(0, max) : targets, opts, loopHash(req, raw[0]));
     txn.relayMode();
+    // §16.2: a stateful proxy answers an INVITE 100 Trying at once (the caller stops retransmitting).
+    if (txn.isInvite && txn.lastResponse === undefined) void txn.respond(100).catch(() => undefined);
     const mf = req.maxForwards;
     if (mf !== undefined && mf <= 0) return run._start(txn.createResponse(483));
     try {
@@ -84,7 +86,7 @@ export class SipProxy {
       return true; // an ACK gets no answer: a garbled route set drops it
     }
     const incoming = ack.topVia?.branch ?? `${from.addr}:${from.port}`;
-    const branch = BRANCH_COOKIE + createHash('sha1').update(incoming).digest('base64url').slice(0, 20);
+    const branch = BRANCH_COOKIE + cryptoHash('sha1', incoming, 'base64url').slice(0, 20);
     const layer = this.host.layer;
     this.host.resolve(hop).then(
       (dests) => {

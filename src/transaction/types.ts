@@ -1,6 +1,7 @@
 import type { SipMessage } from '../message/index.js';
+import type { TransportName } from '../transport/index.js';
 
-export type SipTransportProto = 'udp' | 'tcp' | 'tls';
+export type SipTransportProto = TransportName;
 
 /** Where a message goes. For responses this is the `from` of the request (socket included). */
 export interface SipDestination {
@@ -12,6 +13,8 @@ export interface SipDestination {
   servername?: string;
   /** The connection a request arrived on (stream transports); opaque to this layer. */
   socket?: unknown;
+  /** The pool's id of that connection (From.flow): sends go through it (RFC 5626 flow; WebSocket clients). */
+  flow?: string;
 }
 
 /** Where a message came from, as the socket pool reports it. */

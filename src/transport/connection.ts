@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { parseMessage, responseForParseError, SipParseError, StreamFramer, type FrameSink, type ParseLimits, type SipMessage } from '../message/index.js';
+import { parseMessage, responseForParseError, SipParseError, StreamFramer, type FrameSink, type Framer } from '../message/index.js';
 import { normalizeAddr, toFamily } from './address.js';
 import {
   ConnectFailedError,
@@ -11,51 +11,18 @@ import {
   type SipTransportError,
 } from './errors.js';
 import { SettleQueue } from './settle-queue.js';
-import type { PoolLimits } from './limits.js';
-import type { PoolStats } from './stats.js';
-import type { TidOwner } from './tid-registry.js';
 import type { From } from './types.js';
-
-/** Connection states, in order. */
-export const CONNECTING = 0;
-export const OPEN = 1;
-/** Closing: no more input taken; an error response or a final flush may still be going out. */
-export const CLOSING = 2;
-export const CLOSED = 3;
+import { CLOSED, CLOSING, CONNECTING, nextFlowId, now, OPEN, type ConnectionOwner, type PoolConnection } from './pool-connection.js';
 
 const CRLF = Buffer.from('\r\n');
-
-export const now = (): number => performance.now();
-
-/**
- * What a connection needs from the transport that owns it (StreamTransport implements it; this
- * file does not import that one, so the two do not import each other).
- */
-export interface ConnectionOwner {
-  readonly proto: 'tcp' | 'tls';
-  readonly parseLimits: ParseLimits;
-  readonly limits: PoolLimits;
-  readonly stats: PoolStats;
-  /** The connection is up (outgoing: connected, TLS verified). */
-  connected(conn: Connection): void;
-  /** A whole message came in. */
-  receive(msg: SipMessage, conn: Connection): void;
-  /** Stop routing to it (it is closing). */
-  unlink(conn: Connection): void;
-  /** The peer half-closed. */
-  peerEnded(conn: Connection): void;
-  /** Give a closing connection its grace period before it is destroyed. */
-  graceFor(conn: Connection): void;
-  /** It is gone. */
-  closed(conn: Connection): void;
-}
 
 /**
  * One TCP or TLS connection of a pool, inbound or outgoing: framing of the input, the write queue
  * (every write settles), activity for expiry, and the ids of its recent requests.
  */
-export class Connection implements FrameSink, TidOwner {
+export class Connection implements FrameSink, PoolConnection {
   state = CONNECTING;
+  readonly flow = nextFlowId();
   /** Peer as seen by the handler; made once, shared by every message of the connection. */
   from: From | undefined;
   /** Keys of this connection in the transport's peer map (requested address, real address). */
@@ -80,7 +47,7 @@ export class Connection implements FrameSink, TidOwner {
   /** Writes of this tick are held (cork) and leave together in one writev on the next tick. */
   corked = false;
 
-  private framer: StreamFramer | undefined;
+  private framer: Framer | undefined;
   private readonly writes = new SettleQueue();
   /**
    * Outgoing: what was sent before the connection was ready. Nothing is written before the TLS
@@ -121,6 +88,18 @@ export class Connection implements FrameSink, TidOwner {
     return this.state <= OPEN && !this.peerEnded;
   }
 
+  get pendingBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  get bytesOut(): number {
+    return this.socket.bytesWritten;
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
   /** Start taking input (inbound: right away; outgoing: once connected). */
   open(): void {
     const s = this.socket;
@@ -132,6 +111,7 @@ export class Connection implements FrameSink, TidOwner {
       family: toFamily(undefined, addr),
       proto: this.transport.proto,
       socket: s,
+      flow: this.flow,
     };
     this.framer = new StreamFramer(this.transport.parseLimits);
     this.state = OPEN;

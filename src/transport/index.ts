@@ -18,7 +18,7 @@ export {
   type SipTransportErrorCode,
 } from './errors.js';
 export type { PoolStats } from './stats.js';
-export type { Proto, Family, Peer, From, LocalAddress, PoolSocket, MessageHandler, PoolTlsOptions, SocketPoolOptions } from './types.js';
+export type { TransportName, StreamProto, PoolWsOptions, Proto, Family, Peer, From, LocalAddress, PoolSocket, MessageHandler, PoolTlsOptions, SocketPoolOptions } from './types.js';
 export { transactionKey } from './transaction-key.js';
 export { responseTarget } from './response-target.js';
 export { sourceKey } from './address.js';

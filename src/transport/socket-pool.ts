@@ -1,20 +1,20 @@
-import * as dgram from 'node:dgram';
+import type * as dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
-import * as net from 'node:net';
-import * as tls from 'node:tls';
+import type * as net from 'node:net';
+import type * as tls from 'node:tls';
 import { SipMessage } from '../message/index.js';
-import { familyOf, isPort, normalizeAddr, toFamily } from './address.js';
+import { familyOf, isPort, normalizeAddr } from './address.js';
 import { HandlerError, InvalidDestinationError, InvalidOptionsError } from './errors.js';
 import { resolveLimits, type PoolLimits } from './limits.js';
+import { bindMaster, type BuildTransport } from './master-socket.js';
 import type { PoolCore } from './pool-core.js';
-import { responseTarget } from './response-target.js';
+import type { PoolTransport } from './pool-transport.js';
 import { createStats, type PoolStats } from './stats.js';
-import { StreamTransport } from './stream-transport.js';
-import { TlsPolicy } from './tls-options.js';
 import { transactionKey } from './transaction-key.js';
 import type { Family, From, LocalAddress, MessageHandler, Peer, Proto, SocketPoolOptions } from './types.js';
-import { UdpTransport } from './udp-transport.js';
+
+const PROTOS: ReadonlySet<string> = new Set(['udp', 'tcp', 'tls', 'ws', 'wss']);
 
 export interface SocketPoolEvents {
   /** A non-fatal error: socket or listener error, failed inbound TLS handshake, a handler that threw. */
@@ -49,27 +49,20 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements PoolCo
   readonly stats: PoolStats;
   readonly restriction: Peer | undefined;
   private handler: MessageHandler | undefined;
-  private readonly udp: UdpTransport | undefined;
-  private readonly stream: StreamTransport | undefined;
-  private readonly localAddr: LocalAddress;
+  /** The leg's transport: datagrams, or connections (TCP, TLS, WebSocket). */
+  private readonly transport: PoolTransport;
+  private readonly localOf: () => LocalAddress;
   private closing: Promise<void> | undefined;
 
-  private constructor(
-    proto: Proto,
-    limits: PoolLimits,
-    restriction: Peer | undefined,
-    stats: PoolStats,
-    build: (core: PoolCore) => { udp?: UdpTransport; stream?: StreamTransport; local: LocalAddress },
-  ) {
+  private constructor(proto: Proto, limits: PoolLimits, restriction: Peer | undefined, stats: PoolStats, build: BuildTransport) {
     super();
     this.proto = proto;
     this.limits = limits;
     this.restriction = restriction;
     this.stats = stats;
     const b = build(this);
-    this.udp = b.udp;
-    this.stream = b.stream;
-    this.localAddr = b.local;
+    this.transport = b.transport;
+    this.localOf = b.local;
   }
 
   /**
@@ -78,7 +71,7 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements PoolCo
    */
   static async create(opts: SocketPoolOptions): Promise<SocketPool> {
     const proto = opts.proto;
-    if (proto !== 'udp' && proto !== 'tcp' && proto !== 'tls') throw new InvalidOptionsError(`unknown proto ${String(proto)}`);
+    if (!PROTOS.has(proto)) throw new InvalidOptionsError(`unknown proto ${String(proto)}`);
     const limits = resolveLimits(opts.limits);
     const host = opts.host === undefined || opts.host === '' ? undefined : opts.host;
     const family: Family = opts.family ?? (host !== undefined ? familyOf(normalizeAddr(host)) : undefined) ?? 4;
@@ -102,53 +95,27 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements PoolCo
       if (servername !== undefined) restriction.servername = servername;
     }
     if (opts.connected && restriction === undefined) throw new InvalidOptionsError('connected needs dst');
-    const stats = createStats();
-    if (proto === 'udp') {
-      const socket = await bindUdp(opts, host, family);
-      try {
-        if (limits.UDP_RCVBUF > 0) socket.setRecvBufferSize(limits.UDP_RCVBUF);
-        if (limits.UDP_SNDBUF > 0) socket.setSendBufferSize(limits.UDP_SNDBUF);
-      } catch (err) {
-        if (opts.socket === undefined) socket.close();
-        throw new InvalidOptionsError(`cannot set the UDP socket buffer sizes: ${(err as Error).message}`, { cause: err });
-      }
-      const connected = opts.connected === true;
-      if (connected) await connectUdp(socket, restriction!);
-      const a = socket.address();
-      const local: LocalAddress = { addr: normalizeAddr(a.address), port: a.port, family: toFamily(a.family, a.address), proto };
-      return new SocketPool(proto, limits, restriction, stats, (core) => ({
-        udp: new UdpTransport(core, socket, local.family, connected),
-        local,
-      }));
-    }
-    let policy: TlsPolicy | undefined;
-    if (proto === 'tls') policy = new TlsPolicy(opts.tls ?? {});
-    const server = await listen(opts, host, family, limits, policy);
-    const a = server.address() as net.AddressInfo;
-    const local: LocalAddress = { addr: normalizeAddr(a.address), port: a.port, family: toFamily(a.family, a.address), proto };
-    return new SocketPool(proto, limits, restriction, stats, (core) => ({
-      stream: new StreamTransport(core, server, policy, local),
-      local,
-    }));
+    const build = await bindMaster(opts, host, family, limits, restriction);
+    return new SocketPool(proto, limits, restriction, createStats(), build);
   }
 
   /** The bound local address of the master socket. */
   get local(): LocalAddress {
-    return this.localAddr;
+    return this.localOf();
   }
 
-  /** The master socket: the dgram socket (udp) or the listening server (tcp, tls). */
+  /** The master socket: the dgram socket (udp) or the listening server (tcp, tls; ws, wss: the HTTP(S) server). */
   get master(): dgram.Socket | net.Server | tls.Server {
-    return this.udp !== undefined ? this.udp.socket : this.stream!.server;
+    return this.transport.server as dgram.Socket | net.Server;
   }
 
   get closed(): boolean {
     return this.closing !== undefined;
   }
 
-  /** Connections open now (TCP/TLS, connecting ones included); 0 for UDP. */
+  /** Connections open now (TCP/TLS/WebSocket, connecting ones included); 0 for UDP. */
   get connections(): number {
-    return this.stream?.connectionCount ?? 0;
+    return this.transport.connectionCount;
   }
 
   /**
@@ -177,12 +144,15 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements PoolCo
         return Promise.reject(new InvalidDestinationError(`cannot serialise the message: ${(err as Error).message}`, { cause: err }));
       }
     } else buf = message;
-    if (this.udp !== undefined) {
-      // A response without destination goes where its Via says (received / rport / sent-by).
-      if (dst === undefined && msg !== undefined && msg.isResponse()) dst = responseTarget(msg, 'udp');
-      return this.udp.send(buf, dst);
-    }
-    return this.stream!.send(msg, buf, dst);
+    return this.transport.send(msg, buf, dst);
+  }
+
+  /**
+   * The peer of this pool's open connection `flow` (a received message's From.flow): how a request
+   * reaches a client that has no reachable address (WebSocket). Undefined when it is gone or unknown.
+   */
+  peerOf(flow: string): From | undefined {
+    return this.transport.peerOf(flow);
   }
 
   /** Set the handler of every received message (replaces the previous one). */
@@ -202,16 +172,16 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements PoolCo
    * to keep then. Every hold() that returned true needs one release().
    */
   hold(ref: SipMessage | string): boolean {
-    if (this.stream === undefined) return false;
+    if (this.proto === 'udp') return false;
     const tid = typeof ref === 'string' ? ref : transactionKey(ref);
-    return tid !== undefined && this.stream.hold(tid);
+    return tid !== undefined && this.transport.hold(tid);
   }
 
   /** Undo one hold(ref). */
   release(ref: SipMessage | string): void {
-    if (this.stream === undefined) return;
+    if (this.proto === 'udp') return;
     const tid = typeof ref === 'string' ? ref : transactionKey(ref);
-    if (tid !== undefined) this.stream.release(tid);
+    if (tid !== undefined) this.transport.release(tid);
   }
 
   /**
@@ -226,7 +196,7 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements PoolCo
   close(): Promise<void> {
     if (this.closing === undefined) {
       this.handler = undefined;
-      this.closing = (this.udp !== undefined ? this.udp.close() : this.stream!.close()).then(() => {
+      this.closing = this.transport.close().then(() => {
         this.removeAllListeners();
       });
     }
@@ -283,66 +253,3 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements PoolCo
   }
 }
 
-function bindUdp(opts: SocketPoolOptions, host: string | undefined, family: Family): Promise<dgram.Socket> {
-  const given = opts.socket as dgram.Socket | undefined;
-  if (given !== undefined && !(given instanceof dgram.Socket)) throw new InvalidOptionsError('socket must be a dgram.Socket for udp');
-  const socket = given ?? dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4' });
-  try {
-    socket.address();
-    return Promise.resolve(socket); // already bound
-  } catch {
-    // not bound yet
-  }
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => {
-      socket.close();
-      reject(err);
-    };
-    socket.once('error', onError);
-    socket.bind({ port: opts.port, address: host ?? (family === 6 ? '::' : '0.0.0.0'), exclusive: true }, () => {
-      socket.off('error', onError);
-      resolve(socket);
-    });
-  });
-}
-
-function connectUdp(socket: dgram.Socket, dst: Peer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    socket.connect(dst.port, dst.addr, (err?: Error) => {
-      if (err) {
-        socket.close();
-        reject(err);
-      } else resolve();
-    });
-  });
-}
-
-function listen(opts: SocketPoolOptions, host: string | undefined, family: Family, limits: PoolLimits, policy: TlsPolicy | undefined): Promise<net.Server> {
-  let server: net.Server;
-  const given = opts.socket;
-  if (given !== undefined) {
-    if (policy !== undefined ? !(given instanceof tls.Server) : !(given instanceof net.Server) || given instanceof tls.Server) {
-      throw new InvalidOptionsError(`socket must be a ${policy !== undefined ? 'tls.Server' : 'net.Server'} for ${opts.proto}`);
-    }
-    server = given as net.Server;
-    if (server.listening) return Promise.resolve(server);
-  } else if (policy !== undefined) {
-    server = tls.createServer(policy.serverOptions(limits.CONNECT_TIMEOUT * 1000, limits.TCP_READSIZE));
-  } else {
-    server = net.createServer({ allowHalfOpen: true, noDelay: true, highWaterMark: limits.TCP_READSIZE } as net.ServerOpts);
-  }
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => {
-      server.close();
-      reject(err);
-    };
-    server.once('error', onError);
-    // A backlog as deep as the connection cap (the kernel clips it to somaxconn): a burst of
-    // connects is queued rather than dropped into SYN retransmissions.
-    const backlog = Math.max(511, Math.min(limits.MAX_CONNECTIONS, 65535));
-    server.listen({ port: opts.port, host: host ?? (family === 6 ? '::' : '0.0.0.0'), backlog }, () => {
-      server.off('error', onError);
-      resolve(server);
-    });
-  });
-}

@@ -33,6 +33,8 @@ export interface PoolStats {
   connectionsRejectedPerSource: number;
   /** Connections closed after a framing or parse error. */
   connectionsFailed: number;
+  /** WebSocket handshakes refused: no `sip` subprotocol (400) or an Origin not allowed (403). */
+  handshakesRefused: number;
   /** TLS handshakes / client verifications that failed (inbound and outgoing). */
   tlsFailures: number;
   /** Inbound TLS connections accepted by TCP whose handshake is not done yet (right now). */
@@ -62,6 +64,7 @@ export function createStats(): PoolStats {
     connectionsRejected: 0,
     connectionsRejectedPerSource: 0,
     connectionsFailed: 0,
+    handshakesRefused: 0,
     tlsFailures: 0,
     handshaking: 0,
     queueFull: 0,

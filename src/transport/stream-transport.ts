@@ -1,51 +1,60 @@
-import * as net from 'node:net';
-import * as tls from 'node:tls';
+import type * as net from 'node:net';
 import { validateRequest, type ParseLimits, type SipMessage } from '../message/index.js';
 import { familyOf, isPort, isWildcard, normalizeAddr, peerKey } from './address.js';
-import { CLOSING, CONNECTING, Connection, now, OPEN, type ConnectionOwner } from './connection.js';
-import {
-  ConnectionClosedError,
-  ConnectionExpiredError,
-  ConnectTimeoutError,
-  InvalidDestinationError,
-  PoolClosedError,
-  TlsError,
-  TooManyConnectionsError,
-  type SipTransportError,
-} from './errors.js';
-import { expireAfterMs } from './limits.js';
+import { Connection } from './connection.js';
+import { now, type ConnectionOwner, type Dialer, type InboundStage, type PoolConnection } from './pool-connection.js';
+import { ConnectionClosedError, InvalidDestinationError, PoolClosedError, TlsError, TooManyConnectionsError, type SipTransportError } from './errors.js';
+import { expireAfterMs, type PoolLimits } from './limits.js';
+import type { PoolStats } from './stats.js';
+import { sweepConnections } from './expiry-sweep.js';
 import type { PoolCore } from './pool-core.js';
 import { responseTarget } from './response-target.js';
 import { TidRegistry } from './tid-registry.js';
-import type { TlsPolicy } from './tls-options.js';
 import { transactionKey } from './transaction-key.js';
-import type { Family, Peer } from './types.js';
+import type { Family, From, Peer, StreamProto } from './types.js';
 import { SourceConnections } from './source-connections.js';
-import { TlsInbound, type TlsInboundOwner } from './tls-inbound.js';
+import type { TlsInboundOwner } from './tls-inbound.js';
 
 /** A half-closed or failed connection gets at most this long to flush before it is destroyed. */
 const CLOSE_GRACE_MS = 1000;
 
+/** How a StreamTransport connects out and takes connections in (TCP, TLS, WebSocket). */
+export interface StreamKind {
+  dialer: Dialer;
+  /** Start taking inbound connections of `server` (called once, by the constructor). */
+  inbound(t: StreamTransport, server: net.Server): InboundStage;
+  /** The pool owns `server`: it closes it (false: a shared HTTP server, only our listeners go). */
+  ownsServer: boolean;
+}
+
 /**
- * TCP and TLS side of a pool: the listener, the connections (inbound and outgoing) and the one
- * sweep timer that expires idle connections and times out connects.
+ * The connection-oriented side of a pool (TCP, TLS, WebSocket): the listener, the connections
+ * (inbound and outgoing) and the one sweep timer that expires idle connections and times out
+ * connects. How connections are made is the StreamKind's; the rules here hold for all of them.
  */
 export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
-  readonly proto: 'tcp' | 'tls';
-  readonly registry: TidRegistry<Connection>;
+  readonly proto: StreamProto;
+  readonly registry: TidRegistry<PoolConnection>;
   readonly parseLimits: ParseLimits;
+  readonly limits: PoolLimits;
+  readonly stats: PoolStats;
   /** Every connection, connecting ones included. */
-  private readonly conns = new Set<Connection>();
+  private readonly conns = new Set<PoolConnection>();
   /** Connection per peer address (addr|port): the one new sends to that peer reuse. */
-  private readonly byPeer = new Map<string, Connection>();
-  /** TLS: inbound sockets whose handshake is not done yet. */
-  private readonly tlsInbound: TlsInbound | undefined;
+  private readonly byPeer = new Map<string, PoolConnection>();
+  /** Connection by id (From.flow), for sends that name one (Peer.flow). */
+  private readonly flows = new Map<string, PoolConnection>();
+  /** Takes the inbound connections (a listener's, TLS handshakes, WebSocket upgrades). */
+  private readonly inbound: InboundStage;
+  private readonly dialer: Dialer;
+  private readonly ownsServer: boolean;
   /** Inbound connections per source address (MAX_CONNECTIONS_PER_SOURCE). */
   private readonly perSource: SourceConnections;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private readonly sweepEvery: number;
-  private isClosed = false;
+  /** The pool is closing: take nothing new. */
+  closing = false;
   private onDrained: (() => void) | undefined;
   private readonly localFamily: Family;
   /** Source address for outgoing connections: the listener's, unless it is a wildcard. */
@@ -54,46 +63,49 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
   constructor(
     private readonly core: PoolCore,
     readonly server: net.Server,
-    private readonly tlsPolicy: TlsPolicy | undefined,
+    kind: StreamKind,
     local: { addr: string; family: Family },
   ) {
-    this.proto = core.proto === 'tls' ? 'tls' : 'tcp';
-    const l = core.limits;
+    this.proto = core.proto as StreamProto;
+    this.dialer = kind.dialer;
+    this.ownsServer = kind.ownsServer;
+    const l = (this.limits = core.limits);
+    this.stats = core.stats;
     this.registry = new TidRegistry(l.MAX_TIDLIST);
     this.parseLimits = { maxHeader: l.MAX_SIP_HEADER, maxBody: l.MAX_SIP_BODY };
     this.sweepEvery = Math.min(2000, Math.max(10, (l.MIN_EXPIRE * 1000) / 8));
     this.localFamily = local.family;
     this.bindAddr = isWildcard(local.addr) ? undefined : local.addr;
     this.perSource = new SourceConnections(l.MAX_CONNECTIONS_PER_SOURCE, core.stats);
-    server.maxConnections = l.MAX_CONNECTIONS;
-    server.on('error', this.onServerError);
-    server.on('drop', this.onDrop);
-    if (this.proto === 'tls') this.tlsInbound = new TlsInbound(this, server, tlsPolicy!);
-    else server.on('connection', this.onConnection);
+    if (this.ownsServer) {
+      server.maxConnections = l.MAX_CONNECTIONS;
+      server.on('error', this.onServerError);
+      server.on('drop', this.onDrop);
+    }
+    this.inbound = kind.inbound(this, server);
   }
 
-  get limits() {
-    return this.core.limits;
-  }
-  get stats() {
-    return this.core.stats;
-  }
   get connectionCount(): number {
     return this.conns.size;
   }
 
   /** Send through the right connection (see SocketPool.sendto). */
   send(msg: SipMessage | undefined, buf: Buffer, dst: Peer | undefined): Promise<void> {
-    if (this.isClosed) return Promise.reject(new PoolClosedError('socket pool closed'));
+    if (this.closing) return Promise.reject(new PoolClosedError('socket pool closed'));
     const forced = this.core.restriction;
     if (forced !== undefined) dst = forced;
-    let conn: Connection | undefined;
-    let tid: string | undefined;
-    if (msg !== undefined) tid = transactionKey(msg);
+    let conn: PoolConnection | undefined;
+    const tid = msg !== undefined ? transactionKey(msg) : undefined;
+    const flow = dst?.flow;
     if (msg !== undefined && msg.isResponse()) {
       // The connection the request came in on, if it is still there (RFC 3261 §18.2.2).
       if (tid !== undefined) conn = this.registry.lookup(tid);
+      if (conn === undefined && flow !== undefined) conn = this.flowConn(flow);
       if (conn === undefined && dst !== undefined) conn = this.reusable(dst);
+      if (conn === undefined && (this.proto === 'ws' || this.proto === 'wss')) {
+        // A WebSocket client cannot be connected to (RFC 7118 §5: its Via host is made up).
+        return Promise.reject(new ConnectionClosedError('the WebSocket connection of the request is gone'));
+      }
       if (conn === undefined && forced === undefined) {
         // Gone: the request's source address (`dst`, else the Via's received / sent-by host) and
         // the sent-by port, never the dead connection's ephemeral port.
@@ -103,11 +115,15 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
           conn = this.reusable(t);
         }
       }
+    } else if (flow !== undefined && forced === undefined) {
+      // A named connection (RFC 5626 flow): that one or none; a WebSocket client has no other address.
+      conn = this.flowConn(flow);
+      if (conn === undefined) return Promise.reject(new ConnectionClosedError(`connection ${flow} is gone`));
     } else if (dst !== undefined) conn = this.reusable(dst);
     if (conn === undefined) {
       if (dst === undefined) return Promise.reject(new InvalidDestinationError('no destination for this message'));
       const c = this.connect(dst);
-      if (!(c instanceof Connection)) return Promise.reject(c);
+      if (c instanceof Error) return Promise.reject(c);
       conn = c;
     }
     // An outgoing request's id marks its connection too, so that hold(request) can find it.
@@ -118,17 +134,26 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
   /** The byPeer key of a destination: TLS to a named identity is its own peer (see Peer.servername). */
   private keyOf(addr: string, dst: Peer): string {
     const key = peerKey(addr, dst.port);
-    return this.proto === 'tls' && dst.servername !== undefined ? key + '|' + dst.servername.toLowerCase() : key;
+    return (this.proto === 'tls' || this.proto === 'wss') && dst.servername !== undefined ? key + '|' + dst.servername.toLowerCase() : key;
+  }
+
+  /** The open connection with id `flow`. */
+  private flowConn(flow: string): PoolConnection | undefined {
+    const c = this.flows.get(flow);
+    return c !== undefined && c.usable ? c : undefined;
+  }
+  peerOf(flow: string): From | undefined {
+    return this.flowConn(flow)?.from;
   }
 
   /** A connection to `dst` that new messages may use (open or being connected). */
-  private reusable(dst: Peer): Connection | undefined {
+  private reusable(dst: Peer): PoolConnection | undefined {
     const c = this.byPeer.get(this.keyOf(normalizeAddr(dst.addr), dst));
     return c !== undefined && c.reusable ? c : undefined;
   }
 
   /** Start one connect to `dst`; concurrent sends find it in byPeer and share it. */
-  private connect(dst: Peer): Connection | SipTransportError {
+  private connect(dst: Peer): PoolConnection | SipTransportError {
     const port = dst.port;
     if (!isPort(port)) return new InvalidDestinationError(`bad port ${port}`);
     if (typeof dst.addr !== 'string' || dst.addr.length === 0) return new InvalidDestinationError('no destination address');
@@ -139,22 +164,13 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
     const addr = normalizeAddr(dst.addr);
     const fam = familyOf(addr);
     const localAddress = this.bindAddr !== undefined && fam === this.localFamily ? this.bindAddr : undefined;
-    const hwm = this.limits.TCP_READSIZE;
-    let socket: net.Socket;
+    const key = this.keyOf(addr, dst);
+    let conn: PoolConnection;
     try {
-      if (this.proto === 'tls') {
-        socket = tls.connect(this.tlsPolicy!.clientOptions(addr, port, fam !== undefined, localAddress, hwm, dst.servername));
-      } else {
-        const o: net.TcpNetConnectOpts = { host: addr, port, allowHalfOpen: true, noDelay: true, highWaterMark: hwm } as net.TcpNetConnectOpts;
-        if (localAddress !== undefined) o.localAddress = localAddress;
-        if (fam === undefined) o.family = dst.family ?? this.localFamily;
-        socket = net.connect(o);
-      }
+      conn = this.dialer.dial(this, { addr, port, isIp: fam !== undefined, family: dst.family ?? this.localFamily, localAddress, servername: dst.servername, key });
     } catch (err) {
       return new InvalidDestinationError(`cannot connect to ${addr} port ${port}: ${(err as Error).message}`, { cause: err });
     }
-    const key = this.keyOf(addr, dst);
-    const conn = new Connection(this, socket, false, key);
     conn.connectDeadline = now() + this.limits.CONNECT_TIMEOUT * 1000;
     this.add(conn);
     this.byPeer.set(key, conn);
@@ -162,20 +178,21 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
     return conn;
   }
 
-  private add(conn: Connection): void {
+  private add(conn: PoolConnection): void {
     this.conns.add(conn);
+    this.flows.set(conn.flow, conn);
     this.stats.connectionsOpen = this.conns.size;
     if (this.timer === undefined) this.schedule(now() + this.sweepEvery);
   }
 
   /** Outgoing connection established (called by the connection). */
-  connected(conn: Connection): void {
+  connected(conn: PoolConnection): void {
     this.stats.connectionsConnected++;
     // Reachable under its real address too (the requested one may have been a name); but not a
     // TLS connection verified for a servername, which serves only that name (see keyOf).
     const f = conn.from!;
     const real = peerKey(f.addr, f.port);
-    const named = this.proto === 'tls' && conn.keys[0]!.split('|').length > 2;
+    const named = this.proto !== 'tcp' && conn.keys[0]!.split('|').length > 2;
     if (real !== conn.keys[0] && !named) {
       conn.keys.push(real);
       const other = this.byPeer.get(real);
@@ -184,7 +201,7 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
   }
 
   /** A complete message from `conn`. */
-  receive(msg: SipMessage, conn: Connection): void {
+  receive(msg: SipMessage, conn: PoolConnection): void {
     if (msg.isRequest()) {
       const tid = transactionKey(msg);
       if (tid === undefined) {
@@ -203,12 +220,12 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
   }
 
   /** Take `conn` out of the peer map: no new message will pick it. */
-  unlink(conn: Connection): void {
+  unlink(conn: PoolConnection): void {
     for (const k of conn.keys) if (this.byPeer.get(k) === conn) this.byPeer.delete(k);
   }
 
   /** The peer of `conn` half-closed (with transactions held on it): sweep again when its grace is over. */
-  peerEnded(conn: Connection): void {
+  peerEnded(conn: PoolConnection): void {
     this.schedule(conn.lastActivity + this.closeGrace() + 1);
     // Nothing more will arrive on it: transactions waiting for a response there must learn it now.
     const held = this.registry.heldBy(conn);
@@ -216,7 +233,7 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
   }
 
   /** `conn` is closing: sweep again to destroy it if the peer does not close in time. */
-  graceFor(conn: Connection): void {
+  graceFor(conn: PoolConnection): void {
     this.schedule(conn.closingSince + this.closeGrace() + 1);
   }
 
@@ -226,8 +243,9 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
   }
 
   /** The socket of `conn` closed (called once per connection). */
-  closed(conn: Connection): void {
+  closed(conn: PoolConnection): void {
     this.unlink(conn);
+    this.flows.delete(conn.flow);
     const held = this.registry.heldBy(conn);
     this.registry.removeOwner(conn);
     this.conns.delete(conn);
@@ -246,18 +264,30 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
 
   // --- inbound ---
 
-  /** A new inbound connection (TLS: handshake done and client accepted). */
-  accept(socket: net.Socket): Connection | undefined {
-    if (this.isClosed || socket.remoteAddress === undefined) {
+  /** A new inbound TCP/TLS connection (TLS: handshake done and client accepted). */
+  accept(socket: net.Socket): void {
+    if (this.closing || socket.remoteAddress === undefined || this.full()) {
       socket.destroy();
-      return undefined;
+      return;
     }
-    if (this.conns.size >= this.limits.MAX_CONNECTIONS) {
-      this.stats.connectionsRejected++;
-      socket.destroy();
-      return undefined;
-    }
-    const conn = new Connection(this, socket, true, undefined);
+    this.adopt(new Connection(this, socket, true, undefined));
+  }
+
+  /** No room for another connection (MAX_CONNECTIONS; counted as a rejection when true). */
+  full(): boolean {
+    if (this.conns.size < this.limits.MAX_CONNECTIONS) return false;
+    this.stats.connectionsRejected++;
+    return true;
+  }
+
+  /** Close every connection now, `why` their failure (a shared HTTP server closing under them). */
+  dropAll(why: string): void {
+    const err = new ConnectionClosedError(why);
+    for (const c of this.conns) c.fail(err);
+  }
+
+  /** Take a new inbound connection into the pool (screened already: admit(), full()). */
+  adopt(conn: PoolConnection): void {
     conn.open();
     const f = conn.from!;
     const key = peerKey(f.addr, f.port);
@@ -266,35 +296,25 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
     const other = this.byPeer.get(key);
     if (other === undefined || !other.reusable) this.byPeer.set(key, conn);
     this.stats.connectionsAccepted++;
-    return conn;
   }
 
-  /** dst restriction for inbound connections: the address only (clients use ephemeral ports). */
-  private foreign(socket: net.Socket): boolean {
-    const r = this.core.restriction;
-    if (r === undefined) return false;
-    if (normalizeAddr(socket.remoteAddress ?? '') === r.addr) return false;
-    this.stats.foreignDropped++;
-    socket.destroy();
-    return true;
-  }
-
-  /** A new TCP connection (TLS: before its handshake): false when it was refused and destroyed. */
+  /**
+   * A new TCP connection (TLS: before its handshake; WebSocket: its upgrade request): false when refused
+   * and destroyed. The dst restriction compares the address only (ephemeral ports); then the per-source limit.
+   */
   admit(socket: net.Socket): boolean {
-    if (this.isClosed) {
+    const r = this.core.restriction;
+    if (this.closing || (r !== undefined && normalizeAddr(socket.remoteAddress ?? '') !== r.addr)) {
+      if (!this.closing) this.stats.foreignDropped++;
       socket.destroy();
       return false;
     }
-    return !this.foreign(socket) && this.perSource.admit(socket);
+    return this.perSource.admit(socket);
   }
 
   report(err: Error): void {
     this.core.report(err);
   }
-
-  private readonly onConnection = (socket: net.Socket): void => {
-    if (this.admit(socket)) this.accept(socket);
-  };
 
   /** net.Server refused a connection itself (maxConnections). */
   private readonly onDrop = (): void => {
@@ -308,7 +328,7 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
   // --- expiry ---
 
   private schedule(at: number): void {
-    if (this.isClosed) return;
+    if (this.closing) return;
     if (this.timer !== undefined) {
       if (this.timerAt <= at) return;
       clearTimeout(this.timer);
@@ -324,64 +344,26 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
     this.timerAt = Infinity;
   }
 
-  /**
-   * The pool's one timer. Expires connections idle for MIN_EXPIRE + (MAX_EXPIRE - MIN_EXPIRE) / (N - 1)
-   * seconds (N = connections + the master), keeps the busy ones (held transactions) and those with
-   * writes pending (unless no byte drained for MAX_EXPIRE), times out connects, and finishes closes.
-   * Partial input is not activity: a peer trickling bytes is expired like a silent one.
-   */
+  /** The pool's one timer: see sweepConnections. */
   private readonly sweep = (): void => {
     this.timer = undefined;
     this.timerAt = Infinity;
-    const t = now();
-    const expireMs = expireAfterMs(this.limits, this.conns.size + 1);
-    const graceMs = Math.min(expireMs, CLOSE_GRACE_MS);
-    const stallMs = this.limits.MAX_EXPIRE * 1000;
-    let next = t + this.sweepEvery;
-    for (const c of this.conns) {
-      const state = c.state;
-      if (state === CONNECTING) {
-        if (t >= c.connectDeadline) {
-          c.fail(new ConnectTimeoutError(`no connection to ${c.describe()} within ${this.limits.CONNECT_TIMEOUT} s`));
-        } else if (c.connectDeadline < next) next = c.connectDeadline;
-      } else if (state === OPEN) {
-        const s = c.socket;
-        if (s.writableLength > 0) {
-          if (s.bytesWritten !== c.stallBytes) {
-            c.stallBytes = s.bytesWritten;
-            c.stallSince = t;
-          } else if (t - c.stallSince >= stallMs) this.expire(c);
-          continue;
-        }
-        if (c.busy > 0) continue;
-        if (t - c.lastActivity >= (c.peerEnded ? graceMs : expireMs)) {
-          if (c.peerEnded) c.finish();
-          else this.expire(c);
-        }
-      } else if (state === CLOSING && t - c.closingSince >= graceMs) {
-        c.socket.destroy();
-      }
-    }
+    const next = sweepConnections(this.conns, this.limits, this.stats, CLOSE_GRACE_MS, now() + this.sweepEvery);
     if (this.conns.size > 0) this.schedule(next);
   };
-
-  private expire(c: Connection): void {
-    this.stats.connectionsExpired++;
-    c.fail(new ConnectionExpiredError(`connection to ${c.describe()} expired`));
-  }
 
   // --- shutdown ---
 
   /** Close the listener and every connection; resolves when all sockets are closed. */
   close(): Promise<void> {
-    this.isClosed = true;
+    this.closing = true;
     this.unschedule();
     const err = new PoolClosedError('socket pool closed');
     const serverClosed = new Promise<void>((resolve) => {
-      if (!this.server.listening) resolve();
+      if (!this.ownsServer || !this.server.listening) resolve();
       else this.server.close(() => resolve());
     });
-    this.tlsInbound?.close();
+    this.inbound.close();
     for (const c of this.conns) c.fail(err);
     const drained = new Promise<void>((resolve) => {
       this.onDrained = resolve;
@@ -391,9 +373,9 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
       const s = this.server;
       s.off('error', this.onServerError);
       s.off('drop', this.onDrop);
-      s.off('connection', this.onConnection);
-      this.tlsInbound?.detach();
+      this.inbound.detach();
       this.registry.clear();
+      this.flows.clear();
     });
   }
 

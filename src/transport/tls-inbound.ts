@@ -2,6 +2,7 @@ import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 import { TlsError } from './errors.js';
 import { peerKey } from './address.js';
+import type { InboundStage } from './pool-connection.js';
 import type { PoolStats } from './stats.js';
 import type { TlsPolicy } from './tls-options.js';
 
@@ -22,7 +23,7 @@ export interface TlsInboundOwner {
  * or the peer goes first (RST, or FIN: see beforeTlsSocket). Node reports those as 'tlsClientError'
  * but leaves the socket open, holding a slot of the listener's maxConnections.
  */
-export class TlsInbound {
+export class TlsInbound implements InboundStage {
   /** Raw sockets by addr|port as Node reports it (the TLS socket reports the same handle's peer). */
   private readonly pending = new Map<string, net.Socket>();
   /** Failed handshakes already counted and reported: Node can report one twice. */

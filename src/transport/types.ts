@@ -1,11 +1,21 @@
 import type { Socket as DgramSocket } from 'node:dgram';
 import type { Server as NetServer, Socket as NetSocket } from 'node:net';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
+import type { Server as HttpServer } from 'node:http';
 import type { SipMessage } from '../message/index.js';
 import type { PoolLimitsInit } from './limits.js';
 
+/**
+ * The transports, by their lower-case Via / `;transport=` names: the one definition (the transaction
+ * layer's SipTransportProto and the Nest side's SipTransportName are this type).
+ */
+export type TransportName = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
+
 /** Transport protocol of a pool (the seed's PROTO). */
-export type Proto = 'udp' | 'tcp' | 'tls';
+export type Proto = TransportName;
+
+/** Connection-oriented transports: every one but UDP. */
+export type StreamProto = Exclude<TransportName, 'udp'>;
 
 /** IP family, as a number (the seed's AF_INET / AF_INET6). */
 export type Family = 4 | 6;
@@ -26,6 +36,12 @@ export interface Peer {
    * its bare address, which were never checked against it).
    */
   servername?: string;
+  /**
+   * Send through this connection (a `From.flow` the pool gave a received message): a request fails
+   * with ConnectionClosedError when it is gone (RFC 5626: the flow failed), a response falls back
+   * to RFC 3261 §18.2.2. The only way to reach a WebSocket client, which has no reachable address.
+   */
+  flow?: string;
 }
 
 /** The local end of a pool's master socket. */
@@ -36,7 +52,7 @@ export interface LocalAddress {
   proto: Proto;
 }
 
-/** The socket a message was received on: the UDP master socket, or the TCP / TLS connection. */
+/** The socket a message was received on: the UDP master socket, or the TCP / TLS connection (a WebSocket's too). */
 export type PoolSocket = DgramSocket | NetSocket | TLSSocket;
 
 /**
@@ -50,6 +66,11 @@ export interface From {
   readonly family: Family;
   readonly proto: Proto;
   readonly socket: PoolSocket;
+  /**
+   * Stream transports: the connection's id, unique in the process. Store it (a registrar's binding
+   * of a WebSocket client, RFC 5626 flow) and pass it back as `Peer.flow` to reach that connection.
+   */
+  readonly flow?: string;
 }
 
 /** Called for every message received by the pool. Must not throw (errors are caught and reported). */
@@ -73,6 +94,25 @@ export interface PoolTlsOptions {
   checkServerIdentity?: (hostname: string, cert: import('node:tls').PeerCertificate) => Error | undefined;
   minVersion?: import('node:tls').SecureVersion;
   ciphers?: string;
+}
+
+/** WebSocket legs (RFC 7118): where the handshake is taken, and who may make it. */
+export interface PoolWsOptions {
+  /**
+   * Take the handshakes of this HTTP(S) server (a Nest app's `app.getHttpServer()`) instead of
+   * listening on a port of the pool's own: REST and SIP share the port. The pool never closes it;
+   * `host`/`port` are then ignored, and `pool.local` reads the server's address once it listens.
+   */
+  server?: HttpServer;
+  /** URL path of the SIP endpoint (default '/'); handshakes on other paths are left to others (own port: 404). */
+  path?: string;
+  /**
+   * Origins (`https://app.example.com`) allowed to connect; a handshake from another Origin is
+   * refused with 403. Handshakes without Origin (not a browser) are allowed. Default: any origin.
+   */
+  origins?: string[];
+  /** Path of the URL outgoing connections ask for (default '/'). */
+  connectPath?: string;
 }
 
 export interface SocketPoolOptions {
@@ -101,7 +141,9 @@ export interface SocketPoolOptions {
    * TCP/TLS: there is no connected master; it means the same as `dst` alone.
    */
   connected?: boolean;
-  /** TLS credentials; required for proto 'tls' (at least cert and key to accept connections). */
+  /** TLS credentials; required for proto 'tls' and 'wss' on a port of their own (at least cert and key to accept connections). */
   tls?: PoolTlsOptions;
+  /** ws / wss: path, Origin allow-list, or an HTTP(S) server to share. */
+  ws?: PoolWsOptions;
   limits?: PoolLimitsInit;
 }

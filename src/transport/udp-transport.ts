@@ -1,9 +1,11 @@
 import type { RemoteInfo, Socket as DgramSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
-import { parseMessage, responseForParseError, SipParseError, type ParseLimits } from '../message/index.js';
+import { parseMessage, responseForParseError, SipParseError, type ParseLimits, type SipMessage } from '../message/index.js';
 import { familyOf, isPort, MAPPED, normalizeAddr } from './address.js';
 import { InvalidDestinationError, PoolClosedError, SendFailedError } from './errors.js';
 import type { PoolCore } from './pool-core.js';
+import type { PoolTransport } from './pool-transport.js';
+import { responseTarget } from './response-target.js';
 import { SettleQueue } from './settle-queue.js';
 import type { Family, Peer } from './types.js';
 
@@ -13,7 +15,7 @@ const noop = (): void => {};
  * UDP side of a pool: one master socket sends to anyone and receives from anyone (or, connected,
  * talks to one peer). Sends settle in order through one callback (see SettleQueue).
  */
-export class UdpTransport {
+export class UdpTransport implements PoolTransport {
   private readonly sent = new SettleQueue();
   private readonly parseLimits: ParseLimits;
   private isClosed = false;
@@ -31,7 +33,33 @@ export class UdpTransport {
     socket.on('error', this.onError);
   }
 
-  send(buf: Buffer, dst: Peer | undefined): Promise<void> {
+  get server(): DgramSocket {
+    return this.socket;
+  }
+
+  get connectionCount(): number {
+    return 0;
+  }
+
+  /** Datagrams: no connections, no flows. */
+  peerOf(): undefined {
+    return undefined;
+  }
+
+  /** Datagrams: no connection to keep. */
+  hold(): boolean {
+    return false;
+  }
+
+  release(): void {}
+
+  send(msg: SipMessage | undefined, buf: Buffer, dst: Peer | undefined): Promise<void> {
+    // A response without destination goes where its Via says (received / rport / sent-by).
+    if (dst === undefined && msg !== undefined && msg.isResponse()) dst = responseTarget(msg, 'udp');
+    return this.sendBuf(buf, dst);
+  }
+
+  private sendBuf(buf: Buffer, dst: Peer | undefined): Promise<void> {
     if (this.isClosed) return Promise.reject(new PoolClosedError('socket pool closed'));
     const sent = this.sent;
     if (this.connected) {
@@ -75,7 +103,7 @@ export class UdpTransport {
     } catch (err) {
       throw new InvalidDestinationError(`cannot resolve ${name}: ${(err as Error).message}`, { cause: err });
     }
-    return this.send(buf, { addr: ip, port });
+    return this.sendBuf(buf, { addr: ip, port });
   }
 
   private readonly onSent = (err: Error | null): void => {

@@ -58,7 +58,7 @@ describe('two baresip phones call each other through the example', () => {
     bob2 = startPhone(join(dir, 'bob2'), [`<sip:bob@127.0.0.1:${udp}>;auth_pass=hunter2`]);
     alice = startPhone(join(dir, 'alice'), [`<sip:alice@127.0.0.1:${udp}>;auth_pass=secret`]);
     try {
-      await waitUntil(() => [bob!, bob2!, alice!].every((p) => /@127\.0\.0\.1: .*200 OK/.test(p.out())), 8000, 'all three registered');
+      await waitUntil(() => [bob!, bob2!, alice!].every((p) => /@127\.0\.0\.1: .*200 OK/.test(p.out())), 15000, 'all three registered');
       alice.say(`/dial sip:bob@127.0.0.1:${udp}`);
       await waitUntil(() => /Call established/i.test(alice!.out()) && /Call established/i.test(bob!.out()), 10000, 'the call established on both phones');
       await waitUntil(() => /Incoming call[\s\S]*session closed/.test(bob2!.out()), 5000, "bob's second phone rang, then was cancelled");
@@ -91,7 +91,7 @@ describe('two baresip phones call each other through the example', () => {
     bob2 = startPhone(join(dir, 'bob2'), [`<sip:bob@127.0.0.1:${port}>;auth_pass=hunter2`]);
     alice = startPhone(join(dir, 'alice'), [`<sip:alice@127.0.0.1:${port}>;auth_pass=secret`]);
     try {
-      await waitUntil(() => [bob!, bob2!, alice!].every((p) => /@127\.0\.0\.1: .*200 OK/.test(p.out())), 8000, 'all three registered');
+      await waitUntil(() => [bob!, bob2!, alice!].every((p) => /@127\.0\.0\.1: .*200 OK/.test(p.out())), 15000, 'all three registered');
       alice.say(`/dial sip:bob@127.0.0.1:${port}`);
       await waitUntil(() => /Call established/i.test(alice!.out()) && /Call established/i.test(bob!.out()), 10000, 'the call established on both phones');
       // Two dialogs in the service: alice's (incoming) and the one to bob, with their own Call-IDs.

@@ -9,6 +9,7 @@ describe('example configuration', () => {
     expect(c.registrar).toEqual({ minExpires: 30, maxExpires: 3600, defaultExpires: 3600 });
     expect(c.legs).toEqual([{ transport: 'udp', host: '127.0.0.1', port: 0 }]);
     expect(c.auth).toBeUndefined();
+    expect(loadConfig({ SIP_REDIS_URL: 'redis://127.0.0.1:6390/2' }).registrar.redisUrl).toBe('redis://127.0.0.1:6390/2');
   });
 
   it.each([
@@ -20,6 +21,7 @@ describe('example configuration', () => {
     [{ SIP_ECHO_SECONDS: 'x' }, /SIP_ECHO_SECONDS must be a positive number/],
     [{ SIP_AUTH_ALGORITHMS: 'ROT13' }, /unknown algorithm "ROT13"/],
     [{ SIP_USERS: 'alice' }, /user:password or user:ha1/],
+    [{ SIP_REDIS_URL: '127.0.0.1:6379' }, /SIP_REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/],
   ])('refuses %o with a clear message', (env, message) => {
     expect(() => loadConfig(env as NodeJS.ProcessEnv)).toThrow(message);
   });

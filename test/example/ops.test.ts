@@ -44,7 +44,7 @@ describe('the example on HTTP: /metrics and /health', () => {
     const body = (await ok.json()) as { status: string; info: { sip: { status: string; legs: string[] } } };
     expect(body.status).toBe('ok');
     expect(body.info.sip.status).toBe('up');
-    expect(body.info.sip.legs).toHaveLength(2);
+    expect(body.info.sip.legs).toHaveLength(3); // UDP, TCP, and SIP over WebSocket on the HTTP port
     await server.unwrap<SocketPool[]>().find((p) => p.proto === 'tcp')!.close();
     const down = await fetch(`${url}/health`);
     expect(down.status).toBe(503);

@@ -15,10 +15,10 @@ export interface PeerTool {
 
 const cache = new Map<string, PeerTool>();
 
-export function peerTool(name: 'sipp' | 'sipsak' | 'kamailio' | 'openssl' | 'baresip' | 'svcrack' | 'dnsmasq'): PeerTool {
+export function peerTool(name: 'sipp' | 'sipsak' | 'kamailio' | 'openssl' | 'baresip' | 'svcrack' | 'dnsmasq' | 'redis-server'): PeerTool {
   let tool = cache.get(name);
   if (tool) return tool;
-  const flag = name === 'sipp' ? '-v' : name === 'sipsak' ? '-V' : name === 'kamailio' ? '-v' : name === 'baresip' ? '-h' : name === 'svcrack' || name === 'dnsmasq' ? '--version' : 'version';
+  const flag = name === 'sipp' ? '-v' : name === 'sipsak' ? '-V' : name === 'kamailio' ? '-v' : name === 'baresip' ? '-h' : name === 'svcrack' || name === 'dnsmasq' || name === 'redis-server' ? '--version' : 'version';
   // Debian puts kamailio and dnsmasq in /usr/sbin, which a non-root user's PATH often lacks.
   let command: string = name;
   let r = spawnSync(command, [flag], { encoding: 'utf8', timeout: 5000 });

@@ -535,3 +535,30 @@ describe('Accept (RFC 3261 §21.4.7, RFC 4475 sdp01)', () => {
     expect(ok(['text/plain', 'application/pidf+xml'], 'application/sdp')).toBe(false);
   });
 });
+
+describe('removeFirst (a proxy dropping its Via from a relayed response)', () => {
+  const response = (...vias: string[]): SipResponse =>
+    parseMessage(
+      crlf('SIP/2.0 180 Ringing', ...vias, 'To: <sip:bob@example.com>;tag=2', 'From: <sip:alice@example.com>;tag=1', 'Call-ID: abc', 'CSeq: 1 INVITE', 'Content-Length: 0', '', ''),
+    ) as SipResponse;
+
+  it('drops the first line only; the others keep their spelling and the parsed view follows', () => {
+    const res = response('Via: SIP/2.0/UDP proxy.example.com;branch=z9hG4bKp', 'v: SIP/2.0/TCP  phone.example.com;branch=z9hG4bKa', 'Via: SIP/2.0/UDP x.example.com;branch=z9hG4bKx');
+    expect(res.topVia?.host).toBe('proxy.example.com');
+    expect(res.headers.removeFirst('via')).toBe(true);
+    expect(res.headers.getAll('via')).toEqual(['SIP/2.0/TCP  phone.example.com;branch=z9hG4bKa', 'SIP/2.0/UDP x.example.com;branch=z9hG4bKx']);
+    expect(res.topVia?.host).toBe('phone.example.com');
+    expect(res.via).toHaveLength(2);
+    const wire = res.toBuffer().toString('latin1');
+    expect(wire).toContain('\r\nv: SIP/2.0/TCP  phone.example.com;branch=z9hG4bKa\r\n'); // untouched lines as received
+    expect(wire).not.toContain('proxy.example.com');
+  });
+
+  it('refuses (nothing changed) a first line holding several values, or no such header', () => {
+    const res = response('Via: SIP/2.0/UDP proxy.example.com;branch=z9hG4bKp, SIP/2.0/UDP phone.example.com;branch=z9hG4bKa');
+    expect(res.headers.removeFirst('via')).toBe(false);
+    expect(res.headers.getAll('via')).toHaveLength(2);
+    expect(res.headers.removeFirst('record-route')).toBe(false);
+    expect(res.headers.size).toBe(6);
+  });
+});
