@@ -87,9 +87,8 @@ const probeHost = wildcard ? (host === '::' ? '::1' : '127.0.0.1') : host;
 const bracket = (h) => (isIPv6(h) ? `[${h}]` : h);
 
 if (count > 1 && !env.SIP_REDIS_URL) {
-  // TODO(registrar): the library's registrar stores bindings in Redis when SIP_REDIS_URL is set
-  // (issue 15 §2); until then every instance has its own registrations.
-  log('SIP_REDIS_URL is not set: each instance keeps its own registrations (calls to users registered on another instance are not found)');
+  // The example keeps registrations (and digest nonce-counts) in Redis when SIP_REDIS_URL is set.
+  log('SIP_REDIS_URL is not set: each instance keeps its own registrations (a call to a user registered on another instance is not found)');
 }
 
 /** @type {{ index: number, sipPort: number, httpPort?: number, media: string, child?: import('node:child_process').ChildProcess, ready: boolean }[]} */
@@ -128,7 +127,7 @@ function start(it) {
     SIP_TCP_PORT: env.SIP_TCP_PORT === 'off' ? 'off' : String(it.sipPort),
     HTTP_PORT: it.httpPort === undefined ? 'off' : String(it.httpPort),
     SIP_MEDIA_PORTS: it.media,
-    // TODO(registrar): SIP_REDIS_URL is passed through as it is (shared by every instance).
+    // SIP_REDIS_URL, SIP_AUTH_SECRET, SIP_FRONT_PROXIES...: the same for every instance, from env.
   };
   const child = spawn(process.execPath, [opts.app], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   it.child = child;
