@@ -1,5 +1,6 @@
 import type { DigestAlgorithm, SipLeg } from 'nestjs-sip';
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import type { EchoConfig } from './echo/echo.service.js';
 import { MediaPorts } from './echo/media-ports.js';
 import { loadUsers, parseAlgorithms, type UserTable } from './users.js';
@@ -51,7 +52,15 @@ export interface HttpConfig {
   wsPath?: string;
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): { legs: SipLeg[]; registrar: RegistrarConfig; echo: EchoConfig; calls: CallsConfig; auth?: AuthConfig; http?: HttpConfig } {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): {
+  legs: SipLeg[];
+  registrar: RegistrarConfig;
+  echo: EchoConfig;
+  calls: CallsConfig;
+  auth?: AuthConfig;
+  http?: HttpConfig;
+  frontProxies: string[];
+} {
   const host = env.SIP_HOST || '127.0.0.1';
   const legs: SipLeg[] = [];
   const port = (v: string | undefined, def: number | undefined): number | undefined => {
@@ -97,9 +106,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): { legs: SipLeg
   if (mode !== 'proxy' && mode !== 'bridge' && mode !== 'redirect') throw new Error(`SIP_CALLS must be proxy, bridge or redirect, got ${JSON.stringify(mode)}`);
   const ringSeconds = num(env.SIP_RING_SECONDS, 30, 'SIP_RING_SECONDS');
   const httpPort = port(env.HTTP_PORT, 8080);
+  // SIP_FRONT_PROXIES: the load balancer(s) in front (deploy/: Kamailio's addresses, comma-separated).
+  // All traffic arrives from them, so the per-source request limit must not count them as one caller.
+  const frontProxies = (env.SIP_FRONT_PROXIES ?? '')
+    .split(',')
+    .map((a) => a.trim())
+    .filter((a) => a !== '');
+  for (const a of frontProxies) if (isIP(a) === 0) throw new Error(`SIP_FRONT_PROXIES must be IP addresses, comma-separated, got ${JSON.stringify(a)}`);
   const wsPath = env.SIP_WS_PATH === 'off' ? undefined : env.SIP_WS_PATH || '/sip';
   if (wsPath !== undefined && !wsPath.startsWith('/')) throw new Error(`SIP_WS_PATH must start with /, got ${JSON.stringify(wsPath)}`);
   return {
+    frontProxies,
     legs,
     http: httpPort === undefined ? undefined : { host, port: httpPort, wsPath },
     auth,

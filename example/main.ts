@@ -22,6 +22,8 @@ export async function bootstrap(env: NodeJS.ProcessEnv = process.env): Promise<{
   const server = new SipServer({
     listen: config.legs,
     serverHeader: 'nestjs-sip-example',
+    // Behind a load balancer (SIP_FRONT_PROXIES) every request comes from it: not one caller to limit.
+    ...(config.frontProxies.length > 0 ? { overload: { perSource: { exempt: config.frontProxies } } } : {}),
     // One line per transaction, whatever answered it (a handler, a guard, the proxy, the layer).
     transactionLog: json ? (e) => logger!.log({ msg: 'transaction', ...e }, 'SIP') : 'text',
   });

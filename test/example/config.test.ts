@@ -26,3 +26,14 @@ describe('example configuration', () => {
     expect(() => loadConfig(env as NodeJS.ProcessEnv)).toThrow(message);
   });
 });
+
+describe('example configuration: SIP_FRONT_PROXIES (deploy/: the balancers in front)', () => {
+  it('takes IP addresses, comma-separated; none by default', () => {
+    expect(loadConfig({}).frontProxies).toEqual([]);
+    expect(loadConfig({ SIP_FRONT_PROXIES: '10.0.0.5, ::1' }).frontProxies).toEqual(['10.0.0.5', '::1']);
+  });
+
+  it('refuses a name with a clear message', () => {
+    expect(() => loadConfig({ SIP_FRONT_PROXIES: '10.0.0.5,kamailio.local' })).toThrow(/SIP_FRONT_PROXIES must be IP addresses, comma-separated, got "kamailio\.local"/);
+  });
+});
