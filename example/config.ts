@@ -75,8 +75,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): {
   const tlsPort = port(env.SIP_TLS_PORT, undefined);
   // SIP_REUSE_PORT=1: several workers of this service share the SIP ports (SO_REUSEPORT).
   const reusePort = env.SIP_REUSE_PORT === '1' || env.SIP_REUSE_PORT === 'true';
-  if (udp !== undefined) legs.push({ transport: 'udp', host, port: udp, reusePort });
-  if (tcp !== undefined) legs.push({ transport: 'tcp', host, port: tcp, reusePort });
+  const shared = reusePort ? { reusePort: true } : {};
+  if (udp !== undefined) legs.push({ transport: 'udp', host, port: udp, ...shared });
+  if (tcp !== undefined) legs.push({ transport: 'tcp', host, port: tcp, ...shared });
   if (tlsPort !== undefined) {
     if (!env.SIP_TLS_CERT || !env.SIP_TLS_KEY) throw new Error('SIP_TLS_PORT needs SIP_TLS_CERT and SIP_TLS_KEY');
     legs.push({ transport: 'tls', host, port: tlsPort, tls: { cert: readFileSync(env.SIP_TLS_CERT), key: readFileSync(env.SIP_TLS_KEY) } });
