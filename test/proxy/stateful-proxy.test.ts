@@ -78,9 +78,10 @@ describe.skipIf(!sipp.available)('stateful proxy (RFC 3261 §16) between sipp ph
     expect(sippOk(a)).toMatchObject({ successful: 1, errors: '' });
     expect(sippOk(await busy.done)).toMatchObject({ successful: 1, errors: '' }); // its 486 was ACKed hop by hop
     expect(sippOk(await answers.done)).toMatchObject({ successful: 1, errors: '' });
-    const branches = outcomes[0]!.branches.map((b) => b.response?.status).sort();
     expect(outcomes[0]!.response.status).toBe(200);
-    expect(branches).toContain(486);
+    // The outcome is settled at the 200, before the busy phone's 486 may have come (on a loaded
+    // machine it can come second): every branch response is on run.responses.
+    expect(seen.map((s) => s.response.status)).toContain(486);
   });
 
   it('parallel forking, both busy: the best answer (486) goes to the caller', async () => {
