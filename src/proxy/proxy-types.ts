@@ -78,6 +78,10 @@ export interface ProxyBranchInfo {
 export interface ProxyOutcome {
   /** The final response relayed upstream (the first 2xx, or the best of the branches' answers, §16.7). */
   response: SipResponse;
-  /** Every branch with its final answer (a synthetic 408/503 when there was none). */
+  /**
+   * Every branch with its final answer (a synthetic 408/503 when there was none), as they stood when
+   * the caller's answer went: after a 2xx, branches still being cancelled have none yet (their
+   * answers still come on `run.responses`).
+   */
   branches: readonly { target: string; response: SipResponse | undefined }[];
 }
