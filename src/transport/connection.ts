@@ -12,7 +12,7 @@ import {
 } from './errors.js';
 import { SettleQueue } from './settle-queue.js';
 import type { From } from './types.js';
-import { CLOSED, CLOSING, CONNECTING, nextFlowId, now, OPEN, type ConnectionOwner, type PoolConnection } from './pool-connection.js';
+import { CLOSED, CLOSING, CONNECTING, nextFlowId, now, OPEN, type ConnectionOwner, type PoolConnection, unusableMessage } from './pool-connection.js';
 
 const CRLF = Buffer.from('\r\n');
 
@@ -208,26 +208,18 @@ export class Connection implements FrameSink, PoolConnection {
    * size limits (513) and frames that are not SIP close.
    */
   private rejectMessage(err: unknown): void {
-    // Over a size limit (513): the peer is not to be trusted with more input.
-    if (!(err instanceof SipParseError) || err.status === 513) {
+    const verdict = unusableMessage(err);
+    if (verdict === 'close') {
       this.rejectInput(err);
       return;
     }
-    const res = responseForParseError(err);
     const stats = this.transport.stats;
-    if (res === undefined) {
-      // Never answered (an ACK, a response) yet a SIP message: dropped, as a datagram would be; the
-      // connection may carry other transactions (a call's ACK, its BYE). Input without even a
-      // transaction's headers (HTTP, junk) is no SIP peer: closed.
-      const h = err.headers;
-      if (h === undefined || !h.has('via') || !h.has('call-id') || !h.has('cseq')) this.rejectInput(err);
-      else stats.parseErrors++;
-      return;
-    }
     stats.parseErrors++;
+    if (verdict === 'drop') return;
     stats.errorResponses++;
-    this.write(res).catch(() => undefined);
+    this.write(verdict).catch(() => undefined);
   }
+
 
   /** Closing after the peer half-closed: flush what is queued, then FIN. */
   finish(): void {

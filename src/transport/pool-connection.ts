@@ -1,9 +1,24 @@
-import type { ParseLimits, SipMessage } from '../message/index.js';
+import { responseForParseError, SipParseError, type ParseLimits, type SipMessage } from '../message/index.js';
 import type { SipTransportError } from './errors.js';
 import type { PoolLimits } from './limits.js';
 import type { PoolStats } from './stats.js';
 import type { TidOwner } from './tid-registry.js';
 import type { Family, From, StreamProto } from './types.js';
+
+/**
+ * What a connection does with a whole message it cannot use (TCP/TLS frame or WebSocket message):
+ * `'close'` for a size limit (513: the peer is not to be trusted with more input) or input that is
+ * no SIP at all (HTTP, junk: no Via, Call-ID and CSeq); `'drop'` for SIP that is never answered (an
+ * ACK, a response), as a datagram would be, since the connection may carry other transactions;
+ * else the response's bytes to send (400, 505...), and reading goes on.
+ */
+export function unusableMessage(err: unknown): Buffer | 'drop' | 'close' {
+  if (!(err instanceof SipParseError) || err.status === 513) return 'close';
+  const res = responseForParseError(err);
+  if (res !== undefined) return res;
+  const h = err.headers;
+  return h === undefined || !h.has('via') || !h.has('call-id') || !h.has('cseq') ? 'close' : 'drop';
+}
 
 /** Connection states, in order. */
 export const CONNECTING = 0;

@@ -5,7 +5,7 @@ import type { WebSocket } from 'ws';
 import { MessageFramer, parseWholeMessage, responseForParseError, SipParseError, type FrameSink } from '../message/index.js';
 import { normalizeAddr, toFamily } from './address.js';
 import { ConnectFailedError, ConnectionClosedError, ConnectionExpiredError, ConnectRefusedError, QueueFullError, TlsError, type SipTransportError } from './errors.js';
-import { CLOSED, CLOSING, CONNECTING, nextFlowId, now, OPEN, type ConnectionOwner, type PoolConnection } from './pool-connection.js';
+import { CLOSED, CLOSING, CONNECTING, nextFlowId, now, OPEN, type ConnectionOwner, type PoolConnection, unusableMessage } from './pool-connection.js';
 import { SettleQueue } from './settle-queue.js';
 import type { From } from './types.js';
 
@@ -156,22 +156,18 @@ export class WsConnection implements FrameSink, PoolConnection {
    * is dropped if it is SIP (an ACK, a response), and closes the connection if it is not.
    */
   private rejectMessage(err: unknown): void {
-    if (!(err instanceof SipParseError) || err.status === 513) {
+    const verdict = unusableMessage(err);
+    if (verdict === 'close') {
       this.rejectInput(err);
       return;
     }
-    const res = responseForParseError(err);
     const stats = this.owner.stats;
-    if (res === undefined) {
-      const h = err.headers;
-      if (h === undefined || !h.has('via') || !h.has('call-id') || !h.has('cseq')) this.rejectInput(err);
-      else stats.parseErrors++;
-      return;
-    }
     stats.parseErrors++;
+    if (verdict === 'drop') return;
     stats.errorResponses++;
-    this.write(res).catch(() => undefined);
+    this.write(verdict).catch(() => undefined);
   }
+
 
   finish(): void {
     if (this.state >= CLOSING) return;
