@@ -1,5 +1,5 @@
 import type { SipUri } from '../message/index.js';
-import { createDnsResolver, DnsCache, resolveLiteral, resolveTargets, type ProxyHost, type ProxyLeg, type SipDnsResolver } from '../proxy/index.js';
+import { createDnsResolver, DnsCache, resolveLiteral, resolveTargets, type ResolvedTarget, type ProxyHost, type ProxyLeg, type SipDnsResolver } from '../proxy/index.js';
 import type { SipDestination, SipPeer, TransactionLayer } from '../transaction/index.js';
 import type { SipEndpoint } from './sip-endpoint.js';
 
@@ -74,7 +74,12 @@ export class EndpointProxyHost implements ProxyHost {
     } catch (err) {
       return Promise.reject(err); // no host (tel:...): the branch answers as for any resolution failure
     }
-    if (literal !== undefined) return Promise.resolve([{ addr: literal.addr, port: literal.port, family: literal.family, proto: literal.proto, servername: literal.servername }]);
-    return resolveTargets(uri, 'udp', {}, this.dns).then((list) => list.map((t) => ({ addr: t.addr, port: t.port, family: t.family, proto: t.proto, servername: t.servername })));
+    if (literal !== undefined) return Promise.resolve([toDestination(literal)]);
+    return resolveTargets(uri, 'udp', {}, this.dns).then((list) => list.map(toDestination));
   }
+}
+
+/** A resolved target as the transaction layer addresses it. */
+function toDestination(t: ResolvedTarget): SipDestination {
+  return { addr: t.addr, port: t.port, family: t.family, proto: t.proto, servername: t.servername };
 }

@@ -313,9 +313,7 @@ export class SipEndpoint implements TransactionTransport {
     }
     const secure = uri.scheme === 'sips';
     const user = uri.scheme === 'sip' || secure ? uri.user : undefined;
-    const adv = this.advertised.get(pool);
-    const host = adv?.host ?? localHostOf(pool, from.socket, from.addr);
-    return localContact({ proto: pool.proto, host, port: adv?.port ?? pool.local.port }, user, secure);
+    return localContact(this.legAddress(pool, from.socket, from.addr), user, secure);
   }
 
   /** Where peers reach `pool` (its advertised address, else bound or interface one), as a Via sent-by or Record-Route. */

@@ -6,7 +6,7 @@ import { UDP_SIZE_LIMIT, wireSize } from './udp-size.js';
 import { proxyBranch } from './loop-branch.js';
 import { ProxyBranch, type BranchOwner } from './proxy-branch.js';
 import type { ProxyHost, ProxyOptions, ProxyOutcome, ProxyBranchInfo, ProxyTarget } from './proxy-types.js';
-import { nextHop, recordRouteFor } from './route-set.js';
+import { nextHop, recordRouteFor, viaFor } from './route-set.js';
 
 /** Bytes our Via (and Record-Route) add to a forwarded request, about. */
 const OUR_VIA = 160;
@@ -150,8 +150,9 @@ export class ProxyRun implements PromiseLike<ProxyOutcome>, BranchOwner {
       }
       const req = b.request;
       const h = req.headers;
-      if (b.txn !== undefined) h.replaceFirst('Via', viaText(leg.proto, leg.host, leg.port, proxyBranch(this.hash)));
-      else h.prepend('Via', viaText(leg.proto, leg.host, leg.port, proxyBranch(this.hash)));
+      const via = viaFor(leg, proxyBranch(this.hash));
+      if (b.txn !== undefined) h.replaceFirst('Via', via);
+      else h.prepend('Via', via);
       if (this.recordRoute) this.addRecordRoute(b, leg, dst.flow);
       if (b.txn === undefined) this.opts.beforeSend?.(req, b.target);
       try {
@@ -355,11 +356,6 @@ function unresolvable(txn: ServerTransaction, err: unknown): SipResponse {
   const res = txn.createResponse(503, 'Unresolvable Destination', { headers: { 'Retry-After': 30 } });
   OWN.add(res);
   return res;
-}
-
-/** Our Via for a branch: `SIP/2.0/UDP host:port;branch=...;rport`. */
-function viaText(proto: string, host: string, port: number, branch: string): string {
-  return `SIP/2.0/${proto.toUpperCase()} ${host.includes(':') ? `[${host}]` : host}:${port};branch=${branch};rport`;
 }
 
 /** Remove our Via from a branch's response (§16.7 step 3); false when none would be left (it was for us). */

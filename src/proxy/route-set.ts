@@ -65,5 +65,10 @@ export function recordRouteFor(leg: ProxyLeg, secure: boolean, double: boolean, 
   return `<${scheme}:${user}${host}:${leg.port}${transport};lr${double ? ';r2=on' : ''}>`;
 }
 
+/** Our Via for a request leaving on `leg`: `SIP/2.0/UDP host:port;branch=...;rport`. */
+export function viaFor(leg: ProxyLeg, branch: string): string {
+  return `SIP/2.0/${leg.proto.toUpperCase()} ${leg.host.includes(':') ? `[${leg.host}]` : leg.host}:${leg.port};branch=${branch};rport`;
+}
+
 /** The user part prefix of a Record-Route carrying a flow token. */
 export const FLOW_USER = 'ft.';

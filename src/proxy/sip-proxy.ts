@@ -5,7 +5,7 @@ import { isLoop, loopHash } from './loop-branch.js';
 import { ProxyRun } from './proxy-run.js';
 import type { ProxyHost, ProxyOptions, ProxyTarget } from './proxy-types.js';
 import { FlowTokens } from './flow-tokens.js';
-import { FLOW_USER, nextHop, preprocessRoute } from './route-set.js';
+import { FLOW_USER, nextHop, preprocessRoute, viaFor } from './route-set.js';
 
 /**
  * A stateful proxy (RFC 3261 §16) over the transaction layer, as Kamailio's `t_relay` is:
@@ -119,8 +119,7 @@ export class SipProxy {
         const dst = dests[0];
         const leg = dst === undefined ? undefined : this.host.legFor(dst);
         if (leg === undefined) return;
-        const host = leg.host.includes(':') ? `[${leg.host}]` : leg.host;
-        ack.headers.prepend('Via', `SIP/2.0/${leg.proto.toUpperCase()} ${host}:${leg.port};branch=${branch};rport`);
+        ack.headers.prepend('Via', viaFor(leg, branch));
         layer.sendStateless(ack, dst!).catch((err: unknown) => layer.reportError(err));
       },
       () => undefined,
