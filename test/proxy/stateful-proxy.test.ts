@@ -38,16 +38,19 @@ class Proxy {
 @Module({ controllers: [Proxy] })
 class AppModule {}
 
+/** What the handler recorded goes between tests. */
+function forget(): void {
+  outcomes.length = 0;
+  seen.length = 0;
+  handled = 0;
+}
+
 describe.skipIf(!sipp.available)('stateful proxy (RFC 3261 §16) between sipp phones', () => {
   let app: RunningApp;
   beforeAll(async () => {
     app = await startApp(AppModule, { listen: [{ transport: 'udp', host: '127.0.0.1', port: 0 }] });
   });
-  afterEach(() => {
-    outcomes.length = 0;
-    seen.length = 0;
-    handled = 0;
-  });
+  afterEach(forget);
   afterAll(async () => {
     killAllSipp();
     await app?.close();
@@ -170,11 +173,7 @@ describe.skipIf(!sipp.available)('stateful proxy across transports (RFC 5658 dou
       ],
     });
   });
-  afterEach(() => {
-    outcomes.length = 0;
-    seen.length = 0;
-    handled = 0;
-  });
+  afterEach(forget);
   afterAll(async () => {
     killAllSipp();
     await app?.close();
