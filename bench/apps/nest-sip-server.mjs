@@ -46,6 +46,12 @@ const pool = server.unwrap()[0];
 if (proto === 'udp') tuneUdp(pool.master); // the bound dgram socket (public: SocketPool.master)
 serve({
   connections: () => pool.connections,
-  extra: () => ({ pool: { ...pool.stats }, transactions: server.transactions?.stats ? { ...server.transactions.stats } : undefined }),
+  extra: () => ({
+    pool: { ...pool.stats },
+    transactions: server.transactions?.stats ? { ...server.transactions.stats } : undefined,
+    // Live server transactions: open ones and the Completed-state records Timer J keeps (bench/live-transactions.mjs).
+    live: (server.transactions?.serverCount ?? 0) + (server.transactions?.completedCount ?? 0),
+    memory: process.memoryUsage(),
+  }),
   close: () => app.close(),
 });

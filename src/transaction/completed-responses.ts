@@ -25,8 +25,6 @@ export interface CompletedResponse {
  * late retransmission of it would be taken as a new request).
  */
 export class CompletedResponses implements TimerTarget {
-  /** Key -> slot of its live record (small integers: no allocation per entry). */
-  private readonly map = new Map<string, number>();
   private cap = 1024;
   private keys: (string | undefined)[] = new Array<string | undefined>(1024);
   private addrs: (string | undefined)[] = new Array<string | undefined>(1024);
@@ -49,19 +47,30 @@ export class CompletedResponses implements TimerTarget {
   private timer: TimerEntry | undefined = undefined;
   /** Records pushed out early by the bound. */
   evicted = 0;
+  /** Records kept (one whose key was retained again counts until its own J: rare, and bounded by the ring). */
+  get size(): number {
+    return this.tail - this.head;
+  }
 
+  /**
+   * `map` is shared with the layer's open server transactions (one lookup per request finds
+   * either): a record is its key -> slot (a small integer, no allocation), and a transaction's
+   * entry turns into its record's when it completes.
+   */
   constructor(
     private readonly queue: TimerQueue,
     private readonly max: number,
+    private readonly map: Map<string, unknown>,
   ) {}
 
-  get size(): number {
-    return this.map.size;
-  }
-
+  /** The live record of `key`, if any. */
   get(key: string): CompletedResponse | undefined {
     const i = this.map.get(key);
-    if (i === undefined) return undefined;
+    return typeof i === 'number' ? this.at(i) : undefined;
+  }
+
+  /** The record in slot `i` (a number found in the shared map). */
+  at(i: number): CompletedResponse {
     const chunk = this.chunks[this.chunkSeqs[i]! - this.firstChunk]!;
     const off = this.offsets[i]!;
     return {
@@ -75,7 +84,7 @@ export class CompletedResponses implements TimerTarget {
 
   retain(key: string, wire: Buffer, from: SipPeer, ms: number): void {
     this.slack = ms >>> 4;
-    while (this.map.size >= this.max && this.head < this.tail) {
+    while (this.size >= this.max && this.head < this.tail) {
       if (this.dropFront()) this.evicted++;
     }
     if (this.tail - this.head === this.cap) this.grow();
@@ -114,8 +123,8 @@ export class CompletedResponses implements TimerTarget {
     this.releaseChunks();
   }
 
+  /** Drop every record (the layer clears the shared map). */
   clear(): void {
-    this.map.clear();
     for (let s = this.head; s < this.tail; s++) this.forget(s & (this.cap - 1));
     this.head = this.tail = 0;
     this.chunks = [];
@@ -139,7 +148,8 @@ export class CompletedResponses implements TimerTarget {
         this.chunks.push(Buffer.allocUnsafeSlow(CHUNK));
         this.used = 0;
       }
-      wire.copy(this.chunks[this.chunks.length - 1]!, this.used);
+      // TypedArray#set: a V8 builtin (Buffer#copy goes through argument checks and a C++ binding).
+      this.chunks[this.chunks.length - 1]!.set(wire, this.used);
       this.chunkSeqs[i] = this.firstChunk + this.chunks.length - 1;
       this.offsets[i] = this.used;
       this.used += n;
