@@ -24,10 +24,8 @@ export interface AdmissionOptions {
   maxLag?: number;
   /**
    * How long (ms) a datagram now waits in the server's UDP socket queue before it is read, as a
-   * probe of the endpoint's own measures it every 20 ms: over it, new requests get 503, over twice
-   * it they are dropped (reading and dropping is about half the cost of answering, so the queue
-   * drains). This is the wait every request feels, so shedding on it keeps the admitted ones fast.
-   * Off (0) by default.
+   * probe of the endpoint's own measures it every 20 ms: over it, new requests get 503. This is
+   * the wait every request feels, so shedding on it keeps the admitted ones fast. Off (0) by default.
    */
   maxQueueDelay?: number;
   /** Per-source request rate (by IPv4 address, IPv6 /64); `false` turns it off. */
@@ -61,7 +59,7 @@ export type Admission = typeof ADMIT | typeof REJECT | typeof DROP;
 export class AdmissionStats {
   /** Answered 503 because the server is overloaded (lag or transaction cap). */
   overloaded = 0;
-  /** Dropped because even a 503 was too costly (lag or queue delay over twice its bound). */
+  /** Dropped because even a 503 was too costly (lag over twice the bound). */
   shed = 0;
   /** Answered 503 / dropped because their source was over its rate. */
   sourceRejected = 0;
@@ -146,8 +144,7 @@ export class AdmissionGate {
       (this.maxQueueDelay > 0 && this.queueDelay > this.maxQueueDelay) ||
       live >= this.maxTransactions;
     if (!overloaded || req.to.tag !== undefined) return ADMIT;
-    // Far past a bound even a 503 costs more than the server has: silence drains the queue faster.
-    if ((maxLag > 0 && this.lag > 2 * maxLag) || (this.maxQueueDelay > 0 && this.queueDelay > 2 * this.maxQueueDelay)) {
+    if (maxLag > 0 && this.lag > 2 * maxLag) {
       this.stats.shed++;
       return DROP;
     }

@@ -113,7 +113,7 @@ describe('overload control', () => {
       apps.push(app);
     });
 
-    it('a burst the server cannot read at once: the probe sees the wait, and part of the burst gets 503 or is dropped instead of waiting', async () => {
+    it('a burst the server cannot read at once: the probe sees the wait, and part of the burst gets 503 instead of waiting', async () => {
       const c = await open();
       const port = app.port('udp');
       const n = 150; // about 300 ms of work, arriving at once
@@ -125,12 +125,9 @@ describe('overload control', () => {
         await new Promise((r) => setTimeout(r, 300));
       }
       const statuses = c.statuses;
-      const stats = app.server.transactions!.admission!.stats;
-      // Past the bound: 503; past twice the bound: silence (the kernel may drop some of the burst too).
-      expect(stats.overloaded + stats.shed).toBeGreaterThan(0);
+      expect(statuses.filter((s) => s === 503).length).toBeGreaterThan(0);
       expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(0);
-      expect(stats.overloaded).toBe(statuses.filter((s) => s === 503).length);
-      expect(statuses.filter((s) => s === 200).length + stats.overloaded + stats.shed).toBeLessThanOrEqual(n);
+      expect(app.server.transactions!.admission!.stats.overloaded).toBe(statuses.filter((s) => s === 503).length);
     });
   });
 });
