@@ -5,6 +5,8 @@ import type { TimerEntry, TimerQueue, TimerTarget } from './timer-queue.js';
 const SWEEP_SLACK_MS = 200;
 /** Response bytes are copied into shared chunks of this size (bigger ones get a chunk of their own). */
 const CHUNK = 256 * 1024;
+/** Released chunks kept for reuse: a sweep frees a few at a time, and the next records need as many. */
+const SPARE_CHUNKS = 8;
 
 /** What a completed non-INVITE UDP server transaction leaves behind until Timer J fires. */
 export interface CompletedResponse {
@@ -42,6 +44,8 @@ export class CompletedResponses implements TimerTarget {
   private tail = 0;
   /** Chunks still referenced, oldest first; `firstChunk` is the sequence number of chunks[0]. */
   private chunks: Buffer[] = [];
+  /** Released shared chunks kept for reuse (at most SPARE_CHUNKS). */
+  private spare: Buffer[] = [];
   private firstChunk = 0;
   private used = CHUNK; // the current chunk is full: the first record starts one
   private timer: TimerEntry | undefined = undefined;
@@ -128,6 +132,7 @@ export class CompletedResponses implements TimerTarget {
     for (let s = this.head; s < this.tail; s++) this.forget(s & (this.cap - 1));
     this.head = this.tail = 0;
     this.chunks = [];
+    this.spare = [];
     this.firstChunk = 0;
     this.used = CHUNK;
     this.queue.cancel(this.timer);
@@ -145,7 +150,9 @@ export class CompletedResponses implements TimerTarget {
       this.used = CHUNK; // the next small one starts a fresh shared chunk after it
     } else {
       if (this.used + n > CHUNK) {
-        this.chunks.push(Buffer.allocUnsafeSlow(CHUNK));
+        // A released chunk again when there is one: its pages are already mapped (a fresh 256 KB
+        // allocation is a fresh mmap, and the first write to each page a page fault).
+        this.chunks.push(this.spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK));
         this.used = 0;
       }
       // TypedArray#set: a V8 builtin (Buffer#copy goes through argument checks and a C++ binding).
@@ -179,6 +186,10 @@ export class CompletedResponses implements TimerTarget {
     const oldest = this.head < this.tail ? this.chunkSeqs[this.head & (this.cap - 1)]! : this.firstChunk + this.chunks.length;
     const drop = oldest - this.firstChunk;
     if (drop <= 0) return;
+    for (let k = 0; k < drop && this.spare.length < SPARE_CHUNKS; k++) {
+      const c = this.chunks[k]!;
+      if (c.length === CHUNK) this.spare.push(c);
+    }
     this.chunks.splice(0, drop);
     this.firstChunk = oldest;
     if (this.chunks.length === 0) this.used = CHUNK;
