@@ -52,6 +52,7 @@ export class QueueProbe {
     }
     this.socket = undefined;
     this.gate.queueDelay = 0;
+    this.gate.admitShare = 1;
   }
 
   private readonly tick = (): void => {
@@ -59,7 +60,7 @@ export class QueueProbe {
     if (this.inFlight) {
       // Not back yet: the queue's wait is at least this long.
       const waited = now - this.sentAt;
-      if (waited > this.gate.queueDelay) this.gate.queueDelay = waited;
+      if (waited > this.gate.maxQueueDelay) this.gate.noteQueueDelay(waited);
       // A full socket buffer drops datagrams, the ping too: after LOST_MS it is taken as lost and
       // sent again, else the gate would shed on a wait that keeps growing long after the flood.
       if (waited < LOST_MS) return;
@@ -72,6 +73,6 @@ export class QueueProbe {
   private readonly onKeepAlive = (addr: string, port: number): void => {
     if (port !== this.port || addr !== this.host || !this.inFlight) return;
     this.inFlight = false;
-    this.gate.queueDelay = performance.now() - this.sentAt;
+    this.gate.noteQueueDelay(performance.now() - this.sentAt);
   };
 }
