@@ -126,6 +126,8 @@ export interface Kamailio {
    * then a little more for the rest of what was written with it.
    */
   waitTrace(callId: string, last: string, timeoutMs?: number): Promise<string[]>;
+  /** Its main process; its workers are in the process group of that id. */
+  pid: number | undefined;
   /** True while its main process runs. */
   running(): boolean;
   /** SIGTERM its process group, SIGKILL after 2 s; remove its temp dir. Safe to call twice. */
@@ -310,6 +312,7 @@ export async function startKamailio(o: { timeoutMs?: number; config?: (port: num
     const k: Kamailio = {
       port,
       ipv6,
+      pid: pgid,
       log: () => log,
       trace,
       async waitTrace(callId, last, timeoutMs = 3000) {
