@@ -6,7 +6,7 @@
 // - open loop, BENCH_SCALE_RATE calls/s for BENCH_SCALE_CALLS calls: CPU per call of the instances
 //   (utime+stime of every instance from /proc), of Kamailio (every process of its group) and of sipp;
 // - closed loop, sipp -l BENCH_SCALE_LIMIT for BENCH_SCALE_CLOSED_CALLS calls as fast as they complete:
-//   calls/s, and how the cores were shared out in that window (instances, Kamailio, sipp).
+//   calls/s, and how the cores were shared out in that window (instances, Kamailio, sipp, everything else).
 // Prints one JSON line (`SCALE-RESULT {...}`) at the end. Runs against dist-example.
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -16,8 +16,9 @@ import { killAllSipp, runSipp } from '../test/helpers/sipp.js';
 const env = (k: string, d: number): number => (process.env[k] ? Number(process.env[k]) : d);
 const RATE = env('BENCH_SCALE_RATE', 100);
 const CALLS = env('BENCH_SCALE_CALLS', 2000);
-const CLOSED = env('BENCH_SCALE_CLOSED_CALLS', 3000);
-const LIMIT = env('BENCH_SCALE_LIMIT', 30);
+const CLOSED = env('BENCH_SCALE_CLOSED_CALLS', 4000);
+// Each call lasts at least the scenario's 50 ms pause: -l 30 would cap the loop at 600 calls/s by itself.
+const LIMIT = env('BENCH_SCALE_LIMIT', 200);
 const WARMUP = env('BENCH_SCALE_WARMUP', 300);
 const WORKERS = (process.env.BENCH_SCALE_WORKERS ?? '1,2,4').split(',').map(Number);
 const TICK_US = 1e6 / 100; // CLK_TCK: /proc counts CPU time in 10 ms ticks
@@ -32,6 +33,14 @@ function cpuUs(pid: number | 'self', children = false): number {
   } catch {
     return 0; // gone
   }
+}
+
+/** CPU time every core of the machine spent busy (not idle or iowait), in µs: /proc/stat's first line. */
+function machineBusyUs(): number {
+  const f = readFileSync('/proc/stat', 'utf8');
+  const v = f.slice(0, f.indexOf('\n')).trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest is inside user)
+  return (v[0]! + v[1]! + v[2]! + v[5]! + v[6]! + v[7]!) * TICK_US;
 }
 
 /** Every process of process group `pgid` (Kamailio's main process and its workers). */
@@ -52,7 +61,7 @@ function group(pgid: number): number[] {
 export interface ScaleRow {
   workers: number;
   open: { ok: number; failed: number; instUs: number; kamUs: number; sippUs: number };
-  closed: { ok: number; failed: number; cps: number; secs: number; instShare: number; kamShare: number; sippShare: number };
+  closed: { ok: number; failed: number; cps: number; secs: number; instShare: number; kamShare: number; sippShare: number; machineShare: number };
   errors: string;
 }
 
@@ -70,6 +79,7 @@ for (const n of WORKERS) {
       kam: kam.reduce((a, p) => a + cpuUs(p), 0),
       // sipp is our child: its CPU reaches our cutime/cstime once it has exited and been waited for.
       sipp: cpuUs('self', true),
+      machine: machineBusyUs(),
       t: performance.now(),
     });
     const w = await call(WARMUP, 100, 100); // JIT, pools, Kamailio's first transactions
@@ -87,13 +97,13 @@ for (const n of WORKERS) {
     rows.push({
       workers: n,
       open: openRow,
-      closed: { ok: closed.successful, failed: closed.failed, cps: closed.successful / secs, secs, instShare: share(b.inst - a.inst), kamShare: share(b.kam - a.kam), sippShare: share(b.sipp - a.sipp) },
+      closed: { ok: closed.successful, failed: closed.failed, cps: closed.successful / secs, secs, instShare: share(b.inst - a.inst), kamShare: share(b.kam - a.kam), sippShare: share(b.sipp - a.sipp), machineShare: share(b.machine - a.machine) },
       errors: [open.errors, closed.errors].join('').split('\n').filter((l) => /Aborting|timed out/.test(l)).slice(0, 3).join('\n'),
     });
     const r = rows[rows.length - 1]!;
     console.error(
       `scale ${n} instance(s): open ${r.open.ok} ok / ${r.open.failed} failed, CPU per call ${Math.round(r.open.instUs)} us instances, ${Math.round(r.open.kamUs)} us Kamailio, ${Math.round(r.open.sippUs)} us sipp; ` +
-        `closed ${Math.round(r.closed.cps)} calls/s, ${r.closed.failed} failed, cores busy: instances ${r.closed.instShare.toFixed(2)}, Kamailio ${r.closed.kamShare.toFixed(2)}, sipp ${r.closed.sippShare.toFixed(2)}; load ${loadavg()[0]!.toFixed(2)}`,
+        `closed ${Math.round(r.closed.cps)} calls/s, ${r.closed.failed} failed, cores busy: instances ${r.closed.instShare.toFixed(2)}, Kamailio ${r.closed.kamShare.toFixed(2)}, sipp ${r.closed.sippShare.toFixed(2)}, whole machine ${r.closed.machineShare.toFixed(2)}; load ${loadavg()[0]!.toFixed(2)}`,
     );
     if (r.errors) console.error(r.errors);
   } finally {

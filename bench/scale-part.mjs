@@ -9,8 +9,8 @@
 //   BENCH_SCALE_WORKERS=1,2,4        instance counts
 //   BENCH_SCALE_RATE=100             open loop: calls/s ...
 //   BENCH_SCALE_CALLS=2000           ... for this many calls (CPU per call)
-//   BENCH_SCALE_CLOSED_CALLS=3000    closed loop: this many calls ...
-//   BENCH_SCALE_LIMIT=30             ... with sipp -l this many at once (calls/s)
+//   BENCH_SCALE_CLOSED_CALLS=4000    closed loop: this many calls ...
+//   BENCH_SCALE_LIMIT=200            ... with sipp -l this many at once (calls/s)
 //   BENCH_SCALE_WARMUP=300           calls to every fresh set of instances before measuring
 //   BENCH_SCALE_REGISTRAR=1          0: leave out the registrar's store comparison
 //   BENCH_REG_AORS=10000             its REGISTER storm (see bench/registrar.mjs)
@@ -69,10 +69,13 @@ function runChild(args, env = {}) {
 const f0 = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-');
 const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : '-');
 
+/** Cores busy with work that is not this bench's (other processes on the shared machine). */
+const others = (c) => Math.max(0, c.machineShare - c.instShare - c.kamShare - c.sippShare);
+
 function tables(res) {
   const one = res.rows.find((r) => r.workers === 1);
   const rows = [
-    ['instances', 'calls/s (closed loop)', 'per-core efficiency', 'calls/s per busy instance core', 'failed (closed)', 'CPU/call: instances', 'CPU/call: Kamailio', 'CPU/call: sipp', 'failed (open)', 'cores busy (closed): instances + Kamailio + sipp'],
+    ['instances', 'calls/s (closed loop)', 'per-core efficiency', 'calls/s per busy instance core', 'failed (closed)', 'CPU/call: instances', 'CPU/call: Kamailio', 'CPU/call: sipp', 'failed (open)', 'cores busy (closed): instances + Kamailio + sipp + other work'],
   ];
   for (const r of res.rows) {
     const c = r.closed;
@@ -86,7 +89,7 @@ function tables(res) {
       `${f0(r.open.kamUs)} µs`,
       `${f0(r.open.sippUs)} µs`,
       `${r.open.failed} of ${res.calls}`,
-      `${f2(c.instShare)} + ${f2(c.kamShare)} + ${f2(c.sippShare)} = ${f2(c.instShare + c.kamShare + c.sippShare)}`,
+      `${f2(c.instShare)} + ${f2(c.kamShare)} + ${f2(c.sippShare)} + ${f2(others(c))} = ${f2(c.machineShare)}`,
     ]);
   }
   return rows;
@@ -97,12 +100,12 @@ function bounds(res) {
   const out = [];
   for (const r of res.rows) {
     const c = r.closed;
-    const busy = c.instShare + c.kamShare + c.sippShare;
     const perInst = c.instShare / r.workers;
     let why;
-    if (busy >= 0.85 * res.cores) why = `the machine: ${f2(busy)} of its ${res.cores} cores busy (instances ${f2(c.instShare)}, Kamailio ${f2(c.kamShare)}, sipp ${f2(c.sippShare)}); more instances only share the same cores`;
+    if (c.machineShare >= 0.85 * res.cores)
+      why = `the cores: ${f2(c.machineShare)} of ${res.cores} busy (instances ${f2(c.instShare)}, Kamailio ${f2(c.kamShare)}, sipp ${f2(c.sippShare)}, other work on the machine ${f2(others(c))}); more instances only share the same cores`;
     else if (r.workers === 1 && c.instShare >= 0.8) why = `the one instance: its event loop is one core (${f2(c.instShare)} busy)`;
-    else why = `neither the cores (${f2(busy)} of ${res.cores} busy) nor the instances (${f2(perInst)} of a core each): sipp -l ${res.limit} (calls in flight, each with a 50 ms pause) and the round trips through the balancer`;
+    else why = `neither the cores (${f2(c.machineShare)} of ${res.cores} busy) nor the instances (${f2(perInst)} of a core each): sipp -l ${res.limit} (calls in flight, each with a 50 ms pause) and the round trips through the balancer`;
     out.push(`- ${r.workers} instance(s), ${f0(c.cps)} calls/s: bound by ${why}.`);
   }
   return out;
@@ -151,7 +154,8 @@ ${asMarkdown(tables(res))}
 Per-core efficiency = calls/s / (calls/s of 1 instance x min(N, ${res.cores})): 1.00 would be perfect scaling onto the cores; here
 the balancer and the load generator take cores from the instances, so it cannot reach 1. Calls/s per busy instance core =
 calls/s / the cores the instances kept busy: it falls when more processes share the cores (context switches, cold caches)
-and each instance has fewer calls to batch. Cores busy = CPU seconds per second of the closed loop.
+and each instance has fewer calls to batch. Cores busy = CPU seconds per second of the closed loop; other work = the machine's
+busy time (/proc/stat) less this bench's processes (other builds and tests on the shared machine).
 
 What bounds the closed loop, from the figures above:
 
