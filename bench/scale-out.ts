@@ -2,7 +2,8 @@
 // it (with the TypeScript loader, for the test helpers), makes the table and writes its section of
 // bench/RESULTS.md. For 1, 2 and 4 example instances (deploy/run-instances.mjs) behind Kamailio's
 // dispatcher (deploy/kamailio/kamailio.cfg as shipped), sipp calls to the echo service through the
-// balancer (INVITE/200/ACK/BYE, record-routed, 50 ms between ACK and BYE):
+// balancer (INVITE/200/ACK/BYE, record-routed, bench/scenarios/lb-call.xml: no pause, so that the
+// closed loop is bound by the processes, not by the scenario):
 // - open loop, BENCH_SCALE_RATE calls/s for BENCH_SCALE_CALLS calls: CPU per call of the instances
 //   (utime+stime of every instance from /proc), of Kamailio (every process of its group) and of sipp;
 // - closed loop, sipp -l BENCH_SCALE_LIMIT for BENCH_SCALE_CLOSED_CALLS calls as fast as they complete:
@@ -17,8 +18,9 @@ const env = (k: string, d: number): number => (process.env[k] ? Number(process.e
 const RATE = env('BENCH_SCALE_RATE', 100);
 const CALLS = env('BENCH_SCALE_CALLS', 2000);
 const CLOSED = env('BENCH_SCALE_CLOSED_CALLS', 4000);
-// Each call lasts at least the scenario's 50 ms pause: -l 30 would cap the loop at 600 calls/s by itself.
-const LIMIT = env('BENCH_SCALE_LIMIT', 200);
+// Calls in flight in the closed loop: enough to keep every instance busy, few enough that no instance's
+// overload gate (200 ms of event-loop lag) starts refusing calls on this shared machine.
+const LIMIT = env('BENCH_SCALE_LIMIT', 30);
 const WARMUP = env('BENCH_SCALE_WARMUP', 300);
 const WORKERS = (process.env.BENCH_SCALE_WORKERS ?? '1,2,4').split(',').map(Number);
 const TICK_US = 1e6 / 100; // CLK_TCK: /proc counts CPU time in 10 ms ticks
@@ -72,7 +74,7 @@ for (const n of WORKERS) {
   const lb = await startBalancer(inst.listFile);
   try {
     const call = (calls: number, rate: number, limit: number) =>
-      runSipp({ scenario: 'proxy-call.xml', target: `127.0.0.1:${lb.port}`, calls, rate, limit, timeout: 180, keys: { server: `127.0.0.1:${lb.port}`, proto: 'udp' }, args: ['-s', 'echo'] });
+      runSipp({ scenario: '../../bench/scenarios/lb-call.xml', target: `127.0.0.1:${lb.port}`, calls, rate, limit, timeout: 180, keys: { server: `127.0.0.1:${lb.port}`, proto: 'udp' }, args: ['-s', 'echo'] });
     const kam = group(lb.pid!);
     const sample = () => ({
       inst: inst.list.reduce((a, i) => a + cpuUs(i.pid), 0),

@@ -10,7 +10,7 @@
 //   BENCH_SCALE_RATE=100             open loop: calls/s ...
 //   BENCH_SCALE_CALLS=2000           ... for this many calls (CPU per call)
 //   BENCH_SCALE_CLOSED_CALLS=4000    closed loop: this many calls ...
-//   BENCH_SCALE_LIMIT=200            ... with sipp -l this many at once (calls/s)
+//   BENCH_SCALE_LIMIT=30             ... with sipp -l this many at once (calls/s)
 //   BENCH_SCALE_WARMUP=300           calls to every fresh set of instances before measuring
 //   BENCH_SCALE_REGISTRAR=1          0: leave out the registrar's store comparison
 //   BENCH_REG_AORS=10000             its REGISTER storm (see bench/registrar.mjs)
@@ -105,7 +105,7 @@ function bounds(res) {
     if (c.machineShare >= 0.85 * res.cores)
       why = `the cores: ${f2(c.machineShare)} of ${res.cores} busy (instances ${f2(c.instShare)}, Kamailio ${f2(c.kamShare)}, sipp ${f2(c.sippShare)}, other work on the machine ${f2(others(c))}); more instances only share the same cores`;
     else if (r.workers === 1 && c.instShare >= 0.8) why = `the one instance: its event loop is one core (${f2(c.instShare)} busy)`;
-    else why = `neither the cores (${f2(c.machineShare)} of ${res.cores} busy) nor the instances (${f2(perInst)} of a core each): sipp -l ${res.limit} (calls in flight, each with a 50 ms pause) and the round trips through the balancer`;
+    else why = `neither the cores (${f2(c.machineShare)} of ${res.cores} busy) nor the instances (${f2(perInst)} of a core each): sipp -l ${res.limit} (calls in flight) and the round trips through the balancer`;
     out.push(`- ${r.workers} instance(s), ${f0(c.cps)} calls/s: bound by ${why}.`);
   }
   return out;
@@ -143,7 +143,7 @@ Load average when this part started: ${res.loadStart.map((x) => x.toFixed(2)).jo
 
 N example instances (\`deploy/run-instances.mjs\`, each one Node process) behind Kamailio with \`deploy/kamailio/kamailio.cfg\` as
 shipped (dispatcher, Call-ID hash, record-routing; \`CHILDREN=2\`), sipp calling the echo service through it over UDP:
-INVITE, 200 (record-routed), ACK and BYE by the route set, 50 ms between ACK and BYE. Kamailio, sipp and every instance
+INVITE, 200 (record-routed), ACK and BYE by the route set, no pause (`bench/scenarios/lb-call.xml`). Kamailio, sipp and every instance
 run on the same ${res.cores} cores, so this shows how well more processes use the cores, not how a service scales over hosts.
 Open loop: ${res.rate} calls/s for ${res.calls} calls, the CPU each process group spent per call (utime + stime from /proc,
 10 ms ticks). Closed loop: ${res.closedCalls} calls, sipp -l ${res.limit}, as fast as they complete. Each set of instances is fresh
