@@ -75,7 +75,7 @@ const others = (c) => Math.max(0, c.machineShare - c.instShare - c.kamShare - c.
 function tables(res) {
   const one = res.rows.find((r) => r.workers === 1);
   const rows = [
-    ['instances', 'calls/s (closed loop)', 'per-core efficiency', 'calls/s per busy instance core', 'failed (closed)', 'CPU/call: instances', 'CPU/call: Kamailio', 'CPU/call: sipp', 'failed (open)', 'cores busy (closed): instances + Kamailio + sipp + other work'],
+    ['instances', 'calls/s (closed loop)', 'per-core efficiency', 'calls/s per busy instance core', 'failed (closed)', 'CPU/call: instances', 'CPU efficiency (open)', 'CPU/call: Kamailio', 'CPU/call: sipp', 'failed (open)', 'cores busy (closed): instances + Kamailio + sipp + other work'],
   ];
   for (const r of res.rows) {
     const c = r.closed;
@@ -86,6 +86,7 @@ function tables(res) {
       f0(c.cps / c.instShare),
       `${c.failed} of ${res.closedCalls}`,
       `${f0(r.open.instUs)} µs`,
+      one ? f2(one.open.instUs / r.open.instUs) : '-',
       `${f0(r.open.kamUs)} µs`,
       `${f0(r.open.sippUs)} µs`,
       `${r.open.failed} of ${res.calls}`,
@@ -102,8 +103,11 @@ function bounds(res) {
     const c = r.closed;
     const perInst = c.instShare / r.workers;
     let why;
+    const ours = c.instShare + c.kamShare + c.sippShare;
     if (c.machineShare >= 0.85 * res.cores)
-      why = `the cores: ${f2(c.machineShare)} of ${res.cores} busy (instances ${f2(c.instShare)}, Kamailio ${f2(c.kamShare)}, sipp ${f2(c.sippShare)}, other work on the machine ${f2(others(c))}); more instances only share the same cores`;
+      why =
+        `the cores: ${f2(c.machineShare)} of ${res.cores} busy (instances ${f2(c.instShare)}, Kamailio ${f2(c.kamShare)}, sipp ${f2(c.sippShare)}, other work on the machine ${f2(others(c))}); more instances only share the same cores` +
+        (others(c) >= ours ? `; other work had more of them than this bench, so the figure is the machine's spare capacity at that moment (rerun on an idle machine)` : '');
     else if (r.workers === 1 && c.instShare >= 0.8) why = `the one instance: its event loop is one core (${f2(c.instShare)} busy)`;
     else why = `neither the cores (${f2(c.machineShare)} of ${res.cores} busy) nor the instances (${f2(perInst)} of a core each): sipp -l ${res.limit} (calls in flight) and the round trips through the balancer`;
     out.push(`- ${r.workers} instance(s), ${f0(c.cps)} calls/s: bound by ${why}.`);
@@ -130,7 +134,7 @@ function versions() {
     const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'example', 'deploy'], { cwd: ROOT, encoding: 'utf8' }).trim();
     git = dirty ? `${head} + uncommitted changes` : head;
   } catch {}
-  return { git, kamailio: v('kamailio', ['-v'], /kamailio [\d.]+/), sipp: v('sipp', ['-v'], /SIPp v[^\s,]+/), redis: v('redis-server', ['--version'], /v=[\d.]+/) };
+  return { git, kamailio: v('kamailio', ['-v'], /kamailio [\d.]+/), sipp: v('sipp', ['-v'], /SIPp v[\d.]+/), redis: v('redis-server', ['--version'], /v=[\d.]+/).replace('v=', '') };
 }
 
 function writeSection(res, reg, started) {
@@ -143,7 +147,7 @@ Load average when this part started: ${res.loadStart.map((x) => x.toFixed(2)).jo
 
 N example instances (\`deploy/run-instances.mjs\`, each one Node process) behind Kamailio with \`deploy/kamailio/kamailio.cfg\` as
 shipped (dispatcher, Call-ID hash, record-routing; \`CHILDREN=2\`), sipp calling the echo service through it over UDP:
-INVITE, 200 (record-routed), ACK and BYE by the route set, no pause (`bench/scenarios/lb-call.xml`). Kamailio, sipp and every instance
+INVITE, 200 (record-routed), ACK and BYE by the route set, no pause (\`bench/scenarios/lb-call.xml\`). Kamailio, sipp and every instance
 run on the same ${res.cores} cores, so this shows how well more processes use the cores, not how a service scales over hosts.
 Open loop: ${res.rate} calls/s for ${res.calls} calls, the CPU each process group spent per call (utime + stime from /proc,
 10 ms ticks). Closed loop: ${res.closedCalls} calls, sipp -l ${res.limit}, as fast as they complete. Each set of instances is fresh
@@ -152,7 +156,9 @@ and warmed up first.
 ${asMarkdown(tables(res))}
 
 Per-core efficiency = calls/s / (calls/s of 1 instance x min(N, ${res.cores})): 1.00 would be perfect scaling onto the cores; here
-the balancer and the load generator take cores from the instances, so it cannot reach 1. Calls/s per busy instance core =
+the balancer and the load generator take cores from the instances, so it cannot reach 1. CPU efficiency (open) = CPU per call
+of 1 instance / CPU per call of N at the same load: what spreading the calls over more processes costs (each has its own
+timers, probes, GC and cold caches, and batches fewer messages per wake-up); it depends far less on other work than calls/s. Calls/s per busy instance core =
 calls/s / the cores the instances kept busy: it falls when more processes share the cores (context switches, cold caches)
 and each instance has fewer calls to batch. Cores busy = CPU seconds per second of the closed loop; other work = the machine's
 busy time (/proc/stat) less this bench's processes (other builds and tests on the shared machine).
