@@ -5,10 +5,14 @@
 // then answers 503 with Retry-After itself), report it on /health, and do not crash. Redis started
 // again on the same port: both instances answer 200 again, the same processes (no restart). Codes
 // are read where they are decided: each instance's transaction log, and what sipp received.
+// Then "Redis down at start": instances started while no Redis listens on their SIP_REDIS_URL start
+// anyway, say so in their log and on /health, answer REGISTERs 503 with Retry-After, and take them
+// as soon as a redis-server comes up on that port.
+import * as dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBalancer, startInstances, type Balancer, type Instances } from '../helpers/deploy.js';
 import { inCI, peerTool } from '../helpers/peers.js';
-import { killAllRedis, startRedis, type TestRedis } from '../helpers/redis.js';
+import { freePort, killAllRedis, startRedis, type TestRedis } from '../helpers/redis.js';
 import { killAllSipp, startSipp } from '../helpers/sipp.js';
 import { sleep, waitUntil } from '../helpers/wait.js';
 
@@ -121,3 +125,77 @@ describe.skipIf(!ready && !inCI())('deploy/: Redis restarted under load behind K
     expect(r.errors).not.toMatch(/timed out/i);
   }, 240_000);
 });
+
+describe.skipIf(!ready && !inCI())('deploy/: Redis down when the instances start', () => {
+  let redis: TestRedis | undefined;
+  let app: Instances;
+  let lb: Balancer;
+  let port: number;
+  beforeAll(async () => {
+    port = await freePort(); // nothing listens there yet
+    app = await startInstances({ count: 2, env: { SIP_REDIS_URL: `redis://127.0.0.1:${port}` } });
+    lb = await startBalancer(app.listFile);
+  }, 60_000);
+  afterAll(async () => {
+    await lb?.stop();
+    await app?.stop();
+    await redis?.stop();
+    killAllRedis();
+  });
+
+  it('they start and say so (log, /health), answer REGISTERs 503 with Retry-After, and take them once Redis is up', async () => {
+    // Started: the runner saw both answer OPTIONS (startInstances waited for that); each reported Redis.
+    await waitUntil(() => (app.log().match(/REGISTERs are answered 503 until it is back/g) ?? []).length >= 2, 20_000, 'both instances to report Redis unreachable');
+    for (const i of [0, 1]) {
+      const r = await fetch(`http://127.0.0.1:${app.list[i]!.httpPort}/health`);
+      expect(r.status).toBe(503);
+      expect(await r.text()).toMatch(/location store/);
+    }
+    // A REGISTER through the balancer: 503 with Retry-After (the instance's, then the balancer's own after both refused).
+    const answer = await registerThrough(lb.port, 'early');
+    expect(answer).toMatch(/^SIP\/2\.0 503 /);
+    expect(answer).toMatch(/\r\nRetry-After: \d+\r\n/i);
+    const pids = app.list.map((i) => i.pid);
+
+    redis = await startRedis(port);
+    let last = '';
+    for (let k = 0; k < 100 && !last.startsWith('SIP/2.0 200 '); k++) {
+      last = await registerThrough(lb.port, 'early');
+      if (!last.startsWith('SIP/2.0 200 ')) await sleep(200);
+    }
+    expect(last.slice(0, last.indexOf('\r\n'))).toMatch(/^SIP\/2\.0 200 /);
+    // Both instances take them, without a restart.
+    const took200 = () => [0, 1].map((i) => app.transactions(i).some((t) => t.method === 'REGISTER' && t.status === 200));
+    for (let k = 0; k < 100 && !took200().every(Boolean); k++) await registerThrough(lb.port, `early${k}`);
+    expect(took200()).toEqual([true, true]);
+    expect(pids.every(alive)).toBe(true);
+    expect(app.log()).not.toMatch(/^run-instances: instance \d+ pid \d+ exited/m);
+  }, 90_000);
+});
+
+/** A REGISTER for `user`@127.0.0.1 through the balancer (a new Call-ID each time: the hash spreads them); the whole final answer. */
+async function registerThrough(lbPort: number, user: string): Promise<string> {
+  const s = dgram.createSocket('udp4');
+  try {
+    await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', () => resolve()));
+    const local = s.address().port;
+    const id = `redis-late-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    const msg =
+      `REGISTER sip:127.0.0.1:${lbPort} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK${id};rport\r\nMax-Forwards: 70\r\n` +
+      `From: <sip:${user}@127.0.0.1>;tag=${id}\r\nTo: <sip:${user}@127.0.0.1>\r\nCall-ID: ${id}\r\nCSeq: 1 REGISTER\r\n` +
+      `Contact: <sip:${user}@127.0.0.1:${local}>\r\nExpires: 300\r\nContent-Length: 0\r\n\r\n`;
+    return await new Promise<string>((resolve) => {
+      const t = setTimeout(() => resolve('no answer'), 5000);
+      s.on('message', (b) => {
+        const text = b.toString('latin1');
+        if (/^SIP\/2\.0 [2-6]\d\d /.test(text)) {
+          clearTimeout(t);
+          resolve(text);
+        }
+      });
+      s.send(msg, lbPort, '127.0.0.1');
+    });
+  } finally {
+    s.close();
+  }
+}
