@@ -72,10 +72,17 @@ const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : '-');
 /** Cores busy with work that is not this bench's (other processes on the shared machine). */
 const others = (c) => Math.max(0, c.machineShare - c.instShare - c.kamShare - c.sippShare);
 
+/**
+ * The calls/s the open-loop CPU figures allow on the machine's cores with nothing else on them: all
+ * cores / CPU per call of every process (instances, Kamailio, sipp), and no more than N instances
+ * can do with one core each (an instance is one event loop).
+ */
+const ceiling = (r, cores) => Math.min((cores * 1e6) / (r.open.instUs + r.open.kamUs + r.open.sippUs), (r.workers * 1e6) / r.open.instUs);
+
 function tables(res) {
   const one = res.rows.find((r) => r.workers === 1);
   const rows = [
-    ['instances', 'calls/s (closed loop)', 'per-core efficiency', 'calls/s per busy instance core', 'failed (closed)', 'CPU/call: instances', 'CPU efficiency (open)', 'CPU/call: Kamailio', 'CPU/call: sipp', 'failed (open)', 'cores busy (closed): instances + Kamailio + sipp + other work'],
+    ['instances', 'calls/s (closed loop)', 'per-core efficiency', 'calls/s per busy instance core', 'failed (closed)', 'CPU/call: instances', 'CPU efficiency (open)', 'CPU/call: Kamailio', 'CPU/call: sipp', 'ceiling on idle cores', 'failed (open)', 'cores busy (closed): instances + Kamailio + sipp + other work'],
   ];
   for (const r of res.rows) {
     const c = r.closed;
@@ -89,6 +96,7 @@ function tables(res) {
       one ? f2(one.open.instUs / r.open.instUs) : '-',
       `${f0(r.open.kamUs)} µs`,
       `${f0(r.open.sippUs)} µs`,
+      `${f0(ceiling(r, res.cores))} calls/s`,
       `${r.open.failed} of ${res.calls}`,
       `${f2(c.instShare)} + ${f2(c.kamShare)} + ${f2(c.sippShare)} + ${f2(others(c))} = ${f2(c.machineShare)}`,
     ]);
@@ -166,6 +174,12 @@ busy time (/proc/stat) less this bench's processes (other builds and tests on th
 What bounds the closed loop, from the figures above:
 
 ${bounds(res).join('\n')}
+
+Ceiling on idle cores = what the open-loop CPU per call allows with the ${res.cores} cores to this bench alone:
+min(${res.cores} cores / CPU per call of instances + Kamailio + sipp, N instances x 1 core / their CPU per call). It is an
+estimate from measured CPU, not a measured rate, but it does not depend on what else ran:
+
+${res.rows.map((r) => `- ${r.workers} instance(s): ${f0(ceiling(r, res.cores))} calls/s, bound by ${(r.workers * 1e6) / r.open.instUs <= (res.cores * 1e6) / (r.open.instUs + r.open.kamUs + r.open.sippUs) ? 'the instances (one core each)' : `the ${res.cores} cores shared by the instances, Kamailio and sipp`}.`).join('\n')}
 
 ${reg ? `The registrar's store (\`bench/registrar.mjs\`: SipRegistrar.register without SIP sockets, a storm of fresh AORs
 then refreshes; the Redis store is one atomic script per REGISTER against a local redis-server):
