@@ -28,16 +28,6 @@ const log = (...a) => console.error(...a);
 export const SCALE_START = '<!-- scale-out: start (bench/scale-part.mjs writes this section) -->';
 export const SCALE_END = '<!-- scale-out: end -->';
 
-/** The scale-out section of bench/RESULTS.md as it stands (to keep it when the rest is rewritten). */
-export function currentScaleSection() {
-  const file = join(BENCH, 'RESULTS.md');
-  if (!existsSync(file)) return '';
-  const md = readFileSync(file, 'utf8');
-  const a = md.indexOf(SCALE_START);
-  const b = md.indexOf(SCALE_END);
-  return a >= 0 && b > a ? md.slice(a, b + SCALE_END.length) : '';
-}
-
 function newest(dir) {
   let t = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) {

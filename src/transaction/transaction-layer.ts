@@ -118,7 +118,11 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   onClose: TransactionLayerHooks['onClose'];
   onError: TransactionLayerHooks['onError'];
 
-  private readonly servers = new Map<string, ServerTransaction>();
+  /**
+   * Open server transactions by key, and (numbers: slots of `completed`) the non-INVITE UDP ones
+   * in Completed state: one lookup per request finds a retransmission of either.
+   */
+  private readonly servers = new Map<string, ServerTransaction | number>();
   /** Non-INVITE UDP transactions in Completed state, reduced to what Timer J needs. */
   private readonly completed: CompletedResponses;
   private readonly clients = new Map<string, ClientTransaction>();
@@ -142,7 +146,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     this.serverHeader = opts.serverHeader;
     this.validate = opts.validate !== false;
     this.maxCompleted = opts.maxCompleted ?? 200_000;
-    this.completed = new CompletedResponses(this.queue, this.maxCompleted);
+    this.completed = new CompletedResponses(this.queue, this.maxCompleted, this.servers);
     this.admission = opts.admission === undefined ? undefined : new AdmissionGate(opts.admission, this.clock);
     this.metrics = opts.metrics;
     this.onRequest = opts.onRequest;
@@ -161,7 +165,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
 
   /** Server transactions alive. */
   get serverCount(): number {
-    return this.servers.size;
+    return this.stats.serverActive;
   }
 
   /** Client transactions alive. */
@@ -224,12 +228,12 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
       return;
     }
     const existing = this.servers.get(key);
-    if (existing !== undefined) {
+    if (typeof existing === 'object') {
       existing._retransmission(req, from);
       return;
     }
-    const done = this.completed.get(key);
-    if (done !== undefined) {
+    if (existing !== undefined) {
+      const done = this.completed.at(existing);
       this.stats.requestsAbsorbed++;
       this.stats.responsesRetransmitted++;
       this.sendStateless(done.wire, done.from).catch((err: unknown) => this.reportError(err));
@@ -237,7 +241,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     }
     const gate = this.admission;
     if (gate !== undefined && method !== 'CANCEL') {
-      const verdict = gate.check(from.addr, req, this.servers.size);
+      const verdict = gate.check(from.addr, req, this.stats.serverActive);
       if (verdict !== ADMIT) {
         if (verdict === REJECT) this.statelessReject(req, from, gate.retryAfter);
         return;
@@ -274,7 +278,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
 
   private receiveAck(ack: SipRequest, from: SipPeer, key: string): void {
     const txn = this.servers.get(key);
-    if (txn !== undefined && txn.isInvite) {
+    if (typeof txn === 'object' && txn.isInvite) {
       (txn as InviteServerTransaction)._ack(ack, from);
       return;
     }
@@ -305,7 +309,8 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   /** RFC 3261 §9.2: 200 to a CANCEL that matches an INVITE (which gets 487 if still pending), else 481. */
   private receiveCancel(cancel: SipRequest, from: SipPeer, key: string, via: NonNullable<SipRequest['topVia']>): void {
     const inviteKey = serverKey(cancel, via, 'INVITE');
-    const invite = this.servers.get(inviteKey) as InviteServerTransaction | undefined;
+    const found = this.servers.get(inviteKey);
+    const invite = typeof found === 'object' && found.isInvite ? (found as InviteServerTransaction) : undefined;
     const txn = new NonInviteServerTransaction(cancel, from, key, this);
     this.addServer(txn);
     if (invite === undefined) {
@@ -467,7 +472,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     if (this.closedFlag) return;
     this.closedFlag = true;
     const err = new SipTransactionError('ERR_SIP_LAYER_CLOSED', 'transaction layer closed');
-    for (const txn of [...this.servers.values()]) txn._shutdown(err);
+    for (const txn of [...this.servers.values()]) if (typeof txn === 'object') txn._shutdown(err);
     for (const txn of [...this.clients.values()]) txn._shutdown(err);
     this.servers.clear();
     this.completed.clear();
