@@ -59,8 +59,10 @@ describe('SIP_FRONT_PROXIES: the balancer is not one caller to rate-limit', () =
           expect(r.statuses.get(200) ?? 0).toBeLessThanOrEqual(1000);
           expect(r.answered).toBeLessThanOrEqual(1005);
         } else {
-          // Answered, 200 (or 503 from the lag gate on a starved machine: that one still applies).
-          expect(r.answered).toBeGreaterThan(1250);
+          // Answered, 200 (or 503 from the lag gate on a starved machine: that one still applies): far
+          // more than the 1,001 a limited source can get, though a loaded machine's UDP buffers may
+          // drop some of the burst (up to 112 seen during the full test run).
+          expect(r.answered).toBeGreaterThan(1100);
         }
       } finally {
         await app.close();
