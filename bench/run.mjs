@@ -48,11 +48,12 @@
 //                               for the measured window only, and print where the time goes (self time by area
 //                               and function, bench/cpuprofile-top.mjs); profiles in bench/profiles/<server>-<scenario>.cpuprofile
 //   BENCH_NO_RESULTS=0          1: do not write bench/RESULTS.md
-//   BENCH_PARTS=options,live,proxy  which parts: `options` (all of the above), `live` (memory and CPU per request
-//                               with 1k, 10k and 100k live transactions, bench/live-transactions.mjs) and `proxy`, whole
-//                               calls through our stateful proxy beside Kamailio (bench/proxy-calls.mjs); each of the
-//                               other parts writes its own section of bench/RESULTS.md (BENCH_LIVE_* / BENCH_PROXY_*
-//                               settings are described in their files)
+//   BENCH_PARTS=options,live,proxy,scale  which parts: `options` (all of the above), `live` (memory and CPU per request
+//                               with 1k, 10k and 100k live transactions, bench/live-transactions.mjs), `proxy`, whole
+//                               calls through our stateful proxy beside Kamailio (bench/proxy-calls.mjs), and `scale`,
+//                               1, 2 and 4 example instances behind the deploy kit's Kamailio (bench/scale-part.mjs); each
+//                               of the other parts writes its own section of bench/RESULTS.md (BENCH_LIVE_* /
+//                               BENCH_PROXY_* / BENCH_SCALE_* settings are described in their files)
 import { execFileSync, fork, spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -63,6 +64,7 @@ import { fileURLToPath } from 'node:url';
 import { summarizeProfile } from './cpuprofile-top.mjs';
 import { liveConfig, runLiveTransactions } from './live-transactions.mjs';
 import { proxyConfig, runProxyCalls } from './proxy-calls.mjs';
+import { runScaleOut } from './scale-part.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH);
@@ -94,9 +96,9 @@ const CFG = {
   rcvbuf: num('BENCH_UDP_RCVBUF', 4194304),
   profile: env('BENCH_PROFILE', '0') === '1',
   noResults: env('BENCH_NO_RESULTS', '0') === '1',
-  parts: env('BENCH_PARTS', 'options,live,proxy').split(',').map((s) => s.trim()).filter(Boolean),
+  parts: env('BENCH_PARTS', 'options,live,proxy,scale').split(',').map((s) => s.trim()).filter(Boolean),
 };
-const PARTS = ['options', 'live', 'proxy'];
+const PARTS = ['options', 'live', 'proxy', 'scale'];
 for (const p of CFG.parts) if (!PARTS.includes(p)) throw new Error(`BENCH_PARTS: unknown part ${p} (${PARTS.join(', ')})`);
 
 const SERVERS = {
@@ -671,6 +673,7 @@ async function main() {
   if (CFG.parts.includes('options')) await optionsPart(info);
   if (CFG.parts.includes('live')) await runLiveTransactions(liveConfig(), { write: !CFG.noResults });
   if (CFG.parts.includes('proxy')) await runProxyCalls(proxyConfig());
+  if (CFG.parts.includes('scale')) await runScaleOut();
 }
 
 async function optionsPart(info) {
