@@ -32,7 +32,12 @@ export const CHROMIUM_ARGS = [
 /** Debian's Chromium (the wrapper script in /usr/bin, which sets its flags and library path). */
 const EXECUTABLE = '/usr/bin/chromium';
 
-export async function launchChromium(): Promise<Browser> {
+/**
+ * `loopback: false` leaves out --allow-loopback-in-peer-connection: ICE then uses the machine's
+ * real interfaces only (for peers that never offer a loopback candidate, such as baresip).
+ */
+export async function launchChromium(o: { loopback?: boolean } = {}): Promise<Browser> {
+  const args = o.loopback === false ? CHROMIUM_ARGS.filter((a) => a !== '--allow-loopback-in-peer-connection') : CHROMIUM_ARGS;
   const profile = mkdtempSync(join(tmpdir(), 'nestjs-sip-chromium-'));
   const stop = () => {
     for (const pid of pidsUsing(profile)) {
@@ -47,7 +52,7 @@ export async function launchChromium(): Promise<Browser> {
   let context: BrowserContext;
   try {
     // A persistent context is the one way to give Chromium our own --user-data-dir.
-    context = await chromium.launchPersistentContext(profile, { executablePath: EXECUTABLE, args: CHROMIUM_ARGS, headless: true, timeout: 20_000 });
+    context = await chromium.launchPersistentContext(profile, { executablePath: EXECUTABLE, args, headless: true, timeout: 20_000 });
   } catch (err) {
     stop();
     throw err;
