@@ -25,6 +25,10 @@ export const CHROMIUM_ARGS = [
   // ICE on one machine: Chromium leaves loopback out of its candidates by default, and a host
   // with only `lo` (a CI container) would have none; with it, 127.0.0.1 pairs with the example's.
   '--allow-loopback-in-peer-connection',
+  // Two tabs in one test: the one in the background must not have its timers slowed to 1/s.
+  '--disable-background-timer-throttling',
+  '--disable-renderer-backgrounding',
+  '--disable-backgrounding-occluded-windows',
   // Real host addresses in the candidates, not mDNS `.local` names nothing here resolves.
   '--disable-features=WebRtcHideLocalIpsWithMdns',
 ];

@@ -1,6 +1,8 @@
 // The example's softphone page in a real browser (issue 14): headless Chromium loads it from the
 // example's HTTP port, registers over the WebSocket leg with a SIP_USERS password, calls `echo`,
 // and hears itself: the echo answers the WebRTC offer (ICE, DTLS-SRTP) and loops the audio back.
+// Then two tabs: alice calls bob, bob answers with the page's button, audio flows both ways
+// through the example's proxy (ws leg to ws leg), and alice hangs up.
 import 'reflect-metadata';
 import type { INestApplicationContext } from '@nestjs/common';
 import type { Page } from 'playwright-core';
@@ -14,7 +16,7 @@ import { register, waitForStats, waitForStatus } from './page.js';
 
 const chromium = peerTool('chromium');
 
-describe('the softphone page calls the echo (headless Chromium)', () => {
+describe('the softphone page (headless Chromium)', () => {
   it('chromium is installed (required in CI)', () => {
     if (inCI()) expect(chromium.available, 'chromium (Debian chromium) is required in CI').toBe(true);
     else if (!chromium.available) console.warn('chromium missing: the browser tests were SKIPPED');
@@ -67,6 +69,35 @@ describe('the softphone page calls the echo (headless Chromium)', () => {
       await waitForStatus(page, /hung up \(BYE answered\)/);
       await waitUntil(() => echo.stats.calls === 0 && echo.stats.portsInUse === 0, 5000, 'the echo call to end and its ports to be free');
       await page.close();
+    });
+
+    it('two tabs: alice calls bob, bob answers, audio both ways (each hears the other), alice hangs up and bob sees the call end', async () => {
+      const alice = await browser!.context.newPage();
+      const bob = await browser!.context.newPage();
+      await bob.goto(`${url}/`);
+      await register(bob, 'bob', 'builder');
+      await waitForStatus(bob, /registered as bob@/);
+      await alice.goto(`${url}/`);
+      await register(alice, 'alice', 'wonderland');
+      await waitForStatus(alice, /registered as alice@/);
+      await alice.fill('#target', 'bob');
+      await alice.click('#call-button');
+      await waitForStatus(bob, /incoming call from alice/);
+      expect(await bob.isEnabled('#answer-button')).toBe(true);
+      await bob.click('#answer-button');
+      await waitForStatus(bob, /in call with alice/);
+      await waitForStatus(alice, /in call with bob/);
+      for (const [page, who] of [[alice, 'alice'], [bob, 'bob']] as const) {
+        const a = await waitForStats(page, (s) => (s.inbound?.packetsReceived ?? 0) > 0, `audio reaching ${who}`);
+        const b = await waitForStats(page, (s) => s.inbound!.packetsReceived > a.inbound!.packetsReceived + 10, `more audio reaching ${who}`);
+        expect(b.inbound!.bytesReceived).toBeGreaterThan(a.inbound!.bytesReceived);
+        expect(b.outbound!.packetsSent).toBeGreaterThan(0);
+      }
+      await alice.click('#hangup-button');
+      await waitForStatus(alice, /hung up \(BYE answered\)/);
+      await waitForStatus(bob, /call with alice ended/);
+      await alice.close();
+      await bob.close();
     });
   });
 });
