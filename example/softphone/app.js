@@ -16,6 +16,7 @@ window.softphone = phone;
 
 function status(text) {
   phone.log.push(text);
+  if (phone.log.length > 50) phone.log.shift(); // the last few are enough to tell what happened
   ui.status.textContent = text;
 }
 
@@ -86,21 +87,28 @@ async function register(event) {
     const registerer = new Registerer(ua);
     phone.registerer = registerer;
     registerer.stateChange.addListener((state) => {
+      const was = phone.registered;
       phone.registered = state === RegistererState.Registered;
-      if (state === RegistererState.Registered) status(`registered as ${user}@${host}`);
-      else if (state === RegistererState.Unregistered) status('not registered');
+      if (phone.registered) status(`registered as ${user}@${host}`);
+      else if (was) status('not registered'); // a refusal keeps its own message
       buttons();
     });
     await registerer.register({
-      requestDelegate: { onReject: (res) => status(`registration refused: ${res.message.statusCode} ${res.message.reasonPhrase}`) },
+      // Refused (a wrong password): disconnect, so Register can be pressed again.
+      requestDelegate: {
+        onReject: (res) => {
+          status(`registration refused: ${res.message.statusCode} ${res.message.reasonPhrase}`);
+          void stop(false);
+        },
+      },
     });
   } catch (err) {
     status(`cannot register: ${err.message}`);
-    await stop();
+    await stop(false);
   }
 }
 
-async function stop() {
+async function stop(announce = true) {
   const { ua, registerer } = phone;
   phone.ua = phone.registerer = undefined;
   phone.registered = false;
@@ -110,7 +118,7 @@ async function stop() {
   } catch {
     // the connection is gone: nothing left to tidy
   }
-  status('not registered');
+  if (announce) status('not registered');
   buttons();
 }
 
@@ -157,7 +165,7 @@ async function hangup() {
 }
 
 $('register').addEventListener('submit', register);
-ui.unregister.addEventListener('click', stop);
+ui.unregister.addEventListener('click', () => stop());
 $('call').addEventListener('submit', call);
 ui.answer.addEventListener('click', answer);
 ui.hangup.addEventListener('click', hangup);

@@ -45,6 +45,13 @@ describe('the softphone page (headless Chromium)', () => {
       expect(await page.inputValue('#server')).toBe(`${url.replace('http', 'ws')}/sip`);
       await register(page, 'alice', 'guess');
       await waitForStatus(page, /registration refused: 403|registration refused: 401/);
+      // Register can be pressed again, and the right password works.
+      await page.waitForFunction(() => !(globalThis as any).document.getElementById('register-button').disabled);
+      await page.fill('#password', 'wonderland');
+      await page.click('#register-button');
+      await waitForStatus(page, /registered as alice@/);
+      await page.click('#unregister-button');
+      await waitForStatus(page, /^not registered$/);
       await page.close();
     });
 
