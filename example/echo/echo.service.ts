@@ -116,7 +116,8 @@ export class EchoService implements OnModuleDestroy {
     const sdp = await echo.negotiate(offer).catch((err: Error) => {
       throw new SipException(488, 'Not Acceptable Here', { headers: { Warning: `399 - "WebRTC: ${err.message.replace(/["\\]/g, '')}"` } });
     });
-    echo.sending = sends(answerDirection(/^a=(sendrecv|sendonly|recvonly|inactive)$/m.exec(offer)?.[1] ?? 'sendrecv'));
+    // Sending as our answer says (recvonly while the caller holds).
+    echo.sending = sends(/^a=(sendrecv|sendonly|recvonly|inactive)\r?$/m.exec(sdp)?.[1] ?? 'sendrecv');
     return { status: 200, contentType: 'application/sdp', body: sdp };
   }
 

@@ -13,6 +13,7 @@ export interface AudioStats {
 
 /** Fill in the form and press Register; the status line tells how it went. */
 export async function register(page: Page, user: string, password: string): Promise<void> {
+  await page.bringToFront();
   await installStats(page);
   await page.fill('#user', user);
   await page.fill('#password', password);

@@ -90,6 +90,9 @@ describe('the softphone page (headless Chromium)', () => {
       await alice.fill('#target', 'bob');
       await alice.click('#call-button');
       await waitForStatus(bob, /incoming call from alice/);
+      // The tab in front gets the clicks (a background tab gets no animation frames, which
+      // playwright's checks before a click wait for).
+      await bob.bringToFront();
       expect(await bob.isEnabled('#answer-button')).toBe(true);
       await bob.click('#answer-button');
       await waitForStatus(bob, /in call with alice/);
@@ -100,6 +103,7 @@ describe('the softphone page (headless Chromium)', () => {
         expect(b.inbound!.bytesReceived).toBeGreaterThan(a.inbound!.bytesReceived);
         expect(b.outbound!.packetsSent).toBeGreaterThan(0);
       }
+      await alice.bringToFront();
       await alice.click('#hangup-button');
       await waitForStatus(alice, /hung up \(BYE answered\)/);
       await waitForStatus(bob, /call with alice ended/);

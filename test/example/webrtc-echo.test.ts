@@ -139,6 +139,12 @@ describe('the echo answers browsers (SIP_ECHO_WEBRTC_CALLS)', () => {
     const dialog = await call(CHROME_OFFER);
     expect(dialog.remoteSdp).toContain('a=ice-lite');
     await waitUntil(() => echo.stats.calls === 1, 3000, 'the call established');
+    // Hold (the browser's re-offer, sendonly) is answered recvonly; resume sendrecv again.
+    const hold = CHROME_OFFER.replace('a=sendrecv', 'a=sendonly').replace(' 2 IN IP4', ' 3 IN IP4');
+    const held = await lastValueFrom(dialog.reinvite({ contentType: 'application/sdp', body: hold }));
+    expect(held.body.toString()).toMatch(/^a=recvonly\r$/m);
+    const resumed = await lastValueFrom(dialog.reinvite({ contentType: 'application/sdp', body: CHROME_OFFER.replace(' 2 IN IP4', ' 4 IN IP4') }));
+    expect(resumed.body.toString()).toMatch(/^a=sendrecv\r$/m);
     expect(echo.stats.portsInUse).toBe(1);
     const busy = await refusal(call(CHROME_OFFER));
     expect([busy.status, busy.headers.get('warning')]).toEqual([486, '399 - "too many WebRTC echo calls"']);
