@@ -46,6 +46,8 @@ interface EchoCall {
 export class EchoService implements OnModuleDestroy {
   private readonly logger = new Logger('ECHO');
   private readonly calls = new Map<SipDialog, EchoCall>();
+  /** WebRTC calls being answered or running (bounded by `webrtcCalls`). */
+  private webrtcLive = 0;
   /** Calls answered but not yet acknowledged (their dialog is not known to us yet). */
   private readonly pending = new Set<EchoCall>();
 
@@ -76,14 +78,16 @@ export class EchoService implements OnModuleDestroy {
 
   /** A browser's call: a WebRTC endpoint on a port pair of the range, bounded by `webrtcCalls`. */
   private async answerWebRtc(offer: string, ctx: SipContext): Promise<SipResponseDescription> {
-    if (this.webrtcCalls() >= (this.config.webrtcCalls ?? 10)) throw new SipException(486, 'Busy Here', { headers: { Warning: '399 - "too many WebRTC echo calls"' } });
+    if (this.webrtcLive >= (this.config.webrtcCalls ?? 10)) throw new SipException(486, 'Busy Here', { headers: { Warning: '399 - "too many WebRTC echo calls"' } });
     const port = this.config.ports.take();
     if (port === undefined) throw new SipException(486, 'Busy Here', { headers: { Warning: '399 - "no free media port"' } });
+    this.webrtcLive++; // counted from now: calls being answered at once count too
     let answered: { echo: WebRtcEcho; sdp: string };
     try {
       answered = await WebRtcEcho.answer(offer, this.config.host, port, WEBRTC_CONNECT_SECONDS);
     } catch (err) {
       this.config.ports.release(port);
+      this.webrtcLive--;
       throw new SipException(488, 'Not Acceptable Here', { headers: { Warning: `399 - "WebRTC: ${(err as Error).message.replace(/["\\]/g, '')}"` } });
     }
     const call: EchoCall = { host: this.config.host, port, media: answered.echo, sessionId: 0, version: 1, timer: undefined, released: false, dead: false };
@@ -140,12 +144,6 @@ export class EchoService implements OnModuleDestroy {
     this.calls.clear();
   }
 
-  private webrtcCalls(): number {
-    let n = 0;
-    for (const c of [...this.pending, ...this.calls.values()]) if (c.media instanceof WebRtcEcho) n++;
-    return n;
-  }
-
   /** The SDP of a WebRTC offer (UDP/TLS/RTP/SAVPF audio), when WebRTC echo calls are on. */
   private webRtcOfferOf(req: SipRequest): string | undefined {
     if (this.config.webrtcCalls === 0 || req.body.length === 0 || !(req.contentType?.toLowerCase() ?? '').startsWith('application/sdp')) return undefined;
@@ -187,6 +185,7 @@ export class EchoService implements OnModuleDestroy {
     call.released = true;
     if (call.timer !== undefined) clearTimeout(call.timer);
     call.media.close();
+    if (call.media instanceof WebRtcEcho) this.webrtcLive--;
     this.config.ports.release(call.port);
   }
 }

@@ -156,6 +156,14 @@ describe('the echo answers browsers (SIP_ECHO_WEBRTC_CALLS)', () => {
     const again = await call(CHROME_OFFER);
     await lastValueFrom(again.bye());
     await waitUntil(() => echo.stats.portsInUse === 0, 3000, 'released again');
+    // Two at once (the second arrives while the first is being answered): still one.
+    const both = await Promise.allSettled([call(CHROME_OFFER), call(CHROME_OFFER)]);
+    const answered = both.filter((r): r is PromiseFulfilledResult<SipDialog> => r.status === 'fulfilled');
+    expect(answered).toHaveLength(1);
+    const refused = both.find((r) => r.status === 'rejected')!.reason as unknown;
+    expect(refused instanceof SipResponseError && refused.response.status).toBe(486);
+    await lastValueFrom(answered[0]!.value.bye());
+    await waitUntil(() => echo.stats.portsInUse === 0, 3000, 'released after the pair');
   });
 
   it('SIP_ECHO_WEBRTC_CALLS=0: a WebRTC offer is refused 488, nothing taken', async () => {
