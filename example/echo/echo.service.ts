@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { SipException, type SipContext, type SipDialog, type SipRequest, type SipResponseDescription } from 'nestjs-sip';
-import { answerDirection, audioAnswer, readAudioOffer, sends, type AudioOffer } from './sdp-answer.js';
+import { answerDirection, audioAnswer, isWebRtcOffer, readAudioOffer, sends, type AudioOffer } from './sdp-answer.js';
 import type { MediaPorts } from './media-ports.js';
 import { mediaHostFor, RtpReflector } from './rtp-reflector.js';
-import { isWebRtcOffer, WebRtcEcho } from './webrtc-echo.js';
+// Types only: werift (~300 ms to load) is loaded at the first browser call, not at start.
+import type { WebRtcEcho } from './webrtc-echo.js';
 
 export interface EchoConfig {
   /** The address RTP is received on (and written into the SDP answer; for a wildcard, the one the caller is routed from). */
@@ -84,6 +85,7 @@ export class EchoService implements OnModuleDestroy {
     this.webrtcLive++; // counted from now: calls being answered at once count too
     let answered: { echo: WebRtcEcho; sdp: string };
     try {
+      const { WebRtcEcho } = await import('./webrtc-echo.js');
       answered = await WebRtcEcho.answer(offer, this.config.host, port, WEBRTC_CONNECT_SECONDS);
     } catch (err) {
       this.config.ports.release(port);
@@ -107,7 +109,7 @@ export class EchoService implements OnModuleDestroy {
     // The only dialogs here are echo calls: one not in `calls` yet still awaits the ACK of its 200.
     if (call === undefined) throw new SipException(491, 'Request Pending', { headers: { 'Retry-After': 1 } });
     if (req.body.length === 0 && dialog.localSdp !== undefined) return { status: 200, contentType: 'application/sdp', body: dialog.localSdp };
-    if (call.media instanceof WebRtcEcho) return this.reinviteWebRtc(req, call.media);
+    if (call.media.kind === 'webrtc') return this.reinviteWebRtc(req, call.media);
     const offer = this.offerOf(req);
     call.version++;
     call.media.sending = sends(answerDirection(offer.direction));
@@ -167,7 +169,7 @@ export class EchoService implements OnModuleDestroy {
     }
     this.calls.set(dialog, call);
     // WebRTC media that fails (or never connects) ends the call: a silent call helps nobody.
-    if (call.media instanceof WebRtcEcho) {
+    if (call.media.kind === 'webrtc') {
       if (call.dead) dialog.bye().subscribe({ error: () => undefined });
       else call.media.onDead = () => dialog.bye().subscribe({ error: () => undefined });
     }
@@ -176,7 +178,7 @@ export class EchoService implements OnModuleDestroy {
     void dialog.terminated.then((end) => {
       this.calls.delete(dialog);
       this.release(call);
-      this.logger.log(`echo call ended (${end.reason} by ${end.by}), ${call.media.received} ${call.media instanceof WebRtcEcho ? 'WebRTC' : 'RTP'} packets received, ${call.media.packets} reflected`);
+      this.logger.log(`echo call ended (${end.reason} by ${end.by}), ${call.media.received} ${call.media.kind === 'webrtc' ? 'WebRTC' : 'RTP'} packets received, ${call.media.packets} reflected`);
     });
   }
 
@@ -185,7 +187,7 @@ export class EchoService implements OnModuleDestroy {
     call.released = true;
     if (call.timer !== undefined) clearTimeout(call.timer);
     call.media.close();
-    if (call.media instanceof WebRtcEcho) this.webrtcLive--;
+    if (call.media.kind === 'webrtc') this.webrtcLive--;
     this.config.ports.release(call.port);
   }
 }

@@ -9,6 +9,7 @@ import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, type RTCRtp
  * candidates are this host's own addresses, and the browser's checks find the pair.
  */
 export class WebRtcEcho {
+  readonly kind = 'webrtc';
   /** Audio packets received, and sent back. */
   received = 0;
   packets = 0;
@@ -116,11 +117,6 @@ export class WebRtcEcho {
     this.onDead = undefined;
     dead?.();
   }
-}
-
-/** Whether an SDP offer is a WebRTC one (an audio stream over DTLS-SRTP, RFC 5764 / RFC 8827). */
-export function isWebRtcOffer(sdp: string): boolean {
-  return /^m=audio [1-9]\d* UDP\/TLS\/RTP\/SAVPF /m.test(sdp);
 }
 
 /** The offer's Opus / G.711 codecs with the offer's payload types (the echo sends back what it gets). */

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SipClient, SipResponseError, type SipDialog, type SipResponse, type SipServer } from 'nestjs-sip';
 import { bootstrap } from '../../example/main.js';
 import { EchoService } from '../../example/echo/echo.service.js';
-import { isWebRtcOffer, WebRtcEcho } from '../../example/echo/webrtc-echo.js';
+import { isWebRtcOffer } from '../../example/echo/sdp-answer.js';
+import { WebRtcEcho } from '../../example/echo/webrtc-echo.js';
 import { waitUntil } from '../helpers/wait.js';
 
 /** Chromium 156's offer for one microphone (what SIP.js sends), its candidate on a dead port. */
