@@ -77,7 +77,7 @@ describe('the WebRTC echo endpoint (werift)', () => {
   });
 
   it('answers ICE-lite with DTLS-SRTP on the configured address and its two ports, Opus at the offered type; dies when the media never comes up; close frees the ports', async () => {
-    const port = 30000 + 2 * Math.floor(Math.random() * 5000);
+    const port = 21000 + 2 * Math.floor(Math.random() * 5500);
     const { echo, sdp } = await WebRtcEcho.answer(CHROME_OFFER, '127.0.0.1', port, 0.3);
     try {
       expect(sdp).toMatch(/^m=audio \d+ UDP\/TLS\/RTP\/SAVPF 111 0 8\r$/m);
@@ -108,7 +108,7 @@ describe('the WebRTC echo endpoint (werift)', () => {
 
   it('refuses an offer without Opus or G.711', async () => {
     const offer = CHROME_OFFER.replace(/^a=rtpmap:(111|0|8) .*\r\n/gm, '');
-    await expect(WebRtcEcho.answer(offer, '127.0.0.1', 30000 + 2 * Math.floor(Math.random() * 5000), 1)).rejects.toThrow(/no Opus, PCMU or PCMA/);
+    await expect(WebRtcEcho.answer(offer, '127.0.0.1', 21000 + 2 * Math.floor(Math.random() * 5500), 1)).rejects.toThrow(/no Opus, PCMU or PCMA/);
   });
 });
 
@@ -117,7 +117,8 @@ describe('the echo answers browsers (SIP_ECHO_WEBRTC_CALLS)', () => {
   let server: SipServer;
   let echo: EchoService;
   let client: SipClient;
-  const first = 30000 + 2 * Math.floor(Math.random() * 5000);
+  // Media ports below Linux's ephemeral range (32768+), where the browser's and sipp's own sockets land.
+  const first = 21000 + 2 * Math.floor(Math.random() * 5500);
   const call = (body: string): Promise<SipDialog> =>
     client.invite({ uri: `sip:echo@127.0.0.1:${server.addresses[0]!.port}`, headers: { 'Content-Type': 'application/sdp' }, body }, { signal: AbortSignal.timeout(8000) });
   const refusal = (p: Promise<unknown>): Promise<SipResponse> =>
