@@ -48,6 +48,8 @@ export class WebRtcEcho {
       // no STUN server to ask (werift would ask Google's otherwise) and nothing to gather but our host.
       iceLite: true,
       iceServers: [],
+      // One socket per address, within the call's two ports: on a wildcard with more than two
+      // addresses the others go unoffered (the browser needs only one that works).
       icePortRange: [port, port + 1],
       iceUseIpv4: !v6,
       iceUseIpv6: v6 || host === '::',

@@ -106,6 +106,19 @@ describe('the WebRTC echo endpoint (werift)', () => {
     }
   });
 
+  it('on a wildcard address (SIP_HOST=0.0.0.0) its candidates are this host\'s addresses, loopback included, within its two ports', async () => {
+    const port = 21000 + 2 * Math.floor(Math.random() * 5500);
+    const { echo, sdp } = await WebRtcEcho.answer(CHROME_OFFER, '0.0.0.0', port, 5);
+    try {
+      const candidates = sdp.split('\r\n').filter((l) => l.startsWith('a=candidate:'));
+      expect(candidates.some((c) => c.includes(' 127.0.0.1 '))).toBe(true);
+      for (const c of candidates) expect(c).toMatch(new RegExp(` udp \\d+ \\S+ (${port}|${port + 1}) typ host`));
+      expect(sdp).not.toContain('0.0.0.0 ' + port);
+    } finally {
+      echo.close();
+    }
+  });
+
   it('refuses an offer without Opus or G.711', async () => {
     const offer = CHROME_OFFER.replace(/^a=rtpmap:(111|0|8) .*\r\n/gm, '');
     await expect(WebRtcEcho.answer(offer, '127.0.0.1', 21000 + 2 * Math.floor(Math.random() * 5500), 1)).rejects.toThrow(/no Opus, PCMU or PCMA/);
