@@ -32,6 +32,7 @@ export interface AuthConfig {
  *   SIP_TLS_PORT (off unless set), SIP_TLS_CERT / SIP_TLS_KEY (PEM file paths, needed for TLS),
  *   SIP_MIN_EXPIRES (60), SIP_MAX_EXPIRES (3600), SIP_DEFAULT_EXPIRES (3600),
  *   SIP_ECHO_SECONDS (30: the echo call hangs up after it), SIP_MEDIA_PORTS (20000-20099),
+ *   SIP_ECHO_WEBRTC_CALLS (10: browser echo calls at once, each a WebRTC endpoint; 0 refuses them),
  *   SIP_USERS (alice:secret,bob:hunter2) / SIP_USERS_FILE (user:password or user:ha1 lines): digest
  *   authentication for these users (open to anyone without them), SIP_REALM (SIP_HOST),
  *   SIP_AUTH_ALGORITHMS (MD5; 'SHA-256,MD5' for clients that read every challenge), SIP_AUTH_SECRET,
@@ -122,7 +123,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): {
     http: httpPort === undefined ? undefined : { host, port: httpPort, wsPath },
     auth,
     calls: { mode, ringSeconds },
-    echo: { host, seconds: echoSeconds, ports: MediaPorts.parse(env.SIP_MEDIA_PORTS || '20000-20099') },
+    echo: { host, seconds: echoSeconds, ports: MediaPorts.parse(env.SIP_MEDIA_PORTS || '20000-20099'), webrtcCalls: num(env.SIP_ECHO_WEBRTC_CALLS, 10, 'SIP_ECHO_WEBRTC_CALLS') },
     registrar,
   };
 }

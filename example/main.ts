@@ -6,10 +6,11 @@ import { SipServer } from 'nestjs-sip';
 import { pathToFileURL } from 'node:url';
 import { AppModule } from './app.module.js';
 import { loadConfig } from './config.js';
+import { serveSoftphone } from './softphone-assets.js';
 
 /**
  * `npm start`: the registrar and call service on UDP+TCP 127.0.0.1:5060, and its HTTP side on
- * 127.0.0.1:8080 (/metrics, /health, SIP over WebSocket at /sip) as one hybrid Nest app (see
+ * 127.0.0.1:8080 (/metrics, /health, SIP over WebSocket at /sip, the softphone page at /) as one hybrid Nest app (see
  * config.ts for the environment).
  */
 export async function bootstrap(env: NodeJS.ProcessEnv = process.env): Promise<{ app: INestApplicationContext; server: SipServer; httpUrl?: string }> {
@@ -47,6 +48,8 @@ export async function bootstrap(env: NodeJS.ProcessEnv = process.env): Promise<{
     // SIP over WebSocket on the same port (browsers, JsSIP, SIP.js): a leg on the app's HTTP server,
     // added to the legs SipServer binds at listen (the server had to exist before the app).
     if (config.http.wsPath !== undefined) config.legs.push({ transport: 'ws', ws: { server: web.getHttpServer(), path: config.http.wsPath } });
+    // The softphone page at / (it registers over that leg and calls with WebRTC audio).
+    if (config.http.wsPath !== undefined) serveSoftphone(web);
     web.connectMicroservice({ strategy: server }, { inheritAppConfig: true });
     web.enableShutdownHooks(['SIGINT', 'SIGTERM']);
     await web.startAllMicroservices();
@@ -54,7 +57,7 @@ export async function bootstrap(env: NodeJS.ProcessEnv = process.env): Promise<{
     const a = web.getHttpServer().address() as AddressInfo;
     httpUrl = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
     log.log(`HTTP on ${httpUrl}: ${httpUrl}/metrics (Prometheus), ${httpUrl}/health`);
-    if (config.http.wsPath !== undefined) log.log(`SIP over WebSocket on ${httpUrl.replace('http', 'ws')}${config.http.wsPath} (subprotocol sip)`);
+    if (config.http.wsPath !== undefined) log.log(`SIP over WebSocket on ${httpUrl.replace('http', 'ws')}${config.http.wsPath} (subprotocol sip); the softphone page: ${httpUrl}/`);
     app = web;
   }
   const udp = server.addresses.find((a) => a.proto === 'udp');

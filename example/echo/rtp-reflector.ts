@@ -7,6 +7,7 @@ import { isIPv6 } from 'node:net';
  * an echo has nothing to report, so the port stays closed and the phone's reports are dropped.
  */
 export class RtpReflector {
+  readonly kind = 'rtp';
   /** RTP packets received, and sent back. */
   received = 0;
   packets = 0;

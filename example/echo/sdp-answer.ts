@@ -101,6 +101,11 @@ function audioOf(stream: OfferedStream, attrs: string[], sessionDirection: strin
   return undefined;
 }
 
+/** Whether an SDP offer is a WebRTC one (an audio stream over DTLS-SRTP, RFC 5764 / RFC 8827). */
+export function isWebRtcOffer(sdp: string): boolean {
+  return /^m=audio [1-9]\d* UDP\/TLS\/RTP\/SAVPF /m.test(sdp);
+}
+
 /** The direction an answer gives to an offer's (RFC 3264 §6.1): hold (sendonly) is answered recvonly. */
 export function answerDirection(offered: string): string {
   return offered === 'sendonly' ? 'recvonly' : offered === 'recvonly' ? 'sendonly' : offered === 'inactive' ? 'inactive' : 'sendrecv';

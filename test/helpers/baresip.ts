@@ -22,6 +22,10 @@ export interface PhoneOptions {
   cafile?: string;
   /** Extra command-line arguments (e.g. ['-e', '/dial ...']). */
   args?: string[];
+  /** More modules to load (e.g. ['ice.so', 'dtls_srtp.so'] to talk to a browser). */
+  modules?: string[];
+  /** More config lines (e.g. 'rtcp_mux yes'). */
+  config?: string[];
 }
 
 /** Write `dir`'s config and accounts (one line each) and start baresip on them. */
@@ -37,6 +41,8 @@ export function startPhone(dir: string, accounts: string[], o: PhoneOptions = {}
       ...(media ? ['audio_player aubridge,sink', 'audio_source ausine,440', 'audio_alert aubridge,sink'] : []),
       'module_path /usr/lib/baresip/modules',
       ...(media ? ['module stdio.so', 'module opus.so', 'module ausine.so', 'module aubridge.so'] : []),
+      ...(o.modules ?? []).map((m) => `module ${m}`),
+      ...(o.config ?? []),
       'module_app account.so',
       ...(media ? ['module_app menu.so', 'rtp_stats yes'] : []), // rtp_stats: the end-of-call RTP summary
       '',

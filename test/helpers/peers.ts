@@ -15,13 +15,14 @@ export interface PeerTool {
 
 const cache = new Map<string, PeerTool>();
 
-export function peerTool(name: 'sipp' | 'sipsak' | 'kamailio' | 'openssl' | 'baresip' | 'svcrack' | 'dnsmasq' | 'redis-server'): PeerTool {
+export function peerTool(name: 'sipp' | 'sipsak' | 'kamailio' | 'openssl' | 'baresip' | 'svcrack' | 'dnsmasq' | 'redis-server' | 'chromium'): PeerTool {
   let tool = cache.get(name);
   if (tool) return tool;
-  const flag = name === 'sipp' ? '-v' : name === 'sipsak' ? '-V' : name === 'kamailio' ? '-v' : name === 'baresip' ? '-h' : name === 'svcrack' || name === 'dnsmasq' || name === 'redis-server' ? '--version' : 'version';
+  const flag = name === 'sipp' ? '-v' : name === 'sipsak' ? '-V' : name === 'kamailio' ? '-v' : name === 'baresip' ? '-h' : name === 'svcrack' || name === 'dnsmasq' || name === 'redis-server' || name === 'chromium' ? '--version' : 'version';
   // Debian puts kamailio and dnsmasq in /usr/sbin, which a non-root user's PATH often lacks.
   let command: string = name;
-  let r = spawnSync(command, [flag], { encoding: 'utf8', timeout: 5000 });
+  // Chromium's --version starts the browser's wrapper script: slower than the others.
+  let r = spawnSync(command, [flag], { encoding: 'utf8', timeout: name === 'chromium' ? 20000 : 5000 });
   for (const alt of [`/usr/sbin/${name}`, `/usr/local/sbin/${name}`]) {
     if (r.error === undefined) break;
     if (!existsSync(alt)) continue;
