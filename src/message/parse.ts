@@ -3,7 +3,7 @@ import { cseqOf, parseCSeq, type CSeq } from './cseq.js';
 import { SipParseError, tooLarge } from './errors.js';
 import { SipHeaders, valueEnd, valueStart, type HeaderSource } from './headers.js';
 import { SipRequest, SipResponse } from './message.js';
-import { checkContact, nameAddrElement, parseNameAddr, type NameAddr } from './name-addr.js';
+import { contactElement, nameAddrElement, parseNameAddr, type Contact, type NameAddr } from './name-addr.js';
 import { CAP } from './params.js';
 import { viaElement, type Via } from './via.js';
 
@@ -198,6 +198,7 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
     text,
     spans: NO_SPANS,
     folded: undefined,
+    keys: undefined,
     clLine: -1,
     clLines: 0,
     bytes,
@@ -439,8 +440,9 @@ function primeViews(
     }
     headers.vCallId = v;
   }
-  // Contact is checked here but its view is built on first access (see contactView).
-  if (AT.contactLines > 0) listOf(text, b, o, spans, folded, AT.contact, AT.contactLines, CONTACT);
+  // Contact: reading it costs what checking it does, so the view is made here (handlers of the
+  // requests that carry one, INVITE, REGISTER, SUBSCRIBE, their 2xx, read it).
+  if (AT.contactLines > 0) headers.primeView('contact', listOf(text, b, o, spans, folded, AT.contact, AT.contactLines, CONTACT));
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -582,15 +584,14 @@ function lineValue(head: string, spans: number[], line: number): string {
 /** Reused buffer for the line offsets of the message being parsed (copied out at the end). */
 const SPANS: number[] = new Array<number>(3 * 64).fill(0);
 const NO_SPANS: number[] = [];
-/** What listOf returns for Contact (never written to). */
-const NO_VIAS: Via[] = [];
+/** What listOf returns for no element (not reached: a list line holds at least one). */
+const NO_ELEMENTS: (Via | Contact)[] = [];
 
 /**
  * Read every element of a list header (Via, Contact) whose first line is `at` and that has
  * `lines` lines: each value is read up to the ',' that ends it (commas in quoted strings and <>
- * do not count), which splits the line as splitList does, without slicing. Via elements are
- * parsed and returned; Contact elements are only checked (their view is built on first access).
- * Each element parser has its own call site, so that both stay monomorphic (and inlinable).
+ * do not count), which splits the line as splitList does, without slicing. Every element is
+ * parsed and returned.
  */
 function listOf(
   head: string,
@@ -601,9 +602,9 @@ function listOf(
   at: number,
   lines: number,
   id: typeof VIA | typeof CONTACT,
-): Via[] {
+): (Via | Contact)[] {
   // Starts as [first] (a [] grows to 17 slots on its first push).
-  let out: Via[] | undefined;
+  let out: (Via | Contact)[] | undefined;
   const count = spans.length / 3;
   for (let line = at; line < count && lines > 0; line++) {
     const k = line * 3;
@@ -616,17 +617,15 @@ function listOf(
     let i = f !== undefined ? 0 : vStart(b, o, spans[k + 1]!, spans[k + 2]!);
     const to = f !== undefined ? f.length : vEnd(b, o, i, spans[k + 2]!);
     for (;;) {
-      if (id === VIA) {
-        const v = viaElement(s, sb, so, i, to, true);
-        if (out === undefined) out = [v];
-        else out.push(v);
-      } else checkContact(s, sb, so, i, to, true);
+      const v = id === VIA ? viaElement(s, sb, so, i, to, true) : contactElement(s, sb, so, i, to, true);
+      if (out === undefined) out = [v];
+      else out.push(v);
       i = CAP.end;
       if (i >= to) break;
       i++; // the ',' before the next value
     }
   }
-  return out ?? NO_VIAS;
+  return out ?? NO_ELEMENTS;
 }
 
 /** "SIP/2.0" in b[o+from..o+to), case-insensitive on the letters (RFC 3261 §7.1). */
