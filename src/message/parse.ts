@@ -222,15 +222,18 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
         }
         break;
       }
-      // Lines end at CRLF. A bare LF or CR inside a header line is refused: copied into a response
-      // (Call-ID, To...) it would end the line early for a peer that splits on either one, and what
-      // follows would read as headers of our own (response splitting).
-      let e = text.indexOf('\n', pos);
-      if (e !== -1 && text.charCodeAt(e - 1) !== 13 && (he < 0 || e < he)) throw new SipParseError('Bare LF in a header line');
-      if (he >= 0) e = e === -1 || e - 1 > he ? he : e - 1;
-      else if (e === -1) throw new SipParseError('Incomplete message');
-      else {
-        e--;
+      // Lines end at CRLF; a bare LF or CR inside a header line is refused (see lineEndAt).
+      // The usual line is found by one scan for its first CR or LF, which is the CRLF that ends it
+      // (b[o + i] stands for text[i]); anything else takes the searches of lineEndAt.
+      let x = o + pos;
+      const xe = o + n;
+      while (x + 3 < xe && (EOL8[b[x]!]! | EOL8[b[x + 1]!]! | EOL8[b[x + 2]!]! | EOL8[b[x + 3]!]!) === 0) x += 4;
+      while (x < xe && EOL8[b[x]!] === 0) x++;
+      let e: number;
+      if (x + 1 < xe && b[x] === 13 && b[x + 1] === 10) e = x - o;
+      else if (x >= xe && he >= 0) e = he; // the last line of a header section decoded alone
+      else e = lineEndAt(text, pos, he);
+      if (he < 0) {
         if (e === pos) {
           // The empty line: end of the header section.
           he = pos - 2;
@@ -240,8 +243,6 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
         }
         if (e - hs > maxHeader) throw tooLarge('Header');
       }
-      const cr = text.indexOf('\r', pos);
-      if (cr !== -1 && cr < e) throw new SipParseError('Bare CR in a header line');
       const c = b[o + pos];
       if (c === 32 || c === 9) {
         if (line < 0) throw new SipParseError('Continuation line before the first header');
@@ -626,6 +627,27 @@ function listOf(
     }
   }
   return out ?? NO_ELEMENTS;
+}
+
+/** CR and LF. */
+const EOL8 = new Uint8Array(256);
+EOL8[13] = EOL8[10] = 1;
+
+/**
+ * Where the header line starting at `pos` ends (its CR; `he` when the header text ends first),
+ * for the lines the scan in parseBuffer does not settle: a bare LF or CR in the line is refused
+ * (copied into a response, Call-ID, To..., it would end the line early for a peer that splits on
+ * either one, and what follows would read as headers of our own: response splitting).
+ */
+function lineEndAt(text: string, pos: number, he: number): number {
+  let e = text.indexOf('\n', pos);
+  if (e !== -1 && text.charCodeAt(e - 1) !== 13 && (he < 0 || e < he)) throw new SipParseError('Bare LF in a header line');
+  if (he >= 0) e = e === -1 || e - 1 > he ? he : e - 1;
+  else if (e === -1) throw new SipParseError('Incomplete message');
+  else e--;
+  const cr = text.indexOf('\r', pos);
+  if (cr !== -1 && cr < e) throw new SipParseError('Bare CR in a header line');
+  return e;
 }
 
 /** "SIP/2.0" in b[o+from..o+to), case-insensitive on the letters (RFC 3261 §7.1). */
