@@ -40,7 +40,16 @@ export const LIST_HEADERS: ReadonlySet<string> = new Set([
   'reason', 'security-client', 'security-server', 'security-verify', 'history-info', 'p-associated-uri',
 ]);
 
+/**
+ * The key of a header name: its lower-case long form. A common name gives the one shared key
+ * string (see keyAt), which later compares with the keys of received lines by identity.
+ */
 export function headerKey(name: string): string {
+  return keyAt(name, 0, name.length);
+}
+
+/** headerKey of a name keyAt does not know. */
+function slowKey(name: string): string {
   if (name.length === 1) {
     const c = COMPACT[name] ?? COMPACT[name.toLowerCase()];
     if (c !== undefined) return c;
@@ -104,5 +113,5 @@ export function keyAt(text: string, from: number, to: number): string {
       }
     }
   }
-  return headerKey(text.slice(from, to));
+  return slowKey(from === 0 && to === text.length ? text : text.slice(from, to));
 }

@@ -223,16 +223,7 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
         break;
       }
       // Lines end at CRLF; a bare LF or CR inside a header line is refused (see lineEndAt).
-      // The usual line is found by one scan for its first CR or LF, which is the CRLF that ends it
-      // (b[o + i] stands for text[i]); anything else takes the searches of lineEndAt.
-      let x = o + pos;
-      const xe = o + n;
-      while (x + 3 < xe && (EOL8[b[x]!]! | EOL8[b[x + 1]!]! | EOL8[b[x + 2]!]! | EOL8[b[x + 3]!]!) === 0) x += 4;
-      while (x < xe && EOL8[b[x]!] === 0) x++;
-      let e: number;
-      if (x + 1 < xe && b[x] === 13 && b[x + 1] === 10) e = x - o;
-      else if (x >= xe && he >= 0) e = he; // the last line of a header section decoded alone
-      else e = lineEndAt(text, pos, he);
+      const e = lineEndAt(text, pos, he);
       if (he < 0) {
         if (e === pos) {
           // The empty line: end of the header section.
@@ -629,13 +620,9 @@ function listOf(
   return out ?? NO_ELEMENTS;
 }
 
-/** CR and LF. */
-const EOL8 = new Uint8Array(256);
-EOL8[13] = EOL8[10] = 1;
-
 /**
- * Where the header line starting at `pos` ends (its CR; `he` when the header text ends first),
- * for the lines the scan in parseBuffer does not settle: a bare LF or CR in the line is refused
+ * Where the header line starting at `pos` ends (its CR; `he` when the header text ends first), by
+ * two native searches (faster than one scan of the bytes in JS). A bare LF or CR in the line is refused
  * (copied into a response, Call-ID, To..., it would end the line early for a peer that splits on
  * either one, and what follows would read as headers of our own: response splitting).
  */
