@@ -1,5 +1,6 @@
 import { canonicalName, headerKey, LIST_HEADERS } from './header-names.js';
 import { receivedLength, sourceKeys, sourceValue, valueEnd, valueStart, writeReceived, type HeaderSource } from './header-source.js';
+import { removeLines, serializeLines } from './header-lines.js';
 import { splitList } from './split-list.js';
 import { checkHeaderName, checkHeaderValue } from './header-safety.js';
 
@@ -299,19 +300,7 @@ export class SipHeaders implements Iterable<[string, string]> {
   }
 
   private removeKey(key: string): boolean {
-    let w = 0;
-    const { names, keys, values, raws } = this;
-    for (let r = 0; r < keys.length; r++) {
-      if (keys[r] === key) continue;
-      names[w] = names[r]!;
-      keys[w] = keys[r]!;
-      values[w] = values[r]!;
-      raws[w] = raws[r];
-      w++;
-    }
-    const had = w !== keys.length;
-    names.length = keys.length = values.length = raws.length = w;
-    return had;
+    return removeLines(this.names, this.keys, this.values, this.raws, key);
   }
 
   /** Copy every line of `key` (spelling and value) onto another header set. */
@@ -385,28 +374,10 @@ export class SipHeaders implements Iterable<[string, string]> {
     if (this.viewOf(key) !== NONE) this.primeView(key, NONE);
   }
 
-  /**
-   * Serialise the header lines. Content-Length is written where it first stood (or last) with the
-   * real body length; repeated Content-Length lines are dropped. Untouched lines are written as received.
-   */
+  /** The header lines as text, Content-Length set to the body length (see serializeLines). */
   serialize(bodyLength: number): string {
     this.load();
-    let s = '';
-    let wroteLength = false;
-    const { names, keys, values, raws } = this;
-    for (let i = 0; i < keys.length; i++) {
-      const raw = raws[i];
-      if (keys[i] === 'content-length') {
-        if (wroteLength) continue;
-        wroteLength = true;
-        const len = String(bodyLength);
-        s += (raw !== undefined && values[i] === len ? raw : names[i] + ': ' + len) + '\r\n';
-        continue;
-      }
-      s += (raw !== undefined ? raw : names[i] + ': ' + values[i]) + '\r\n';
-    }
-    if (!wroteLength) s += 'Content-Length: ' + bodyLength + '\r\n';
-    return s;
+    return serializeLines(this.names, this.keys, this.values, this.raws, bodyLength);
   }
 
   /** toBuffer's fast path (see receivedLength in header-source.ts): -1 once the lines were changed. */
