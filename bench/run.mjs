@@ -48,9 +48,10 @@
 //                               for the measured window only, and print where the time goes (self time by area
 //                               and function, bench/cpuprofile-top.mjs); profiles in bench/profiles/<server>-<scenario>.cpuprofile
 //   BENCH_NO_RESULTS=0          1: do not write bench/RESULTS.md
-//   BENCH_PARTS=options,proxy   which parts: `options` (all of the above) and `proxy`, whole calls through our
+//   BENCH_PARTS=options,proxy,codec  which parts: `options` (all of the above), `proxy`, whole calls through our
 //                               stateful proxy beside Kamailio (bench/proxy-calls.mjs, its BENCH_PROXY_* settings are
-//                               described there; it writes its own section of bench/RESULTS.md)
+//                               described there; it writes its own section of bench/RESULTS.md), and `codec`, the
+//                               codec corpus beside the `sip` package (bench/codec-part.mjs, its own section too)
 import { execFileSync, fork, spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -60,6 +61,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { summarizeProfile } from './cpuprofile-top.mjs';
 import { currentSection, proxyConfig, runProxyCalls } from './proxy-calls.mjs';
+import { currentCodecSection, runCodec } from './codec-part.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH);
@@ -91,9 +93,9 @@ const CFG = {
   rcvbuf: num('BENCH_UDP_RCVBUF', 4194304),
   profile: env('BENCH_PROFILE', '0') === '1',
   noResults: env('BENCH_NO_RESULTS', '0') === '1',
-  parts: env('BENCH_PARTS', 'options,proxy').split(',').map((s) => s.trim()).filter(Boolean),
+  parts: env('BENCH_PARTS', 'options,proxy,codec').split(',').map((s) => s.trim()).filter(Boolean),
 };
-for (const p of CFG.parts) if (p !== 'options' && p !== 'proxy') throw new Error(`BENCH_PARTS: unknown part ${p} (options, proxy)`);
+for (const p of CFG.parts) if (p !== 'options' && p !== 'proxy' && p !== 'codec') throw new Error(`BENCH_PARTS: unknown part ${p} (options, proxy, codec)`);
 
 const SERVERS = {
   nest: { label: '(a) nest SipServer', app: () => 'nest-sip-server.mjs' },
@@ -632,7 +634,8 @@ all runs. The server and sipp share the machine's ${i.cores} cores.
 `;
   // The proxied-call section (bench/proxy-calls.mjs) is its own: kept as it was.
   const proxy = currentSection();
-  writeFileSync(join(BENCH, 'RESULTS.md'), proxy ? `${md}\n${proxy}\n` : md);
+  const codec = currentCodecSection(); // the codec part's section (bench/codec-part.mjs), kept too
+  writeFileSync(join(BENCH, 'RESULTS.md'), (proxy ? `${md}\n${proxy}\n` : md) + (codec ? `\n${codec}\n` : ''));
 }
 
 // --- main --------------------------------------------------------------------------------------
@@ -652,6 +655,7 @@ async function main() {
   }
   if (CFG.parts.includes('options')) await optionsPart(info);
   if (CFG.parts.includes('proxy')) await runProxyCalls(proxyConfig());
+  if (CFG.parts.includes('codec')) await runCodec({ noResults: CFG.noResults });
 }
 
 async function optionsPart(info) {
