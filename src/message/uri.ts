@@ -46,27 +46,37 @@ export function parseUri(s: string): SipUri {
   return { scheme, host: '', params: new Map(), headers: new Map(), opaque: s.slice(colon + 1) };
 }
 
+/** Whitespace and controls (refused anywhere in a SIP URI). */
+const CTL8 = new Uint8Array(256);
+for (let c = 0; c <= 32; c++) CTL8[c] = 1;
+CTL8[127] = 1;
+
+/**
+ * A SIP URI is refused for whitespace or a control character before anything else; the loops
+ * below notice one where they stand, and every error is reported through here, so the verdict is
+ * the same as a first pass over the whole URI would give (without that pass on the usual URI).
+ */
+function failSip(b: Uint8Array, start: number, n: number, why: string): never {
+  for (let i = start; i < n; i++) if (CTL8[b[i]!] === 1) throw bad('whitespace or control character');
+  throw bad(why);
+}
+
 function parseSip(s: string, start: number, scheme: string): SipUri {
   const n = s.length;
   // The scanners read bytes (see scratchBytesOf): one copy, then typed-array reads.
   const b = scratchBytesOf(s);
-  // One pass: whitespace and controls refused, the first '@' and the first ':' noted.
-  let at = -1;
-  let pw = -1;
-  for (let i = start; i < n; i++) {
-    const c = b[i]!;
-    if (c <= 64) {
-      if (c <= 32) throw bad('whitespace or control character');
-      if (c === 64) {
-        if (at === -1) at = i;
-      } else if (c === 58 && pw === -1) pw = i;
-    } else if (c === 127) throw bad('whitespace or control character');
-  }
   const uri: SipUri = { scheme, host: '', params: new Map(), headers: new Map() };
   let i = start;
   // userinfo ends at the first '@' (user-unreserved allows '?', ';', ':' before it: RFC 4475 intmeth).
+  const at = s.indexOf('@', start);
   if (at !== -1) {
-    if (pw !== -1 && pw < at) {
+    let pw = -1;
+    for (let k = start; k < at; k++) {
+      const c = b[k]!;
+      if (CTL8[c] === 1) failSip(b, start, n, '');
+      if (c === 58 && pw === -1) pw = k;
+    }
+    if (pw !== -1) {
       uri.user = unescapePercent(s.slice(start, pw));
       uri.password = unescapePercent(s.slice(pw + 1, at));
     } else {
@@ -77,10 +87,10 @@ function parseSip(s: string, start: number, scheme: string): SipUri {
   // host
   if (i < n && b[i] === 91 /* [ */) {
     const close = s.indexOf(']', i);
-    if (close === -1) throw bad('unterminated IPv6 reference');
+    if (close === -1) failSip(b, start, n, 'unterminated IPv6 reference');
     for (let k = i + 1; k < close; k++) {
       const c = b[k]!;
-      if (!((c >= 48 && c <= 58) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102) || c === 46)) throw bad('bad IPv6 reference');
+      if (!((c >= 48 && c <= 58) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102) || c === 46)) failSip(b, start, n, 'bad IPv6 reference');
     }
     uri.host = s.slice(i + 1, close);
     i = close + 1;
@@ -89,44 +99,50 @@ function parseSip(s: string, start: number, scheme: string): SipUri {
     while (i < n) {
       const c = b[i]!;
       if (c === 58 || c === 59 || c === 63) break;
-      if (HOST8[c] === 0) throw bad('bad host');
+      if (HOST8[c] === 0) failSip(b, start, n, 'bad host');
       i++;
     }
     uri.host = s.slice(hs, i);
   }
-  if (uri.host.length === 0) throw bad('empty host');
+  if (uri.host.length === 0) failSip(b, start, n, 'empty host');
   if (i < n && b[i] === 58) {
     const ps = ++i;
     while (i < n && b[i] !== 59 && b[i] !== 63) i++;
     const port = parseUintB(b, 0, 65535, ps, i);
-    if (port < 0) throw bad('bad port');
+    if (port < 0) failSip(b, start, n, 'bad port');
     uri.port = port;
   }
-  if (i < n && b[i] === 59) i = uriParams(s, b, i, uri.params);
+  if (i < n && b[i] === 59) {
+    i = uriParams(s, b, i, uri.params, true);
+    if (i < 0) failSip(b, start, n, -i === 1 ? 'empty parameter' : 'empty parameter value');
+  }
   if (i < n && b[i] === 63) {
+    for (let k = i; k < n; k++) if (CTL8[b[k]!] === 1) failSip(b, start, n, '');
     for (const pair of s.slice(i + 1).split('&')) {
       if (pair.length === 0) continue;
       const eq = pair.indexOf('=');
       const name = unescapePercent(eq === -1 ? pair : pair.slice(0, eq));
       uri.headers.set(name, eq === -1 ? '' : unescapePercent(pair.slice(eq + 1)));
     }
-  } else if (i < n) throw bad('trailing characters');
+  } else if (i < n) failSip(b, start, n, 'trailing characters');
   return uri;
 }
 
 /** URI parameters of a tel: URI (see uriParams). */
 function parseUriParams(s: string, i: number, into: Params): number {
-  return uriParams(s, scratchBytesOf(s), i, into);
+  const end = uriParams(s, scratchBytesOf(s), i, into, false);
+  if (end < 0) throw bad(end === -1 ? 'empty parameter' : 'empty parameter value');
+  return end;
 }
 
 /**
  * URI parameters from the ';' at `i` up to '?' or the end (b[i] stands for s[i], see
- * scratchBytesOf); returns where it stopped. Names and values are paramchar (RFC 3261 §19.1.1:
- * unreserved, escaped, and "[]/:&+$"), read liberally as anything but ';', '=' (in names) and '?'
- * (whitespace was rejected before); each is unescaped once and names are lower-cased. Empty names
- * or values are errors.
+ * scratchBytesOf); returns where it stopped, or -1 for an empty name, -2 for an empty value, -3
+ * for whitespace or a control character when `ctl` (a SIP URI refuses them; tel: is read liberally). Names and values are paramchar (RFC 3261 §19.1.1:
+ * unreserved, escaped, and "[]/:&+$"), read liberally as anything but ';', '=' (in names) and '?';
+ * each is unescaped once and names are lower-cased.
  */
-function uriParams(s: string, b: Uint8Array, i: number, into: Params): number {
+function uriParams(s: string, b: Uint8Array, i: number, into: Params, ctl: boolean): number {
   const n = s.length;
   while (i < n && b[i] === 59) {
     const ns = ++i;
@@ -136,9 +152,10 @@ function uriParams(s: string, b: Uint8Array, i: number, into: Params): number {
       const c = b[i]!;
       if (c === 59 || c === 61 || c === 63) break;
       if (c === 37 || (c >= 65 && c <= 90) || c >= 128) odd = true;
+      else if (ctl && CTL8[c] === 1) return -3;
       i++;
     }
-    if (i === ns) throw bad('empty parameter');
+    if (i === ns) return -1;
     const name = odd ? unescapePercent(s.slice(ns, i)).toLowerCase() : s.slice(ns, i);
     if (i < n && b[i] === 61) {
       const vs = ++i;
@@ -147,9 +164,10 @@ function uriParams(s: string, b: Uint8Array, i: number, into: Params): number {
         const c = b[i]!;
         if (c === 59 || c === 63) break;
         if (c === 37) pct = true;
+        else if (ctl && CTL8[c] === 1) return -3;
         i++;
       }
-      if (i === vs) throw bad('empty parameter value');
+      if (i === vs) return -2;
       const v = s.slice(vs, i);
       into.set(name, pct ? unescapePercent(v) : v);
     } else into.set(name, null);
