@@ -43,7 +43,7 @@ export class SipHeaders implements Iterable<[string, string]> {
   /** @internal */ vTo: unknown = NONE;
   /** @internal */ vCallId: unknown = NONE;
   /** @internal */ vMaxForwards: unknown = NONE;
-  private vContact: unknown = NONE;
+  /** @internal */ vContact: unknown = NONE;
   private vOther: Map<string, unknown> | undefined;
 
   constructor(init?: HeadersInit) {

@@ -92,10 +92,12 @@ export abstract class SipMessage {
     return v;
   }
   get maxForwards(): number | undefined {
-    return this.headers.view('max-forwards', maxForwardsView);
+    const v = this.headers.vMaxForwards;
+    return v !== NONE ? (v as number | undefined) : this.headers.view('max-forwards', maxForwardsView);
   }
   get contacts(): Contact[] {
-    return this.headers.view('contact', contactView);
+    const v = this.headers.vContact;
+    return v !== NONE ? (v as Contact[]) : this.headers.view('contact', contactView);
   }
   /** Length of the body (what Content-Length says on the wire once serialised). */
   get contentLength(): number {

@@ -58,7 +58,7 @@ export function primeViews(
     const v = parseValueUint(text, b, o, spans, folded, AT.mf, 255);
     if (v < 0) throw new SipParseError('Max-Forwards out of range');
     headers.vMaxForwards = v;
-  }
+  } else headers.vMaxForwards = undefined; // what its view says of no line (responses have none)
   if (AT.callId !== -1) {
     const f = folded?.get(AT.callId);
     let v: string;
@@ -71,7 +71,7 @@ export function primeViews(
   }
   // Contact: reading it costs what checking it does, so the view is made here (handlers of the
   // requests that carry one, INVITE, REGISTER, SUBSCRIBE, their 2xx, read it).
-  if (AT.contactLines > 0) headers.primeView('contact', listOf(text, b, o, spans, folded, AT.contact, AT.contactLines, CONTACT));
+  headers.vContact = AT.contactLines > 0 ? listOf(text, b, o, spans, folded, AT.contact, AT.contactLines, CONTACT) : [];
 }
 
 /** valueStart over bytes: past LWS, ':' and LWS after the name ending at `ne`. */
