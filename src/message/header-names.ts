@@ -76,13 +76,14 @@ const COMMON_KEYS = new Set<string>([
   'p-access-network-info', 'p-called-party-id', 'diversion', 'replaces', 'refer-sub', 'target-dialog', 'geolocation',
 ]);
 const MAX_COMMON = 40;
-const BY_SHAPE: (string[] | undefined)[] = [];
+// Filled to its full length first: an array written at scattered indices turns into a slow dictionary.
+const BY_SHAPE: (string[] | undefined)[] = new Array<string[] | undefined>(MAX_COMMON * 32).fill(undefined);
 for (const key of COMMON_KEYS) {
   if (key.length >= MAX_COMMON) continue;
   ((BY_SHAPE[key.length * 32 + (key.charCodeAt(0) & 31)] ??= [])).push(key);
 }
 /** Compact form by the letter's code folded to 0..31 (a..z), as keys. */
-const COMPACT_BY_LETTER: (string | undefined)[] = [];
+const COMPACT_BY_LETTER: (string | undefined)[] = new Array<string | undefined>(32).fill(undefined);
 for (const [c, key] of Object.entries(COMPACT)) COMPACT_BY_LETTER[c.charCodeAt(0) & 31] = key;
 
 /**
@@ -114,4 +115,11 @@ export function keyAt(text: string, from: number, to: number): string {
     }
   }
   return slowKey(from === 0 && to === text.length ? text : text.slice(from, to));
+}
+
+/** The compact form's letter (lower-case char code) of a key, 0 if it has none. */
+const COMPACT_OF: Record<string, number> = Object.create(null) as Record<string, number>;
+for (const [c, key] of Object.entries(COMPACT)) COMPACT_OF[key] = c.charCodeAt(0);
+export function compactOf(key: string): number {
+  return COMPACT_OF[key] ?? 0;
 }

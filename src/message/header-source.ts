@@ -60,6 +60,30 @@ export function sourceValue(src: HeaderSource, line: number): string {
   return f !== undefined ? f : lineValue(src.text, src.spans, line);
 }
 
+/**
+ * Whether line `line` is a `key` line (key: a lower-case long form, see headerKey; compact: its
+ * compact letter, see compactOf), compared in place: most lines differ in length or first letter,
+ * so a lookup costs a few comparisons per line and no line's key is made. The parser let only
+ * token characters into names, so folding ASCII letters is the whole of headerKey's lower-casing.
+ */
+export function lineIs(src: HeaderSource, line: number, key: string, compact: number): boolean {
+  const { text, spans } = src;
+  const start = spans[line * 3]!;
+  const n = spans[line * 3 + 1]! - start;
+  if (n === key.length) {
+    for (let i = 0; i < n; i++) {
+      let c = text.charCodeAt(start + i);
+      if (c >= 65 && c <= 90) c += 32;
+      if (c !== key.charCodeAt(i)) return false;
+    }
+    return true;
+  }
+  return n === 1 && compact !== 0 && (text.charCodeAt(start) | 32) === compact;
+}
+
+/** Number of lines of a HeaderSource. */
+export const lineCountOf = (src: HeaderSource): number => src.spans.length / 3;
+
 /** The key of every line (made once per message, shared strings for the usual names). */
 export function sourceKeys(src: HeaderSource): string[] {
   let keys = src.keys;

@@ -1,5 +1,5 @@
-import { canonicalName, headerKey, LIST_HEADERS } from './header-names.js';
-import { receivedLength, sourceKeys, sourceValue, valueEnd, valueStart, writeReceived, type HeaderSource } from './header-source.js';
+import { canonicalName, compactOf, headerKey, LIST_HEADERS } from './header-names.js';
+import { lineCountOf, lineIs, receivedLength, sourceKeys, sourceValue, valueEnd, valueStart, writeReceived, type HeaderSource } from './header-source.js';
 import { removeLines, serializeLines } from './header-lines.js';
 import { splitList } from './split-list.js';
 import { checkHeaderName, checkHeaderValue } from './header-safety.js';
@@ -145,29 +145,37 @@ export class SipHeaders implements Iterable<[string, string]> {
     this.raws[i] = undefined;
   }
 
-  /** The lines' keys: read in place while the lines are the received ones (no split needed). */
-  private lineKeys(): string[] {
+  /**
+   * Index of the first `key` line at or after `from` (-1 if none). While the lines are the
+   * received ones they are compared in place (lineIs), so reads split nothing and toBuffer keeps
+   * copying the received bytes.
+   */
+  private find(key: string, compact: number, from: number): number {
     const src = this.src;
-    return src !== undefined ? sourceKeys(src) : this.keys;
+    if (src === undefined) return this.keys.indexOf(key, from);
+    const n = lineCountOf(src);
+    for (let i = from; i < n; i++) if (lineIs(src, i, key, compact)) return i;
+    return -1;
   }
 
-  /** The value of line i (see lineKeys). */
+  /** The value of line i (see find). */
   private valueAt(i: number): string {
     const src = this.src;
     return src !== undefined ? sourceValue(src, i) : this.values[i]!;
   }
 
   has(name: string): boolean {
-    return this.lineKeys().indexOf(headerKey(name)) !== -1;
+    const key = headerKey(name);
+    return this.find(key, compactOf(key), 0) !== -1;
   }
 
   /** First value of a header; for list headers the first element of the first line. */
   get(name: string): string | undefined {
     const key = headerKey(name);
-    const i = this.lineKeys().indexOf(key);
+    const i = this.find(key, compactOf(key), 0);
     if (i === -1) return undefined;
     const v = this.valueAt(i);
-    if (!LIST_HEADERS.has(key) || v.indexOf(',') === -1) return v;
+    if (v.indexOf(',') === -1 || !LIST_HEADERS.has(key)) return v;
     const parts: string[] = [];
     splitList(v, parts);
     return parts[0];
@@ -181,14 +189,18 @@ export class SipHeaders implements Iterable<[string, string]> {
   /** Every value of a normalised key (see getAll). */
   valuesOf(key: string): string[] {
     const out: string[] = [];
-    const keys = this.lineKeys();
-    let split = -1; // LIST_HEADERS.has(key), asked at the first match only
-    for (let i = 0; i < keys.length; i++) {
-      if (keys[i] !== key) continue;
+    const compact = compactOf(key);
+    let split = -1; // LIST_HEADERS.has(key), asked at the first comma only
+    for (let i = this.find(key, compact, 0); i !== -1; i = this.find(key, compact, i + 1)) {
       const v = this.valueAt(i);
-      if (split === -1) split = LIST_HEADERS.has(key) ? 1 : 0;
-      if (split === 1 && v.indexOf(',') !== -1) splitList(v, out);
-      else out.push(v);
+      if (v.indexOf(',') !== -1) {
+        if (split === -1) split = LIST_HEADERS.has(key) ? 1 : 0;
+        if (split === 1) {
+          splitList(v, out);
+          continue;
+        }
+      }
+      out.push(v);
     }
     return out;
   }
@@ -196,16 +208,16 @@ export class SipHeaders implements Iterable<[string, string]> {
   /** Raw header lines (not split) for a key. */
   linesOf(key: string): string[] {
     const out: string[] = [];
-    const keys = this.lineKeys();
-    for (let i = 0; i < keys.length; i++) if (keys[i] === key) out.push(this.valueAt(i));
+    const compact = compactOf(key);
+    for (let i = this.find(key, compact, 0); i !== -1; i = this.find(key, compact, i + 1)) out.push(this.valueAt(i));
     return out;
   }
 
   /** Number of lines with this key. */
   countOf(key: string): number {
-    const keys = this.lineKeys();
+    const compact = compactOf(key);
     let n = 0;
-    for (let i = 0; i < keys.length; i++) if (keys[i] === key) n++;
+    for (let i = this.find(key, compact, 0); i !== -1; i = this.find(key, compact, i + 1)) n++;
     return n;
   }
 

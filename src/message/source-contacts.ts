@@ -1,5 +1,6 @@
 import { bytesOf } from './chars.js';
-import { sourceKeys, valueEnd, valueStart, type HeaderSource } from './header-source.js';
+import { compactOf } from './header-names.js';
+import { lineCountOf, lineIs, valueEnd, valueStart, type HeaderSource } from './header-source.js';
 import { contactElement, type Contact } from './name-addr.js';
 import { CAP } from './params.js';
 
@@ -11,14 +12,14 @@ import { CAP } from './params.js';
  */
 export function contactsOfSource(src: HeaderSource): Contact[] {
   const { text, spans, folded } = src;
-  const keys = sourceKeys(src);
+  const compact = compactOf('contact');
   const out: Contact[] = [];
   // What the element parser reads (b[o + i] stands for text[i], see bytesOf): the received bytes,
   // or a byte copy of text that is not one byte per char (non-ASCII).
   let whole: Uint8Array | undefined = src.bytes;
   let o = src.byteStart;
-  for (let line = 0; line < keys.length; line++) {
-    if (keys[line] !== 'contact') continue;
+  for (let line = 0; line < lineCountOf(src); line++) {
+    if (!lineIs(src, line, 'contact', compact)) continue;
     const f = folded === undefined ? undefined : folded.get(line);
     let s = text;
     let b: Uint8Array;
