@@ -5,6 +5,7 @@ import { SipHeaders } from './headers.js';
 import { CALL_ID, CONTACT, CONTENT_LENGTH, CSEQ, FROM, knownName, MAX_FORWARDS, nameId, TO, VIA } from './known-headers.js';
 import { SipRequest, SipResponse } from './message.js';
 import { AT, parseValueUint, primeViews } from './parsed-views.js';
+import { lineEndAt } from './line-end.js';
 import { isVersion20, requestUriEnd, spaceAt, URI_CHECK } from './start-line.js';
 
 export interface ParseLimits {
@@ -251,6 +252,8 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
       if (known === 0) {
         let j = pos + o;
         const je = e + o;
+        // Four bytes a step while all four are token characters, then one at a time.
+        while (j + 3 < je && (TOKEN8[b[j]!]! & TOKEN8[b[j + 1]!]! & TOKEN8[b[j + 2]!]! & TOKEN8[b[j + 3]!]!) === 1) j += 4;
         while (j < je && TOKEN8[b[j]!] === 1) j++;
         ne = j - o;
       }
@@ -379,21 +382,4 @@ const EMPTY = Buffer.alloc(0);
 /** Reused buffer for the line offsets of the message being parsed (copied out at the end). */
 const SPANS: number[] = new Array<number>(3 * 64).fill(0);
 const NO_SPANS: number[] = [];
-
-/**
- * Where the header line starting at `pos` ends (its CR; `he` when the header text ends first), by
- * two native searches (faster than one scan of the bytes in JS). A bare LF or CR in the line is refused
- * (copied into a response, Call-ID, To..., it would end the line early for a peer that splits on
- * either one, and what follows would read as headers of our own: response splitting).
- */
-function lineEndAt(text: string, pos: number, he: number): number {
-  let e = text.indexOf('\n', pos);
-  if (e !== -1 && text.charCodeAt(e - 1) !== 13 && (he < 0 || e < he)) throw new SipParseError('Bare LF in a header line');
-  if (he >= 0) e = e === -1 || e - 1 > he ? he : e - 1;
-  else if (e === -1) throw new SipParseError('Incomplete message');
-  else e--;
-  const cr = text.indexOf('\r', pos);
-  if (cr !== -1 && cr < e) throw new SipParseError('Bare CR in a header line');
-  return e;
-}
 
