@@ -84,6 +84,16 @@ export function lineIs(src: HeaderSource, line: number, key: string, compact: nu
 /** Number of lines of a HeaderSource. */
 export const lineCountOf = (src: HeaderSource): number => src.spans.length / 3;
 
+/**
+ * Index of the first `key` line at or after `from` (-1 if none), compared in place (lineIs): reads
+ * split nothing, so toBuffer keeps copying the received bytes.
+ */
+export function findLine(src: HeaderSource, key: string, compact: number, from: number): number {
+  const n = src.spans.length / 3;
+  for (let i = from; i < n; i++) if (lineIs(src, i, key, compact)) return i;
+  return -1;
+}
+
 /** The key of every line (made once per message, shared strings for the usual names). */
 export function sourceKeys(src: HeaderSource): string[] {
   let keys = src.keys;

@@ -1,10 +1,8 @@
 import { canonicalName, compactOf, headerKey, LIST_HEADERS } from './header-names.js';
-import { lineCountOf, lineIs, receivedLength, sourceKeys, sourceValue, valueEnd, valueStart, writeReceived, type HeaderSource } from './header-source.js';
+import { findLine, receivedLength, sourceKeys, sourceValue, valueEnd, valueStart, writeReceived, type HeaderSource } from './header-source.js';
 import { removeLines, serializeLines } from './header-lines.js';
 import { splitList } from './split-list.js';
 import { checkHeaderName, checkHeaderValue } from './header-safety.js';
-
-export { valueEnd, valueStart, type HeaderSource } from './header-source.js';
 
 export type HeadersInit = SipHeaders | Record<string, string | number | readonly (string | number)[]> | Iterable<readonly [string, string]>;
 
@@ -27,11 +25,7 @@ export class SipHeaders implements Iterable<[string, string]> {
   private keys: string[];
   /** Values (folded lines joined with one SP), parallel to `names`. */
   private values: string[];
-  /**
-   * The line as received when it is not in the normal "Name: value" form ("L:0", "Via  : x",
-   * trailing LWS), so that an untouched line serialises byte for byte; undefined otherwise, and
-   * for every line added or changed through the API.
-   */
+  /** The line as received when not "Name: value" ("L:0", "Via  : x"), to be written as it came; else undefined. */
   private raws: (string | undefined)[];
   /** Lines not yet split into the arrays above (see HeaderSource); undefined once they are. */
   private src: HeaderSource | undefined;
@@ -145,17 +139,10 @@ export class SipHeaders implements Iterable<[string, string]> {
     this.raws[i] = undefined;
   }
 
-  /**
-   * Index of the first `key` line at or after `from` (-1 if none). While the lines are the
-   * received ones they are compared in place (lineIs), so reads split nothing and toBuffer keeps
-   * copying the received bytes.
-   */
+  /** Index of the first `key` line at or after `from`, -1 if none (received lines: see findLine). */
   private find(key: string, compact: number, from: number): number {
     const src = this.src;
-    if (src === undefined) return this.keys.indexOf(key, from);
-    const n = lineCountOf(src);
-    for (let i = from; i < n; i++) if (lineIs(src, i, key, compact)) return i;
-    return -1;
+    return src === undefined ? this.keys.indexOf(key, from) : findLine(src, key, compact, from);
   }
 
   /** The value of line i (see find). */

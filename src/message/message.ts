@@ -1,5 +1,6 @@
 import { SipParseError } from './errors.js';
-import { NONE, SipHeaders, type HeaderSource, type HeadersInit } from './headers.js';
+import type { HeaderSource } from './header-source.js';
+import { NONE, SipHeaders, type HeadersInit } from './headers.js';
 import { parseCSeq, type CSeq } from './cseq.js';
 import { parseContact, parseNameAddr, type Contact, type NameAddr } from './name-addr.js';
 import { parseUint } from './chars.js';
