@@ -46,6 +46,9 @@ export function parseUri(s: string): SipUri {
   return { scheme, host: '', params: new Map(), headers: new Map(), opaque: s.slice(colon + 1) };
 }
 
+/** Host characters but ':' (which ends a host), for the four-bytes-a-step run. */
+const HOST_RUN = HOST8.map((k, c) => (k === 1 && c !== 58 ? 1 : 0));
+
 /** Whitespace and controls (refused anywhere in a SIP URI). */
 const CTL8 = new Uint8Array(256);
 for (let c = 0; c <= 32; c++) CTL8[c] = 1;
@@ -96,6 +99,8 @@ function parseSip(s: string, start: number, scheme: string): SipUri {
     i = close + 1;
   } else {
     const hs = i;
+    // Four host bytes a step (':' ends a host here), then one at a time up to the byte that ends it.
+    while (i + 3 < n && (HOST_RUN[b[i]!]! & HOST_RUN[b[i + 1]!]! & HOST_RUN[b[i + 2]!]! & HOST_RUN[b[i + 3]!]!) === 1) i += 4;
     while (i < n) {
       const c = b[i]!;
       if (c === 58 || c === 59 || c === 63) break;
