@@ -42,7 +42,8 @@ export function bytesOf(s: string): Buffer {
 }
 
 /** The buffer scratchBytesOf writes into (grown when a longer string comes). */
-let SCRATCH = new Uint8Array(512);
+// A Buffer, like the received bytes the same scanners read: one kind of array keeps their loads monomorphic.
+let SCRATCH: Uint8Array = Buffer.allocUnsafeSlow(512);
 const ENCODER = new TextEncoder();
 
 /**
@@ -55,7 +56,7 @@ const ENCODER = new TextEncoder();
 export function scratchBytesOf(s: string): Uint8Array {
   const n = s.length;
   // encodeInto may write up to 3 bytes per char of a non-ASCII string.
-  if (3 * n + 1 > SCRATCH.length) SCRATCH = new Uint8Array(Math.max(3 * n + 1, SCRATCH.length * 2));
+  if (3 * n + 1 > SCRATCH.length) SCRATCH = Buffer.allocUnsafeSlow(Math.max(3 * n + 1, SCRATCH.length * 2));
   const b = SCRATCH;
   if (ENCODER.encodeInto(s, b).written !== n) {
     for (let i = 0; i < n; i++) {
