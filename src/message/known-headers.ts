@@ -18,7 +18,8 @@ export function nameId(b: Uint8Array, o: number, from: number, to: number): numb
 }
 
 /** A name ends at ':' or LWS (the other bytes that may follow a token start no header line). */
-const nameEnds = (c: number | undefined): boolean => c === 58 || c === 32 || c === 9;
+const NAME_END8 = new Uint8Array(256);
+NAME_END8[58] = NAME_END8[32] = NAME_END8[9] = 1;
 
 /**
  * The validated header whose name starts at b[k], when the name is one of theirs in any case or
@@ -34,31 +35,31 @@ const nameEnds = (c: number | undefined): boolean => c === 58 || c === 32 || c =
 export function knownName(b: Uint8Array, k: number): number {
   switch (b[k]! | 32) {
     case 118: // v, via
-      if (nameEnds(b[k + 1])) return (1 << 4) | VIA;
-      return (b[k + 1]! | 32) === 105 && (b[k + 2]! | 32) === 97 && nameEnds(b[k + 3]) ? (3 << 4) | VIA : 0;
+      if (NAME_END8[b[k + 1]!] === 1) return (1 << 4) | VIA;
+      return (b[k + 1]! | 32) === 105 && (b[k + 2]! | 32) === 97 && NAME_END8[b[k + 3]!] === 1 ? (3 << 4) | VIA : 0;
     case 102: // f, from
-      if (nameEnds(b[k + 1])) return (1 << 4) | FROM;
-      return (b[k + 1]! | 32) === 114 && (b[k + 2]! | 32) === 111 && (b[k + 3]! | 32) === 109 && nameEnds(b[k + 4]) ? (4 << 4) | FROM : 0;
+      if (NAME_END8[b[k + 1]!] === 1) return (1 << 4) | FROM;
+      return (b[k + 1]! | 32) === 114 && (b[k + 2]! | 32) === 111 && (b[k + 3]! | 32) === 109 && NAME_END8[b[k + 4]!] === 1 ? (4 << 4) | FROM : 0;
     case 116: // t, to
-      if (nameEnds(b[k + 1])) return (1 << 4) | TO;
-      return (b[k + 1]! | 32) === 111 && nameEnds(b[k + 2]) ? (2 << 4) | TO : 0;
+      if (NAME_END8[b[k + 1]!] === 1) return (1 << 4) | TO;
+      return (b[k + 1]! | 32) === 111 && NAME_END8[b[k + 2]!] === 1 ? (2 << 4) | TO : 0;
     case 105: // i
-      return nameEnds(b[k + 1]) ? (1 << 4) | CALL_ID : 0;
+      return NAME_END8[b[k + 1]!] === 1 ? (1 << 4) | CALL_ID : 0;
     case 108: // l
-      return nameEnds(b[k + 1]) ? (1 << 4) | CONTENT_LENGTH : 0;
+      return NAME_END8[b[k + 1]!] === 1 ? (1 << 4) | CONTENT_LENGTH : 0;
     case 109: // m, max-forwards
-      if (nameEnds(b[k + 1])) return (1 << 4) | CONTACT;
-      return nameEnds(b[k + 12]) &&
+      if (NAME_END8[b[k + 1]!] === 1) return (1 << 4) | CONTACT;
+      return NAME_END8[b[k + 12]!] === 1 &&
         (b[k + 1]! | 32) === 97 && (b[k + 2]! | 32) === 120 && b[k + 3] === 45 && (b[k + 4]! | 32) === 102 &&
         (b[k + 5]! | 32) === 111 && (b[k + 6]! | 32) === 114 && (b[k + 7]! | 32) === 119 && (b[k + 8]! | 32) === 97 &&
         (b[k + 9]! | 32) === 114 && (b[k + 10]! | 32) === 100 && (b[k + 11]! | 32) === 115
         ? (12 << 4) | MAX_FORWARDS
         : 0;
     case 99: // cseq, call-id, contact, content-length ('c' alone is Content-Type)
-      if (nameEnds(b[k + 4])) {
+      if (NAME_END8[b[k + 4]!] === 1) {
         return (b[k + 1]! | 32) === 115 && (b[k + 2]! | 32) === 101 && (b[k + 3]! | 32) === 113 ? (4 << 4) | CSEQ : 0;
       }
-      if (nameEnds(b[k + 7])) {
+      if (NAME_END8[b[k + 7]!] === 1) {
         if ((b[k + 1]! | 32) === 97) {
           return (b[k + 2]! | 32) === 108 && (b[k + 3]! | 32) === 108 && b[k + 4] === 45 && (b[k + 5]! | 32) === 105 && (b[k + 6]! | 32) === 100
             ? (7 << 4) | CALL_ID
@@ -69,7 +70,7 @@ export function knownName(b: Uint8Array, k: number): number {
           ? (7 << 4) | CONTACT
           : 0;
       }
-      return nameEnds(b[k + 14]) &&
+      return NAME_END8[b[k + 14]!] === 1 &&
         (b[k + 1]! | 32) === 111 && (b[k + 2]! | 32) === 110 && (b[k + 3]! | 32) === 116 && (b[k + 4]! | 32) === 101 &&
         (b[k + 5]! | 32) === 110 && (b[k + 6]! | 32) === 116 && b[k + 7] === 45 && (b[k + 8]! | 32) === 108 &&
         (b[k + 9]! | 32) === 101 && (b[k + 10]! | 32) === 110 && (b[k + 11]! | 32) === 103 && (b[k + 12]! | 32) === 116 &&
