@@ -114,6 +114,7 @@ export function scanParams(b: Uint8Array, o: number, i: number, what: string, en
     j++;
     while (j < n && ((c = b[j]!) === 32 || c === 9)) j++;
     const k = j; // the name, b[k..k+nl)
+    while (j + 3 < n && (TOKEN8[b[j]!]! & TOKEN8[b[j + 1]!]! & TOKEN8[b[j + 2]!]! & TOKEN8[b[j + 3]!]!) === 1) j += 4;
     while (j < n && TOKEN8[b[j]!] === 1) j++;
     if (j === k) throw new SipParseError(`Empty ${what} parameter`);
     const nl = j - k;

@@ -73,13 +73,12 @@ function parseSip(s: string, start: number, scheme: string): SipUri {
   // userinfo ends at the first '@' (user-unreserved allows '?', ';', ':' before it: RFC 4475 intmeth).
   const at = s.indexOf('@', start);
   if (at !== -1) {
-    let pw = -1;
-    for (let k = start; k < at; k++) {
-      const c = b[k]!;
-      if (CTL8[c] === 1) failSip(b, start, n, '');
-      if (c === 58 && pw === -1) pw = k;
-    }
-    if (pw !== -1) {
+    let k = start;
+    while (k + 3 < at && (CTL8[b[k]!]! | CTL8[b[k + 1]!]! | CTL8[b[k + 2]!]! | CTL8[b[k + 3]!]!) === 0) k += 4;
+    while (k < at && CTL8[b[k]!] === 0) k++;
+    if (k < at) failSip(b, start, n, '');
+    const pw = s.indexOf(':', start);
+    if (pw !== -1 && pw < at) {
       uri.user = unescapePercent(s.slice(start, pw));
       uri.password = unescapePercent(s.slice(pw + 1, at));
     } else {
