@@ -15,7 +15,8 @@
 // OVERLOAD_NODE_ARGS passes Node options to the server (e.g. '--trace-gc': its pauses stay near 20 ms
 // here, so the probe's p99 of about 80 ms is not GC; the three processes share two cores).
 import dgram from 'node:dgram';
-import { fork, spawn } from 'node:child_process';
+import { execFileSync, fork, spawn } from 'node:child_process';
+import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -23,16 +24,37 @@ const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const RATE = Number(process.env.OVERLOAD_RATE ?? 40_000);
 const SECONDS = Number(process.env.OVERLOAD_SECONDS ?? 8);
 
+// OVERLOAD_PIN (default 1 on a machine with 2 or more cores and taskset): the server runs on core 0, the
+// flooder and this process (the probe) on core 1, as if the load came from other machines; without
+// it the three compete for the same cores and the probe's p99 shows that contention as much as the server.
+const PIN = process.env.OVERLOAD_PIN !== '0' && os.cpus().length >= 2 && hasTaskset();
+function hasTaskset() {
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+/** Every thread of `pid` on `cores` (taskset -a). */
+const pin = (pid, cores) => PIN && execFileSync('taskset', ['-a', '-p', '-c', cores, String(pid)], { stdio: 'ignore' });
+pin(process.pid, '1');
+
 function startServer(env) {
   const child = fork(here('./apps/overload-server.mjs'), [], { env: { ...process.env, ...env }, execArgv: (process.env.OVERLOAD_NODE_ARGS ?? '').split(' ').filter(Boolean), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  return new Promise((resolve) => child.on('message', (m) => m.type === 'ready' && resolve({ child, port: m.port })));
+  return new Promise((resolve) => child.on('message', (m) => {
+    if (m.type !== 'ready') return;
+    pin(child.pid, '0');
+    resolve({ child, port: m.port });
+  }));
 }
 const stopServer = (child) => new Promise((resolve) => { child.once('exit', resolve); child.send({ cmd: 'stop' }); });
 const ask = (child, cmd) => new Promise((resolve) => { child.once('message', resolve); child.send({ cmd }); });
 const rssOf = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
 
 function flood(port, rate, seconds, kind, source) {
-  const child = spawn(process.execPath, [here('./flood-sender.mjs'), String(port), String(rate), String(seconds), kind, source], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const args = [here('./flood-sender.mjs'), String(port), String(rate), String(seconds), kind, source];
+  const child = PIN ? spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   return new Promise((resolve) => child.on('close', () => resolve(JSON.parse(out))));
@@ -77,6 +99,7 @@ function summary(samples, from, to) {
 }
 const f = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-');
 
+console.log(PIN ? 'server on core 0; flooder and probe on core 1 (OVERLOAD_PIN=0: no pinning)' : 'no CPU pinning: server, flooder and probe share the cores');
 // A. saturation
 {
   const { child, port } = await startServer({ OVERLOAD_EXEMPT: '127.0.0.1' });

@@ -48,10 +48,13 @@
 //                               for the measured window only, and print where the time goes (self time by area
 //                               and function, bench/cpuprofile-top.mjs); profiles in bench/profiles/<server>-<scenario>.cpuprofile
 //   BENCH_NO_RESULTS=0          1: do not write bench/RESULTS.md
-//   BENCH_PARTS=options,proxy,codec  which parts: `options` (all of the above), `proxy`, whole calls through our
-//                               stateful proxy beside Kamailio (bench/proxy-calls.mjs, its BENCH_PROXY_* settings are
-//                               described there; it writes its own section of bench/RESULTS.md), and `codec`, the
-//                               codec corpus beside the `sip` package (bench/codec-part.mjs, its own section too)
+//   BENCH_PARTS=options,live,proxy,scale,codec  which parts: `options` (all of the above), `live` (memory and CPU per request
+//                               with 1k, 10k and 100k live transactions, bench/live-transactions.mjs), `proxy`, whole
+//                               calls through our stateful proxy beside Kamailio (bench/proxy-calls.mjs), `scale`,
+//                               1, 2 and 4 example instances behind the deploy kit's Kamailio (bench/scale-part.mjs), and
+//                               `codec`, the codec corpus beside the `sip` package (bench/codec-part.mjs); each
+//                               of the other parts writes its own section of bench/RESULTS.md (BENCH_LIVE_* /
+//                               BENCH_PROXY_* / BENCH_SCALE_* settings are described in their files, the codec's in bench/codec.bench.ts)
 import { execFileSync, fork, spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -60,8 +63,10 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { summarizeProfile } from './cpuprofile-top.mjs';
-import { currentSection, proxyConfig, runProxyCalls } from './proxy-calls.mjs';
-import { currentCodecSection, runCodec } from './codec-part.mjs';
+import { liveConfig, runLiveTransactions } from './live-transactions.mjs';
+import { proxyConfig, runProxyCalls } from './proxy-calls.mjs';
+import { runScaleOut } from './scale-part.mjs';
+import { runCodec } from './codec-part.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH);
@@ -93,9 +98,10 @@ const CFG = {
   rcvbuf: num('BENCH_UDP_RCVBUF', 4194304),
   profile: env('BENCH_PROFILE', '0') === '1',
   noResults: env('BENCH_NO_RESULTS', '0') === '1',
-  parts: env('BENCH_PARTS', 'options,proxy,codec').split(',').map((s) => s.trim()).filter(Boolean),
+  parts: env('BENCH_PARTS', 'options,live,proxy,scale,codec').split(',').map((s) => s.trim()).filter(Boolean),
 };
-for (const p of CFG.parts) if (p !== 'options' && p !== 'proxy' && p !== 'codec') throw new Error(`BENCH_PARTS: unknown part ${p} (options, proxy, codec)`);
+const PARTS = ['options', 'live', 'proxy', 'scale', 'codec'];
+for (const p of CFG.parts) if (!PARTS.includes(p)) throw new Error(`BENCH_PARTS: unknown part ${p} (${PARTS.join(', ')})`);
 
 const SERVERS = {
   nest: { label: '(a) nest SipServer', app: () => 'nest-sip-server.mjs' },
@@ -632,10 +638,23 @@ queueing (about -l / rate) rather than the server's latency; peak RSS = the serv
 conns = most TCP connections the server held at once; fail/retr = sipp's failed calls / retransmissions, summed over
 all runs. The server and sipp share the machine's ${i.cores} cores.
 `;
-  // The proxied-call section (bench/proxy-calls.mjs) is its own: kept as it was.
-  const proxy = currentSection();
-  const codec = currentCodecSection(); // the codec part's section (bench/codec-part.mjs), kept too
-  writeFileSync(join(BENCH, 'RESULTS.md'), (proxy ? `${md}\n${proxy}\n` : md) + (codec ? `\n${codec}\n` : ''));
+  // The other parts' sections (<!-- name: start ... --> ... <!-- name: end -->) are theirs: kept as they were.
+  const kept = otherSections();
+  writeFileSync(join(BENCH, 'RESULTS.md'), kept.length > 0 ? `${md}\n${kept.join('\n\n')}\n` : md);
+}
+
+/** The sections other parts wrote into bench/RESULTS.md, in their order there. */
+function otherSections() {
+  const f = join(BENCH, 'RESULTS.md');
+  if (!existsSync(f)) return [];
+  const text = readFileSync(f, 'utf8');
+  const out = [];
+  for (const m of text.matchAll(/<!-- ([a-z-]+): start[^>]*-->/g)) {
+    const end = `<!-- ${m[1]}: end -->`;
+    const b = text.indexOf(end, m.index);
+    if (b > m.index) out.push(text.slice(m.index, b + end.length));
+  }
+  return out;
 }
 
 // --- main --------------------------------------------------------------------------------------
@@ -654,7 +673,9 @@ async function main() {
     return;
   }
   if (CFG.parts.includes('options')) await optionsPart(info);
+  if (CFG.parts.includes('live')) await runLiveTransactions(liveConfig(), { write: !CFG.noResults });
   if (CFG.parts.includes('proxy')) await runProxyCalls(proxyConfig());
+  if (CFG.parts.includes('scale')) await runScaleOut();
   if (CFG.parts.includes('codec')) await runCodec({ noResults: CFG.noResults });
 }
 

@@ -1,66 +1,113 @@
-// `npm run bench:scale`: the scale-out table (issue 15). 1, 2 and 4 example instances
-// (deploy/run-instances.mjs) behind Kamailio's dispatcher (deploy/kamailio/kamailio.cfg), sipp
-// calls to the echo service through the balancer (INVITE/200/ACK/BYE, record-routed):
-// - open loop at BENCH_SCALE_RATE calls/s (default 100) for BENCH_SCALE_CALLS calls (default 3000):
-//   the instances' CPU per call (utime+stime from /proc of every instance);
-// - closed loop (sipp -l BENCH_SCALE_LIMIT, default 30, as fast as the calls complete): calls/s, and per-core efficiency =
-//   calls/s / (calls/s of one instance x min(N, cores)).
-// On this 2-core machine the balancer, sipp and the instances share the cores: read efficiency, not
-// absolute scaling. Runs against dist-example (npm run build:example first).
-// Known problem (open, issue 15): in the closed loop Kamailio answers many BYEs `500 No error (2/SL)`
-// (its relay of the BYE failed), so the closed-loop columns are not yet a capacity figure; the open-loop
-// ones had no failures. First measurement (2 cores, open loop 100 calls/s x 1500): 1 worker 1,507 us
-// CPU per call, 2 workers 1,827 us, 4 workers 2,600 us (the workers share two cores).
-import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+// The measuring half of the scale-out part of `npm run bench` (issue 15); bench/scale-part.mjs starts
+// it (with the TypeScript loader, for the test helpers), makes the table and writes its section of
+// bench/RESULTS.md. For 1, 2 and 4 example instances (deploy/run-instances.mjs) behind Kamailio's
+// dispatcher (deploy/kamailio/kamailio.cfg as shipped), sipp calls to the echo service through the
+// balancer (INVITE/200/ACK/BYE, record-routed, bench/scenarios/lb-call.xml: no pause, so that the
+// closed loop is bound by the processes, not by the scenario):
+// - open loop, BENCH_SCALE_RATE calls/s for BENCH_SCALE_CALLS calls: CPU per call of the instances
+//   (utime+stime of every instance from /proc), of Kamailio (every process of its group) and of sipp;
+// - closed loop, sipp -l BENCH_SCALE_LIMIT for BENCH_SCALE_CLOSED_CALLS calls as fast as they complete:
+//   calls/s, and how the cores were shared out in that window (instances, Kamailio, sipp, everything else).
+// Prints one JSON line (`SCALE-RESULT {...}`) at the end. Runs against dist-example.
+import { readdirSync, readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { startBalancer, startInstances } from '../test/helpers/deploy.js';
 import { killAllSipp, runSipp } from '../test/helpers/sipp.js';
 
 const env = (k: string, d: number): number => (process.env[k] ? Number(process.env[k]) : d);
 const RATE = env('BENCH_SCALE_RATE', 100);
-const CALLS = env('BENCH_SCALE_CALLS', 3000);
-const CLOSED = env('BENCH_SCALE_CLOSED_CALLS', 3000);
+const CALLS = env('BENCH_SCALE_CALLS', 2000);
+const CLOSED = env('BENCH_SCALE_CLOSED_CALLS', 4000);
+// Calls in flight in the closed loop: enough to keep every instance busy, few enough that no instance's
+// overload gate (200 ms of event-loop lag) starts refusing calls on this shared machine.
 const LIMIT = env('BENCH_SCALE_LIMIT', 30);
+const WARMUP = env('BENCH_SCALE_WARMUP', 300);
 const WORKERS = (process.env.BENCH_SCALE_WORKERS ?? '1,2,4').split(',').map(Number);
-const TICK_US = 1e6 / 100; // CLK_TCK
+const TICK_US = 1e6 / 100; // CLK_TCK: /proc counts CPU time in 10 ms ticks
 
-function cpuUs(pid: number): number {
+/** utime+stime of `pid` in µs; with `children`, of the children it has waited for (cutime+cstime). */
+function cpuUs(pid: number | 'self', children = false): number {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return (Number(rest[11]) + Number(rest[12])) * TICK_US; // utime, stime
+    const at = children ? 13 : 11;
+    return (Number(rest[at]) + Number(rest[at + 1])) * TICK_US;
   } catch {
-    return 0;
+    return 0; // gone
   }
 }
 
-interface Row {
-  workers: number;
-  openOk: number;
-  openFailed: number;
-  cpuPerCall: number;
-  closedCps: number;
-  closedFailed: number;
+/** CPU time every core of the machine spent busy (not idle or iowait), in µs: /proc/stat's first line. */
+function machineBusyUs(): number {
+  const f = readFileSync('/proc/stat', 'utf8');
+  const v = f.slice(0, f.indexOf('\n')).trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest is inside user)
+  return (v[0]! + v[1]! + v[2]! + v[5]! + v[6]! + v[7]!) * TICK_US;
 }
 
-const rows: Row[] = [];
+/** Every process of process group `pgid` (Kamailio's main process and its workers). */
+function group(pgid: number): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const f = readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (Number(f.slice(f.lastIndexOf(')') + 2).split(' ')[2]) === pgid) out.push(Number(d));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+export interface ScaleRow {
+  workers: number;
+  open: { ok: number; failed: number; instUs: number; kamUs: number; sippUs: number };
+  closed: { ok: number; failed: number; cps: number; secs: number; instShare: number; kamShare: number; sippShare: number; machineShare: number };
+  errors: string;
+}
+
+const rows: ScaleRow[] = [];
+const loadStart = loadavg();
 for (const n of WORKERS) {
   const inst = await startInstances({ count: n, mediaSpan: 400 });
   const lb = await startBalancer(inst.listFile);
   try {
     const call = (calls: number, rate: number, limit: number) =>
-      runSipp({ scenario: 'proxy-call.xml', target: `127.0.0.1:${lb.port}`, calls, rate, limit, timeout: 120, keys: { server: `127.0.0.1:${lb.port}`, proto: 'udp' }, args: ['-s', 'echo'] });
-    await call(300, 100, 100); // warm-up: JIT, pools
-    const pids = inst.list.map((i) => i.pid);
-    const before = pids.reduce((a, p) => a + cpuUs(p), 0);
+      runSipp({ scenario: '../../bench/scenarios/lb-call.xml', target: `127.0.0.1:${lb.port}`, calls, rate, limit, timeout: 180, keys: { server: `127.0.0.1:${lb.port}`, proto: 'udp' }, args: ['-s', 'echo'] });
+    const kam = group(lb.pid!);
+    const sample = () => ({
+      inst: inst.list.reduce((a, i) => a + cpuUs(i.pid), 0),
+      kam: kam.reduce((a, p) => a + cpuUs(p), 0),
+      // sipp is our child: its CPU reaches our cutime/cstime once it has exited and been waited for.
+      sipp: cpuUs('self', true),
+      machine: machineBusyUs(),
+      t: performance.now(),
+    });
+    const w = await call(WARMUP, 100, 100); // JIT, pools, Kamailio's first transactions
+    if (w.successful === 0) throw new Error(`${n} instance(s): the warm-up calls all failed: ${w.errors.slice(0, 1500)}`);
+    let a = sample();
     const open = await call(CALLS, RATE, 500);
-    const used = pids.reduce((a, p) => a + cpuUs(p), 0) - before;
-    const t0 = performance.now();
+    let b = sample();
+    const per = (x: number) => x / Math.max(1, open.successful);
+    const openRow = { ok: open.successful, failed: open.failed, instUs: per(b.inst - a.inst), kamUs: per(b.kam - a.kam), sippUs: per(b.sipp - a.sipp) };
+    a = sample();
     const closed = await call(CLOSED, 5000, LIMIT);
-    const secs = (performance.now() - t0) / 1000;
-    rows.push({ workers: n, openOk: open.successful, openFailed: open.failed, cpuPerCall: used / Math.max(1, open.successful), closedCps: closed.successful / secs, closedFailed: closed.failed });
-    if (closed.failed > 0) console.error(closed.errors.split('\n').filter((l) => /Aborting|received|timed out/.test(l)).slice(0, 3).join('\n'));
-    console.error(`${n} worker(s): open ${open.successful} ok / ${open.failed} failed, ${Math.round(used / Math.max(1, open.successful))} us CPU per call; closed ${Math.round(closed.successful / secs)} calls/s, ${closed.failed} failed`);
+    b = sample();
+    const secs = (b.t - a.t) / 1000;
+    const share = (x: number) => x / (secs * 1e6); // cores busy on average
+    rows.push({
+      workers: n,
+      open: openRow,
+      closed: { ok: closed.successful, failed: closed.failed, cps: closed.successful / secs, secs, instShare: share(b.inst - a.inst), kamShare: share(b.kam - a.kam), sippShare: share(b.sipp - a.sipp), machineShare: share(b.machine - a.machine) },
+      errors: [open.errors, closed.errors].join('').split('\n').filter((l) => /Aborting|timed out/.test(l)).slice(0, 3).join('\n'),
+    });
+    const r = rows[rows.length - 1]!;
+    console.error(
+      `scale ${n} instance(s): open ${r.open.ok} ok / ${r.open.failed} failed, CPU per call ${Math.round(r.open.instUs)} us instances, ${Math.round(r.open.kamUs)} us Kamailio, ${Math.round(r.open.sippUs)} us sipp; ` +
+        `closed ${Math.round(r.closed.cps)} calls/s, ${r.closed.failed} failed, cores busy: instances ${r.closed.instShare.toFixed(2)}, Kamailio ${r.closed.kamShare.toFixed(2)}, sipp ${r.closed.sippShare.toFixed(2)}, whole machine ${r.closed.machineShare.toFixed(2)}; load ${loadavg()[0]!.toFixed(2)}`,
+    );
+    if (r.errors) console.error(r.errors);
   } finally {
     killAllSipp();
     await lb.stop();
@@ -68,13 +115,5 @@ for (const n of WORKERS) {
   }
 }
 
-const cores = cpus().length;
-const one = rows.find((r) => r.workers === 1)?.closedCps ?? NaN;
-console.log(`\nScale-out: example instances behind Kamailio's dispatcher, echo calls (${cores} cores; open loop ${RATE} calls/s x ${CALLS}, closed loop -l ${LIMIT} x ${CLOSED})\n`);
-console.log('| workers | CPU per call (all instances) | failed (open) | calls/s closed loop | failed (closed) | per-core efficiency |');
-console.log('|---:|---:|---:|---:|---:|---:|');
-for (const r of rows) {
-  const eff = r.closedCps / (one * Math.min(r.workers, cores));
-  console.log(`| ${r.workers} | ${Math.round(r.cpuPerCall)} µs | ${r.openFailed} | ${Math.round(r.closedCps)} | ${r.closedFailed} | ${Number.isFinite(eff) ? eff.toFixed(2) : '-'} |`);
-}
+console.log(`SCALE-RESULT ${JSON.stringify({ rows, cores: cpus().length, rate: RATE, calls: CALLS, closedCalls: CLOSED, limit: LIMIT, loadStart, loadEnd: loadavg() })}`);
 process.exit(0);

@@ -121,7 +121,7 @@ export function serve(o) {
         gcMs = 0;
         gcCount = 0;
         base = process.cpuUsage();
-        process.send({ type: 'marked' });
+        process.send({ type: 'marked', extra: o.extra ? o.extra() : undefined });
       } else if (m?.cmd === 'report') {
         const r = report();
         await stopProfile();

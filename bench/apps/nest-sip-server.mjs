@@ -7,7 +7,18 @@ import { Controller, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MessagePattern } from '@nestjs/microservices';
 import { SipServer } from '../../dist/index.js';
+import { readFileSync } from 'node:fs';
 import { host, port, proto, serve, tuneUdp } from './harness.mjs';
+
+function rssSplit() {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const kb = (name) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN) * 1024;
+    return { anon: kb('RssAnon'), file: kb('RssFile') };
+  } catch {
+    return undefined;
+  }
+}
 
 class OptionsController {
   options() {
@@ -46,6 +57,14 @@ const pool = server.unwrap()[0];
 if (proto === 'udp') tuneUdp(pool.master); // the bound dgram socket (public: SocketPool.master)
 serve({
   connections: () => pool.connections,
-  extra: () => ({ pool: { ...pool.stats }, transactions: server.transactions?.stats ? { ...server.transactions.stats } : undefined }),
+  extra: () => ({
+    pool: { ...pool.stats },
+    transactions: server.transactions?.stats ? { ...server.transactions.stats } : undefined,
+    // Live server transactions: open ones and the Completed-state records Timer J keeps (bench/live-transactions.mjs).
+    live: (server.transactions?.serverCount ?? 0) + (server.transactions?.completedCount ?? 0),
+    memory: process.memoryUsage(),
+    // RSS split: private memory (heap, buffers, stacks) and file-backed pages (the node binary's code, shared).
+    rssSplit: rssSplit(),
+  }),
   close: () => app.close(),
 });

@@ -3,6 +3,8 @@ import type { AdmissionGate } from '../transaction/index.js';
 import type { SocketPool } from '../transport/index.js';
 
 const PING = Buffer.from('\r\n\r\n');
+/** A ping not back after this long (ms) was dropped by the kernel: sent again. */
+const LOST_MS = 500;
 
 /**
  * Measures how long a datagram waits in a UDP leg's socket queue: every `interval` ms, one CRLF
@@ -50,6 +52,7 @@ export class QueueProbe {
     }
     this.socket = undefined;
     this.gate.queueDelay = 0;
+    this.gate.admitShare = 1;
   }
 
   private readonly tick = (): void => {
@@ -57,8 +60,10 @@ export class QueueProbe {
     if (this.inFlight) {
       // Not back yet: the queue's wait is at least this long.
       const waited = now - this.sentAt;
-      if (waited > this.gate.queueDelay) this.gate.queueDelay = waited;
-      return;
+      if (waited > this.gate.maxQueueDelay) this.gate.noteQueueDelay(waited);
+      // A full socket buffer drops datagrams, the ping too: after LOST_MS it is taken as lost and
+      // sent again, else the gate would shed on a wait that keeps growing long after the flood.
+      if (waited < LOST_MS) return;
     }
     this.inFlight = true;
     this.sentAt = now;
@@ -68,6 +73,6 @@ export class QueueProbe {
   private readonly onKeepAlive = (addr: string, port: number): void => {
     if (port !== this.port || addr !== this.host || !this.inFlight) return;
     this.inFlight = false;
-    this.gate.queueDelay = performance.now() - this.sentAt;
+    this.gate.noteQueueDelay(performance.now() - this.sentAt);
   };
 }

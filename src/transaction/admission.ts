@@ -24,8 +24,9 @@ export interface AdmissionOptions {
   maxLag?: number;
   /**
    * How long (ms) a datagram now waits in the server's UDP socket queue before it is read, as a
-   * probe of the endpoint's own measures it every 20 ms: over it, new requests get 503. This is
-   * the wait every request feels, so shedding on it keeps the admitted ones fast. Off (0) by default.
+   * probe of the endpoint's own measures it every 20 ms: over it, a share of new requests gets 503
+   * (cut while the wait stays over, raised again under half of it). This is the wait every request
+   * feels, so shedding on it keeps the admitted ones fast. Off (0) by default.
    */
   maxQueueDelay?: number;
   /** Per-source request rate (by IPv4 address, IPv6 /64); `false` turns it off. */
@@ -48,6 +49,9 @@ export interface PerSourceLimit {
   /** Most sources tracked (oldest forgotten first). Default 10,000. */
   maxSources?: number;
 }
+
+/** The admitted share never goes below this (the probe's own signal needs some traffic to recover). */
+const MIN_SHARE = 0.01;
 
 /** What to do with a new request. */
 export const ADMIT = 0;
@@ -98,8 +102,17 @@ export class AdmissionGate {
   /** The event loop's lag, ms, and utilisation (0..1), as the endpoint last measured them (this layer keeps no real timer of its own). */
   lag = 0;
   load = 0;
-  /** The UDP socket queue's wait, ms, as the endpoint's probe last measured it. */
+  /** The UDP socket queue's wait, ms, as the endpoint's probe last measured it (see noteQueueDelay). */
   queueDelay = 0;
+  /**
+   * Share of new requests admitted while the queue delay is over its bound (RFC 7339's loss-based
+   * algorithm): cut by a third at each measurement over the bound, raised by a twentieth at each one
+   * under half of it. Admitting all or nothing on each 20 ms measurement made the queue swing (all
+   * admitted, the queue fills for 20 ms, all refused, it empties); a share settles where the
+   * admitted work fits, and the queue's wait stays near the bound.
+   */
+  admitShare = 1;
+  private shareCredit = 0;
 
   constructor(
     opts: AdmissionOptions,
@@ -141,7 +154,7 @@ export class AdmissionGate {
     const overloaded =
       (maxLag > 0 && this.lag > maxLag) ||
       (this.maxLoad > 0 && this.load > this.maxLoad) ||
-      (this.maxQueueDelay > 0 && this.queueDelay > this.maxQueueDelay) ||
+      (this.admitShare < 1 && !this.takeShare()) ||
       live >= this.maxTransactions;
     if (!overloaded || req.to.tag !== undefined) return ADMIT;
     if (maxLag > 0 && this.lag > 2 * maxLag) {
@@ -150,6 +163,26 @@ export class AdmissionGate {
     }
     this.stats.overloaded++;
     return REJECT;
+  }
+
+  /**
+   * A measurement of the UDP socket queue's wait (ms), from the endpoint's probe: adjusts the share
+   * of new requests admitted (see admitShare). Only with `maxQueueDelay`.
+   */
+  noteQueueDelay(ms: number): void {
+    this.queueDelay = ms;
+    const bound = this.maxQueueDelay;
+    if (bound <= 0) return;
+    if (ms > bound) this.admitShare = Math.max(MIN_SHARE, this.admitShare * 0.66);
+    else if (ms < bound / 2 && this.admitShare < 1) this.admitShare = Math.min(1, this.admitShare + 0.05);
+  }
+
+  /** Whether this request is in the admitted share (every 1/share-th one, evenly spread). */
+  private takeShare(): boolean {
+    this.shareCredit += this.admitShare;
+    if (this.shareCredit < 1) return false;
+    this.shareCredit -= 1;
+    return true;
   }
 
   private bySource(sources: Map<string, SourceEntry>, addr: string): Admission {

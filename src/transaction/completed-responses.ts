@@ -5,6 +5,8 @@ import type { TimerEntry, TimerQueue, TimerTarget } from './timer-queue.js';
 const SWEEP_SLACK_MS = 200;
 /** Response bytes are copied into shared chunks of this size (bigger ones get a chunk of their own). */
 const CHUNK = 256 * 1024;
+/** Released chunks kept for reuse: a sweep frees a few at a time, and the next records need as many. */
+const SPARE_CHUNKS = 8;
 
 /** What a completed non-INVITE UDP server transaction leaves behind until Timer J fires. */
 export interface CompletedResponse {
@@ -25,8 +27,6 @@ export interface CompletedResponse {
  * late retransmission of it would be taken as a new request).
  */
 export class CompletedResponses implements TimerTarget {
-  /** Key -> slot of its live record (small integers: no allocation per entry). */
-  private readonly map = new Map<string, number>();
   private cap = 1024;
   private keys: (string | undefined)[] = new Array<string | undefined>(1024);
   private addrs: (string | undefined)[] = new Array<string | undefined>(1024);
@@ -44,24 +44,37 @@ export class CompletedResponses implements TimerTarget {
   private tail = 0;
   /** Chunks still referenced, oldest first; `firstChunk` is the sequence number of chunks[0]. */
   private chunks: Buffer[] = [];
+  /** Released shared chunks kept for reuse (at most SPARE_CHUNKS). */
+  private spare: Buffer[] = [];
   private firstChunk = 0;
   private used = CHUNK; // the current chunk is full: the first record starts one
   private timer: TimerEntry | undefined = undefined;
   /** Records pushed out early by the bound. */
   evicted = 0;
+  /** Records kept (one whose key was retained again counts until its own J: rare, and bounded by the ring). */
+  get size(): number {
+    return this.tail - this.head;
+  }
 
+  /**
+   * `map` is shared with the layer's open server transactions (one lookup per request finds
+   * either): a record is its key -> slot (a small integer, no allocation), and a transaction's
+   * entry turns into its record's when it completes.
+   */
   constructor(
     private readonly queue: TimerQueue,
     private readonly max: number,
+    private readonly map: Map<string, unknown>,
   ) {}
 
-  get size(): number {
-    return this.map.size;
-  }
-
+  /** The live record of `key`, if any. */
   get(key: string): CompletedResponse | undefined {
     const i = this.map.get(key);
-    if (i === undefined) return undefined;
+    return typeof i === 'number' ? this.at(i) : undefined;
+  }
+
+  /** The record in slot `i` (a number found in the shared map). */
+  at(i: number): CompletedResponse {
     const chunk = this.chunks[this.chunkSeqs[i]! - this.firstChunk]!;
     const off = this.offsets[i]!;
     return {
@@ -75,7 +88,7 @@ export class CompletedResponses implements TimerTarget {
 
   retain(key: string, wire: Buffer, from: SipPeer, ms: number): void {
     this.slack = ms >>> 4;
-    while (this.map.size >= this.max && this.head < this.tail) {
+    while (this.size >= this.max && this.head < this.tail) {
       if (this.dropFront()) this.evicted++;
     }
     if (this.tail - this.head === this.cap) this.grow();
@@ -114,11 +127,12 @@ export class CompletedResponses implements TimerTarget {
     this.releaseChunks();
   }
 
+  /** Drop every record (the layer clears the shared map). */
   clear(): void {
-    this.map.clear();
     for (let s = this.head; s < this.tail; s++) this.forget(s & (this.cap - 1));
     this.head = this.tail = 0;
     this.chunks = [];
+    this.spare = [];
     this.firstChunk = 0;
     this.used = CHUNK;
     this.queue.cancel(this.timer);
@@ -136,10 +150,13 @@ export class CompletedResponses implements TimerTarget {
       this.used = CHUNK; // the next small one starts a fresh shared chunk after it
     } else {
       if (this.used + n > CHUNK) {
-        this.chunks.push(Buffer.allocUnsafeSlow(CHUNK));
+        // A released chunk again when there is one: its pages are already mapped (a fresh 256 KB
+        // allocation is a fresh mmap, and the first write to each page a page fault).
+        this.chunks.push(this.spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK));
         this.used = 0;
       }
-      wire.copy(this.chunks[this.chunks.length - 1]!, this.used);
+      // TypedArray#set: a V8 builtin (Buffer#copy goes through argument checks and a C++ binding).
+      this.chunks[this.chunks.length - 1]!.set(wire, this.used);
       this.chunkSeqs[i] = this.firstChunk + this.chunks.length - 1;
       this.offsets[i] = this.used;
       this.used += n;
@@ -169,6 +186,10 @@ export class CompletedResponses implements TimerTarget {
     const oldest = this.head < this.tail ? this.chunkSeqs[this.head & (this.cap - 1)]! : this.firstChunk + this.chunks.length;
     const drop = oldest - this.firstChunk;
     if (drop <= 0) return;
+    for (let k = 0; k < drop && this.spare.length < SPARE_CHUNKS; k++) {
+      const c = this.chunks[k]!;
+      if (c.length === CHUNK) this.spare.push(c);
+    }
     this.chunks.splice(0, drop);
     this.firstChunk = oldest;
     if (this.chunks.length === 0) this.used = CHUNK;

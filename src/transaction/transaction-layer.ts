@@ -1,92 +1,21 @@
-import { createResponse, SipParseError, validateRequest, type SipMessage, type SipRequest, type SipResponse } from '../message/index.js';
+import { SipParseError, validateRequest, type SipMessage, type SipRequest, type SipResponse } from '../message/index.js';
 import { ClientTransaction, InviteClientTransaction, NonInviteClientTransaction, type ClientTransactionCore, type ClientTransactionHandlers } from './client-transaction.js';
 import { systemClock, type Clock } from './clock.js';
 import { TransactionStats } from './core.js';
 import { SipTransactionError } from './errors.js';
-import { ADMIT, AdmissionGate, REJECT, type AdmissionOptions } from './admission.js';
+import { ADMIT, AdmissionGate, REJECT } from './admission.js';
 import { ackDialogKey, clientKey, isRfc3261Branch, serverKey, stampVia } from './messages.js';
 import { NonInviteServerTransaction, ServerTransaction, type ServerTransactionCore } from './server-transaction.js';
 import { InviteServerTransaction } from './invite-server-transaction.js';
 import { CompletedResponses } from './completed-responses.js';
 import { TimerQueue, type TimerEntry, type TimerTarget } from './timer-queue.js';
-import { resolveTimers, type TimerOptions, type TimerValues } from './timers.js';
+import { resolveTimers, type TimerValues } from './timers.js';
 import type { SipDestination, SipPeer, TransactionTransport } from './types.js';
 import type { TransactionMetrics } from './metrics-hooks.js';
+import type { AnyTransaction, TransactionLayerHooks, TransactionLayerOptions } from './layer-options.js';
+import { errorResponse, rejectResponse } from './stateless-replies.js';
 
-export type AnyTransaction = ServerTransaction | ClientTransaction;
-
-export interface TransactionLayerHooks {
-  /**
-   * A new request (not a retransmission, not ACK, not CANCEL) that passed validation. Answer it
-   * with `txn.respond()`. Throwing here answers 500 (if nothing was sent) and reports the error.
-   */
-  onRequest?: (txn: ServerTransaction) => void;
-  /**
-   * An ACK for a 2xx (`txn` = the INVITE transaction it acknowledges; its 2xx retransmissions have
-   * stopped), or an ACK matching nothing (`txn` undefined: e.g. the ACK of a 2xx whose transaction
-   * already ended). ACKs for non-2xx responses are absorbed and never reach here.
-   */
-  onAck?: (ack: SipRequest, from: SipPeer, txn: InviteServerTransaction | undefined) => void;
-  /**
-   * A response that matched no client transaction (counted in stats.strayResponses). A 2xx to an
-   * INVITE arriving here is a retransmission after the transaction ended (or a late fork): the
-   * UA core finds its dialog by Call-ID/tags and ACKs it again (RFC 3261 §13.2.2.4).
-   */
-  onStray?: (res: SipResponse, from: SipPeer) => void;
-  /**
-   * A server transaction is about to send a response (the application's, or the layer's own 100,
-   * 487, 408...; not retransmissions): the UA core adds a Contact to dialog-creating responses and
-   * keeps its dialogs. Throwing here reports the error; the response is still sent.
-   */
-  onResponse?: (txn: ServerTransaction, res: SipResponse) => void;
-  /** A final INVITE response never ACKed: 2xx within 64*T1 (Timer L; the UA should send BYE) or non-2xx (Timer H). */
-  onUnacked?: (txn: InviteServerTransaction, res: SipResponse) => void;
-  /**
-   * Connection bookkeeping for reliable transports (TCP/TLS), never called for UDP. onOpen: a
-   * server transaction was created (`peer` = the request's `from`, socket included), or a client
-   * transaction's first send succeeded (`peer` = the `dst` given to `request()`; the connection
-   * exists from then on). onClose: that transaction ended. Always in pairs, once each; a client
-   * transaction that ended before its first send completed gets neither.
-   * With the SocketPool: `onOpen: (p, t) => pool.hold(t.request)`, `onClose: (p, t) => pool.release(t.request)`
-   * (release only what hold() returned true for).
-   */
-  onOpen?: (peer: SipDestination, txn: AnyTransaction) => void;
-  onClose?: (peer: SipDestination, txn: AnyTransaction) => void;
-  /** Errors that have no caller to go to: transport failures, throwing callbacks. */
-  onError?: (err: unknown, txn?: AnyTransaction) => void;
-}
-
-export interface TransactionLayerOptions extends TransactionLayerHooks {
-  transport: TransactionTransport;
-  /** Time source; default the system clock (unref'd timers). */
-  clock?: Clock;
-  /** T1/T2/T4 and the layer's own timeouts (see TimerOptions). */
-  timers?: TimerOptions;
-  /**
-   * Add `received` / fill `rport` in the top Via of each new request (RFC 3261 §18.2.1, RFC
-   * 3581), so responses built from it carry them. Default true.
-   */
-  stampVia?: boolean;
-  /**
-   * Check each new request with the codec's validateRequest (mandatory headers, single values)
-   * and answer 400 through a transaction without calling onRequest. Default true.
-   */
-  validate?: boolean;
-  /** A Server header added to every response this layer sends that has none (RFC 3261 §20.35). */
-  serverHeader?: string;
-  /**
-   * Most non-INVITE UDP transactions kept in Completed state (for Timer J, about 300 bytes each);
-   * past it the oldest goes first. Default 200,000.
-   */
-  maxCompleted?: number;
-  /**
-   * Overload control for new server transactions (see AdmissionOptions): 503 or drop when the
-   * event loop lags or too many transactions live, and a per-source rate limit. Off unless given.
-   */
-  admission?: AdmissionOptions;
-  /** A metrics collector told of requests, responses and client outcomes (observe/SipMetrics). */
-  metrics?: TransactionMetrics;
-}
+export type { AnyTransaction, TransactionLayerHooks, TransactionLayerOptions } from './layer-options.js';
 
 /**
  * RFC 3261 §17 transaction layer: matches incoming messages to transactions, creates server
@@ -118,7 +47,11 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   onClose: TransactionLayerHooks['onClose'];
   onError: TransactionLayerHooks['onError'];
 
-  private readonly servers = new Map<string, ServerTransaction>();
+  /**
+   * Open server transactions by key, and (numbers: slots of `completed`) the non-INVITE UDP ones
+   * in Completed state: one lookup per request finds a retransmission of either.
+   */
+  private readonly servers = new Map<string, ServerTransaction | number>();
   /** Non-INVITE UDP transactions in Completed state, reduced to what Timer J needs. */
   private readonly completed: CompletedResponses;
   private readonly clients = new Map<string, ClientTransaction>();
@@ -142,7 +75,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     this.serverHeader = opts.serverHeader;
     this.validate = opts.validate !== false;
     this.maxCompleted = opts.maxCompleted ?? 200_000;
-    this.completed = new CompletedResponses(this.queue, this.maxCompleted);
+    this.completed = new CompletedResponses(this.queue, this.maxCompleted, this.servers);
     this.admission = opts.admission === undefined ? undefined : new AdmissionGate(opts.admission, this.clock);
     this.metrics = opts.metrics;
     this.onRequest = opts.onRequest;
@@ -161,7 +94,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
 
   /** Server transactions alive. */
   get serverCount(): number {
-    return this.servers.size;
+    return this.stats.serverActive;
   }
 
   /** Client transactions alive. */
@@ -224,12 +157,12 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
       return;
     }
     const existing = this.servers.get(key);
-    if (existing !== undefined) {
+    if (typeof existing === 'object') {
       existing._retransmission(req, from);
       return;
     }
-    const done = this.completed.get(key);
-    if (done !== undefined) {
+    if (existing !== undefined) {
+      const done = this.completed.at(existing);
       this.stats.requestsAbsorbed++;
       this.stats.responsesRetransmitted++;
       this.sendStateless(done.wire, done.from).catch((err: unknown) => this.reportError(err));
@@ -237,7 +170,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     }
     const gate = this.admission;
     if (gate !== undefined && method !== 'CANCEL') {
-      const verdict = gate.check(from.addr, req, this.servers.size);
+      const verdict = gate.check(from.addr, req, this.stats.serverActive);
       if (verdict !== ADMIT) {
         if (verdict === REJECT) this.statelessReject(req, from, gate.retryAfter);
         return;
@@ -274,7 +207,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
 
   private receiveAck(ack: SipRequest, from: SipPeer, key: string): void {
     const txn = this.servers.get(key);
-    if (txn !== undefined && txn.isInvite) {
+    if (typeof txn === 'object' && txn.isInvite) {
       (txn as InviteServerTransaction)._ack(ack, from);
       return;
     }
@@ -292,20 +225,14 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
       }
     }
     this.stats.strayAcks++;
-    const h = this.onAck;
-    if (h !== undefined) {
-      try {
-        h(ack, from, undefined);
-      } catch (err) {
-        this.reportError(err);
-      }
-    }
+    this.call3(this.onAck, ack, from, undefined, undefined);
   }
 
   /** RFC 3261 §9.2: 200 to a CANCEL that matches an INVITE (which gets 487 if still pending), else 481. */
   private receiveCancel(cancel: SipRequest, from: SipPeer, key: string, via: NonNullable<SipRequest['topVia']>): void {
     const inviteKey = serverKey(cancel, via, 'INVITE');
-    const invite = this.servers.get(inviteKey) as InviteServerTransaction | undefined;
+    const found = this.servers.get(inviteKey);
+    const invite = typeof found === 'object' && found.isInvite ? (found as InviteServerTransaction) : undefined;
     const txn = new NonInviteServerTransaction(cancel, from, key, this);
     this.addServer(txn);
     if (invite === undefined) {
@@ -334,40 +261,19 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
       return;
     }
     this.stats.strayResponses++;
-    const h = this.onStray;
-    if (h !== undefined) {
-      try {
-        h(res, from);
-      } catch (err) {
-        this.reportError(err);
-      }
-    }
+    this.call2(this.onStray, res, from, undefined);
   }
 
   /** 503 with Retry-After and no transaction kept (RFC 3261 §21.5.4): the cheap answer of an overloaded server. */
   private statelessReject(req: SipRequest, from: SipPeer, retryAfter: number): void {
-    let res: SipResponse;
-    try {
-      res = createResponse(req, 503, undefined, { headers: this.serverHeader === undefined ? { 'Retry-After': retryAfter } : { 'Retry-After': retryAfter, Server: this.serverHeader } });
-    } catch {
-      return;
-    }
-    this.sendStateless(res, from).catch((e: unknown) => this.reportError(e));
+    const res = rejectResponse(req, retryAfter, this.serverHeader);
+    if (res !== undefined) this.sendStateless(res, from).catch((e: unknown) => this.reportError(e));
   }
 
   /** Answer a request that cannot get a transaction (no Via, bad CSeq...), when a response can be built. */
   private statelessError(req: SipRequest, from: SipPeer, err: unknown): void {
-    const status = err instanceof SipParseError ? err.status : 400;
-    const reason = err instanceof SipParseError ? err.reason : 'Bad Request';
-    let res: SipResponse;
-    try {
-      // Via and CSeq are what the sender needs to match an answer; the other headers are copied when present.
-      if (!req.headers.has('via') || !req.headers.has('cseq')) return;
-      res = createResponse(req, status, reason, this.serverHeader === undefined ? undefined : { headers: { Server: this.serverHeader } });
-    } catch {
-      return;
-    }
-    this.sendStateless(res, from).catch((e: unknown) => this.reportError(e));
+    const res = errorResponse(req, err, this.serverHeader);
+    if (res !== undefined) this.sendStateless(res, from).catch((e: unknown) => this.reportError(e));
   }
 
   // ---------------------------------------------------------------- outbound
@@ -467,7 +373,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     if (this.closedFlag) return;
     this.closedFlag = true;
     const err = new SipTransactionError('ERR_SIP_LAYER_CLOSED', 'transaction layer closed');
-    for (const txn of [...this.servers.values()]) txn._shutdown(err);
+    for (const txn of [...this.servers.values()]) if (typeof txn === 'object') txn._shutdown(err);
     for (const txn of [...this.clients.values()]) txn._shutdown(err);
     this.servers.clear();
     this.completed.clear();
@@ -520,34 +426,16 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   }
 
   ackReceived(ack: SipRequest, from: SipPeer, txn: InviteServerTransaction): void {
-    const h = this.onAck;
-    if (h === undefined) return;
-    try {
-      h(ack, from, txn);
-    } catch (err) {
-      this.reportError(err, txn);
-    }
+    this.call3(this.onAck, ack, from, txn, txn);
   }
 
   unacked(txn: InviteServerTransaction, res: SipResponse): void {
-    const h = this.onUnacked;
-    if (h === undefined) return;
-    try {
-      h(txn, res);
-    } catch (err) {
-      this.reportError(err, txn);
-    }
+    this.call2(this.onUnacked, txn, res, txn);
   }
 
   responding(txn: ServerTransaction, res: SipResponse): void {
     this.metrics?.serverResponse(txn, res);
-    const h = this.onResponse;
-    if (h === undefined) return;
-    try {
-      h(txn, res);
-    } catch (err) {
-      this.reportError(err, txn);
-    }
+    this.call2(this.onResponse, txn, res, txn);
   }
 
   clientTerminated(txn: ClientTransaction): void {
@@ -574,14 +462,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   private opened(peer: SipDestination, txn: AnyTransaction): void {
     const s = peer.socket;
     if (s !== undefined && s !== null) this.openBySocket.set(s, (this.openBySocket.get(s) ?? 0) + 1);
-    const h = this.onOpen;
-    if (h !== undefined) {
-      try {
-        h(peer, txn);
-      } catch (err) {
-        this.reportError(err, txn);
-      }
-    }
+    this.call2(this.onOpen, peer, txn, txn);
   }
 
   private closedOn(peer: SipDestination, txn: AnyTransaction): void {
@@ -591,14 +472,25 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
       if (n <= 0) this.openBySocket.delete(s);
       else this.openBySocket.set(s, n);
     }
-    const h = this.onClose;
-    if (h !== undefined) {
-      try {
-        h(peer, txn);
-      } catch (err) {
-        this.reportError(err, txn);
-      }
+    this.call2(this.onClose, peer, txn, txn);
+  }
+
+  /** Call a hook; what it throws goes to onError (a hook must not break the layer). Fixed arity: no rest array per call. */
+  private call2<A, B>(h: ((a: A, b: B) => void) | undefined, a: A, b: B, txn: AnyTransaction | undefined): void {
+    if (h === undefined) return;
+    try {
+      h(a, b);
+    } catch (err) {
+      this.reportError(err, txn);
+    }
+  }
+
+  private call3<A, B, C>(h: ((a: A, b: B, c: C) => void) | undefined, a: A, b: B, c: C, txn: AnyTransaction | undefined): void {
+    if (h === undefined) return;
+    try {
+      h(a, b, c);
+    } catch (err) {
+      this.reportError(err, txn);
     }
   }
 }
-

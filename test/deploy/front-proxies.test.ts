@@ -52,12 +52,17 @@ describe('SIP_FRONT_PROXIES: the balancer is not one caller to rate-limit', () =
         console.log(`deploy: SIP_FRONT_PROXIES ${front ?? 'unset'}: ${r.answered} of 1300 OPTIONS answered (${[...r.statuses].map(([s, c]) => `${c}x ${s}`).join(', ')})`);
         // (UDP over loopback may lose a few datagrams of a burst: the bounds leave room for that.)
         if (front === undefined) {
-          // Blocked past 1,000 in the window: one 503, then silence.
+          // Blocked past 1,000 in the window: a 503, then silence. (A blocked source gets one 503 per
+          // window: on a starved machine the blast can reach the next window and get a second one;
+          // the 200s are what is capped.)
           expect(r.statuses.get(503) ?? 0).toBeGreaterThan(0);
-          expect(r.answered).toBeLessThanOrEqual(1001);
+          expect(r.statuses.get(200) ?? 0).toBeLessThanOrEqual(1000);
+          expect(r.answered).toBeLessThanOrEqual(1005);
         } else {
-          // Answered, 200 (or 503 from the lag gate on a starved machine: that one still applies).
-          expect(r.answered).toBeGreaterThan(1250);
+          // Answered, 200 (or 503 from the lag gate on a starved machine: that one still applies): far
+          // more than the 1,001 a limited source can get, though a loaded machine's UDP buffers may
+          // drop some of the burst (up to 112 seen during the full test run).
+          expect(r.answered).toBeGreaterThan(1100);
         }
       } finally {
         await app.close();

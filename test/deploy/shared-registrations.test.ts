@@ -10,7 +10,7 @@ import { peerTool } from '../helpers/peers.js';
 import { killAllRedis, startRedis, type TestRedis } from '../helpers/redis.js';
 import { killAllSipp, runSipp } from '../helpers/sipp.js';
 import { sippOk, startUas, type Uas } from '../client/support.js';
-import { waitUntil } from '../helpers/wait.js';
+import { sleep, waitUntil } from '../helpers/wait.js';
 
 const ready = peerTool('kamailio').available && peerTool('sipp').available && peerTool('redis-server').available;
 
@@ -40,6 +40,38 @@ async function register(lbPort: number, contact: string): Promise<string> {
   }
 }
 
+/**
+ * A REGISTER for `user`@127.0.0.1 to 127.0.0.1:`port` (the balancer, or one instance directly), with
+ * `contact` and `expires` when given (none: a query, RFC 3261 §10.2.3); the whole final answer.
+ */
+async function registerAs(port: number, user: string, o: { contact?: string; expires?: number; callId?: string; cseq?: number } = {}): Promise<string> {
+  const s = dgram.createSocket('udp4');
+  try {
+    await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', () => resolve()));
+    const local = s.address().port;
+    const id = `deploy-reg-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    const msg =
+      `REGISTER sip:127.0.0.1:${port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK${id};rport\r\nMax-Forwards: 70\r\n` +
+      `From: <sip:${user}@127.0.0.1>;tag=${id}\r\nTo: <sip:${user}@127.0.0.1>\r\nCall-ID: ${o.callId ?? id}\r\nCSeq: ${o.cseq ?? 1} REGISTER\r\n` +
+      (o.contact === undefined ? '' : `Contact: ${o.contact}\r\n`) +
+      (o.expires === undefined ? '' : `Expires: ${o.expires}\r\n`) +
+      'Content-Length: 0\r\n\r\n';
+    return await new Promise<string>((resolve) => {
+      const t = setTimeout(() => resolve('no answer'), 5000);
+      s.on('message', (b) => {
+        const text = b.toString('latin1');
+        if (/^SIP\/2\.0 [2-6]\d\d /.test(text)) {
+          clearTimeout(t);
+          resolve(text);
+        }
+      });
+      s.send(msg, port, '127.0.0.1');
+    });
+  } finally {
+    s.close();
+  }
+}
+
 describe.skipIf(!ready)('deploy/: registrations shared in Redis behind Kamailio', () => {
   let redis: TestRedis;
   let app: Instances;
@@ -47,7 +79,7 @@ describe.skipIf(!ready)('deploy/: registrations shared in Redis behind Kamailio'
   let phone: Uas;
   beforeAll(async () => {
     redis = await startRedis();
-    app = await startInstances({ count: 2, env: { SIP_REDIS_URL: redis.url, SIP_CALLS: 'proxy' } });
+    app = await startInstances({ count: 2, env: { SIP_REDIS_URL: redis.url, SIP_CALLS: 'proxy', SIP_MIN_EXPIRES: '1' } });
     lb = await startBalancer(app.listFile);
   }, 60_000);
   afterAll(async () => {
@@ -89,4 +121,23 @@ describe.skipIf(!ready)('deploy/: registrations shared in Redis behind Kamailio'
       expect(t.filter((e) => e.method === 'BYE').map((e) => e.callId).sort()).toEqual(invites);
     }
   }, 60_000);
+
+  it('an unregister and an expiry through the balancer are seen by both instances (each asked directly)', async () => {
+    /** The contacts instance `i` lists for carol (a REGISTER query sent to it, not through the balancer). */
+    const contactsAt = async (i: number): Promise<string[]> => {
+      const answer = await registerAs(app.list[i]!.sipPort, 'carol');
+      expect(answer).toMatch(/^SIP\/2\.0 200 /);
+      return [...answer.matchAll(/^Contact: <([^>]+)>/gim)].map((m) => m[1]!);
+    };
+    expect(await registerAs(lb.port, 'carol', { contact: '<sip:carol@127.0.0.1:9>', expires: 300, callId: 'carol-1', cseq: 1 })).toMatch(/^SIP\/2\.0 200 /);
+    for (const i of [0, 1]) expect(await contactsAt(i)).toEqual(['sip:carol@127.0.0.1:9']);
+    // Unregister (Contact: *), through the balancer: whichever instance takes it, both see it gone.
+    expect(await registerAs(lb.port, 'carol', { contact: '*', expires: 0, callId: 'carol-1', cseq: 2 })).toMatch(/^SIP\/2\.0 200 /);
+    for (const i of [0, 1]) expect(await contactsAt(i)).toEqual([]);
+    // A binding for 2 s: listed by both, then gone for both (Redis expires it, no instance removes it).
+    expect(await registerAs(lb.port, 'carol', { contact: '<sip:carol@127.0.0.1:10>', expires: 2, callId: 'carol-2', cseq: 1 })).toMatch(/^SIP\/2\.0 200 /);
+    for (const i of [0, 1]) expect(await contactsAt(i)).toEqual(['sip:carol@127.0.0.1:10']);
+    await sleep(2500);
+    for (const i of [0, 1]) expect(await contactsAt(i)).toEqual([]);
+  }, 30_000);
 });

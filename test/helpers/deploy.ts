@@ -187,6 +187,8 @@ export async function startBalancer(listFile: string, defines: Record<string, st
   const ctl = join(dir, 'ctl');
   const shipped = readFileSync(BALANCER_CFG, 'utf8');
   const k = await startKamailio({
+    // Its children and shared memory as the kit sets them (CHILDREN, SHM_MB), not the test defaults.
+    shipped: true,
     config: (port) => {
       const d: Record<string, string> = {
         LISTEN_UDP: `udp:127.0.0.1:${port}`,

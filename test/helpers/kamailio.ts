@@ -126,6 +126,8 @@ export interface Kamailio {
    * then a little more for the rest of what was written with it.
    */
   waitTrace(callId: string, last: string, timeoutMs?: number): Promise<string[]>;
+  /** Its main process; its workers are in the process group of that id. */
+  pid: number | undefined;
   /** True while its main process runs. */
   running(): boolean;
   /** SIGTERM its process group, SIGKILL after 2 s; remove its temp dir. Safe to call twice. */
@@ -237,7 +239,7 @@ async function probe(port: number, timeoutMs: number): Promise<boolean> {
  * 127.0.0.1 UDP); resolves once it answers an OPTIONS on UDP.
  * Rejects (with its log) if it exits or does not answer within `timeoutMs`.
  */
-export async function startKamailio(o: { timeoutMs?: number; config?: (port: number, ipv6: boolean) => string } = {}): Promise<Kamailio> {
+export async function startKamailio(o: { timeoutMs?: number; config?: (port: number, ipv6: boolean) => string; shipped?: boolean } = {}): Promise<Kamailio> {
   const ipv6 = await hasIpv6Loopback();
   let lastLog = '';
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -246,9 +248,12 @@ export async function startKamailio(o: { timeoutMs?: number; config?: (port: num
     const cfg = join(dir, 'kamailio.cfg');
     writeFileSync(cfg, (o.config ?? kamailioConfig)(port, ipv6));
     // -DD: no daemon (the main process stays our child; it forks its workers); -E: log to stderr;
-    // -n 1: one worker per listener; -m/-M: small shared/private memory; -Y/-w: runtime and working
-    // dir in the temp dir (no /var/run/kamailio); no ctl/jsonrpc module is loaded (no FIFO, no socket).
-    const args = ['-f', cfg, '-DD', '-E', '-n', '1', '-m', '32', '-M', '8', '-Y', dir, '-w', dir];
+    // -n 1: one worker per listener; -m/-M: small shared/private memory (`shipped`: neither -n nor
+    // -m, the config's own children and shm_mem_size apply, as for an operator running the deploy
+    // kit); -Y/-w: runtime and working dir in the temp dir (no /var/run/kamailio); no ctl/jsonrpc
+    // module is loaded unless the config does (no FIFO, no socket).
+    const sizes = o.shipped ? [] : ['-n', '1', '-m', '32'];
+    const args = ['-f', cfg, '-DD', '-E', ...sizes, '-M', '8', '-Y', dir, '-w', dir];
     // Its own process group, so that stop() reaches the workers too.
     const child: ChildProcess = spawn(peerTool('kamailio').command, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let log = '';
@@ -307,6 +312,7 @@ export async function startKamailio(o: { timeoutMs?: number; config?: (port: num
     const k: Kamailio = {
       port,
       ipv6,
+      pid: pgid,
       log: () => log,
       trace,
       async waitTrace(callId, last, timeoutMs = 3000) {

@@ -53,6 +53,27 @@ describe('admission gate (overload control)', () => {
     expect([gate.stats.overloaded, gate.stats.shed]).toEqual([1, 1]);
   });
 
+  it('UDP queue delay over maxQueueDelay: a share of new requests gets 503, cut while the wait stays over, raised under half of it; in-dialog requests pass', () => {
+    const gate = new AdmissionGate({ maxQueueDelay: 5, perSource: false }, new ManualClock());
+    const admitted = (n: number) => Array.from({ length: n }, () => gate.check('192.0.2.1', fresh, 0)).filter((v) => v === ADMIT).length;
+    gate.noteQueueDelay(4);
+    expect(admitted(100)).toBe(100);
+    gate.noteQueueDelay(8); // over: two thirds admitted, evenly spread
+    expect(gate.admitShare).toBeCloseTo(0.66);
+    expect(admitted(100)).toBe(66);
+    expect(gate.check('192.0.2.1', inDialog, 0)).toBe(ADMIT);
+    for (let i = 0; i < 10; i++) gate.noteQueueDelay(40); // stays over: cut again each time, never below 1 %
+    expect(gate.admitShare).toBeLessThan(0.02);
+    expect(admitted(1000)).toBeGreaterThanOrEqual(10);
+    expect(gate.stats.overloaded).toBeGreaterThan(900);
+    gate.noteQueueDelay(3); // between half the bound and the bound: held
+    const held = gate.admitShare;
+    expect(held).toBeLessThan(0.02);
+    for (let i = 0; i < 25; i++) gate.noteQueueDelay(1); // under half: raised by a twentieth each time
+    expect(gate.admitShare).toBe(1);
+    expect(admitted(100)).toBe(100);
+  });
+
   it('the live-transaction cap: new requests over it get 503, in-dialog ones pass', () => {
     const gate = new AdmissionGate({ maxTransactions: 10, perSource: false }, new ManualClock());
     expect(gate.check('192.0.2.1', fresh, 9)).toBe(ADMIT);

@@ -1,0 +1,212 @@
+// Live transactions: what the server pays in memory and CPU per request for the UDP server
+// transactions it keeps (issue 16). A UDP non-INVITE server transaction stays in Completed state for
+// Timer J (64*T1 = 32 s) to answer retransmissions, so at a steady rate R it holds R*32 of them.
+//
+// (a), the Nest SipServer of bench/apps/nest-sip-server.mjs, gets UDP OPTIONS from sipp at one fixed
+// open-loop rate (BENCH_LIVE_RATE, 3,125/s) in every case; only T1 changes (5, 50, 500 ms), so the
+// server holds about 1,000, 10,000 and 100,000 live transactions while the same load is measured.
+// Each case: the table fills for J + 3 s, then a window of BENCH_LIVE_WINDOW s is measured: CPU per
+// request (process.cpuUsage over the requests the server took in the window), live transactions (open
+// plus Completed records, read from the server), RSS at the end of the window and its peak.
+//
+//   BENCH_PARTS=live npm run bench     or     node bench/live-transactions.mjs
+//   BENCH_LIVE_RATE=3125  BENCH_LIVE_WINDOW=10  BENCH_LIVE_CASES=5,50,500 (T1 values in ms)
+import { execFileSync, fork, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './proxy-peers.mjs';
+
+const BENCH = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(BENCH, '..');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (s) => console.log(`[bench live] ${s}`);
+
+export function liveConfig() {
+  return {
+    rate: Number(process.env.BENCH_LIVE_RATE ?? 3125),
+    windowS: Number(process.env.BENCH_LIVE_WINDOW ?? 10),
+    t1s: (process.env.BENCH_LIVE_CASES ?? '5,50,500').split(',').map(Number),
+    /** The issue's bound for 100,000 live transactions. */
+    rssTargetMiB: 150,
+  };
+}
+
+function startServer(port, t1) {
+  const env = { ...process.env, BENCH_PROTO: 'udp', BENCH_PORT: String(port), BENCH_HOST: '127.0.0.1', BENCH_T1: String(t1), BENCH_UDP_RCVBUF: '4194304' };
+  delete env.BENCH_CPU_PROFILE;
+  const child = fork(join(BENCH, 'apps', 'nest-sip-server.mjs'), [], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const waiters = [];
+  child.on('message', (m) => {
+    const i = waiters.findIndex((w) => w.type === m?.type);
+    if (i >= 0) waiters.splice(i, 1)[0].resolve(m);
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const wait = (type) =>
+    new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`live bench server: no '${type}' in 20 s`)), 20000);
+      waiters.push({ type, resolve: (m) => (clearTimeout(t), resolve(m)) });
+      void exited.then(() => (clearTimeout(t), reject(new Error(`live bench server exited while waiting for '${type}'`))));
+    });
+  const ready = wait('ready');
+  return {
+    ready,
+    call(cmd, type) {
+      const p = wait(type);
+      child.send({ cmd });
+      return p;
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.send({ cmd: 'stop' });
+      const t = setTimeout(() => child.kill('SIGKILL'), 10000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+function startSipp(port, rate, dir) {
+  const args = [
+    `127.0.0.1:${port}`, '-sf', join(BENCH, 'scenarios', 'options-uac.xml'), '-t', 'u1', '-i', '127.0.0.1',
+    '-r', String(rate), '-l', '50000', '-m', '100000000', '-nostdin', '-buff_size', '4194304',
+    '-trace_stat', '-stf', join(dir, 'stats.csv'), '-fd', '1',
+  ];
+  const child = spawn('sipp', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const closed = new Promise((resolve) => child.on('close', resolve));
+  return {
+    async stop() {
+      child.kill('SIGUSR1'); // sipp: stop the scenario and dump the final statistics
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await closed;
+      clearTimeout(t);
+      return { stderr, ...sippCounts(dir) };
+    },
+  };
+}
+
+function sippCounts(dir) {
+  const f = join(dir, 'stats.csv');
+  if (!existsSync(f)) return { failed: 0, retrans: 0 };
+  const lines = readFileSync(f, 'utf8').trim().split('\n');
+  const head = lines[0].split(';');
+  const last = lines[lines.length - 1].split(';');
+  const col = (n) => Number(last[head.indexOf(n)]);
+  return { failed: col('FailedCall(C)'), retrans: col('Retransmissions(C)') };
+}
+
+async function measureCase(cfg, t1) {
+  const port = await freePort();
+  const dir = mkdtempSync(join(os.tmpdir(), 'bench-live-'));
+  const srv = startServer(port, t1);
+  await srv.ready;
+  const sipp = startSipp(port, cfg.rate, dir);
+  try {
+    const jMs = 64 * t1;
+    await sleep(jMs + 3000);
+    const m = await srv.call('mark', 'marked');
+    await sleep(cfg.windowS * 1000);
+    const rep = await srv.call('report', 'report');
+    const s = await sipp.stop();
+    const requests = rep.extra.transactions.serverCreated - m.extra.transactions.serverCreated;
+    const mem = rep.extra.memory;
+    return {
+      t1,
+      jS: jMs / 1000,
+      live: rep.extra.live,
+      requests,
+      cpuUsPerReq: (rep.cpuUserUs + rep.cpuSystemUs) / requests,
+      rssMiB: mem.rss / 2 ** 20,
+      anonMiB: (rep.extra.rssSplit?.anon ?? NaN) / 2 ** 20,
+      fileMiB: (rep.extra.rssSplit?.file ?? NaN) / 2 ** 20,
+      peakRssMiB: rep.peakRss / 2 ** 20,
+      heapMiB: mem.heapUsed / 2 ** 20,
+      externalMiB: (mem.external + mem.arrayBuffers) / 2 ** 20,
+      gcUsPerReq: (rep.gcMs * 1000) / requests,
+      failed: s.failed,
+    };
+  } finally {
+    await srv.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const f0 = (x) => Math.round(x).toLocaleString('en-US');
+const f1 = (x) => x.toFixed(1);
+
+function rows(results) {
+  const base = results[0];
+  const head = ['T1 ms', 'Timer J', 'live transactions', 'CPU us/req', 'x 1st case', 'GC us/req', 'RSS MiB', 'of it private', 'of it file-backed', 'peak RSS MiB', 'heap MiB', 'failed'];
+  return [
+    head,
+    ...results.map((r) => [String(r.t1), `${r.jS} s`, f0(r.live), f1(r.cpuUsPerReq), (r.cpuUsPerReq / base.cpuUsPerReq).toFixed(2), f1(r.gcUsPerReq), f1(r.rssMiB), f1(r.anonMiB), f1(r.fileMiB), f1(r.peakRssMiB), f1(r.heapMiB), String(r.failed)]),
+  ];
+}
+
+function asMarkdown(t) {
+  return [`| ${t[0].join(' | ')} |`, `|${t[0].map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`, ...t.slice(1).map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+export const SECTION_START = '<!-- live-transactions: start (bench/live-transactions.mjs writes this section) -->';
+export const SECTION_END = '<!-- live-transactions: end -->';
+
+/** The section as it stands in bench/RESULTS.md (kept when another part rewrites the file). */
+export function currentLiveSection() {
+  const f = join(BENCH, 'RESULTS.md');
+  if (!existsSync(f)) return undefined;
+  const text = readFileSync(f, 'utf8');
+  const a = text.indexOf(SECTION_START);
+  const b = text.indexOf(SECTION_END);
+  return a >= 0 && b > a ? text.slice(a, b + SECTION_END.length) : undefined;
+}
+
+function writeSection(cfg, results, target) {
+  const f = join(BENCH, 'RESULTS.md');
+  let git = '?';
+  try {
+    git = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  } catch {}
+  const section = `${SECTION_START}
+## Live transactions: memory and CPU per request at 1k, 10k and 100k
+
+Generated by \`npm run bench\` (or \`node bench/live-transactions.mjs\`) on ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}; Node ${process.version}; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} at the end (${os.cpus().length} cores, shared with sipp).
+(a) as above (one \`@MessagePattern('OPTIONS')\` handler), UDP OPTIONS from sipp at a fixed ${f0(cfg.rate)}/s in every case;
+only T1 changes, so Timer J (64*T1) keeps about rate x J transactions alive (open ones plus the Completed-state
+records that answer retransmissions). Each case fills for J + 3 s, then ${cfg.windowS} s are measured. RSS at the end of the window.
+Code: ${git} (dist/ built from that working tree).
+
+${asMarkdown(rows(results))}
+
+${target}
+${SECTION_END}`;
+  const old = existsSync(f) ? readFileSync(f, 'utf8') : '# Benchmark results\n';
+  const cur = currentLiveSection();
+  writeFileSync(f, cur ? old.replace(cur, section) : `${old.trimEnd()}\n\n${section}\n`);
+}
+
+export async function runLiveTransactions(cfg = liveConfig(), { write = true } = {}) {
+  const results = [];
+  for (const t1 of cfg.t1s) {
+    const r = await measureCase(cfg, t1);
+    log(`T1 ${t1} ms: ${f0(r.live)} live, ${f1(r.cpuUsPerReq)} us/req, GC ${f1(r.gcUsPerReq)} us/req, RSS ${f1(r.rssMiB)} MiB (peak ${f1(r.peakRssMiB)}), heap ${f1(r.heapMiB)} MiB, failed ${r.failed}`);
+    results.push(r);
+  }
+  console.log(`\n${rows(results).map((r) => r.join('\t')).join('\n')}\n`);
+  const big = results.find((r) => r.live >= 90000);
+  const target = big
+    ? `Target: 100,000 live transactions in at most ${cfg.rssTargetMiB} MB RSS: ${f0(big.live)} live in ${f1(big.rssMiB)} MiB -> ${big.rssMiB <= cfg.rssTargetMiB ? 'met' : 'MISSED'}` +
+      ` (the process with ${f0(results[0].live)} live already holds ${f1(results[0].rssMiB)} MiB: each further live transaction costs about ` +
+      `${f0(((big.rssMiB - results[0].rssMiB) * 2 ** 20) / (big.live - results[0].live))} bytes of RSS); CPU per request at the most live vs the fewest: ${(big.cpuUsPerReq / results[0].cpuUsPerReq).toFixed(2)}x.`
+    : 'Target: not measured (no case reached 100,000 live transactions).';
+  console.log(target);
+  if (write && !process.env.BENCH_NO_RESULTS) {
+    writeSection(cfg, results, target);
+    log('wrote its section of bench/RESULTS.md');
+  }
+  return results;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await runLiveTransactions();
