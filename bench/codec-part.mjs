@@ -13,16 +13,6 @@ const ROOT = dirname(BENCH);
 export const CODEC_START = '<!-- codec: start (bench/codec-part.mjs writes this section) -->';
 export const CODEC_END = '<!-- codec: end -->';
 
-/** The codec section of bench/RESULTS.md as it stands (to keep it when the rest is rewritten). */
-export function currentCodecSection() {
-  const file = join(BENCH, 'RESULTS.md');
-  if (!existsSync(file)) return '';
-  const md = readFileSync(file, 'utf8');
-  const a = md.indexOf(CODEC_START);
-  const b = md.indexOf(CODEC_END);
-  return a >= 0 && b > a ? md.slice(a, b + CODEC_END.length) : '';
-}
-
 function gitInfo() {
   try {
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
