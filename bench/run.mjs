@@ -48,12 +48,13 @@
 //                               for the measured window only, and print where the time goes (self time by area
 //                               and function, bench/cpuprofile-top.mjs); profiles in bench/profiles/<server>-<scenario>.cpuprofile
 //   BENCH_NO_RESULTS=0          1: do not write bench/RESULTS.md
-//   BENCH_PARTS=options,live,proxy,scale  which parts: `options` (all of the above), `live` (memory and CPU per request
+//   BENCH_PARTS=options,live,proxy,scale,codec  which parts: `options` (all of the above), `live` (memory and CPU per request
 //                               with 1k, 10k and 100k live transactions, bench/live-transactions.mjs), `proxy`, whole
-//                               calls through our stateful proxy beside Kamailio (bench/proxy-calls.mjs), and `scale`,
-//                               1, 2 and 4 example instances behind the deploy kit's Kamailio (bench/scale-part.mjs); each
+//                               calls through our stateful proxy beside Kamailio (bench/proxy-calls.mjs), `scale`,
+//                               1, 2 and 4 example instances behind the deploy kit's Kamailio (bench/scale-part.mjs), and
+//                               `codec`, the codec corpus beside the `sip` package (bench/codec-part.mjs); each
 //                               of the other parts writes its own section of bench/RESULTS.md (BENCH_LIVE_* /
-//                               BENCH_PROXY_* / BENCH_SCALE_* settings are described in their files)
+//                               BENCH_PROXY_* / BENCH_SCALE_* settings are described in their files, the codec's in bench/codec.bench.ts)
 import { execFileSync, fork, spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -65,6 +66,7 @@ import { summarizeProfile } from './cpuprofile-top.mjs';
 import { liveConfig, runLiveTransactions } from './live-transactions.mjs';
 import { proxyConfig, runProxyCalls } from './proxy-calls.mjs';
 import { runScaleOut } from './scale-part.mjs';
+import { runCodec } from './codec-part.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH);
@@ -96,9 +98,9 @@ const CFG = {
   rcvbuf: num('BENCH_UDP_RCVBUF', 4194304),
   profile: env('BENCH_PROFILE', '0') === '1',
   noResults: env('BENCH_NO_RESULTS', '0') === '1',
-  parts: env('BENCH_PARTS', 'options,live,proxy,scale').split(',').map((s) => s.trim()).filter(Boolean),
+  parts: env('BENCH_PARTS', 'options,live,proxy,scale,codec').split(',').map((s) => s.trim()).filter(Boolean),
 };
-const PARTS = ['options', 'live', 'proxy', 'scale'];
+const PARTS = ['options', 'live', 'proxy', 'scale', 'codec'];
 for (const p of CFG.parts) if (!PARTS.includes(p)) throw new Error(`BENCH_PARTS: unknown part ${p} (${PARTS.join(', ')})`);
 
 const SERVERS = {
@@ -674,6 +676,7 @@ async function main() {
   if (CFG.parts.includes('live')) await runLiveTransactions(liveConfig(), { write: !CFG.noResults });
   if (CFG.parts.includes('proxy')) await runProxyCalls(proxyConfig());
   if (CFG.parts.includes('scale')) await runScaleOut();
+  if (CFG.parts.includes('codec')) await runCodec({ noResults: CFG.noResults });
 }
 
 async function optionsPart(info) {

@@ -41,6 +41,33 @@ export function bytesOf(s: string): Buffer {
   return b;
 }
 
+/** The buffer scratchBytesOf writes into (grown when a longer string comes). */
+// A Buffer, like the received bytes the same scanners read: one kind of array keeps their loads monomorphic.
+let SCRATCH: Uint8Array = Buffer.allocUnsafeSlow(512);
+const ENCODER = new TextEncoder();
+
+/**
+ * bytesOf(s) written into one reused buffer instead of a new one: for the parsers of a single
+ * value (parseUri, parseVia, parseNameAddr...), whose scanners read the bytes and keep only
+ * offsets into `s`. Valid until the next call; the byte after the string is 0 (it matches nothing
+ * a scanner looks for). An ASCII string is copied by TextEncoder (native, and it reads a string
+ * sliced from a message without charCodeAt's per-char indirection); any other is copied char by char.
+ */
+export function scratchBytesOf(s: string): Uint8Array {
+  const n = s.length;
+  // encodeInto may write up to 3 bytes per char of a non-ASCII string.
+  if (3 * n + 1 > SCRATCH.length) SCRATCH = Buffer.allocUnsafeSlow(Math.max(3 * n + 1, SCRATCH.length * 2));
+  const b = SCRATCH;
+  if (ENCODER.encodeInto(s, b).written !== n) {
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      b[i] = c < 128 ? c : 255;
+    }
+  }
+  b[n] = 0;
+  return b;
+}
+
 /** parseUint over bytes b[o + from .. o + to) (see bytesOf). */
 export function parseUintB(b: Uint8Array, o: number, max: number, from: number, to: number): number {
   if (from >= to) return -1;

@@ -1,5 +1,5 @@
 import { SipParseError } from './errors.js';
-import { bytesOf, TOKEN8 } from './chars.js';
+import { scratchBytesOf, TOKEN8 } from './chars.js';
 
 export interface CSeq {
   seq: number;
@@ -8,7 +8,7 @@ export interface CSeq {
 
 /** `CSeq: 1*DIGIT LWS Method`, number at most 2^32-1 (RFC 3261 §8.1.1.5; never wrapped). */
 export function parseCSeq(s: string, from = 0, to = s.length): CSeq {
-  return cseqOf(s, bytesOf(s), 0, from, to);
+  return cseqOf(s, scratchBytesOf(s), 0, from, to);
 }
 
 /**

@@ -40,7 +40,16 @@ export const LIST_HEADERS: ReadonlySet<string> = new Set([
   'reason', 'security-client', 'security-server', 'security-verify', 'history-info', 'p-associated-uri',
 ]);
 
+/**
+ * The key of a header name: its lower-case long form. A common name gives the one shared key
+ * string (see keyAt), which later compares with the keys of received lines by identity.
+ */
 export function headerKey(name: string): string {
+  return keyAt(name, 0, name.length);
+}
+
+/** headerKey of a name keyAt does not know. */
+function slowKey(name: string): string {
   if (name.length === 1) {
     const c = COMPACT[name] ?? COMPACT[name.toLowerCase()];
     if (c !== undefined) return c;
@@ -51,4 +60,66 @@ export function headerKey(name: string): string {
 export function canonicalName(key: string, given: string): string {
   if (given.length === 1) return CANONICAL[key] ?? given;
   return CANONICAL[key] ?? given;
+}
+
+/**
+ * Lower-case long-form keys of the names messages usually carry, by (length, first letter): a
+ * received name is matched against them in place, so the key is one shared string and no name is
+ * sliced or lower-cased per message (see keyAt).
+ */
+const COMMON_KEYS = new Set<string>([
+  ...Object.values(COMPACT),
+  ...Object.keys(CANONICAL),
+  ...LIST_HEADERS,
+  'subscription-state', 'content-language', 'organization', 'priority', 'privacy', 'rseq', 'rack', 'min-se',
+  'sip-etag', 'sip-if-match', 'authentication-info', 'in-reply-to', 'mime-version', 'p-charging-vector',
+  'p-access-network-info', 'p-called-party-id', 'diversion', 'replaces', 'refer-sub', 'target-dialog', 'geolocation',
+]);
+const MAX_COMMON = 40;
+// Filled to its full length first: an array written at scattered indices turns into a slow dictionary.
+const BY_SHAPE: (string[] | undefined)[] = new Array<string[] | undefined>(MAX_COMMON * 32).fill(undefined);
+for (const key of COMMON_KEYS) {
+  if (key.length >= MAX_COMMON) continue;
+  ((BY_SHAPE[key.length * 32 + (key.charCodeAt(0) & 31)] ??= [])).push(key);
+}
+/** Compact form by the letter's code folded to 0..31 (a..z), as keys. */
+const COMPACT_BY_LETTER: (string | undefined)[] = new Array<string | undefined>(32).fill(undefined);
+for (const [c, key] of Object.entries(COMPACT)) COMPACT_BY_LETTER[c.charCodeAt(0) & 31] = key;
+
+/**
+ * headerKey of the name text[from..to) (a token, as the parser checked), without slicing it when it
+ * is a common name: any case, compact forms included.
+ */
+export function keyAt(text: string, from: number, to: number): string {
+  const n = to - from;
+  const c0 = text.charCodeAt(from);
+  const letter = (c0 >= 65 && c0 <= 90) || (c0 >= 97 && c0 <= 122);
+  if (letter) {
+    if (n === 1) {
+      const k = COMPACT_BY_LETTER[c0 & 31];
+      if (k !== undefined) return k;
+    } else if (n < MAX_COMMON) {
+      const list = BY_SHAPE[n * 32 + (c0 & 31)];
+      if (list !== undefined) {
+        for (let j = 0; j < list.length; j++) {
+          const key = list[j]!;
+          let i = 1;
+          for (; i < n; i++) {
+            let c = text.charCodeAt(from + i);
+            if (c >= 65 && c <= 90) c += 32;
+            if (c !== key.charCodeAt(i)) break;
+          }
+          if (i === n) return key;
+        }
+      }
+    }
+  }
+  return slowKey(from === 0 && to === text.length ? text : text.slice(from, to));
+}
+
+/** The compact form's letter (lower-case char code) of a key, 0 if it has none. */
+const COMPACT_OF: Record<string, number> = Object.create(null) as Record<string, number>;
+for (const [c, key] of Object.entries(COMPACT)) COMPACT_OF[key] = c.charCodeAt(0);
+export function compactOf(key: string): number {
+  return COMPACT_OF[key] ?? 0;
 }

@@ -1,4 +1,6 @@
-import { canonicalName, headerKey, LIST_HEADERS } from './header-names.js';
+import { canonicalName, compactOf, headerKey, LIST_HEADERS } from './header-names.js';
+import { findLine, receivedLength, sourceKeys, sourceValue, valueEnd, valueStart, writeReceived, type HeaderSource } from './header-source.js';
+import { removeLines, serializeLines } from './header-lines.js';
 import { splitList } from './split-list.js';
 import { checkHeaderName, checkHeaderValue } from './header-safety.js';
 
@@ -12,36 +14,6 @@ const NO_LINES: (string | undefined)[] = Object.freeze([]) as unknown as (string
 let pendingSource: HeaderSource | undefined;
 
 /**
- * Header lines as parseMessage found them, still in the received text: SipHeaders turns them into
- * names/keys/values on first use (most messages are answered after reading a few parsed views).
- */
-export interface HeaderSource {
-  /** Decoded text holding the header section (for a small datagram: all of it). */
-  text: string;
-  /** Three offsets in `text` per line: start, name end, end (see valueStart / valueEnd). */
-  spans: number[];
-  /** Values of folded lines by line index (continuations joined with one SP). */
-  folded: Map<number, string> | undefined;
-  /** Index of the first Content-Length line (-1 if none) and how many there are. */
-  clLine: number;
-  clLines: number;
-  /** The received bytes and the offset of `text` in them, when `text` is ASCII (one char = one byte). */
-  bytes: Buffer | undefined;
-  byteStart: number;
-  /**
-   * For copying the whole received message (see SipMessage.toBuffer): where its start line
-   * begins in `text` (-1: the message cannot be copied whole, e.g. its start line is not written
-   * exactly as SipMessage.startLine() writes it), where its body begins in `bytes`, and the start
-   * line as parsed (method and URI, or reason and status).
-   */
-  wholeStart: number;
-  bodyStart: number;
-  startA: string;
-  startB: string;
-  status: number;
-}
-
-/**
  * Ordered, case-insensitive SIP header fields. Each header line is kept as written (name spelling
  * and value), so an untouched message serialises byte for byte; names are compared by their
  * lower-case long form (`v` = `Via` = `VIA`).
@@ -53,11 +25,7 @@ export class SipHeaders implements Iterable<[string, string]> {
   private keys: string[];
   /** Values (folded lines joined with one SP), parallel to `names`. */
   private values: string[];
-  /**
-   * The line as received when it is not in the normal "Name: value" form ("L:0", "Via  : x",
-   * trailing LWS), so that an untouched line serialises byte for byte; undefined otherwise, and
-   * for every line added or changed through the API.
-   */
+  /** The line as received when not "Name: value" ("L:0", "Via  : x"), to be written as it came; else undefined. */
   private raws: (string | undefined)[];
   /** Lines not yet split into the arrays above (see HeaderSource); undefined once they are. */
   private src: HeaderSource | undefined;
@@ -69,7 +37,7 @@ export class SipHeaders implements Iterable<[string, string]> {
   /** @internal */ vTo: unknown = NONE;
   /** @internal */ vCallId: unknown = NONE;
   /** @internal */ vMaxForwards: unknown = NONE;
-  private vContact: unknown = NONE;
+  /** @internal */ vContact: unknown = NONE;
   private vOther: Map<string, unknown> | undefined;
 
   constructor(init?: HeadersInit) {
@@ -117,7 +85,7 @@ export class SipHeaders implements Iterable<[string, string]> {
     this.src = undefined;
     const { text, spans, folded } = src;
     const names: string[] = (this.names = []);
-    const keys: string[] = (this.keys = []);
+    this.keys = sourceKeys(src).slice();
     const values: string[] = (this.values = []);
     const raws: (string | undefined)[] = (this.raws = []);
     for (let k = 0, i = 0; k < spans.length; k += 3, i++) {
@@ -128,7 +96,6 @@ export class SipHeaders implements Iterable<[string, string]> {
       const ve = valueEnd(text, vs, end);
       const name = text.slice(start, ne);
       names.push(name);
-      keys.push(headerKey(name));
       const f = folded === undefined ? undefined : folded.get(i);
       if (f !== undefined) {
         values.push(f);
@@ -172,19 +139,30 @@ export class SipHeaders implements Iterable<[string, string]> {
     this.raws[i] = undefined;
   }
 
+  /** Index of the first `key` line at or after `from`, -1 if none (received lines: see findLine). */
+  private find(key: string, compact: number, from: number): number {
+    const src = this.src;
+    return src === undefined ? this.keys.indexOf(key, from) : findLine(src, key, compact, from);
+  }
+
+  /** The value of line i (see find). */
+  private valueAt(i: number): string {
+    const src = this.src;
+    return src !== undefined ? sourceValue(src, i) : this.values[i]!;
+  }
+
   has(name: string): boolean {
-    this.load();
-    return this.keys.indexOf(headerKey(name)) !== -1;
+    const key = headerKey(name);
+    return this.find(key, compactOf(key), 0) !== -1;
   }
 
   /** First value of a header; for list headers the first element of the first line. */
   get(name: string): string | undefined {
-    this.load();
     const key = headerKey(name);
-    const i = this.keys.indexOf(key);
+    const i = this.find(key, compactOf(key), 0);
     if (i === -1) return undefined;
-    const v = this.values[i]!;
-    if (!LIST_HEADERS.has(key) || v.indexOf(',') === -1) return v;
+    const v = this.valueAt(i);
+    if (v.indexOf(',') === -1 || !LIST_HEADERS.has(key)) return v;
     const parts: string[] = [];
     splitList(v, parts);
     return parts[0];
@@ -197,32 +175,36 @@ export class SipHeaders implements Iterable<[string, string]> {
 
   /** Every value of a normalised key (see getAll). */
   valuesOf(key: string): string[] {
-    this.load();
     const out: string[] = [];
-    const split = LIST_HEADERS.has(key);
-    const keys = this.keys;
-    for (let i = 0; i < keys.length; i++) {
-      if (keys[i] !== key) continue;
-      const v = this.values[i]!;
-      if (split && v.indexOf(',') !== -1) splitList(v, out);
-      else out.push(v);
+    const compact = compactOf(key);
+    let split = -1; // LIST_HEADERS.has(key), asked at the first comma only
+    for (let i = this.find(key, compact, 0); i !== -1; i = this.find(key, compact, i + 1)) {
+      const v = this.valueAt(i);
+      if (v.indexOf(',') !== -1) {
+        if (split === -1) split = LIST_HEADERS.has(key) ? 1 : 0;
+        if (split === 1) {
+          splitList(v, out);
+          continue;
+        }
+      }
+      out.push(v);
     }
     return out;
   }
 
   /** Raw header lines (not split) for a key. */
   linesOf(key: string): string[] {
-    this.load();
     const out: string[] = [];
-    for (let i = 0; i < this.keys.length; i++) if (this.keys[i] === key) out.push(this.values[i]!);
+    const compact = compactOf(key);
+    for (let i = this.find(key, compact, 0); i !== -1; i = this.find(key, compact, i + 1)) out.push(this.valueAt(i));
     return out;
   }
 
   /** Number of lines with this key. */
   countOf(key: string): number {
-    this.load();
+    const compact = compactOf(key);
     let n = 0;
-    for (let i = 0; i < this.keys.length; i++) if (this.keys[i] === key) n++;
+    for (let i = this.find(key, compact, 0); i !== -1; i = this.find(key, compact, i + 1)) n++;
     return n;
   }
 
@@ -279,11 +261,7 @@ export class SipHeaders implements Iterable<[string, string]> {
 
   /** How many lines of `name` there are (a line may hold several comma-separated values). */
   lineCount(name: string): number {
-    this.load();
-    const key = headerKey(name);
-    let n = 0;
-    for (let i = 0; i < this.keys.length; i++) if (this.keys[i] === key) n++;
-    return n;
+    return this.countOf(headerKey(name));
   }
 
   /** Add a line after the existing ones. */
@@ -321,19 +299,7 @@ export class SipHeaders implements Iterable<[string, string]> {
   }
 
   private removeKey(key: string): boolean {
-    let w = 0;
-    const { names, keys, values, raws } = this;
-    for (let r = 0; r < keys.length; r++) {
-      if (keys[r] === key) continue;
-      names[w] = names[r]!;
-      keys[w] = keys[r]!;
-      values[w] = values[r]!;
-      raws[w] = raws[r];
-      w++;
-    }
-    const had = w !== keys.length;
-    names.length = keys.length = values.length = raws.length = w;
-    return had;
+    return removeLines(this.names, this.keys, this.values, this.raws, key);
   }
 
   /** Copy every line of `key` (spelling and value) onto another header set. */
@@ -352,7 +318,13 @@ export class SipHeaders implements Iterable<[string, string]> {
 
   /** [name, value] per line, in wire order. */
   *[Symbol.iterator](): IterableIterator<[string, string]> {
-    this.load();
+    const src = this.src;
+    if (src !== undefined) {
+      // Read in place (the lines stay unsplit, so toBuffer still copies the received bytes).
+      const { text, spans } = src;
+      for (let i = 0; i < spans.length / 3; i++) yield [text.slice(spans[i * 3], spans[i * 3 + 1]), sourceValue(src, i)];
+      return;
+    }
     for (let i = 0; i < this.keys.length; i++) yield [this.names[i]!, this.values[i]!];
   }
 
@@ -401,94 +373,25 @@ export class SipHeaders implements Iterable<[string, string]> {
     if (this.viewOf(key) !== NONE) this.primeView(key, NONE);
   }
 
-  /**
-   * Serialise the header lines. Content-Length is written where it first stood (or last) with the
-   * real body length; repeated Content-Length lines are dropped. Untouched lines are written as received.
-   */
+  /** The header lines as text, Content-Length set to the body length (see serializeLines). */
   serialize(bodyLength: number): string {
     this.load();
-    let s = '';
-    let wroteLength = false;
-    const { names, keys, values, raws } = this;
-    for (let i = 0; i < keys.length; i++) {
-      const raw = raws[i];
-      if (keys[i] === 'content-length') {
-        if (wroteLength) continue;
-        wroteLength = true;
-        const len = String(bodyLength);
-        s += (raw !== undefined && values[i] === len ? raw : names[i] + ': ' + len) + '\r\n';
-        continue;
-      }
-      s += (raw !== undefined ? raw : names[i] + ': ' + values[i]) + '\r\n';
-    }
-    if (!wroteLength) s += 'Content-Length: ' + bodyLength + '\r\n';
-    return s;
+    return serializeLines(this.names, this.keys, this.values, this.raws, bodyLength);
   }
 
-  /**
-   * toBuffer's fast path: when the lines are still the received ones, ASCII and unfolded, with at
-   * most one Content-Length, they are copied from the received bytes (the Content-Length line
-   * rewritten if it does not match the body). Returns the byte length written by writeReceived
-   * (every line with its CRLF), or -1 when the lines must be serialised.
-   */
+  /** toBuffer's fast path (see receivedLength in header-source.ts): -1 once the lines were changed. */
   receivedLength(bodyLength: number): number {
     const src = this.src;
-    if (src === undefined || src.bytes === undefined || src.folded !== undefined || src.clLines > 1) return -1;
-    const { spans } = src;
-    if (spans.length === 0) return 'Content-Length: '.length + String(bodyLength).length + 2;
-    let n = spans[spans.length - 1]! - spans[0]! + 2;
-    const len = String(bodyLength);
-    if (src.clLines === 0) n += 'Content-Length: '.length + len.length + 2;
-    else {
-      const k = src.clLine * 3;
-      if (lineValue(src.text, spans, src.clLine) !== len) n += spans[k + 1]! - spans[k]! + 2 + len.length - (spans[k + 2]! - spans[k]!);
-    }
-    return n;
+    return src === undefined ? -1 : receivedLength(src, bodyLength);
   }
 
   /** Write what receivedLength measured at `at` in `out`; returns the offset after it. */
   writeReceived(out: Buffer, at: number, bodyLength: number): number {
-    const { spans, text, bytes, byteStart, clLines, clLine } = this.src!;
-    const len = String(bodyLength);
-    if (spans.length > 0) {
-      const from = byteStart + spans[0]!;
-      const to = byteStart + spans[spans.length - 1]!;
-      const k = clLine * 3;
-      if (clLines === 1 && lineValue(text, spans, clLine) !== len) {
-        at += bytes!.copy(out, at, from, byteStart + spans[k]!);
-        at += out.write(text.slice(spans[k], spans[k + 1]) + ': ' + len, at, 'latin1');
-        at += bytes!.copy(out, at, byteStart + spans[k + 2]!, to);
-      } else at += bytes!.copy(out, at, from, to);
-      out[at++] = 13;
-      out[at++] = 10;
-    }
-    if (clLines === 0) at += out.write('Content-Length: ' + len + '\r\n', at, 'latin1');
-    return at;
+    return writeReceived(this.src!, out, at, bodyLength);
   }
 
   toJSON(): [string, string][] {
     return [...this];
   }
-}
-
-/** Start of the value of a header line whose name ends at `ne`: past LWS, ':' and LWS. */
-export function valueStart(text: string, ne: number, end: number): number {
-  let i = ne;
-  while (i < end && (text.charCodeAt(i) === 32 || text.charCodeAt(i) === 9)) i++;
-  i++; // ':'
-  while (i < end && (text.charCodeAt(i) === 32 || text.charCodeAt(i) === 9)) i++;
-  return i;
-}
-
-/** End of the value starting at `vs` of a line ending at `end`: trailing LWS dropped. */
-export function valueEnd(text: string, vs: number, end: number): number {
-  while (end > vs && (text.charCodeAt(end - 1) === 32 || text.charCodeAt(end - 1) === 9)) end--;
-  return end;
-}
-
-/** The value of (unfolded) line `line` of a HeaderSource's spans. */
-function lineValue(text: string, spans: number[], line: number): string {
-  const vs = valueStart(text, spans[line * 3 + 1]!, spans[line * 3 + 2]!);
-  return text.slice(vs, valueEnd(text, vs, spans[line * 3 + 2]!));
 }
 

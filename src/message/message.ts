@@ -1,5 +1,6 @@
 import { SipParseError } from './errors.js';
-import { NONE, SipHeaders, type HeaderSource, type HeadersInit } from './headers.js';
+import type { HeaderSource } from './header-source.js';
+import { NONE, SipHeaders, type HeadersInit } from './headers.js';
 import { parseCSeq, type CSeq } from './cseq.js';
 import { parseContact, parseNameAddr, type Contact, type NameAddr } from './name-addr.js';
 import { parseUint } from './chars.js';
@@ -92,10 +93,12 @@ export abstract class SipMessage {
     return v;
   }
   get maxForwards(): number | undefined {
-    return this.headers.view('max-forwards', maxForwardsView);
+    const v = this.headers.vMaxForwards;
+    return v !== NONE ? (v as number | undefined) : this.headers.view('max-forwards', maxForwardsView);
   }
   get contacts(): Contact[] {
-    return this.headers.view('contact', contactView);
+    const v = this.headers.vContact;
+    return v !== NONE ? (v as Contact[]) : this.headers.view('contact', contactView);
   }
   /** Length of the body (what Content-Length says on the wire once serialised). */
   get contentLength(): number {

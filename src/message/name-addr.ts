@@ -1,5 +1,5 @@
 import { SipParseError } from './errors.js';
-import { bytesOf, isWs, parseUintB, TOKEN8 } from './chars.js';
+import { scratchBytesOf, isWs, parseUintB, TOKEN8 } from './chars.js';
 import { CAP, capValue, formatParams, parseParams, quotedEndB, scanParams, unquote, type Params } from './params.js';
 import { parseUri, type SipUri } from './uri.js';
 
@@ -34,7 +34,7 @@ const bad = (what: string, why: string): SipParseError => new SipParseError(`Mal
 
 /** One name-addr or addr-spec with header parameters, s[from..to) (default: all of s). */
 export function parseNameAddr(s: string, what = 'name-addr', from = 0, to = s.length): NameAddr {
-  return nameAddrElement(s, bytesOf(s), 0, what, from, to, false);
+  return nameAddrElement(s, scratchBytesOf(s), 0, what, from, to, false);
 }
 
 /**
@@ -158,7 +158,7 @@ export function nameAddrElement(s: string, b: Uint8Array, o: number, what: strin
 
 /** One Contact value (name-addr, addr-spec or '*'), s[from..to) (default: all of s). */
 export function parseContact(s: string, from = 0, to = s.length): Contact {
-  return contactElement(s, bytesOf(s), 0, from, to, false);
+  return contactElement(s, scratchBytesOf(s), 0, from, to, false);
 }
 
 /** `Contact: *` (alone, or ended by ',' in a list) starting at `from`: where it ends, else -1. */

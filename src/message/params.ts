@@ -78,14 +78,21 @@ export const CAP = {
 const VALUE_END8 = new Uint8Array(256);
 VALUE_END8.set(VALUE_END);
 
-/** quotedEnd over bytes (see bytesOf). */
+/** '"' and '\\': the bytes a quoted-string scan stops at. */
+const QUOTE8 = new Uint8Array(256);
+QUOTE8[34] = QUOTE8[92] = 1;
+
+/** quotedEnd over bytes (see bytesOf): four bytes a step up to a '"' or '\\'. */
 export function quotedEndB(b: Uint8Array, o: number, i: number, end: number): number {
-  for (i++; i < end; i++) {
-    const c = b[o + i];
-    if (c === 92) i++;
-    else if (c === 34) return i + 1;
+  let j = o + i + 1;
+  const je = o + end;
+  for (;;) {
+    while (j + 3 < je && (QUOTE8[b[j]!]! | QUOTE8[b[j + 1]!]! | QUOTE8[b[j + 2]!]! | QUOTE8[b[j + 3]!]!) === 0) j += 4;
+    while (j < je && QUOTE8[b[j]!] === 0) j++;
+    if (j >= je) return -1;
+    if (b[j] === 34) return j + 1 - o;
+    j += 2; // a quoted-pair
   }
-  return -1;
 }
 
 /**
@@ -107,6 +114,7 @@ export function scanParams(b: Uint8Array, o: number, i: number, what: string, en
     j++;
     while (j < n && ((c = b[j]!) === 32 || c === 9)) j++;
     const k = j; // the name, b[k..k+nl)
+    while (j + 3 < n && (TOKEN8[b[j]!]! & TOKEN8[b[j + 1]!]! & TOKEN8[b[j + 2]!]! & TOKEN8[b[j + 3]!]!) === 1) j += 4;
     while (j < n && TOKEN8[b[j]!] === 1) j++;
     if (j === k) throw new SipParseError(`Empty ${what} parameter`);
     const nl = j - k;

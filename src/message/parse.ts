@@ -1,11 +1,12 @@
-import { bytesOf, parseUint, parseUintB, TOKEN8, trimLws } from './chars.js';
-import { cseqOf, parseCSeq, type CSeq } from './cseq.js';
+import { bytesOf, parseUintB, TOKEN8, trimLws } from './chars.js';
 import { SipParseError, tooLarge } from './errors.js';
-import { SipHeaders, valueEnd, valueStart, type HeaderSource } from './headers.js';
+import { lineValue, type HeaderSource } from './header-source.js';
+import { SipHeaders } from './headers.js';
+import { CALL_ID, CONTACT, CONTENT_LENGTH, CSEQ, FROM, knownName, MAX_FORWARDS, nameId, TO, VIA } from './known-headers.js';
 import { SipRequest, SipResponse } from './message.js';
-import { checkContact, nameAddrElement, parseNameAddr, type NameAddr } from './name-addr.js';
-import { CAP } from './params.js';
-import { viaElement, type Via } from './via.js';
+import { AT, parseValueUint, primeViews } from './parsed-views.js';
+import { lineEndAt } from './line-end.js';
+import { isVersion20, requestUriEnd, spaceAt, URI_CHECK } from './start-line.js';
 
 export interface ParseLimits {
   /** Largest header section in bytes (default 16384, Net::SIP's MAX_SIP_HEADER). */
@@ -30,7 +31,6 @@ const utf8: (buf: Buffer, from: number, to: number) => string =
 /** Datagrams up to this size are decoded whole (see parseMessage). */
 const WHOLE_DECODE_MAX = 4096;
 const MAX_CONTENT_LENGTH = 0x7fffffff;
-const KNOWN_METHODS = new Set(['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PRACK', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'INFO', 'REFER', 'MESSAGE', 'UPDATE']);
 
 /**
  * Parse one SIP message. A Buffer (or any Uint8Array, read in place) is treated as one UDP datagram (RFC 3261 §18.3): a present
@@ -166,7 +166,7 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
       const v20 = isVersion20(b, o, sp2 + 1, le);
       if (sp2 === sp1 + 1 || (!v20 && spaceAt(text, sp2 + 1, le) !== -1)) throw new SipParseError('Malformed Request-Line: extra whitespace');
       method = text.slice(hs, sp1);
-      if (URI_VERDICT !== undefined) throw new SipParseError(URI_VERDICT);
+      if (URI_CHECK.verdict !== undefined) throw new SipParseError(URI_CHECK.verdict);
       uri = text.slice(sp1 + 1, sp2);
       if (!v20) {
         throw le - sp2 > 4 && text.startsWith('SIP/', sp2 + 1) ? new SipParseError('Version Not Supported', 505) : new SipParseError('Malformed SIP-Version');
@@ -198,6 +198,7 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
     text,
     spans: NO_SPANS,
     folded: undefined,
+    keys: undefined,
     clLine: -1,
     clLines: 0,
     bytes,
@@ -221,15 +222,9 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
         }
         break;
       }
-      // Lines end at CRLF. A bare LF or CR inside a header line is refused: copied into a response
-      // (Call-ID, To...) it would end the line early for a peer that splits on either one, and what
-      // follows would read as headers of our own (response splitting).
-      let e = text.indexOf('\n', pos);
-      if (e !== -1 && text.charCodeAt(e - 1) !== 13 && (he < 0 || e < he)) throw new SipParseError('Bare LF in a header line');
-      if (he >= 0) e = e === -1 || e - 1 > he ? he : e - 1;
-      else if (e === -1) throw new SipParseError('Incomplete message');
-      else {
-        e--;
+      // Lines end at CRLF; a bare LF or CR inside a header line is refused (see lineEndAt).
+      const e = lineEndAt(text, pos, he);
+      if (he < 0) {
         if (e === pos) {
           // The empty line: end of the header section.
           he = pos - 2;
@@ -239,8 +234,6 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
         }
         if (e - hs > maxHeader) throw tooLarge('Header');
       }
-      const cr = text.indexOf('\r', pos);
-      if (cr !== -1 && cr < e) throw new SipParseError('Bare CR in a header line');
       const c = b[o + pos];
       if (c === 32 || c === 9) {
         if (line < 0) throw new SipParseError('Continuation line before the first header');
@@ -259,6 +252,8 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
       if (known === 0) {
         let j = pos + o;
         const je = e + o;
+        // Four bytes a step while all four are token characters, then one at a time.
+        while (j + 3 < je && (TOKEN8[b[j]!]! & TOKEN8[b[j + 1]!]! & TOKEN8[b[j + 2]!]! & TOKEN8[b[j + 3]!]!) === 1) j += 4;
         while (j < je && TOKEN8[b[j]!] === 1) j++;
         ne = j - o;
       }
@@ -382,313 +377,9 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
   }
 }
 
-/**
- * Where parseMessage found the first line of each header it validates (-1: none) and how many
- * lines the list headers have. Module state, like SPANS: parseMessage runs to completion.
- */
-const AT = { via: -1, viaLines: 0, cseq: -1, from: -1, to: -1, mf: -1, callId: -1, contact: -1, contactLines: 0 };
-
-/**
- * Validate the headers every layer needs (lines in AT) and keep their parsed values as views
- * (stored in their slots directly).
- * A function of its own (not part of parseMessage) so that the JIT inlines the element parsers
- * into it: parseMessage alone uses up the inlining budget.
- */
-function primeViews(
-  headers: SipHeaders,
-  text: string,
-  b: Uint8Array,
-  o: number,
-  spans: number[],
-  folded: Map<number, string> | undefined,
-  method: string,
-  isResponse: boolean,
-): void {
-  if (AT.viaLines > 0) {
-    headers.vVia = listOf(text, b, o, spans, folded, AT.via, AT.viaLines, VIA);
-  }
-  if (AT.cseq !== -1) {
-    const f = folded?.get(AT.cseq);
-    let cseq: CSeq;
-    if (f !== undefined) cseq = parseCSeq(f);
-    else {
-      const vs = vStart(b, o, spans[AT.cseq * 3 + 1]!, spans[AT.cseq * 3 + 2]!);
-      cseq = cseqOf(text, b, o, vs, vEnd(b, o, vs, spans[AT.cseq * 3 + 2]!), method);
-    }
-    headers.vCSeq = cseq;
-    if (!isResponse && cseq.method !== method) {
-      throw KNOWN_METHODS.has(method)
-        ? new SipParseError('CSeq method does not match the Request-Line')
-        : new SipParseError('CSeq method does not match the Request-Line', 501);
-    }
-  }
-  if (AT.from !== -1) headers.vFrom = nameAddrAt(text, b, o, spans, folded, AT.from, 'From');
-  if (AT.to !== -1) headers.vTo = nameAddrAt(text, b, o, spans, folded, AT.to, 'To');
-  if (AT.mf !== -1) {
-    const v = parseValueUint(text, b, o, spans, folded, AT.mf, 255);
-    if (v < 0) throw new SipParseError('Max-Forwards out of range');
-    headers.vMaxForwards = v;
-  }
-  if (AT.callId !== -1) {
-    const f = folded?.get(AT.callId);
-    let v: string;
-    if (f !== undefined) v = f;
-    else {
-      const vs = vStart(b, o, spans[AT.callId * 3 + 1]!, spans[AT.callId * 3 + 2]!);
-      v = text.slice(vs, vEnd(b, o, vs, spans[AT.callId * 3 + 2]!));
-    }
-    headers.vCallId = v;
-  }
-  // Contact is checked here but its view is built on first access (see contactView).
-  if (AT.contactLines > 0) listOf(text, b, o, spans, folded, AT.contact, AT.contactLines, CONTACT);
-}
-
 const EMPTY = Buffer.alloc(0);
-
-// Names of the headers parseMessage validates, recognised where they stand (any letter case,
-// compact forms included) without slicing.
-const OTHER = 0;
-const VIA = 1 as const;
-const CSEQ = 2;
-const FROM = 3;
-const TO = 4;
-const MAX_FORWARDS = 5;
-const CALL_ID = 6;
-const CONTACT = 7 as const;
-const CONTENT_LENGTH = 8;
-
-/** Which validated header b[o+from..o+to) names (any case, compact forms included), or OTHER. */
-function nameId(b: Uint8Array, o: number, from: number, to: number): number {
-  // A stored name is followed by ':' or LWS, as knownName requires.
-  const known = knownName(b, o + from);
-  return known >> 4 === to - from ? known & 15 : OTHER;
-}
-
-/** A name ends at ':' or LWS (the other bytes that may follow a token start no header line). */
-const nameEnds = (c: number | undefined): boolean => c === 58 || c === 32 || c === 9;
-
-/**
- * The validated header whose name starts at b[k], when the name is one of theirs in any case or
- * compact form and is followed by ':' or LWS: (name length << 4) | id. 0 for any other name (read
- * as a token by the caller; its id is OTHER).
- *
- * The length and first letter rule out almost every other name before a full comparison, which
- * is written out letter by letter: x | 32 folds the case of a letter, and only a letter folds
- * onto a letter ('-' is compared exactly), so a match is exact and made of token characters.
- * No comparison matches CR or LF, so reads stop at the line's end. (A call to a comparison
- * helper per header line costs more than the comparison itself.)
- */
-function knownName(b: Uint8Array, k: number): number {
-  switch (b[k]! | 32) {
-    case 118: // v, via
-      if (nameEnds(b[k + 1])) return (1 << 4) | VIA;
-      return (b[k + 1]! | 32) === 105 && (b[k + 2]! | 32) === 97 && nameEnds(b[k + 3]) ? (3 << 4) | VIA : 0;
-    case 102: // f, from
-      if (nameEnds(b[k + 1])) return (1 << 4) | FROM;
-      return (b[k + 1]! | 32) === 114 && (b[k + 2]! | 32) === 111 && (b[k + 3]! | 32) === 109 && nameEnds(b[k + 4]) ? (4 << 4) | FROM : 0;
-    case 116: // t, to
-      if (nameEnds(b[k + 1])) return (1 << 4) | TO;
-      return (b[k + 1]! | 32) === 111 && nameEnds(b[k + 2]) ? (2 << 4) | TO : 0;
-    case 105: // i
-      return nameEnds(b[k + 1]) ? (1 << 4) | CALL_ID : 0;
-    case 108: // l
-      return nameEnds(b[k + 1]) ? (1 << 4) | CONTENT_LENGTH : 0;
-    case 109: // m, max-forwards
-      if (nameEnds(b[k + 1])) return (1 << 4) | CONTACT;
-      return nameEnds(b[k + 12]) &&
-        (b[k + 1]! | 32) === 97 && (b[k + 2]! | 32) === 120 && b[k + 3] === 45 && (b[k + 4]! | 32) === 102 &&
-        (b[k + 5]! | 32) === 111 && (b[k + 6]! | 32) === 114 && (b[k + 7]! | 32) === 119 && (b[k + 8]! | 32) === 97 &&
-        (b[k + 9]! | 32) === 114 && (b[k + 10]! | 32) === 100 && (b[k + 11]! | 32) === 115
-        ? (12 << 4) | MAX_FORWARDS
-        : 0;
-    case 99: // cseq, call-id, contact, content-length ('c' alone is Content-Type)
-      if (nameEnds(b[k + 4])) {
-        return (b[k + 1]! | 32) === 115 && (b[k + 2]! | 32) === 101 && (b[k + 3]! | 32) === 113 ? (4 << 4) | CSEQ : 0;
-      }
-      if (nameEnds(b[k + 7])) {
-        if ((b[k + 1]! | 32) === 97) {
-          return (b[k + 2]! | 32) === 108 && (b[k + 3]! | 32) === 108 && b[k + 4] === 45 && (b[k + 5]! | 32) === 105 && (b[k + 6]! | 32) === 100
-            ? (7 << 4) | CALL_ID
-            : 0;
-        }
-        return (b[k + 1]! | 32) === 111 && (b[k + 2]! | 32) === 110 && (b[k + 3]! | 32) === 116 && (b[k + 4]! | 32) === 97 &&
-          (b[k + 5]! | 32) === 99 && (b[k + 6]! | 32) === 116
-          ? (7 << 4) | CONTACT
-          : 0;
-      }
-      return nameEnds(b[k + 14]) &&
-        (b[k + 1]! | 32) === 111 && (b[k + 2]! | 32) === 110 && (b[k + 3]! | 32) === 116 && (b[k + 4]! | 32) === 101 &&
-        (b[k + 5]! | 32) === 110 && (b[k + 6]! | 32) === 116 && b[k + 7] === 45 && (b[k + 8]! | 32) === 108 &&
-        (b[k + 9]! | 32) === 101 && (b[k + 10]! | 32) === 110 && (b[k + 11]! | 32) === 103 && (b[k + 12]! | 32) === 116 &&
-        (b[k + 13]! | 32) === 104
-        ? (14 << 4) | CONTENT_LENGTH
-        : 0;
-  }
-  return 0;
-}
-
-/** valueStart over bytes: past LWS, ':' and LWS after the name ending at `ne`. */
-function vStart(b: Uint8Array, o: number, ne: number, end: number): number {
-  let i = ne;
-  while (i < end && (b[o + i] === 32 || b[o + i] === 9)) i++;
-  i++; // ':'
-  while (i < end && (b[o + i] === 32 || b[o + i] === 9)) i++;
-  return i;
-}
-
-/** valueEnd over bytes: trailing LWS dropped. */
-function vEnd(b: Uint8Array, o: number, vs: number, end: number): number {
-  while (end > vs && (b[o + end - 1] === 32 || b[o + end - 1] === 9)) end--;
-  return end;
-}
-
-/** Unsigned decimal value of header line `line` (see parseUint), or -1. */
-function parseValueUint(
-  head: string,
-  b: Uint8Array,
-  o: number,
-  spans: number[],
-  folded: Map<number, string> | undefined,
-  line: number,
-  max: number,
-): number {
-  const f = folded?.get(line);
-  if (f !== undefined) return parseUint(f, max);
-  const vs = vStart(b, o, spans[line * 3 + 1]!, spans[line * 3 + 2]!);
-  return parseUintB(b, o, max, vs, vEnd(b, o, vs, spans[line * 3 + 2]!));
-}
-
-function nameAddrAt(
-  head: string,
-  b: Uint8Array,
-  o: number,
-  spans: number[],
-  folded: Map<number, string> | undefined,
-  line: number,
-  what: string,
-): NameAddr {
-  const f = folded?.get(line);
-  if (f !== undefined) return parseNameAddr(f, what);
-  const vs = vStart(b, o, spans[line * 3 + 1]!, spans[line * 3 + 2]!);
-  return nameAddrElement(head, b, o, what, vs, vEnd(b, o, vs, spans[line * 3 + 2]!), false);
-}
-
-/** The value of unfolded header line `line`. */
-function lineValue(head: string, spans: number[], line: number): string {
-  const vs = valueStart(head, spans[line * 3 + 1]!, spans[line * 3 + 2]!);
-  return head.slice(vs, valueEnd(head, vs, spans[line * 3 + 2]!));
-}
 
 /** Reused buffer for the line offsets of the message being parsed (copied out at the end). */
 const SPANS: number[] = new Array<number>(3 * 64).fill(0);
 const NO_SPANS: number[] = [];
-/** What listOf returns for Contact (never written to). */
-const NO_VIAS: Via[] = [];
 
-/**
- * Read every element of a list header (Via, Contact) whose first line is `at` and that has
- * `lines` lines: each value is read up to the ',' that ends it (commas in quoted strings and <>
- * do not count), which splits the line as splitList does, without slicing. Via elements are
- * parsed and returned; Contact elements are only checked (their view is built on first access).
- * Each element parser has its own call site, so that both stay monomorphic (and inlinable).
- */
-function listOf(
-  head: string,
-  b: Uint8Array,
-  o: number,
-  spans: number[],
-  folded: Map<number, string> | undefined,
-  at: number,
-  lines: number,
-  id: typeof VIA | typeof CONTACT,
-): Via[] {
-  // Starts as [first] (a [] grows to 17 slots on its first push).
-  let out: Via[] | undefined;
-  const count = spans.length / 3;
-  for (let line = at; line < count && lines > 0; line++) {
-    const k = line * 3;
-    if (line !== at && nameId(b, o, spans[k]!, spans[k + 1]!) !== id) continue;
-    lines--;
-    const f = folded === undefined ? undefined : folded.get(line);
-    const s = f ?? head;
-    const sb = f !== undefined ? bytesOf(f) : b;
-    const so = f !== undefined ? 0 : o;
-    let i = f !== undefined ? 0 : vStart(b, o, spans[k + 1]!, spans[k + 2]!);
-    const to = f !== undefined ? f.length : vEnd(b, o, i, spans[k + 2]!);
-    for (;;) {
-      if (id === VIA) {
-        const v = viaElement(s, sb, so, i, to, true);
-        if (out === undefined) out = [v];
-        else out.push(v);
-      } else checkContact(s, sb, so, i, to, true);
-      i = CAP.end;
-      if (i >= to) break;
-      i++; // the ',' before the next value
-    }
-  }
-  return out ?? NO_VIAS;
-}
-
-/** "SIP/2.0" in b[o+from..o+to), case-insensitive on the letters (RFC 3261 §7.1). */
-function isVersion20(b: Uint8Array, o: number, from: number, to: number): boolean {
-  if (to - from !== 7) return false;
-  const k = o + from;
-  return (
-    (b[k]! | 32) === 115 && (b[k + 1]! | 32) === 105 && (b[k + 2]! | 32) === 112 &&
-    b[k + 3] === 47 && b[k + 4] === 50 && b[k + 5] === 46 && b[k + 6] === 48
-  );
-}
-
-/** Index of the first SP in s[from..to), or -1. */
-function spaceAt(s: string, from: number, to: number): number {
-  const i = s.indexOf(' ', from);
-  return i === -1 || i >= to ? -1 : i;
-}
-
-/** What requestUriEnd found wrong with the last Request-URI it read (undefined: nothing). */
-let URI_VERDICT: string | undefined;
-
-/**
- * The SP ending the Request-URI that starts at `from` (-1 if none before `to`), with cheap checks
- * of b[o+from..SP) left in URI_VERDICT (the full parse is lazy): a scheme, no <>, controls or
- * whitespace, no URI headers on sip/sips (RFC 4475 escruri). A '?' before the '@' belongs to the
- * user part, which may hold it (intmeth).
- */
-function requestUriEnd(b: Uint8Array, o: number, from: number, to: number): number {
-  URI_VERDICT = undefined;
-  let colon = -1;
-  let at = -1;
-  let lastQ = -1;
-  let bad = false;
-  const u = URI_CHAR8;
-  let j = o + from;
-  const je = o + to;
-  for (; j < je; j++) {
-    // Four plain bytes a step; the bytes that need a look (and SP) stop it.
-    while (j + 3 < je && (u[b[j]!]! & u[b[j + 1]!]! & u[b[j + 2]!]! & u[b[j + 3]!]!) === 1) j += 4;
-    if (j >= je) break;
-    const c = b[j]!;
-    if (u[c] === 1) continue;
-    if (c === 32) break;
-    if (c < 33 || c === 127 || c === 60 || c === 62) bad = true;
-    else if (c === 58) {
-      if (colon === -1) colon = j - o;
-    } else if (c === 64) {
-      if (at === -1) at = j - o;
-    } else if (c === 63) lastQ = j - o;
-  }
-  if (j >= je) return -1;
-  const c0 = b[o + from]! | 32;
-  if (bad || j === o + from || !(c0 >= 97 && c0 <= 122) || colon <= from) URI_VERDICT = 'Malformed Request-URI';
-  else if (lastQ > at && (colon - from === 3 || colon - from === 4)) {
-    const k = o + from;
-    const sip = (b[k]! | 32) === 115 && (b[k + 1]! | 32) === 105 && (b[k + 2]! | 32) === 112;
-    if (sip && (colon - from === 3 || (b[k + 3]! | 32) === 115)) URI_VERDICT = 'Request-URI must not contain headers';
-  }
-  return j - o;
-}
-
-/** Request-URI bytes needing no further look: all printable ASCII but < > : @ ? (and bytes >= 128). */
-const URI_CHAR8 = new Uint8Array(256).fill(1);
-for (let c = 0; c < 33; c++) URI_CHAR8[c] = 0;
-for (const c of [127, 60, 62, 58, 64, 63]) URI_CHAR8[c] = 0;

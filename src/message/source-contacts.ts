@@ -1,27 +1,54 @@
-import { headerKey } from './header-names.js';
-import { valueEnd, valueStart, type HeaderSource } from './headers.js';
-import { parseContact, type Contact } from './name-addr.js';
-import { splitList } from './split-list.js';
+import { bytesOf } from './chars.js';
+import { compactOf } from './header-names.js';
+import { lineCountOf, lineIs, valueEnd, valueStart, type HeaderSource } from './header-source.js';
+import { contactElement, type Contact } from './name-addr.js';
+import { CAP } from './params.js';
 
 /**
  * The Contact view of header lines still in the received text (parseMessage checked them but left
- * the view to first access): each Contact line's value split as SipHeaders.valuesOf splits it,
- * read in place so that the header set stays unsplit (and toBuffer keeps copying received bytes).
+ * the view to first access): every element of every Contact line, read in place from the received
+ * bytes (as SipHeaders.valuesOf would split them), so that the header set stays unsplit and
+ * toBuffer keeps copying received bytes.
  */
 export function contactsOfSource(src: HeaderSource): Contact[] {
   const { text, spans, folded } = src;
-  const values: string[] = [];
-  for (let k = 0, line = 0; k < spans.length; k += 3, line++) {
-    const ne = spans[k + 1]!;
-    // Names are short: slicing one only to compare it is cheap, and this runs once per message.
-    if (headerKey(text.slice(spans[k]!, ne)) !== 'contact') continue;
-    let v = folded === undefined ? undefined : folded.get(line);
-    if (v === undefined) {
-      const vs = valueStart(text, ne, spans[k + 2]!);
-      v = text.slice(vs, valueEnd(text, vs, spans[k + 2]!));
+  const compact = compactOf('contact');
+  const out: Contact[] = [];
+  // What the element parser reads (b[o + i] stands for text[i], see bytesOf): the received bytes,
+  // or a byte copy of text that is not one byte per char (non-ASCII).
+  let whole: Uint8Array | undefined = src.bytes;
+  let o = src.byteStart;
+  for (let line = 0; line < lineCountOf(src); line++) {
+    if (!lineIs(src, line, 'contact', compact)) continue;
+    const f = folded === undefined ? undefined : folded.get(line);
+    let s = text;
+    let b: Uint8Array;
+    let bo: number;
+    let i: number;
+    let to: number;
+    if (f !== undefined) {
+      s = f;
+      b = bytesOf(f);
+      bo = 0;
+      i = 0;
+      to = f.length;
+    } else {
+      if (whole === undefined) {
+        whole = bytesOf(text);
+        o = 0;
+      }
+      b = whole;
+      bo = o;
+      const k = line * 3;
+      i = valueStart(text, spans[k + 1]!, spans[k + 2]!);
+      to = valueEnd(text, i, spans[k + 2]!);
     }
-    if (v.indexOf(',') === -1) values.push(v);
-    else splitList(v, values);
+    for (;;) {
+      out.push(contactElement(s, b, bo, i, to, true));
+      i = CAP.end;
+      if (i >= to) break;
+      i++; // the ',' before the next value
+    }
   }
-  return values.map((v) => parseContact(v));
+  return out;
 }

@@ -1,5 +1,5 @@
 import { SipParseError } from './errors.js';
-import { HOST, parseUint, unescapePercent } from './chars.js';
+import { HOST8, parseUintB, scratchBytesOf, unescapePercent } from './chars.js';
 import type { Params } from './params.js';
 
 /** A parsed URI. SIP/SIPS fill user..headers; TEL fills `user` (the number) and params; other schemes keep `opaque`. */
@@ -19,6 +19,13 @@ export interface SipUri {
 const bad = (why: string): SipParseError => new SipParseError(`Malformed URI: ${why}`);
 
 export function parseUri(s: string): SipUri {
+  // sip: and sips: (any case) without slicing the scheme.
+  const c0 = s.charCodeAt(0) | 32;
+  if (c0 === 115 && (s.charCodeAt(1) | 32) === 105 && (s.charCodeAt(2) | 32) === 112) {
+    const c3 = s.charCodeAt(3);
+    if (c3 === 58) return parseSip(s, 4, 'sip');
+    if ((c3 | 32) === 115 && s.charCodeAt(4) === 58) return parseSip(s, 5, 'sips');
+  }
   const colon = s.indexOf(':');
   if (colon <= 0) throw bad('no scheme');
   const scheme = s.slice(0, colon).toLowerCase();
@@ -39,17 +46,37 @@ export function parseUri(s: string): SipUri {
   return { scheme, host: '', params: new Map(), headers: new Map(), opaque: s.slice(colon + 1) };
 }
 
+/** Host characters but ':' (which ends a host), for the four-bytes-a-step run. */
+const HOST_RUN = HOST8.map((k, c) => (k === 1 && c !== 58 ? 1 : 0));
+
+/** Whitespace and controls (refused anywhere in a SIP URI). */
+const CTL8 = new Uint8Array(256);
+for (let c = 0; c <= 32; c++) CTL8[c] = 1;
+CTL8[127] = 1;
+
+/**
+ * A SIP URI is refused for whitespace or a control character before anything else; the loops
+ * below notice one where they stand, and every error is reported through here, so the verdict is
+ * the same as a first pass over the whole URI would give (without that pass on the usual URI).
+ */
+function failSip(b: Uint8Array, start: number, n: number, why: string): never {
+  for (let i = start; i < n; i++) if (CTL8[b[i]!] === 1) throw bad('whitespace or control character');
+  throw bad(why);
+}
+
 function parseSip(s: string, start: number, scheme: string): SipUri {
   const n = s.length;
+  // The scanners read bytes (see scratchBytesOf): one copy, then typed-array reads.
+  const b = scratchBytesOf(s);
   const uri: SipUri = { scheme, host: '', params: new Map(), headers: new Map() };
-  for (let i = start; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c <= 32 || c === 127) throw bad('whitespace or control character');
-  }
   let i = start;
-  const at = s.indexOf('@', start);
   // userinfo ends at the first '@' (user-unreserved allows '?', ';', ':' before it: RFC 4475 intmeth).
+  const at = s.indexOf('@', start);
   if (at !== -1) {
+    let k = start;
+    while (k + 3 < at && (CTL8[b[k]!]! | CTL8[b[k + 1]!]! | CTL8[b[k + 2]!]! | CTL8[b[k + 3]!]!) === 0) k += 4;
+    while (k < at && CTL8[b[k]!] === 0) k++;
+    if (k < at) failSip(b, start, n, '');
     const pw = s.indexOf(':', start);
     if (pw !== -1 && pw < at) {
       uri.user = unescapePercent(s.slice(start, pw));
@@ -60,71 +87,93 @@ function parseSip(s: string, start: number, scheme: string): SipUri {
     i = at + 1;
   }
   // host
-  if (i < n && s.charCodeAt(i) === 91 /* [ */) {
+  if (i < n && b[i] === 91 /* [ */) {
     const close = s.indexOf(']', i);
-    if (close === -1) throw bad('unterminated IPv6 reference');
-    uri.host = s.slice(i + 1, close);
-    for (let k = 0; k < uri.host.length; k++) {
-      const c = uri.host.charCodeAt(k);
-      if (!((c >= 48 && c <= 58) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102) || c === 46)) throw bad('bad IPv6 reference');
+    if (close === -1) failSip(b, start, n, 'unterminated IPv6 reference');
+    for (let k = i + 1; k < close; k++) {
+      const c = b[k]!;
+      if (!((c >= 48 && c <= 58) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102) || c === 46)) failSip(b, start, n, 'bad IPv6 reference');
     }
+    uri.host = s.slice(i + 1, close);
     i = close + 1;
   } else {
     const hs = i;
+    // Four host bytes a step (':' ends a host here), then one at a time up to the byte that ends it.
+    while (i + 3 < n && (HOST_RUN[b[i]!]! & HOST_RUN[b[i + 1]!]! & HOST_RUN[b[i + 2]!]! & HOST_RUN[b[i + 3]!]!) === 1) i += 4;
     while (i < n) {
-      const c = s.charCodeAt(i);
+      const c = b[i]!;
       if (c === 58 || c === 59 || c === 63) break;
-      if (c >= 128 || HOST[c] === 0) throw bad('bad host');
+      if (HOST8[c] === 0) failSip(b, start, n, 'bad host');
       i++;
     }
     uri.host = s.slice(hs, i);
   }
-  if (uri.host.length === 0) throw bad('empty host');
-  if (i < n && s.charCodeAt(i) === 58) {
+  if (uri.host.length === 0) failSip(b, start, n, 'empty host');
+  if (i < n && b[i] === 58) {
     const ps = ++i;
-    while (i < n && s.charCodeAt(i) !== 59 && s.charCodeAt(i) !== 63) i++;
-    const port = parseUint(s, 65535, ps, i);
-    if (port < 0) throw bad('bad port');
+    while (i < n && b[i] !== 59 && b[i] !== 63) i++;
+    const port = parseUintB(b, 0, 65535, ps, i);
+    if (port < 0) failSip(b, start, n, 'bad port');
     uri.port = port;
   }
-  if (i < n && s.charCodeAt(i) === 59) i = parseUriParams(s, i, uri.params);
-  if (i < n && s.charCodeAt(i) === 63) {
+  if (i < n && b[i] === 59) {
+    i = uriParams(s, b, i, uri.params, true);
+    if (i < 0) failSip(b, start, n, -i === 1 ? 'empty parameter' : 'empty parameter value');
+  }
+  if (i < n && b[i] === 63) {
+    for (let k = i; k < n; k++) if (CTL8[b[k]!] === 1) failSip(b, start, n, '');
     for (const pair of s.slice(i + 1).split('&')) {
       if (pair.length === 0) continue;
       const eq = pair.indexOf('=');
       const name = unescapePercent(eq === -1 ? pair : pair.slice(0, eq));
       uri.headers.set(name, eq === -1 ? '' : unescapePercent(pair.slice(eq + 1)));
     }
-  } else if (i < n) throw bad('trailing characters');
+  } else if (i < n) failSip(b, start, n, 'trailing characters');
   return uri;
 }
 
-/**
- * URI parameters from the ';' at `i` up to '?' or the end; returns where it stopped. Names and
- * values are paramchar (RFC 3261 §19.1.1: unreserved, escaped, and "[]/:&+$"), read liberally as
- * anything but ';', '=' (in names) and '?' (whitespace was rejected before); each is unescaped once
- * and names are lower-cased. Empty names or values are errors.
- */
+/** URI parameters of a tel: URI (see uriParams). */
 function parseUriParams(s: string, i: number, into: Params): number {
+  const end = uriParams(s, scratchBytesOf(s), i, into, false);
+  if (end < 0) throw bad(end === -1 ? 'empty parameter' : 'empty parameter value');
+  return end;
+}
+
+/**
+ * URI parameters from the ';' at `i` up to '?' or the end (b[i] stands for s[i], see
+ * scratchBytesOf); returns where it stopped, or -1 for an empty name, -2 for an empty value, -3
+ * for whitespace or a control character when `ctl` (a SIP URI refuses them; tel: is read liberally). Names and values are paramchar (RFC 3261 §19.1.1:
+ * unreserved, escaped, and "[]/:&+$"), read liberally as anything but ';', '=' (in names) and '?';
+ * each is unescaped once and names are lower-cased.
+ */
+function uriParams(s: string, b: Uint8Array, i: number, into: Params, ctl: boolean): number {
   const n = s.length;
-  while (i < n && s.charCodeAt(i) === 59) {
+  while (i < n && b[i] === 59) {
     const ns = ++i;
+    // Upper-case or non-ASCII letters or a '%' in the name: it needs lower-casing or unescaping (rare).
+    let odd = false;
     while (i < n) {
-      const c = s.charCodeAt(i);
+      const c = b[i]!;
       if (c === 59 || c === 61 || c === 63) break;
+      if (c === 37 || (c >= 65 && c <= 90) || c >= 128) odd = true;
+      else if (ctl && CTL8[c] === 1) return -3;
       i++;
     }
-    if (i === ns) throw bad('empty parameter');
-    const name = unescapePercent(s.slice(ns, i)).toLowerCase();
-    if (i < n && s.charCodeAt(i) === 61) {
+    if (i === ns) return -1;
+    const name = odd ? unescapePercent(s.slice(ns, i)).toLowerCase() : s.slice(ns, i);
+    if (i < n && b[i] === 61) {
       const vs = ++i;
+      let pct = false;
       while (i < n) {
-        const c = s.charCodeAt(i);
+        const c = b[i]!;
         if (c === 59 || c === 63) break;
+        if (c === 37) pct = true;
+        else if (ctl && CTL8[c] === 1) return -3;
         i++;
       }
-      if (i === vs) throw bad('empty parameter value');
-      into.set(name, unescapePercent(s.slice(vs, i)));
+      if (i === vs) return -2;
+      const v = s.slice(vs, i);
+      into.set(name, pct ? unescapePercent(v) : v);
     } else into.set(name, null);
   }
   return i;

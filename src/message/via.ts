@@ -1,5 +1,5 @@
 import { SipParseError } from './errors.js';
-import { bytesOf, HOST8, parseUintB, TOKEN8 } from './chars.js';
+import { scratchBytesOf, HOST8, parseUintB, TOKEN8 } from './chars.js';
 import { CAP, capValue, formatParams, parseParams, scanParams, type Params } from './params.js';
 
 /** One Via header value (RFC 3261 §20.42). A parsed one reads `params` on first access, so `{ ...via }` has none: copy it explicitly. */
@@ -65,7 +65,7 @@ const HOST_RUN = HOST_CLASS.map((k) => (k === 1 ? 1 : 0));
 
 /** One Via value, s[from..to) (default: all of s). */
 export function parseVia(s: string, from = 0, to = s.length): Via {
-  return viaElement(s, bytesOf(s), 0, from, to, false);
+  return viaElement(s, scratchBytesOf(s), 0, from, to, false);
 }
 
 /**
