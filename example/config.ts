@@ -41,6 +41,8 @@ export interface AuthConfig {
  *   SIP_RING_SECONDS (30: unanswered calls get 480),
  *   HTTP_PORT (8080 on SIP_HOST: /metrics, /health, and SIP over WebSocket at /sip; 'off' disables the HTTP side),
  *   SIP_WS_PATH (/sip: the WebSocket leg's path on the HTTP port; 'off' disables it),
+ *   SIP_WSS_PORT (off unless set): SIP over secure WebSocket (wss) on its own port, at SIP_WS_PATH (/sip when
+ *   that is off), with SIP_TLS_CERT / SIP_TLS_KEY,
  *   LOG_FORMAT (text; json: one JSON object per line),
  *   SIP_REDIS_URL (unset: registrations in memory; redis://host:port: in that Redis, shared by instances),
  *   SIP_REUSE_PORT (1: share the UDP/TCP ports with other workers of the service, SO_REUSEPORT).
@@ -83,6 +85,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): {
     if (!env.SIP_TLS_CERT || !env.SIP_TLS_KEY) throw new Error('SIP_TLS_PORT needs SIP_TLS_CERT and SIP_TLS_KEY');
     legs.push({ transport: 'tls', host, port: tlsPort, tls: { cert: readFileSync(env.SIP_TLS_CERT), key: readFileSync(env.SIP_TLS_KEY) } });
   }
+  const wsPath = env.SIP_WS_PATH === 'off' ? undefined : env.SIP_WS_PATH || '/sip';
+  if (wsPath !== undefined && !wsPath.startsWith('/')) throw new Error(`SIP_WS_PATH must start with /, got ${JSON.stringify(wsPath)}`);
+  // wss needs no HTTP side: a leg of its own, a TLS listener that takes only WebSocket handshakes.
+  const wssPort = port(env.SIP_WSS_PORT, undefined);
+  if (wssPort !== undefined) {
+    if (!env.SIP_TLS_CERT || !env.SIP_TLS_KEY) throw new Error('SIP_WSS_PORT needs SIP_TLS_CERT and SIP_TLS_KEY');
+    legs.push({ transport: 'wss', host, port: wssPort, tls: { cert: readFileSync(env.SIP_TLS_CERT), key: readFileSync(env.SIP_TLS_KEY) }, ws: { path: wsPath ?? '/sip' } });
+  }
   const num = (v: string | undefined, def: number, name = 'setting'): number => {
     if (v === undefined || v === '') return def;
     const n = Number(v);
@@ -115,8 +125,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): {
     .map((a) => a.trim())
     .filter((a) => a !== '');
   for (const a of frontProxies) if (isIP(a) === 0) throw new Error(`SIP_FRONT_PROXIES must be IP addresses, comma-separated, got ${JSON.stringify(a)}`);
-  const wsPath = env.SIP_WS_PATH === 'off' ? undefined : env.SIP_WS_PATH || '/sip';
-  if (wsPath !== undefined && !wsPath.startsWith('/')) throw new Error(`SIP_WS_PATH must start with /, got ${JSON.stringify(wsPath)}`);
   return {
     frontProxies,
     legs,

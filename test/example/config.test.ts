@@ -1,5 +1,8 @@
 // The example's settings (issue 18): malformed numbers are refused at start with the variable's
 // name, not taken as NaN.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../example/config.js';
 
@@ -35,5 +38,27 @@ describe('example configuration: SIP_FRONT_PROXIES (deploy/: the balancers in fr
 
   it('refuses a name with a clear message', () => {
     expect(() => loadConfig({ SIP_FRONT_PROXIES: '10.0.0.5,kamailio.local' })).toThrow(/SIP_FRONT_PROXIES must be IP addresses, comma-separated, got "kamailio\.local"/);
+  });
+});
+
+describe('example configuration: SIP_WSS_PORT (secure WebSocket on its own port)', () => {
+  it('adds a wss leg with the TLS files, at SIP_WS_PATH (/sip when that is off); none by default', () => {
+    expect(loadConfig({}).legs.map((l) => l.transport)).toEqual(['udp', 'tcp']);
+    const dir = mkdtempSync(join(tmpdir(), 'wss-config-'));
+    try {
+      writeFileSync(join(dir, 'c.pem'), 'CERT');
+      writeFileSync(join(dir, 'k.pem'), 'KEY');
+      const files = { SIP_TLS_CERT: join(dir, 'c.pem'), SIP_TLS_KEY: join(dir, 'k.pem') };
+      const wss = (env: NodeJS.ProcessEnv) => loadConfig({ SIP_UDP_PORT: 'off', SIP_TCP_PORT: 'off', ...files, ...env }).legs;
+      expect(wss({ SIP_WSS_PORT: '7443' })).toEqual([{ transport: 'wss', host: '127.0.0.1', port: 7443, tls: { cert: Buffer.from('CERT'), key: Buffer.from('KEY') }, ws: { path: '/sip' } }]);
+      expect(wss({ SIP_WSS_PORT: '7443', SIP_WS_PATH: '/ws' })[0]).toMatchObject({ ws: { path: '/ws' } });
+      expect(wss({ SIP_WSS_PORT: '7443', SIP_WS_PATH: 'off' })[0]).toMatchObject({ ws: { path: '/sip' } });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses it without the TLS files', () => {
+    expect(() => loadConfig({ SIP_WSS_PORT: '7443' })).toThrow(/SIP_WSS_PORT needs SIP_TLS_CERT and SIP_TLS_KEY/);
   });
 });

@@ -2,7 +2,8 @@
 // example's WebSocket leg (Contact `sip:…@….invalid;transport=ws`, unreachable but by its connection);
 // sipp calls that user over UDP; the proxy sends the INVITE down the WebSocket connection the REGISTER
 // came on, with a signed flow token in its Record-Route; the client answers 486 and sipp gets it.
-// The client is SIP.js (JsSIP in Node cannot take an INVITE: it reaches for a browser's window).
+// The client is SIP.js (JsSIP in Node takes an INVITE only with WebRTC stand-ins: see
+// test/websocket/node-calls.test.ts, where both libraries call and are called over ws and wss).
 import 'reflect-metadata';
 import type { INestApplicationContext } from '@nestjs/common';
 import { Registerer, RegistererState, UserAgent, type Invitation } from 'sip.js';
