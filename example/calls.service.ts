@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
-import { B2bua, SipClient, type ProxyTarget, type B2buaAnswer, type SipContext, type SipDialog, type SipServer } from 'nestjs-sip';
+import { B2bua, SipClient, type ProxyTarget, type B2buaAnswer, type BridgeTarget, type SipContext, type SipDialog, type SipServer } from 'nestjs-sip';
 import { RegistrarService } from './registrar.service.js';
 
 export interface CallsConfig {
@@ -63,8 +63,12 @@ export class CallsService implements OnModuleDestroy {
   async connect(ctx: SipContext): Promise<B2buaAnswer> {
     const req = ctx.getRequest();
     const { aor, bindings } = await this.registrar.lookup(req);
-    const targets = bindings.slice(-MAX_FORKS).map((b) => b.uri);
-    this.logger.log(`${req.from.uri} -> ${aor} at ${targets.join(', ')}`);
+    // A phone on a connection of ours (a browser on the WebSocket leg) is called down that connection.
+    const targets: BridgeTarget[] = bindings.slice(-MAX_FORKS).map((b) => {
+      const s = b.source;
+      return s?.flow !== undefined && s.connection !== undefined ? { uri: b.uri, flow: s.flow } : { uri: b.uri };
+    });
+    this.logger.log(`${req.from.uri} -> ${aor} at ${targets.map((t) => t.uri).join(', ')}`);
     return this.bridge().bridge(
       ctx,
       { to: targets, headers: { To: `<${aor}>` }, copyHeaders: ['subject', 'alert-info'], ringTimeout: this.config.ringSeconds * 1000 },

@@ -3,7 +3,7 @@ import type { ServerTransaction } from '../transaction/index.js';
 import { SipDialog, type DialogOwner, type DialogRefusal } from './dialog.js';
 import { dialogKey, MemoryDialogStore, type DialogStore } from './dialog-store.js';
 import { own, ownOrUndefined } from './own-string.js';
-import type { DialogSender } from './types.js';
+import type { DialogFlow, DialogSender } from './types.js';
 
 export interface DialogLayerOptions {
   /** Most dialogs kept at once (early and confirmed); new dialog-creating requests over it get 503. Default 100,000. */
@@ -179,9 +179,11 @@ export class DialogLayer implements DialogOwner {
 
   /**
    * A response to a dialog-creating request we sent (`invite`): a 1xx with a To tag makes an early
-   * dialog, a 2xx a confirmed one (each fork its own). Returns it.
+   * dialog, a 2xx a confirmed one (each fork its own). Returns it. `flow`: the connection the
+   * INVITE was sent down on purpose (a WebSocket client's, whose Contact has no address): the
+   * dialog's requests go back down it while no proxy is in the path.
    */
-  fromUacResponse(invite: SipRequest, res: SipResponse, sender: DialogSender | undefined, transport: string): SipDialog | undefined {
+  fromUacResponse(invite: SipRequest, res: SipResponse, sender: DialogSender | undefined, transport: string, flow?: DialogFlow): SipDialog | undefined {
     const status = res.status;
     if (status <= 100 || status >= 300) return undefined;
     const remoteTag = res.to.tag;
@@ -213,6 +215,7 @@ export class DialogLayer implements DialogOwner {
         secure: invite.requestUri.scheme === 'sips',
         transport,
         state: status < 200 ? 'early' : 'confirmed',
+        flow,
       },
       own(key),
       sender,

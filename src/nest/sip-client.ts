@@ -295,7 +295,7 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
 
   /** @internal a response to our INVITE that creates (or confirms) a dialog. */
   uacDialog(invite: SipRequest, res: SipResponse, dst: SipDestination): SipDialog | undefined {
-    return this.endpoint?.dialogs.fromUacResponse(invite, res, this, dst.proto);
+    return this.endpoint?.dialogs.fromUacResponse(invite, res, this, dst.proto, dst.flow !== undefined ? dst : undefined);
   }
 
   /**

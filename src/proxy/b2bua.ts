@@ -15,7 +15,7 @@ export interface B2buaInbound {
 /** The outgoing side: what places the B leg's INVITE (SipClient.invite). */
 export interface B2buaOutbound {
   invite(
-    request: { uri: string; headers?: HeadersInit; body?: Body },
+    request: { uri: string; flow?: string; headers?: HeadersInit; body?: Body },
     opts: { signal?: AbortSignal; onProvisional?: (res: SipResponse) => void },
   ): Promise<SipDialog>;
 }
@@ -34,7 +34,7 @@ export interface BridgeOptions {
    * registered phones); the first to answer 2xx wins and the others are cancelled; when none does,
    * the caller gets the best of their answers (a 6xx first, else the lowest class, RFC 3261 §16.7).
    */
-  to: string | readonly string[];
+  to: string | BridgeTarget | readonly (string | BridgeTarget)[];
   /** The B leg's From; default the caller's From URI (or a From in `headers`). */
   from?: string;
   /** Caller's headers copied onto the B leg (lower-case names). Default none but the body's Content-Type. */
@@ -45,6 +45,15 @@ export interface BridgeOptions {
   ringTimeout?: number;
   /** Rewrite a session description on its way across (either direction), e.g. to anchor media. */
   rewriteSdp?: (sdp: Buffer, direction: 'a-to-b' | 'b-to-a') => Body;
+}
+
+/**
+ * A callee reached down a connection of ours rather than at its URI: a WebSocket client, whose
+ * Contact (`sip:x@abc.invalid;transport=ws`) has no address (its registration's flow).
+ */
+export interface BridgeTarget {
+  uri: string;
+  flow?: string;
 }
 
 /** A bridge's two dialogs, once both exist. */
@@ -119,12 +128,14 @@ export class B2bua {
       void ctx.sendProvisional(this.carried(res, opts.rewriteSdp, 'b-to-a')).catch(() => undefined);
     };
     try {
-      const targets = typeof opts.to === 'string' ? [opts.to] : opts.to;
+      const to = opts.to;
+      const targets = (typeof to === 'string' || !Array.isArray(to) ? [to as string | BridgeTarget] : (to as readonly (string | BridgeTarget)[])).map(asTarget);
       if (targets.length === 0) return { status: 480, reason: 'Temporarily Unavailable' };
+      const request = (t: BridgeTarget) => ({ uri: t.uri, ...(t.flow !== undefined ? { flow: t.flow } : {}), headers: { ...headers }, body });
       b =
         targets.length === 1
-          ? await this.out.invite({ uri: targets[0]!, headers, body }, { signal: ac.signal, onProvisional })
-          : await fork(this.out, targets, (uri) => ({ uri, headers: { ...headers }, body }), ac.signal, onProvisional);
+          ? await this.out.invite(request(targets[0]!), { signal: ac.signal, onProvisional })
+          : await fork(this.out, targets, request, ac.signal, onProvisional);
     } catch (err) {
       // The B leg's non-2xx is the caller's answer (6xx, 486, 404...); anything else: the callee is unreachable.
       const res = (err as { response?: SipResponse }).response;
@@ -227,10 +238,12 @@ export class B2bua {
  * cancelled (one that answers 2xx as well is hung up). Rejects with the best failure when none
  * answers: a 6xx first, else the lowest status class, else the first error.
  */
+const asTarget = (t: string | BridgeTarget): BridgeTarget => (typeof t === 'string' ? { uri: t } : t);
+
 function fork(
   out: B2buaOutbound,
-  targets: readonly string[],
-  request: (uri: string) => { uri: string; headers?: HeadersInit; body?: Body },
+  targets: readonly BridgeTarget[],
+  request: (target: BridgeTarget) => { uri: string; flow?: string; headers?: HeadersInit; body?: Body },
   signal: AbortSignal,
   onProvisional: (res: SipResponse) => void,
 ): Promise<SipDialog> {
@@ -244,8 +257,8 @@ function fork(
     let winner: SipDialog | undefined;
     let left = targets.length;
     const failures: unknown[] = [];
-    targets.forEach((uri, i) => {
-      out.invite(request(uri), { signal: branches[i]!.signal, onProvisional }).then(
+    targets.forEach((target, i) => {
+      out.invite(request(target), { signal: branches[i]!.signal, onProvisional }).then(
         (dialog) => {
           left--;
           if (winner !== undefined) {

@@ -69,12 +69,12 @@ afterAll(async () => {
 });
 
 /** A SIP.js phone registered with its password; calls to it are handed to `onInvite`. */
-async function sipjsPhone(user: string, proto: Proto, onInvite?: (inv: Invitation) => void): Promise<UserAgent> {
+async function sipjsPhone(user: string, proto: Proto, onInvite?: (inv: Invitation) => void, server = urls[proto]): Promise<UserAgent> {
   const ua = new UserAgent({
     uri: UserAgent.makeURI(`sip:${user}@127.0.0.1`),
     authorizationUsername: user,
     authorizationPassword: `pw-${user.split('-')[0]}`,
-    transportOptions: { server: urls[proto] },
+    transportOptions: { server },
     sessionDescriptionHandlerFactory: plainRtpSdhFactory,
     logLevel: 'error',
     delegate: { onInvite: onInvite ?? ((inv) => void inv.reject()) },
@@ -245,5 +245,35 @@ describe.each(PROTOS)('over %s', (proto) => {
       expect(await sipjsBye(call)).toBe(200);
       expect(await ended).toMatchObject({ originator: 'remote', cause: JsSIP.C.causes.BYE });
     });
+  });
+});
+
+describe('through the B2BUA (SIP_CALLS=bridge)', () => {
+  let bridged: Awaited<ReturnType<typeof bootstrap>> | undefined;
+  afterAll(async () => {
+    await bridged?.app.close();
+  });
+
+  it('SIP.js calls SIP.js over ws: the B leg goes down the callee\'s WebSocket connection (its Contact is .invalid), RTP flows, the BYE crosses', async () => {
+    bridged = await bootstrap({ HTTP_PORT: '0', SIP_HOST: '127.0.0.1', SIP_UDP_PORT: '0', SIP_TCP_PORT: 'off', SIP_USERS: 'alice-bridge:pw-alice,bob-bridge:pw-bob', SIP_CALLS: 'bridge' });
+    const url = `${bridged.httpUrl!.replace('http', 'ws')}/sip`;
+    const invites: Invitation[] = [];
+    let byes = 0;
+    const caller = await sipjsPhone('alice-bridge', 'ws', undefined, url);
+    await sipjsPhone('bob-bridge', 'ws', (inv) => {
+      invites.push(inv);
+      inv.delegate = { onBye: (bye) => void bye.accept().then(() => byes++) };
+      void inv.accept();
+    }, url);
+    const call = await sipjsCall(caller, 'bob-bridge');
+    expect(invites).toHaveLength(1);
+    const callee = invites[0]!;
+    expect(String(callee.request.ruri)).toMatch(/\.invalid/);
+    // A new call from the B2BUA: its own Call-ID, no Record-Route of the caller's dialog.
+    expect(callee.request.callId).not.toBe(call.request.callId);
+    await rtpFlows(mediaOfSipJs(call), mediaOfSipJs(callee), 3, 'RTP from alice at bob');
+    await rtpFlows(mediaOfSipJs(callee), mediaOfSipJs(call), 3, 'RTP from bob at alice');
+    expect(await sipjsBye(call)).toBe(200);
+    await waitUntil(() => byes === 1, 5000, 'the BYE to cross the bridge to bob');
   });
 });
