@@ -8,9 +8,8 @@
 // Then "Redis down at start": instances started while no Redis listens on their SIP_REDIS_URL start
 // anyway, say so in their log and on /health, answer REGISTERs 503 with Retry-After, and take them
 // as soon as a redis-server comes up on that port.
-import * as dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBalancer, startInstances, type Balancer, type Instances } from '../helpers/deploy.js';
+import { registerAs, startBalancer, startInstances, type Balancer, type Instances } from '../helpers/deploy.js';
 import { inCI, peerTool } from '../helpers/peers.js';
 import { freePort, killAllRedis, startRedis, type TestRedis } from '../helpers/redis.js';
 import { killAllSipp, startSipp } from '../helpers/sipp.js';
@@ -178,29 +177,6 @@ describe.skipIf(!ready && !inCI())('deploy/: Redis down when the instances start
   }, 90_000);
 });
 
-/** A REGISTER for `user`@127.0.0.1 through the balancer (a new Call-ID each time: the hash spreads them); the whole final answer. */
-async function registerThrough(lbPort: number, user: string): Promise<string> {
-  const s = dgram.createSocket('udp4');
-  try {
-    await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', () => resolve()));
-    const local = s.address().port;
-    const id = `redis-late-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
-    const msg =
-      `REGISTER sip:127.0.0.1:${lbPort} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK${id};rport\r\nMax-Forwards: 70\r\n` +
-      `From: <sip:${user}@127.0.0.1>;tag=${id}\r\nTo: <sip:${user}@127.0.0.1>\r\nCall-ID: ${id}\r\nCSeq: 1 REGISTER\r\n` +
-      `Contact: <sip:${user}@127.0.0.1:${local}>\r\nExpires: 300\r\nContent-Length: 0\r\n\r\n`;
-    return await new Promise<string>((resolve) => {
-      const t = setTimeout(() => resolve('no answer'), 5000);
-      s.on('message', (b) => {
-        const text = b.toString('latin1');
-        if (/^SIP\/2\.0 [2-6]\d\d /.test(text)) {
-          clearTimeout(t);
-          resolve(text);
-        }
-      });
-      s.send(msg, lbPort, '127.0.0.1');
-    });
-  } finally {
-    s.close();
-  }
-}
+/** A REGISTER for `user`@127.0.0.1 through the balancer, its Contact the sending socket; the whole final answer. */
+const registerThrough = (lbPort: number, user: string): Promise<string> =>
+  registerAs(lbPort, user, { contact: (local) => `<sip:${user}@127.0.0.1:${local}>`, expires: 300 });

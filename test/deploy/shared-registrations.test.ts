@@ -3,9 +3,8 @@
 // REGISTER onto one instance; calls to it through the balancer are hashed over both, and the
 // instance that did not take the REGISTER finds the binding in Redis and proxies the call to the
 // phone (a sipp UAS), ACK and BYE following the route set (Kamailio, the instance, the phone).
-import * as dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBalancer, startInstances, type Balancer, type Instances } from '../helpers/deploy.js';
+import { registerAs, startBalancer, startInstances, statusLine, type Balancer, type Instances } from '../helpers/deploy.js';
 import { peerTool } from '../helpers/peers.js';
 import { killAllRedis, startRedis, type TestRedis } from '../helpers/redis.js';
 import { killAllSipp, runSipp } from '../helpers/sipp.js';
@@ -13,64 +12,6 @@ import { sippOk, startUas, type Uas } from '../client/support.js';
 import { sleep, waitUntil } from '../helpers/wait.js';
 
 const ready = peerTool('kamailio').available && peerTool('sipp').available && peerTool('redis-server').available;
-
-/** A REGISTER for bob@127.0.0.1 with `contact`, sent to the balancer; its final status line. */
-async function register(lbPort: number, contact: string): Promise<string> {
-  const s = dgram.createSocket('udp4');
-  try {
-    await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', () => resolve()));
-    const local = s.address().port;
-    const id = `deploy-reg-${process.pid}-${Date.now()}`;
-    const msg =
-      `REGISTER sip:127.0.0.1:${lbPort} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK${id};rport\r\nMax-Forwards: 70\r\n` +
-      `From: <sip:bob@127.0.0.1>;tag=${id}\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: ${id}\r\nCSeq: 1 REGISTER\r\nContact: <${contact}>\r\nExpires: 300\r\nContent-Length: 0\r\n\r\n`;
-    return await new Promise<string>((resolve) => {
-      const t = setTimeout(() => resolve('no answer'), 5000);
-      s.on('message', (b) => {
-        const text = b.toString('latin1');
-        if (/^SIP\/2\.0 [2-6]\d\d /.test(text)) {
-          clearTimeout(t);
-          resolve(text.slice(0, text.indexOf('\r\n')));
-        }
-      });
-      s.send(msg, lbPort, '127.0.0.1');
-    });
-  } finally {
-    s.close();
-  }
-}
-
-/**
- * A REGISTER for `user`@127.0.0.1 to 127.0.0.1:`port` (the balancer, or one instance directly), with
- * `contact` and `expires` when given (none: a query, RFC 3261 §10.2.3); the whole final answer.
- */
-async function registerAs(port: number, user: string, o: { contact?: string; expires?: number; callId?: string; cseq?: number } = {}): Promise<string> {
-  const s = dgram.createSocket('udp4');
-  try {
-    await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', () => resolve()));
-    const local = s.address().port;
-    const id = `deploy-reg-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
-    const msg =
-      `REGISTER sip:127.0.0.1:${port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK${id};rport\r\nMax-Forwards: 70\r\n` +
-      `From: <sip:${user}@127.0.0.1>;tag=${id}\r\nTo: <sip:${user}@127.0.0.1>\r\nCall-ID: ${o.callId ?? id}\r\nCSeq: ${o.cseq ?? 1} REGISTER\r\n` +
-      (o.contact === undefined ? '' : `Contact: ${o.contact}\r\n`) +
-      (o.expires === undefined ? '' : `Expires: ${o.expires}\r\n`) +
-      'Content-Length: 0\r\n\r\n';
-    return await new Promise<string>((resolve) => {
-      const t = setTimeout(() => resolve('no answer'), 5000);
-      s.on('message', (b) => {
-        const text = b.toString('latin1');
-        if (/^SIP\/2\.0 [2-6]\d\d /.test(text)) {
-          clearTimeout(t);
-          resolve(text);
-        }
-      });
-      s.send(msg, port, '127.0.0.1');
-    });
-  } finally {
-    s.close();
-  }
-}
 
 describe.skipIf(!ready)('deploy/: registrations shared in Redis behind Kamailio', () => {
   let redis: TestRedis;
@@ -92,7 +33,7 @@ describe.skipIf(!ready)('deploy/: registrations shared in Redis behind Kamailio'
 
   it('a phone registered through the balancer on one instance is called through both', async () => {
     phone = await startUas({ scenario: 'kamailio-uas-awaits-bye.xml', mode: 'u1', calls: 10, timeout: 30 });
-    expect(await register(lb.port, `sip:bob@127.0.0.1:${phone.port}`)).toBe('SIP/2.0 200 OK');
+    expect(statusLine(await registerAs(lb.port, 'bob', { contact: `<sip:bob@127.0.0.1:${phone.port}>`, expires: 300 }))).toBe('SIP/2.0 200 OK');
     await waitUntil(() => [0, 1].some((i) => app.transactions(i).some((t) => t.method === 'REGISTER')), 3000, 'the REGISTER line');
     const registrar = [0, 1].find((i) => app.transactions(i).some((t) => t.method === 'REGISTER' && t.status === 200))!;
     const other = 1 - registrar;

@@ -231,19 +231,15 @@ function kamcmd(): string {
   return k.includes('/') ? join(dirname(k), 'kamcmd') : 'kamcmd';
 }
 
-/** One UDP request to 127.0.0.1:`port` with `method` (OPTIONS to the balancer, an INVITE...); its first final status line. */
-export async function askOnce(port: number, method: 'OPTIONS' | 'INVITE', uri: string, timeoutMs = 5000): Promise<string> {
+/**
+ * One UDP request to 127.0.0.1:`port` from a socket of its own: `build(localPort, id)` writes it (`id`
+ * unique: branch, tag, Call-ID). Its first final answer, whole, or 'no answer' after `timeoutMs`.
+ */
+async function requestOnce(port: number, build: (local: number, id: string) => string, timeoutMs = 5000): Promise<string> {
   const s = dgram.createSocket('udp4');
   try {
     await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', () => resolve()));
-    const local = s.address().port;
-    const id = `deploy-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
-    const sdp = 'v=0\r\no=t 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n';
-    const body = method === 'INVITE' ? sdp : '';
-    const msg =
-      `${method} ${uri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK${id};rport\r\n` +
-      `Max-Forwards: 70\r\nFrom: <sip:test@127.0.0.1>;tag=${id}\r\nTo: <${uri}>\r\nCall-ID: ${id}\r\nCSeq: 1 ${method}\r\n` +
-      `Contact: <sip:test@127.0.0.1:${local}>\r\n${body ? 'Content-Type: application/sdp\r\n' : ''}Content-Length: ${body.length}\r\n\r\n${body}`;
+    const msg = build(s.address().port, `deploy-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`);
     return await new Promise<string>((resolve) => {
       const t = setTimeout(() => resolve('no answer'), timeoutMs);
       s.on('message', (b) => {
@@ -259,3 +255,42 @@ export async function askOnce(port: number, method: 'OPTIONS' | 'INVITE', uri: s
     s.close();
   }
 }
+
+/** One UDP request to 127.0.0.1:`port` with `method` (OPTIONS to the balancer, an INVITE...); its first final answer, whole. */
+export function askOnce(port: number, method: 'OPTIONS' | 'INVITE', uri: string, timeoutMs = 5000): Promise<string> {
+  const sdp = 'v=0\r\no=t 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n';
+  const body = method === 'INVITE' ? sdp : '';
+  return requestOnce(
+    port,
+    (local, id) =>
+      `${method} ${uri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK${id};rport\r\n` +
+      `Max-Forwards: 70\r\nFrom: <sip:test@127.0.0.1>;tag=${id}\r\nTo: <${uri}>\r\nCall-ID: ${id}\r\nCSeq: 1 ${method}\r\n` +
+      `Contact: <sip:test@127.0.0.1:${local}>\r\n${body ? 'Content-Type: application/sdp\r\n' : ''}Content-Length: ${body.length}\r\n\r\n${body}`,
+    timeoutMs,
+  );
+}
+
+/**
+ * A REGISTER for `user`@127.0.0.1 to 127.0.0.1:`port` (the balancer, or one instance directly), with
+ * `contact` (a function of the sending socket's port, or a value) and `expires` when given (none: a
+ * query, RFC 3261 §10.2.3); a new Call-ID each time unless given (the balancer's hash spreads them);
+ * the whole final answer, or 'no answer' after 5 s.
+ */
+export function registerAs(
+  port: number,
+  user: string,
+  o: { contact?: string | ((localPort: number) => string); expires?: number; callId?: string; cseq?: number } = {},
+): Promise<string> {
+  return requestOnce(
+    port,
+    (local, id) =>
+      `REGISTER sip:127.0.0.1:${port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK${id};rport\r\nMax-Forwards: 70\r\n` +
+      `From: <sip:${user}@127.0.0.1>;tag=${id}\r\nTo: <sip:${user}@127.0.0.1>\r\nCall-ID: ${o.callId ?? id}\r\nCSeq: ${o.cseq ?? 1} REGISTER\r\n` +
+      (o.contact === undefined ? '' : `Contact: ${typeof o.contact === 'function' ? o.contact(local) : o.contact}\r\n`) +
+      (o.expires === undefined ? '' : `Expires: ${o.expires}\r\n`) +
+      'Content-Length: 0\r\n\r\n',
+  );
+}
+
+/** The status line of a whole answer. */
+export const statusLine = (answer: string): string => answer.slice(0, answer.indexOf('\r\n'));
