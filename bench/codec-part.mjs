@@ -3,10 +3,11 @@
 // writes its table into its own section of bench/RESULTS.md (between the markers below), leaving
 // the rest of the file as it is. Its settings (BENCH_MS, BENCH_ROUNDS) are described in codec.bench.ts.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeResultsSection } from './results-section.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH);
@@ -57,8 +58,6 @@ export async function runCodec({ noResults = false } = {}) {
 }
 
 function writeCodecSection(r, load) {
-  const file = join(BENCH, 'RESULTS.md');
-  const md = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
   const cpu = os.cpus()[0]?.model ?? '?';
   const section = `${CODEC_START}
 ## Codec: parsing and serialising beside the \`sip\` package
@@ -83,10 +82,7 @@ ${asMarkdown(r.table)}
 
 ${r.verdict}
 ${CODEC_END}`;
-  const a = md.indexOf(CODEC_START);
-  const b = md.indexOf(CODEC_END);
-  const out = a >= 0 && b > a ? md.slice(0, a) + section + md.slice(b + CODEC_END.length) : `${md.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, out);
+  writeResultsSection(section, CODEC_START, CODEC_END);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

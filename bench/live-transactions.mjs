@@ -11,12 +11,14 @@
 //
 //   BENCH_PARTS=live npm run bench     or     node bench/live-transactions.mjs
 //   BENCH_LIVE_RATE=3125  BENCH_LIVE_WINDOW=10  BENCH_LIVE_CASES=5,50,500 (T1 values in ms)
-import { execFileSync, fork, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './proxy-peers.mjs';
+import { forkServer } from './server-child.mjs';
+import { writeResultsSection } from './results-section.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(BENCH, '..');
@@ -36,35 +38,7 @@ export function liveConfig() {
 function startServer(port, t1) {
   const env = { ...process.env, BENCH_PROTO: 'udp', BENCH_PORT: String(port), BENCH_HOST: '127.0.0.1', BENCH_T1: String(t1), BENCH_UDP_RCVBUF: '4194304' };
   delete env.BENCH_CPU_PROFILE;
-  const child = fork(join(BENCH, 'apps', 'nest-sip-server.mjs'), [], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const waiters = [];
-  child.on('message', (m) => {
-    const i = waiters.findIndex((w) => w.type === m?.type);
-    if (i >= 0) waiters.splice(i, 1)[0].resolve(m);
-  });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const wait = (type) =>
-    new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`live bench server: no '${type}' in 20 s`)), 20000);
-      waiters.push({ type, resolve: (m) => (clearTimeout(t), resolve(m)) });
-      void exited.then(() => (clearTimeout(t), reject(new Error(`live bench server exited while waiting for '${type}'`))));
-    });
-  const ready = wait('ready');
-  return {
-    ready,
-    call(cmd, type) {
-      const p = wait(type);
-      child.send({ cmd });
-      return p;
-    },
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.send({ cmd: 'stop' });
-      const t = setTimeout(() => child.kill('SIGKILL'), 10000);
-      await exited;
-      clearTimeout(t);
-    },
-  };
+  return forkServer(join(BENCH, 'apps', 'nest-sip-server.mjs'), env, 'live bench server', ROOT);
 }
 
 function startSipp(port, rate, dir) {
@@ -153,18 +127,7 @@ function asMarkdown(t) {
 export const SECTION_START = '<!-- live-transactions: start (bench/live-transactions.mjs writes this section) -->';
 export const SECTION_END = '<!-- live-transactions: end -->';
 
-/** The section as it stands in bench/RESULTS.md (kept when another part rewrites the file). */
-export function currentLiveSection() {
-  const f = join(BENCH, 'RESULTS.md');
-  if (!existsSync(f)) return undefined;
-  const text = readFileSync(f, 'utf8');
-  const a = text.indexOf(SECTION_START);
-  const b = text.indexOf(SECTION_END);
-  return a >= 0 && b > a ? text.slice(a, b + SECTION_END.length) : undefined;
-}
-
 function writeSection(cfg, results, target) {
-  const f = join(BENCH, 'RESULTS.md');
   let git = '?';
   try {
     git = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
@@ -182,9 +145,7 @@ ${asMarkdown(rows(results))}
 
 ${target}
 ${SECTION_END}`;
-  const old = existsSync(f) ? readFileSync(f, 'utf8') : '# Benchmark results\n';
-  const cur = currentLiveSection();
-  writeFileSync(f, cur ? old.replace(cur, section) : `${old.trimEnd()}\n\n${section}\n`);
+  writeResultsSection(section, SECTION_START, SECTION_END);
 }
 
 export async function runLiveTransactions(cfg = liveConfig(), { write = true } = {}) {

@@ -38,12 +38,13 @@
 //                                       V8 CPU profiler on for the window; print where the time goes
 //   BENCH_NO_RESULTS=0                  1: do not write the proxy section of bench/RESULTS.md
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { summarizeProfile } from './cpuprofile-top.mjs';
 import { freePort, KAMAILIO, kamailioProcessCount, runUac, startKamailio, startNest, startUas } from './proxy-peers.mjs';
+import { writeResultsSection } from './results-section.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH);
@@ -202,19 +203,7 @@ function asMarkdown(rows) {
 export const SECTION_START = '<!-- proxy-calls: start (bench/proxy-calls.mjs writes this section) -->';
 export const SECTION_END = '<!-- proxy-calls: end -->';
 
-/** The proxy section of bench/RESULTS.md as it stands (to keep it when the rest is rewritten). */
-export function currentSection() {
-  const file = join(BENCH, 'RESULTS.md');
-  if (!existsSync(file)) return '';
-  const md = readFileSync(file, 'utf8');
-  const a = md.indexOf(SECTION_START);
-  const b = md.indexOf(SECTION_END);
-  return a >= 0 && b > a ? md.slice(a, b + SECTION_END.length) : '';
-}
-
 function writeSection(cfg, t, info) {
-  const file = join(BENCH, 'RESULTS.md');
-  const md = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
   const section = `${SECTION_START}
 ## Proxied calls: nestjs-sip's stateful proxy beside Kamailio
 
@@ -249,10 +238,7 @@ shared machine the process is sometimes off the CPU that long.
 In the closed loop the two sipp processes use about as much CPU as the proxy, so calls/s there is the
 machine's ceiling with sipp on the same 2 cores rather than the proxy's.
 ${SECTION_END}`;
-  const a = md.indexOf(SECTION_START);
-  const b = md.indexOf(SECTION_END);
-  const out = a >= 0 && b > a ? md.slice(0, a) + section + md.slice(b + SECTION_END.length) : `${md.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, out);
+  writeResultsSection(section, SECTION_START, SECTION_END);
 }
 
 function info() {

@@ -55,7 +55,7 @@
 //                               `codec`, the codec corpus beside the `sip` package (bench/codec-part.mjs); each
 //                               of the other parts writes its own section of bench/RESULTS.md (BENCH_LIVE_* /
 //                               BENCH_PROXY_* / BENCH_SCALE_* settings are described in their files, the codec's in bench/codec.bench.ts)
-import { execFileSync, fork, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -63,6 +63,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { summarizeProfile } from './cpuprofile-top.mjs';
+import { forkServer } from './server-child.mjs';
 import { liveConfig, runLiveTransactions } from './live-transactions.mjs';
 import { proxyConfig, runProxyCalls } from './proxy-calls.mjs';
 import { runScaleOut } from './scale-part.mjs';
@@ -218,44 +219,7 @@ function startServer(name, proto, port, profileFile) {
   const env = { ...process.env, BENCH_PROTO: proto, BENCH_PORT: String(port), BENCH_HOST: '127.0.0.1', BENCH_UDP_RCVBUF: String(CFG.rcvbuf), ...SERVERS[name].env };
   delete env.BENCH_CPU_PROFILE;
   if (profileFile) env.BENCH_CPU_PROFILE = profileFile;
-  const child = fork(app, [], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const waiters = [];
-  child.on('message', (m) => {
-    const i = waiters.findIndex((w) => w.type === m?.type);
-    if (i >= 0) waiters.splice(i, 1)[0].resolve(m);
-  });
-  const exited = new Promise((resolve) => child.once('exit', (code, sig) => resolve({ code, sig })));
-  const wait = (type, ms = 20000) =>
-    new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`${name}: no '${type}' within ${ms} ms`)), ms);
-      const w = { type, resolve: (m) => (clearTimeout(t), resolve(m)) };
-      waiters.push(w);
-      void exited.then(({ code, sig }) => {
-        clearTimeout(t);
-        reject(new Error(`${name} exited (${code ?? sig}) while waiting for '${type}'`));
-      });
-    });
-  const ready = wait('ready');
-  return {
-    child,
-    ready,
-    async call(cmd, type) {
-      const p = wait(type);
-      child.send({ cmd });
-      return p;
-    },
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.send({ cmd: 'stop' });
-      const t = setTimeout(() => child.kill('SIGKILL'), 10000);
-      await exited;
-      clearTimeout(t);
-    },
-  };
+  return forkServer(app, env, name, ROOT);
 }
 
 // --- sipp --------------------------------------------------------------------------------------

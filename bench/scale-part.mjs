@@ -16,10 +16,11 @@
 //   BENCH_REG_AORS=10000             its REGISTER storm (see bench/registrar.mjs)
 //   BENCH_NO_RESULTS=0               1: do not write the section
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeResultsSection } from './results-section.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH);
@@ -176,11 +177,7 @@ then refreshes; the Redis store is one atomic script per REGISTER against a loca
 
 ${reg}
 ` : ''}${SCALE_END}`;
-  const file = join(BENCH, 'RESULTS.md');
-  const md = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
-  const a = md.indexOf(SCALE_START);
-  const b = md.indexOf(SCALE_END);
-  writeFileSync(file, a >= 0 && b > a ? md.slice(0, a) + section + md.slice(b + SCALE_END.length) : `${md.trimEnd()}\n\n${section}\n`);
+  writeResultsSection(section, SCALE_START, SCALE_END);
 }
 
 /** Run the scale-out part (called by bench/run.mjs, or alone). */
