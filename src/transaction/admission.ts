@@ -150,13 +150,15 @@ export class AdmissionGate {
       const verdict = this.bySource(sources, addr.indexOf(':') === -1 ? addr : sourceKey(addr));
       if (verdict !== ADMIT) return verdict;
     }
+    // In-dialog: admitted work, whatever the load (and it takes nothing of the admitted share).
+    if (req.to.tag !== undefined) return ADMIT;
     const maxLag = this.maxLag;
     const overloaded =
       (maxLag > 0 && this.lag > maxLag) ||
       (this.maxLoad > 0 && this.load > this.maxLoad) ||
       (this.admitShare < 1 && !this.takeShare()) ||
       live >= this.maxTransactions;
-    if (!overloaded || req.to.tag !== undefined) return ADMIT;
+    if (!overloaded) return ADMIT;
     if (maxLag > 0 && this.lag > 2 * maxLag) {
       this.stats.shed++;
       return DROP;
