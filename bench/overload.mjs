@@ -76,7 +76,7 @@ async function startProbe(port, every = 20) {
   });
   const timer = setInterval(() => {
     const id = `probe-${++n}`;
-    const s = { at: performance.now(), rtt: undefined };
+    const s = { at: performance.now(), rtt: undefined, id };
     pending.set(id, s);
     samples.push(s);
     sock.send(`OPTIONS sip:svc@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:${sock.address().port};branch=z9hG4bKp${n}\r\nMax-Forwards: 70\r\nFrom: <sip:probe@127.0.0.2>;tag=p${n}\r\nTo: <sip:svc@127.0.0.1>\r\nCall-ID: ${id}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`, port, '127.0.0.1');
@@ -124,6 +124,20 @@ console.log(PIN ? 'server on core 0; flooder and probe on core 1 (OVERLOAD_PIN=1
   console.log(`                      during: p50 ${f(during.p50)} ms p99 ${f(during.p99)} ms lost ${during.lost}/${during.probes}`);
   console.log(`                      after:  p50 ${f(after.p50)} ms p99 ${f(after.p99)} ms lost ${after.lost}/${after.probes}`);
   console.log(`   back under 10 ms ${fastAgain ? f(fastAgain.at - t1) + ' ms' : 'never'} after the flood ended; server peak RSS ${(peak / 2 ** 20).toFixed(0)} MB`);
+  if (process.env.OVERLOAD_TIMELINE === '1') {
+    // Datagrams the kernel dropped because the server's socket buffer was full (/proc/net/udp, last column).
+    const hex = port.toString(16).toUpperCase().padStart(4, '0');
+    const line = readFileSync('/proc/net/udp', 'utf8').split('\n').find((l) => l.includes(`:${hex} `) && l.trim().split(/\s+/)[1].endsWith(`:${hex}`));
+    console.log(`   server socket drops (kernel, buffer full): ${line?.trim().split(/\s+/).at(-1) ?? '?'}`);
+    // Diagnostics: every slow or lost probe during the flood, with the gate's state around it.
+    const origin = performance.timeOrigin;
+    for (const x of probe.samples.filter((x) => x.at >= t0 && x.at < t1 && (x.rtt === undefined || x.rtt > 20))) {
+      const at = origin + x.at;
+      const near = stats.timeline.filter(([t]) => t >= at - 30 && t <= at + (x.rtt ?? 200)).map(([t, sh, qd, late]) => `${Math.round(t - at)}:${sh}/${qd}/${late}`);
+      const seen = stats.timeline.find((e) => e[1] === 'probe' && e[2] === x.id);
+      console.log(`   t+${f(x.at - t0)} ms rtt ${x.rtt === undefined ? (seen ? `lost (read by the server ${Math.round(seen[0] - at)} ms after sending)` : 'lost (never read)') : f(x.rtt)}  share/queue: ${near.filter((e) => !e.includes('probe')).join(' ')}`);
+    }
+  }
   await stopServer(child);
 }
 

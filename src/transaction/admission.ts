@@ -33,6 +33,15 @@ export interface AdmissionOptions {
   perSource?: PerSourceLimit | false;
   /** Retry-After (seconds) in the 503s. Default 5. */
   retryAfter?: number;
+  /**
+   * A source whose new requests are refused for load (lag, utilisation, queue delay, transaction
+   * cap) gets at most one 503 per this many ms (after a burst of 10); the others are dropped, since
+   * each 503 costs the server a datagram written while it is short of time. A light client still
+   * gets its 503 (or is admitted); a flooding front proxy gets a steady trickle of 503s and silence
+   * for the rest.
+   * Default 10; 0 answers every refused request.
+   */
+  refusalInterval?: number;
 }
 
 export interface PerSourceLimit {
@@ -53,6 +62,9 @@ export interface PerSourceLimit {
 /** The admitted share never goes below this (the probe's own signal needs some traffic to recover). */
 const MIN_SHARE = 0.01;
 
+/** 503s a source refused for load may get back to back before refusalInterval paces them. */
+const REFUSAL_BURST = 10;
+
 /** What to do with a new request. */
 export const ADMIT = 0;
 export const REJECT = 1;
@@ -61,9 +73,9 @@ export type Admission = typeof ADMIT | typeof REJECT | typeof DROP;
 
 /** Counters of the gate. */
 export class AdmissionStats {
-  /** Answered 503 because the server is overloaded (lag or transaction cap). */
+  /** Answered 503 because the server is overloaded (lag, load, queue delay or transaction cap). */
   overloaded = 0;
-  /** Dropped because even a 503 was too costly (lag over twice the bound). */
+  /** Dropped because even a 503 was too costly (lag over twice the bound, or its source had its 503 within refusalInterval). */
   shed = 0;
   /** Answered 503 / dropped because their source was over its rate. */
   sourceRejected = 0;
@@ -99,6 +111,9 @@ export class AdmissionGate {
   private readonly maxSources: number;
   private readonly exempt: ReadonlySet<string>;
   private readonly sources: Map<string, SourceEntry> | undefined;
+  private readonly refusalInterval: number;
+  /** When each source refused for load last got its 503 (bounded like `sources`). */
+  private readonly refusedAt = new Map<string, number>();
   /** The event loop's lag, ms, and utilisation (0..1), as the endpoint last measured them (this layer keeps no real timer of its own). */
   lag = 0;
   load = 0;
@@ -123,6 +138,7 @@ export class AdmissionGate {
     this.maxLoad = opts.maxLoad ?? 0;
     this.maxQueueDelay = opts.maxQueueDelay ?? 0;
     this.retryAfter = opts.retryAfter ?? 5;
+    this.refusalInterval = opts.refusalInterval ?? 10;
     const ps = opts.perSource === false ? undefined : (opts.perSource ?? {});
     this.limit = ps?.limit ?? 1000;
     this.window = ps?.window ?? 1000;
@@ -159,12 +175,34 @@ export class AdmissionGate {
       (this.admitShare < 1 && !this.takeShare()) ||
       live >= this.maxTransactions;
     if (!overloaded) return ADMIT;
-    if (maxLag > 0 && this.lag > 2 * maxLag) {
+    if ((maxLag > 0 && this.lag > 2 * maxLag) || !this.answerRefusal(addr)) {
       this.stats.shed++;
       return DROP;
     }
     this.stats.overloaded++;
     return REJECT;
+  }
+
+  /**
+   * Whether `addr`, refused for load, gets a 503 now: one per refusalInterval, with a burst of
+   * REFUSAL_BURST (two requests of a light client may be read together after a wait). GCRA: one
+   * number per source, the time its budget is next free.
+   */
+  private answerRefusal(addr: string): boolean {
+    const every = this.refusalInterval;
+    if (every <= 0) return true;
+    const now = this.clock.now();
+    const told = this.refusedAt;
+    if (addr.indexOf(':') !== -1) addr = sourceKey(addr);
+    const last = told.get(addr);
+    const tat = last === undefined || last < now ? now : last;
+    if (tat - now > every * (REFUSAL_BURST - 1)) return false;
+    if (last === undefined && told.size >= this.maxSources) {
+      const oldest = told.keys().next().value;
+      if (oldest !== undefined) told.delete(oldest);
+    }
+    told.set(addr, tat + every);
+    return true;
   }
 
   /**

@@ -8,6 +8,13 @@ const CHUNK = 256 * 1024;
 /** Released chunks kept for reuse: a sweep frees a few at a time, and the next records need as many. */
 const SPARE_CHUNKS = 8;
 
+/** The layer's table of open server transactions and records (a Map or a ShardedMap). */
+export interface KeyMap {
+  get(key: string): unknown;
+  set(key: string, value: number): void;
+  delete(key: string): boolean;
+}
+
 /** What a completed non-INVITE UDP server transaction leaves behind until Timer J fires. */
 export interface CompletedResponse {
   /** The final response as sent. */
@@ -64,7 +71,7 @@ export class CompletedResponses implements TimerTarget {
   constructor(
     private readonly queue: TimerQueue,
     private readonly max: number,
-    private readonly map: Map<string, unknown>,
+    private readonly map: KeyMap,
   ) {}
 
   /** The live record of `key`, if any. */

@@ -4,6 +4,7 @@ import { systemClock, type Clock } from './clock.js';
 import { TransactionStats } from './core.js';
 import { SipTransactionError } from './errors.js';
 import { ADMIT, AdmissionGate, REJECT } from './admission.js';
+import { ShardedMap } from './sharded-map.js';
 import { ackDialogKey, clientKey, isRfc3261Branch, serverKey, stampVia } from './messages.js';
 import { NonInviteServerTransaction, ServerTransaction, type ServerTransactionCore } from './server-transaction.js';
 import { InviteServerTransaction } from './invite-server-transaction.js';
@@ -51,7 +52,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
    * Open server transactions by key, and (numbers: slots of `completed`) the non-INVITE UDP ones
    * in Completed state: one lookup per request finds a retransmission of either.
    */
-  private readonly servers = new Map<string, ServerTransaction | number>();
+  private readonly servers = new ShardedMap<ServerTransaction | number>();
   /** Non-INVITE UDP transactions in Completed state, reduced to what Timer J needs. */
   private readonly completed: CompletedResponses;
   private readonly clients = new Map<string, ClientTransaction>();

@@ -43,7 +43,7 @@ describe('admission gate (overload control)', () => {
   });
 
   it('lag over maxLag: 503; over twice: dropped; in-dialog requests still go through', () => {
-    const gate = new AdmissionGate({ maxLag: 100, perSource: false }, new ManualClock());
+    const gate = new AdmissionGate({ maxLag: 100, perSource: false, refusalInterval: 0 }, new ManualClock());
     gate.lag = 50;
     expect(gate.check('192.0.2.1', fresh, 0)).toBe(ADMIT);
     gate.lag = 150;
@@ -54,7 +54,7 @@ describe('admission gate (overload control)', () => {
   });
 
   it('UDP queue delay over maxQueueDelay: a share of new requests gets 503, cut while the wait stays over, raised under half of it; in-dialog requests pass', () => {
-    const gate = new AdmissionGate({ maxQueueDelay: 5, perSource: false }, new ManualClock());
+    const gate = new AdmissionGate({ maxQueueDelay: 5, perSource: false, refusalInterval: 0 }, new ManualClock());
     const admitted = (n: number) => Array.from({ length: n }, () => gate.check('192.0.2.1', fresh, 0)).filter((v) => v === ADMIT).length;
     gate.noteQueueDelay(4);
     expect(admitted(100)).toBe(100);
@@ -75,9 +75,30 @@ describe('admission gate (overload control)', () => {
   });
 
   it('the live-transaction cap: new requests over it get 503, in-dialog ones pass', () => {
-    const gate = new AdmissionGate({ maxTransactions: 10, perSource: false }, new ManualClock());
+    const gate = new AdmissionGate({ maxTransactions: 10, perSource: false, refusalInterval: 0 }, new ManualClock());
     expect(gate.check('192.0.2.1', fresh, 9)).toBe(ADMIT);
     expect(gate.check('192.0.2.1', fresh, 10)).toBe(REJECT);
     expect(gate.check('192.0.2.1', inDialog, 10)).toBe(ADMIT);
+  });
+
+  it('refused for load: 503s per source paced to one per refusalInterval after a burst of 10, the rest dropped; another source still gets its 503; the table is bounded', () => {
+    const clock = new ManualClock();
+    const gate = new AdmissionGate({ maxTransactions: 1, perSource: { maxSources: 3 } }, clock);
+    const flood = Array.from({ length: 100 }, () => gate.check('192.0.2.1', fresh, 5));
+    expect(flood.filter((v) => v === REJECT)).toHaveLength(10);
+    expect(flood.slice(0, 10).every((v) => v === REJECT)).toBe(true);
+    expect(flood.filter((v) => v === DROP)).toHaveLength(90);
+    expect(gate.check('192.0.2.2', fresh, 5)).toBe(REJECT); // a light client is answered
+    expect(gate.check('192.0.2.2', inDialog, 5)).toBe(ADMIT);
+    clock.advance(10);
+    expect([gate.check('192.0.2.1', fresh, 5), gate.check('192.0.2.1', fresh, 5)]).toEqual([REJECT, DROP]);
+    clock.advance(1000); // a quiet second refills the burst
+    expect(Array.from({ length: 12 }, () => gate.check('192.0.2.1', fresh, 5)).filter((v) => v === REJECT)).toHaveLength(10);
+    expect([gate.stats.overloaded, gate.stats.shed]).toEqual([22, 93]);
+    // IPv6 by /64, like the per-source rate.
+    const v6 = Array.from({ length: 11 }, (_, i) => gate.check(`2001:db8::${i + 1}`, fresh, 5));
+    expect(v6.filter((v) => v === REJECT)).toHaveLength(10);
+    for (let i = 0; i < 50; i++) gate.check(`198.51.100.${i}`, fresh, 5);
+    expect((gate as unknown as { refusedAt: Map<string, number> }).refusedAt.size).toBe(3);
   });
 });
