@@ -1,3 +1,4 @@
+import { ShardedMap } from '../transaction/index.js';
 import type { SipDialog } from './dialog.js';
 
 /**
@@ -12,9 +13,9 @@ export interface DialogStore {
   values(): IterableIterator<SipDialog>;
 }
 
-/** The in-memory default: a Map. */
+/** The in-memory default: a ShardedMap (a B2BUA holds 100,000+ dialogs; one Map's rebuild would stall it). */
 export class MemoryDialogStore implements DialogStore {
-  private readonly map = new Map<string, SipDialog>();
+  private readonly map = new ShardedMap<SipDialog>();
 
   get(key: string): SipDialog | undefined {
     return this.map.get(key);

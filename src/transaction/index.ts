@@ -11,3 +11,4 @@ export { buildAckForNon2xx, buildAckFor2xx, buildCancel, stampVia, serverKey, cl
 export type { SipDestination, SipPeer, SipTransportProto, TransactionTransport, ServerTransactionState, ClientTransactionState } from './types.js';
 export { AdmissionGate, AdmissionStats, ADMIT, REJECT, DROP, type Admission, type AdmissionOptions, type PerSourceLimit } from './admission.js';
 export type { TransactionMetrics, ObservedServerTransaction, ObservedClientTransaction } from './metrics-hooks.js';
+export { ShardedMap } from './sharded-map.js';

@@ -18,6 +18,10 @@ export class ShardedMap<V> {
     return n;
   }
 
+  has(key: string): boolean {
+    return this.shards[shardOf(key)]!.has(key);
+  }
+
   get(key: string): V | undefined {
     return this.shards[shardOf(key)]!.get(key);
   }

@@ -55,9 +55,9 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   private readonly servers = new ShardedMap<ServerTransaction | number>();
   /** Non-INVITE UDP transactions in Completed state, reduced to what Timer J needs. */
   private readonly completed: CompletedResponses;
-  private readonly clients = new Map<string, ClientTransaction>();
+  private readonly clients = new ShardedMap<ClientTransaction>();
   /** INVITE server transactions in Accepted state, by dialog + CSeq number, for the 2xx ACK. */
-  private readonly accepted = new Map<string, InviteServerTransaction>();
+  private readonly accepted = new ShardedMap<InviteServerTransaction>();
   /** Open reliable transactions per connection (the `socket` of `from`/`dst`). */
   private readonly openBySocket = new Map<unknown, number>();
   private readonly stamp: boolean;
