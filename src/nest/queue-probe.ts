@@ -5,16 +5,20 @@ import type { SocketPool } from '../transport/index.js';
 const PING = Buffer.from('\r\n\r\n');
 /** A ping not back after this long (ms) was dropped by the kernel: sent again. */
 const LOST_MS = 500;
+/** Ping period (ms) while the gate sheds or the wait is over half its bound: the gate reacts within it. */
+const FAST_MS = 5;
 
 /**
  * Measures how long a datagram waits in a UDP leg's socket queue: every `interval` ms, one CRLF
  * keep-alive from a socket of its own to the leg, timed until the pool reports it read. A flood
  * that the server cannot keep up with shows here first (the event loop itself stays on time: libuv
  * reads a bounded batch per turn). The admission gate sheds new requests while it is too long.
+ * While it sheds (or the wait nears its bound) the probe measures every 5 ms: at a 5 ms bound,
+ * one measurement per 20 ms let a flood's queue grow for 20 ms before the gate knew.
  */
 export class QueueProbe {
   private socket: dgram.Socket | undefined;
-  private timer: ReturnType<typeof setInterval> | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
   private sentAt = 0;
   private inFlight = false;
   private host = '';
@@ -37,12 +41,18 @@ export class QueueProbe {
     this.socket = s;
     this.port = s.address().port;
     this.pool.on('keepAlive', this.onKeepAlive);
-    this.timer = setInterval(this.tick, this.interval);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    const g = this.gate;
+    const fast = g.admitShare < 1 || g.queueDelay > g.maxQueueDelay / 2;
+    this.timer = setTimeout(this.tick, fast ? Math.min(FAST_MS, this.interval) : this.interval);
     this.timer.unref();
   }
 
   stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
+    if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     this.pool.off('keepAlive', this.onKeepAlive);
     try {
@@ -56,6 +66,8 @@ export class QueueProbe {
   }
 
   private readonly tick = (): void => {
+    if (this.socket === undefined) return; // stopped
+    this.schedule();
     const now = performance.now();
     if (this.inFlight) {
       // Not back yet: the queue's wait is at least this long.
@@ -67,7 +79,7 @@ export class QueueProbe {
     }
     this.inFlight = true;
     this.sentAt = now;
-    this.socket?.send(PING, this.pool.local.port, this.host);
+    this.socket.send(PING, this.pool.local.port, this.host);
   };
 
   private readonly onKeepAlive = (addr: string, port: number): void => {

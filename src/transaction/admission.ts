@@ -59,6 +59,9 @@ export interface PerSourceLimit {
   maxSources?: number;
 }
 
+/** The admitted share is cut at most once per this many ms. */
+const CUT_EVERY = 10;
+
 /** The admitted share never goes below this (the probe's own signal needs some traffic to recover). */
 const MIN_SHARE = 0.01;
 
@@ -128,6 +131,9 @@ export class AdmissionGate {
    */
   admitShare = 1;
   private shareCredit = 0;
+  /** When the share was last cut, and last raised (or measured not under half the bound). */
+  private lastCut = -Infinity;
+  private lastRaise = -Infinity;
 
   constructor(
     opts: AdmissionOptions,
@@ -213,8 +219,21 @@ export class AdmissionGate {
     this.queueDelay = ms;
     const bound = this.maxQueueDelay;
     if (bound <= 0) return;
-    if (ms > bound) this.admitShare = Math.max(MIN_SHARE, this.admitShare * 0.66);
-    else if (ms < bound / 2 && this.admitShare < 1) this.admitShare = Math.min(1, this.admitShare + 0.05);
+    const now = this.clock.now();
+    if (ms > bound) {
+      // At most one cut per CUT_EVERY ms (the probe measures more often while over): halved when
+      // the wait is far over the bound, else cut by a third.
+      if (now - this.lastCut < CUT_EVERY) return;
+      this.lastCut = now;
+      this.admitShare = Math.max(MIN_SHARE, this.admitShare * (ms > 4 * bound ? 0.5 : 0.66));
+    } else if (ms < bound / 2 && this.admitShare < 1) {
+      // Raised by a twentieth per 20 ms under half the bound, however often it is measured.
+      const step = Math.min(0.05, (0.05 * (now - this.lastRaise)) / 20);
+      this.lastRaise = now;
+      this.admitShare = Math.min(1, this.admitShare + step);
+      return;
+    }
+    this.lastRaise = now;
   }
 
   /** Whether this request is in the admitted share (every 1/share-th one, evenly spread). */

@@ -53,8 +53,9 @@ describe('admission gate (overload control)', () => {
     expect([gate.stats.overloaded, gate.stats.shed]).toEqual([1, 1]);
   });
 
-  it('UDP queue delay over maxQueueDelay: a share of new requests gets 503, cut while the wait stays over, raised under half of it; in-dialog requests pass', () => {
-    const gate = new AdmissionGate({ maxQueueDelay: 5, perSource: false, refusalInterval: 0 }, new ManualClock());
+  it('UDP queue delay over maxQueueDelay: a share of new requests gets 503, cut while the wait stays over (halved far over it, at most once per 10 ms), raised under half of it by a twentieth per 20 ms; in-dialog requests pass', () => {
+    const clock = new ManualClock();
+    const gate = new AdmissionGate({ maxQueueDelay: 5, perSource: false, refusalInterval: 0 }, clock);
     const admitted = (n: number) => Array.from({ length: n }, () => gate.check('192.0.2.1', fresh, 0)).filter((v) => v === ADMIT).length;
     gate.noteQueueDelay(4);
     expect(admitted(100)).toBe(100);
@@ -62,14 +63,31 @@ describe('admission gate (overload control)', () => {
     expect(gate.admitShare).toBeCloseTo(0.66);
     expect(admitted(100)).toBe(66);
     expect(gate.check('192.0.2.1', inDialog, 0)).toBe(ADMIT);
-    for (let i = 0; i < 10; i++) gate.noteQueueDelay(40); // stays over: cut again each time, never below 1 %
-    expect(gate.admitShare).toBeLessThan(0.02);
+    clock.advance(5);
+    gate.noteQueueDelay(9); // measured again within 10 ms: no second cut yet
+    expect(gate.admitShare).toBeCloseTo(0.66);
+    clock.advance(5);
+    gate.noteQueueDelay(40); // far over (more than 4x): halved
+    expect(gate.admitShare).toBeCloseTo(0.33);
+    for (let i = 0; i < 10; i++) {
+      clock.advance(10);
+      gate.noteQueueDelay(40); // stays over: cut again each time, never below 1 %
+    }
+    expect(gate.admitShare).toBe(0.01);
     expect(admitted(1000)).toBeGreaterThanOrEqual(10);
     expect(gate.stats.overloaded).toBeGreaterThan(900);
+    clock.advance(20);
     gate.noteQueueDelay(3); // between half the bound and the bound: held
-    const held = gate.admitShare;
-    expect(held).toBeLessThan(0.02);
-    for (let i = 0; i < 25; i++) gate.noteQueueDelay(1); // under half: raised by a twentieth each time
+    expect(gate.admitShare).toBe(0.01);
+    for (let i = 0; i < 8; i++) {
+      clock.advance(5);
+      gate.noteQueueDelay(1); // under half, every 5 ms: a quarter of a twentieth each time
+    }
+    expect(gate.admitShare).toBeCloseTo(0.11);
+    for (let i = 0; i < 20; i++) {
+      clock.advance(20);
+      gate.noteQueueDelay(1);
+    }
     expect(gate.admitShare).toBe(1);
     expect(admitted(100)).toBe(100);
   });
