@@ -104,6 +104,25 @@ describe('overload control', () => {
       await c.send(sipRequest({ method: 'BYE', callId: bye, toTag: 'some-dialog', sentBy: `127.0.0.1:${c.port}` }), port);
       expect((await c.response(bye)).status).toBe(481);
     });
+
+    it('a source refused for load gets its 503s paced (a burst of 10, then one per 10 ms) and the rest dropped; another source still gets its 503', async () => {
+      const c = await open('127.0.0.3'); // a source of its own: the test above took one 503 of 127.0.0.1's budget
+      const port = app.port('udp');
+      const stats = app.server.transactions!.admission!.stats;
+      const before = { overloaded: stats.overloaded, shed: stats.shed };
+      const n = 100; // fits the socket's default buffer (no kernel drop), read well within 900 ms
+      for (let i = 0; i < n; i++) void c.send(sipRequest({ method: 'OPTIONS', callId: `paced-${i}-${uniq()}`, sentBy: `127.0.0.3:${c.port}` }), port);
+      await waitUntil(() => stats.overloaded + stats.shed - before.overloaded - before.shed === n, 5000, 'every request of the burst refused');
+      const answered = stats.overloaded - before.overloaded;
+      expect(answered).toBeGreaterThanOrEqual(10);
+      expect(stats.shed - before.shed).toBeGreaterThan(0);
+      await waitUntil(() => c.statuses.length === answered, 3000, 'the 503s');
+      expect(new Set(c.statuses)).toEqual(new Set([503]));
+      const other = await open('127.0.0.2');
+      const id = `paced-other-${uniq()}`;
+      await other.send(sipRequest({ method: 'OPTIONS', callId: id, sentBy: `127.0.0.2:${other.port}` }), port);
+      expect((await other.response(id)).status).toBe(503);
+    });
   });
 
   describe('UDP queue delay (the probe)', () => {
