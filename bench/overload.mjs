@@ -12,6 +12,9 @@
 //
 // The server is bench/apps/overload-server.mjs (dist/, defaults of SipServer's `overload`), the
 // flood bench/flood-sender.mjs, each in its own process. Run `npm run build` first (the script does).
+// OVERLOAD_TIMELINE=1 prints, for every probe slower than 20 ms or lost during the flood, the gate's
+// admitted share / measured queue delay / event-loop lateness every 10 ms around it, GC pauses over 5 ms,
+// whether the server read the probe at all, and the datagrams the kernel dropped on the server's socket.
 // OVERLOAD_NODE_ARGS passes Node options to the server (e.g. '--trace-gc': its pauses stay near 20 ms
 // here, so the probe's p99 of about 80 ms is not GC; the three processes share two cores).
 import dgram from 'node:dgram';
