@@ -19,10 +19,7 @@ import { SipEndpoint } from './sip-endpoint.js';
 import { SipRegistration, stopRegistrations, type RegistrationHost, type SipRegisterOptions } from './sip-registration.js';
 import type { SipAckOptions, SipClientEvents, SipClientOptions, SipClientRequest } from './sip-client-options.js';
 import { SipClientClosedError } from './sip-response-error.js';
-import type { SipTransportName } from './sip-resolver.js';
-
-/** RFC 3261 `token` (a method name). */
-const METHOD = /^[A-Za-z0-9.!%*_+`'~-]+$/;
+import { buildClientRequest, transportName } from './client-request.js';
 
 /**
  * A Nest ClientProxy that sends SIP requests. `send(method, request)` returns an Observable that
@@ -315,7 +312,7 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
   protected async dispatchEvent<T = unknown>(packet: ReadPacket): Promise<T> {
     const ep = await this.connect();
     const data = packet.data as SipClientRequest | SipRequest;
-    const req = this.buildRequest(String(packet.pattern), data);
+    const req = buildClientRequest(String(packet.pattern), data);
     const dst = await this.routing.destinationFor(req, data);
     if (req.method === 'ACK') {
       this.acks.emitted(req, dst, ep);
@@ -341,7 +338,7 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
       return;
     }
     try {
-      const req = this.buildRequest(method, data);
+      const req = buildClientRequest(method, data);
       const fast = this.routing.destinationSync(req, data, p.transport);
       if (fast !== undefined) this.launch(p, ep, req, fast);
       else startWithFailover(this, this.routing, p, ep, req, data, p.transport).catch((err: unknown) => p.fail(err));
@@ -352,7 +349,7 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
 
   private async startAsync(p: Pending, method: string, data: SipClientRequest | SipRequest): Promise<void> {
     const ep = await this.connect();
-    const req = this.buildRequest(method, data);
+    const req = buildClientRequest(method, data);
     // As start(): an IP literal on a bound leg, or a connection (`flow`), needs no resolution.
     const fast = this.routing.destinationSync(req, data, p.transport);
     if (fast !== undefined) this.launch(p, ep, req, fast);
@@ -368,17 +365,6 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
     // A TCP/TLS connection dying under it fails it at once: SipEndpoint hears it from the pool.
     const auth = p.auth ?? this.options.auth;
     p.txn = auth === undefined ? ep.layer.request(req, dst, p) : startAuthenticated(p, ep, req, dst, { credentials: auth, cache: (this.digests ??= new DigestSessionCache()) }, this);
-  }
-
-  /** Build the request (headers are filled in by destinationFor, once the leg is known). */
-  private buildRequest(method: string, data: SipClientRequest | SipRequest): SipRequest {
-    if (!METHOD.test(method)) throw new TypeError(`invalid SIP method ${method}`);
-    if (data instanceof SipRequest) {
-      if (data.method !== method) data.method = method;
-      return data;
-    }
-    if (data === null || typeof data !== 'object' || typeof data.uri !== 'string') throw new TypeError('SipClient: send(method, { uri, headers?, body? }) needs a uri');
-    return new SipRequest({ method, uri: data.uri, headers: data.headers, body: data.body });
   }
 
   /** @internal send the ACK for a 2xx (and remember it for retransmissions); with `bye`, end the call right away. */
@@ -414,9 +400,4 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
     this.log.log(errorKind(err), printable(err instanceof Error ? err.message : String(err), 500));
     this.events.emit('error', err);
   }
-}
-
-/** A dialog's transport as a name the resolver knows (UDP for anything else). */
-function transportName(t: string): SipTransportName {
-  return t === 'tcp' || t === 'tls' || t === 'ws' || t === 'wss' ? t : 'udp';
 }
