@@ -4,7 +4,7 @@
  * optimised away.
  */
 import { createRequire } from 'node:module';
-import { parseNameAddr, parseUri, type SipMessage } from '../src/message/index.js';
+import { parseUri, type SipMessage } from '../src/message/index.js';
 
 const require = createRequire(import.meta.url);
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -73,14 +73,14 @@ export function touchOurs(m: SipMessage): number {
   }
   sink += m.maxForwards ?? 0;
   // Route / Record-Route: the entries, each one's URI parsed (host, `lr`), as a proxy or dialog does.
-  const routes = m.headers.getAll('route');
+  const routes = m.routes;
   for (let i = 0; i < routes.length; i++) {
-    const u = parseUri(parseNameAddr(routes[i]!, 'Route').uri);
+    const u = parseUri(routes[i]!.uri);
     sink += u.host.length + (u.params.has('lr') ? 1 : 0);
   }
-  const rr = m.headers.getAll('record-route');
+  const rr = m.recordRoutes;
   for (let i = 0; i < rr.length; i++) {
-    const u = parseUri(parseNameAddr(rr[i]!, 'Record-Route').uri);
+    const u = parseUri(rr[i]!.uri);
     sink += u.host.length + (u.params.has('lr') ? 1 : 0);
   }
   sink += len(m.contentType) + m.contentLength;

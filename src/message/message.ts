@@ -7,7 +7,7 @@ import { parseUint } from './chars.js';
 import { parseUri, type SipUri } from './uri.js';
 import { parseVia, type Via } from './via.js';
 import { reasonPhrase } from './status.js';
-import { contactsOfSource } from './source-contacts.js';
+import { contactsOfSource, nameAddrsOfSource } from './source-contacts.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -35,6 +35,14 @@ const callIdView = (h: SipHeaders): string | undefined => h.get('call-id');
 const contactView = (h: SipHeaders): Contact[] => {
   const src = h.source;
   return src !== undefined ? contactsOfSource(src) : h.valuesOf('contact').map((v) => parseContact(v));
+};
+const routeView = (h: SipHeaders): NameAddr[] => {
+  const src = h.source;
+  return src !== undefined ? nameAddrsOfSource(src, 'route', 'Route') : h.valuesOf('route').map((v) => parseNameAddr(v, 'Route'));
+};
+const recordRouteView = (h: SipHeaders): NameAddr[] => {
+  const src = h.source;
+  return src !== undefined ? nameAddrsOfSource(src, 'record-route', 'Record-Route') : h.valuesOf('record-route').map((v) => parseNameAddr(v, 'Record-Route'));
 };
 const maxForwardsView = (h: SipHeaders): number | undefined => {
   const v = h.linesOf('max-forwards');
@@ -99,6 +107,18 @@ export abstract class SipMessage {
   get contacts(): Contact[] {
     const v = this.headers.vContact;
     return v !== NONE ? (v as Contact[]) : this.headers.view('contact', contactView);
+  }
+  /**
+   * Every Route entry, top first (RFC 3261 §20.34), parsed on first access in one pass over the
+   * received bytes; `parseUri(route.uri)` gives its URI's parts (host, `lr`). Change the route set
+   * through `headers` (the view follows).
+   */
+  get routes(): NameAddr[] {
+    return this.headers.view('route', routeView);
+  }
+  /** Every Record-Route entry, top first (RFC 3261 §20.30), as `routes`. */
+  get recordRoutes(): NameAddr[] {
+    return this.headers.view('record-route', recordRouteView);
   }
   /** Length of the body (what Content-Length says on the wire once serialised). */
   get contentLength(): number {

@@ -1,7 +1,7 @@
 import { bytesOf } from './chars.js';
 import { compactOf } from './header-names.js';
 import { lineCountOf, lineIs, valueEnd, valueStart, type HeaderSource } from './header-source.js';
-import { contactElement, type Contact } from './name-addr.js';
+import { contactElement, nameAddrElement, type Contact, type NameAddr } from './name-addr.js';
 import { CAP } from './params.js';
 
 /**
@@ -11,15 +11,29 @@ import { CAP } from './params.js';
  * toBuffer keeps copying received bytes.
  */
 export function contactsOfSource(src: HeaderSource): Contact[] {
+  return elementsOfSource(src, 'contact', 'Contact') as Contact[];
+}
+
+/**
+ * The Route or Record-Route view (`key` 'route' / 'record-route') of lines still in the received
+ * text: every entry of every line in one pass over the bytes, as contactsOfSource (no value
+ * strings sliced and encoded again per entry, as getAll + parseNameAddr would).
+ */
+export function nameAddrsOfSource(src: HeaderSource, key: string, what: string): NameAddr[] {
+  return elementsOfSource(src, key, what);
+}
+
+function elementsOfSource(src: HeaderSource, key: string, what: string): NameAddr[] {
   const { text, spans, folded } = src;
-  const compact = compactOf('contact');
-  const out: Contact[] = [];
+  const compact = compactOf(key);
+  const contact = key === 'contact';
+  const out: NameAddr[] = [];
   // What the element parser reads (b[o + i] stands for text[i], see bytesOf): the received bytes,
   // or a byte copy of text that is not one byte per char (non-ASCII).
   let whole: Uint8Array | undefined = src.bytes;
   let o = src.byteStart;
   for (let line = 0; line < lineCountOf(src); line++) {
-    if (!lineIs(src, line, 'contact', compact)) continue;
+    if (!lineIs(src, line, key, compact)) continue;
     const f = folded === undefined ? undefined : folded.get(line);
     let s = text;
     let b: Uint8Array;
@@ -44,7 +58,7 @@ export function contactsOfSource(src: HeaderSource): Contact[] {
       to = valueEnd(text, i, spans[k + 2]!);
     }
     for (;;) {
-      out.push(contactElement(s, b, bo, i, to, true));
+      out.push(contact ? contactElement(s, b, bo, i, to, true) : nameAddrElement(s, b, bo, what, i, to, true));
       i = CAP.end;
       if (i >= to) break;
       i++; // the ',' before the next value

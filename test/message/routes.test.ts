@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { parseMessage, parseNameAddr, parseUri, SipParseError, SipRequest } from '../../src/message/index.js';
+
+const head = (lines: string[]): string =>
+  [
+    'BYE sip:bob@192.0.2.4 SIP/2.0',
+    'Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1',
+    'From: <sip:alice@example.com>;tag=a',
+    'To: <sip:bob@example.com>;tag=b',
+    'Call-ID: c1',
+    'CSeq: 2 BYE',
+    ...lines,
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+
+describe('routes and recordRoutes (the route set views)', () => {
+  it('every entry of every line, top first, as getAll + parseNameAddr reads them', () => {
+    const m = parseMessage(
+      head([
+        'Route: <sip:p1.example.com;lr>, "Proxy 2" <sip:p2.example.com:5070;lr;transport=tcp>;x=1',
+        'Max-Forwards: 70',
+        'route: <sip:[2001:db8::3];lr>',
+        'Record-Route: <sip:rr1.example.com;lr>,<sip:rr2.example.com;lr>',
+      ]),
+    );
+    expect(m.routes.map((r) => r.uri)).toEqual(['sip:p1.example.com;lr', 'sip:p2.example.com:5070;lr;transport=tcp', 'sip:[2001:db8::3];lr']);
+    expect(m.routes[1]!.displayName).toBe('Proxy 2');
+    expect(m.routes[1]!.params.get('x')).toBe('1');
+    expect(m.routes.map((r) => parseUri(r.uri).host)).toEqual(['p1.example.com', 'p2.example.com', '2001:db8::3']);
+    expect(m.recordRoutes.map((r) => r.uri)).toEqual(['sip:rr1.example.com;lr', 'sip:rr2.example.com;lr']);
+    const byStrings = m.headers.getAll('route').map((v) => parseNameAddr(v, 'Route').uri);
+    expect(m.routes.map((r) => r.uri)).toEqual(byStrings);
+    // Bytes untouched by reading the view: the message is written as it came.
+    expect(m.toString()).toContain('Route: <sip:p1.example.com;lr>, "Proxy 2"');
+  });
+
+  it('follows the headers when the route set changes, and works on a message built in code', () => {
+    const m = parseMessage(head(['Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>']));
+    expect(m.routes).toHaveLength(2);
+    m.headers.set('Route', '<sip:only.example.com;lr>');
+    expect(m.routes.map((r) => r.uri)).toEqual(['sip:only.example.com;lr']);
+    m.headers.delete('route');
+    expect(m.routes).toEqual([]);
+    const built = new SipRequest({ method: 'INVITE', uri: 'sip:b@example.com', headers: [['Record-Route', '<sip:a.example.com;lr>, <sip:b.example.com;lr>']] });
+    expect(built.recordRoutes.map((r) => r.uri)).toEqual(['sip:a.example.com;lr', 'sip:b.example.com;lr']);
+    expect(built.routes).toEqual([]);
+  });
+
+  it('a malformed entry is a SipParseError when read (a request with one still parses)', () => {
+    const m = parseMessage(head(['Route: <sip:p1.example.com;lr', 'Max-Forwards: 70']));
+    expect(() => m.routes).toThrow(SipParseError);
+  });
+});
