@@ -4,7 +4,7 @@ import { NONE, SipHeaders, type HeadersInit } from './headers.js';
 import { parseCSeq, type CSeq } from './cseq.js';
 import { parseContact, parseNameAddr, type Contact, type NameAddr } from './name-addr.js';
 import { parseUint } from './chars.js';
-import { parseUri, type SipUri } from './uri.js';
+import { parseSipUriAt, parseUri, type SipUri } from './uri.js';
 import { parseVia, type Via } from './via.js';
 import { reasonPhrase } from './status.js';
 import { contactsOfSource, nameAddrsOfSource } from './source-contacts.js';
@@ -235,10 +235,17 @@ export class SipRequest extends SipMessage {
   protected startUnchanged(w: HeaderSource): boolean {
     return this.method === w.startA && this.uri === w.startB;
   }
+  /** The received Request-URI parsed where it lies in the received bytes (no copy), when it is still the one received. */
+  private uriInPlace(): SipUri | undefined {
+    const src = this.headers.source;
+    if (src === undefined || src.bytes === undefined || src.wholeStart < 0 || src.startB !== this.uri || src.startA !== this.method) return undefined;
+    const from = src.wholeStart + src.startA.length + 1;
+    return parseSipUriAt(src.text, src.bytes, src.byteStart, from, from + this.uri.length);
+  }
   /** The Request-URI, parsed (cached while `uri` is unchanged). */
   get requestUri(): SipUri {
     if (this.parsedUri === undefined || this.parsedFrom !== this.uri) {
-      this.parsedUri = parseUri(this.uri);
+      this.parsedUri = this.uriInPlace() ?? parseUri(this.uri);
       this.parsedFrom = this.uri;
     }
     return this.parsedUri;

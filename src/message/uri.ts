@@ -59,24 +59,40 @@ CTL8[127] = 1;
  * below notice one where they stand, and every error is reported through here, so the verdict is
  * the same as a first pass over the whole URI would give (without that pass on the usual URI).
  */
-function failSip(b: Uint8Array, start: number, n: number, why: string): never {
-  for (let i = start; i < n; i++) if (CTL8[b[i]!] === 1) throw bad('whitespace or control character');
+function failSip(b: Uint8Array, o: number, start: number, n: number, why: string): never {
+  for (let i = start; i < n; i++) if (CTL8[b[o + i]!] === 1) throw bad('whitespace or control character');
   throw bad(why);
 }
 
 function parseSip(s: string, start: number, scheme: string): SipUri {
-  const n = s.length;
   // The scanners read bytes (see scratchBytesOf): one copy, then typed-array reads.
-  const b = scratchBytesOf(s);
+  return sipIn(s, scratchBytesOf(s), 0, start, s.length, scheme);
+}
+
+/**
+ * A SIP or SIPS URI in place: s[start..n) after "sip:" / "sips:", b[o + i] standing for s[i] (the
+ * received bytes of a message whose text maps one char per byte), so that the Request-URI is read
+ * from the message without a copy.
+ */
+export function parseSipUriAt(s: string, b: Uint8Array, o: number, from: number, n: number): SipUri | undefined {
+  if (n - from < 5 || (b[o + from]! | 32) !== 115 || (b[o + from + 1]! | 32) !== 105 || (b[o + from + 2]! | 32) !== 112) return undefined;
+  const c3 = b[o + from + 3];
+  if (c3 === 58) return sipIn(s, b, o, from + 4, n, 'sip');
+  if ((c3! | 32) === 115 && b[o + from + 4] === 58) return sipIn(s, b, o, from + 5, n, 'sips');
+  return undefined;
+}
+
+function sipIn(s: string, b: Uint8Array, o: number, start: number, n: number, scheme: string): SipUri {
   const uri: SipUri = { scheme, host: '', params: new Map(), headers: new Map() };
   let i = start;
   // userinfo ends at the first '@' (user-unreserved allows '?', ';', ':' before it: RFC 4475 intmeth).
-  const at = s.indexOf('@', start);
+  let at = s.indexOf('@', start);
+  if (at >= n) at = -1;
   if (at !== -1) {
     let k = start;
-    while (k + 3 < at && (CTL8[b[k]!]! | CTL8[b[k + 1]!]! | CTL8[b[k + 2]!]! | CTL8[b[k + 3]!]!) === 0) k += 4;
-    while (k < at && CTL8[b[k]!] === 0) k++;
-    if (k < at) failSip(b, start, n, '');
+    while (k + 3 < at && (CTL8[b[o + k]!]! | CTL8[b[o + k + 1]!]! | CTL8[b[o + k + 2]!]! | CTL8[b[o + k + 3]!]!) === 0) k += 4;
+    while (k < at && CTL8[b[o + k]!] === 0) k++;
+    if (k < at) failSip(b, o, start, n, '');
     const pw = s.indexOf(':', start);
     if (pw !== -1 && pw < at) {
       uri.user = unescapePercent(s.slice(start, pw));
@@ -87,54 +103,55 @@ function parseSip(s: string, start: number, scheme: string): SipUri {
     i = at + 1;
   }
   // host
-  if (i < n && b[i] === 91 /* [ */) {
-    const close = s.indexOf(']', i);
-    if (close === -1) failSip(b, start, n, 'unterminated IPv6 reference');
+  if (i < n && b[o + i] === 91 /* [ */) {
+    let close = s.indexOf(']', i);
+    if (close >= n) close = -1;
+    if (close === -1) failSip(b, o, start, n, 'unterminated IPv6 reference');
     for (let k = i + 1; k < close; k++) {
-      const c = b[k]!;
-      if (!((c >= 48 && c <= 58) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102) || c === 46)) failSip(b, start, n, 'bad IPv6 reference');
+      const c = b[o + k]!;
+      if (!((c >= 48 && c <= 58) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102) || c === 46)) failSip(b, o, start, n, 'bad IPv6 reference');
     }
     uri.host = s.slice(i + 1, close);
     i = close + 1;
   } else {
     const hs = i;
     // Four host bytes a step (':' ends a host here), then one at a time up to the byte that ends it.
-    while (i + 3 < n && (HOST_RUN[b[i]!]! & HOST_RUN[b[i + 1]!]! & HOST_RUN[b[i + 2]!]! & HOST_RUN[b[i + 3]!]!) === 1) i += 4;
+    while (i + 3 < n && (HOST_RUN[b[o + i]!]! & HOST_RUN[b[o + i + 1]!]! & HOST_RUN[b[o + i + 2]!]! & HOST_RUN[b[o + i + 3]!]!) === 1) i += 4;
     while (i < n) {
-      const c = b[i]!;
+      const c = b[o + i]!;
       if (c === 58 || c === 59 || c === 63) break;
-      if (HOST8[c] === 0) failSip(b, start, n, 'bad host');
+      if (HOST8[c] === 0) failSip(b, o, start, n, 'bad host');
       i++;
     }
     uri.host = s.slice(hs, i);
   }
-  if (uri.host.length === 0) failSip(b, start, n, 'empty host');
-  if (i < n && b[i] === 58) {
+  if (uri.host.length === 0) failSip(b, o, start, n, 'empty host');
+  if (i < n && b[o + i] === 58) {
     const ps = ++i;
-    while (i < n && b[i] !== 59 && b[i] !== 63) i++;
-    const port = parseUintB(b, 0, 65535, ps, i);
-    if (port < 0) failSip(b, start, n, 'bad port');
+    while (i < n && b[o + i] !== 59 && b[o + i] !== 63) i++;
+    const port = parseUintB(b, o, 65535, ps, i);
+    if (port < 0) failSip(b, o, start, n, 'bad port');
     uri.port = port;
   }
-  if (i < n && b[i] === 59) {
-    i = uriParams(s, b, i, uri.params, true);
-    if (i < 0) failSip(b, start, n, -i === 1 ? 'empty parameter' : 'empty parameter value');
+  if (i < n && b[o + i] === 59) {
+    i = uriParams(s, b, o, i, n, uri.params, true);
+    if (i < 0) failSip(b, o, start, n, -i === 1 ? 'empty parameter' : 'empty parameter value');
   }
-  if (i < n && b[i] === 63) {
-    for (let k = i; k < n; k++) if (CTL8[b[k]!] === 1) failSip(b, start, n, '');
-    for (const pair of s.slice(i + 1).split('&')) {
+  if (i < n && b[o + i] === 63) {
+    for (let k = i; k < n; k++) if (CTL8[b[o + k]!] === 1) failSip(b, o, start, n, '');
+    for (const pair of s.slice(i + 1, n).split('&')) {
       if (pair.length === 0) continue;
       const eq = pair.indexOf('=');
       const name = unescapePercent(eq === -1 ? pair : pair.slice(0, eq));
       uri.headers.set(name, eq === -1 ? '' : unescapePercent(pair.slice(eq + 1)));
     }
-  } else if (i < n) failSip(b, start, n, 'trailing characters');
+  } else if (i < n) failSip(b, o, start, n, 'trailing characters');
   return uri;
 }
 
 /** URI parameters of a tel: URI (see uriParams). */
 function parseUriParams(s: string, i: number, into: Params): number {
-  const end = uriParams(s, scratchBytesOf(s), i, into, false);
+  const end = uriParams(s, scratchBytesOf(s), 0, i, s.length, into, false);
   if (end < 0) throw bad(end === -1 ? 'empty parameter' : 'empty parameter value');
   return end;
 }
@@ -146,14 +163,13 @@ function parseUriParams(s: string, i: number, into: Params): number {
  * unreserved, escaped, and "[]/:&+$"), read liberally as anything but ';', '=' (in names) and '?';
  * each is unescaped once and names are lower-cased.
  */
-function uriParams(s: string, b: Uint8Array, i: number, into: Params, ctl: boolean): number {
-  const n = s.length;
-  while (i < n && b[i] === 59) {
+function uriParams(s: string, b: Uint8Array, o: number, i: number, n: number, into: Params, ctl: boolean): number {
+  while (i < n && b[o + i] === 59) {
     const ns = ++i;
     // Upper-case or non-ASCII letters or a '%' in the name: it needs lower-casing or unescaping (rare).
     let odd = false;
     while (i < n) {
-      const c = b[i]!;
+      const c = b[o + i]!;
       if (c === 59 || c === 61 || c === 63) break;
       if (c === 37 || (c >= 65 && c <= 90) || c >= 128) odd = true;
       else if (ctl && CTL8[c] === 1) return -3;
@@ -161,11 +177,11 @@ function uriParams(s: string, b: Uint8Array, i: number, into: Params, ctl: boole
     }
     if (i === ns) return -1;
     const name = odd ? unescapePercent(s.slice(ns, i)).toLowerCase() : s.slice(ns, i);
-    if (i < n && b[i] === 61) {
+    if (i < n && b[o + i] === 61) {
       const vs = ++i;
       let pct = false;
       while (i < n) {
-        const c = b[i]!;
+        const c = b[o + i]!;
         if (c === 59 || c === 63) break;
         if (c === 37) pct = true;
         else if (ctl && CTL8[c] === 1) return -3;
