@@ -44,9 +44,14 @@ export class ShardedMap<V> {
   }
 }
 
-/** A multiplicative hash of every character (keys are ~50 characters: a few tens of ns). */
+/**
+ * A hash of every character (keys are ~50 characters). Shifts and adds, not Math.imul: the
+ * callgrind profile showed Math.imul called as a builtin per character (~4k instructions per
+ * request over the 4-5 lookups a request makes). One multiply at the end mixes the bits.
+ */
 function shardOf(key: string): number {
-  let h = 0;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x9e3779b1);
+  let h = key.length;
+  for (let i = 0; i < key.length; i++) h = ((h << 5) - h + key.charCodeAt(i)) | 0;
+  h = Math.imul(h ^ (h >>> 16), 0x9e3779b1);
   return (h >>> 26) & (SHARDS - 1);
 }
