@@ -297,11 +297,11 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
     try {
       result = await handler(req, ctx);
     } catch (err) {
-      reply.respond({ err })?.catch((e: unknown) => this.reportError(e));
+      reply.write({ err })?.catch((e: unknown) => this.reportError(e));
       return;
     }
     if (isObservable(result)) this.send(untilAborted(result, ctx.getTransaction()), reply.respond);
-    else reply.respond({ response: result, isDisposed: true })?.catch((e: unknown) => this.reportError(e));
+    else reply.write({ response: result, isDisposed: true })?.catch((e: unknown) => this.reportError(e));
   }
 
   /**
