@@ -11,6 +11,20 @@ const SHARDS = 64;
  */
 export class ShardedMap<V> {
   private readonly shards: Map<string, V>[] = Array.from({ length: SHARDS }, () => new Map<string, V>());
+  /**
+   * The last key hashed and its shard: a request's key is looked up, then set (new transaction),
+   * then set again (its Completed record), so most operations skip the hash.
+   */
+  private lastKey = '';
+  private lastShard = 0;
+
+  private shardFor(key: string): Map<string, V> {
+    if (key !== this.lastKey) {
+      this.lastKey = key;
+      this.lastShard = shardOf(key);
+    }
+    return this.shards[this.lastShard]!;
+  }
 
   get size(): number {
     let n = 0;
@@ -19,19 +33,19 @@ export class ShardedMap<V> {
   }
 
   has(key: string): boolean {
-    return this.shards[shardOf(key)]!.has(key);
+    return this.shardFor(key).has(key);
   }
 
   get(key: string): V | undefined {
-    return this.shards[shardOf(key)]!.get(key);
+    return this.shardFor(key).get(key);
   }
 
   set(key: string, value: V): void {
-    this.shards[shardOf(key)]!.set(key, value);
+    this.shardFor(key).set(key, value);
   }
 
   delete(key: string): boolean {
-    return this.shards[shardOf(key)]!.delete(key);
+    return this.shardFor(key).delete(key);
   }
 
   clear(): void {
