@@ -129,16 +129,22 @@ export function stampVia(req: SipRequest, from: SipPeer): boolean {
 function stampedText(v: string, addr: string, port: number): string | undefined {
   const semi = v.indexOf(';');
   if (semi === -1) return port >= 0 ? undefined : v + ';received=' + addr;
-  if (v.indexOf('"', semi) !== -1 || v.indexOf(',', semi) !== -1 || v.indexOf(' ', semi) !== -1 || v.indexOf('\t', semi) !== -1) return undefined;
   let out = v.slice(0, semi);
   let received = false;
   let rport = false;
   const n = v.length;
   for (let i = semi; i < n; ) {
-    let j = v.indexOf(';', i + 1);
-    if (j === -1) j = n;
-    let e = v.indexOf('=', i + 1);
-    if (e === -1 || e > j) e = j;
+    // One pass over the parameter: its end (';'), its '=', and nothing only the parser handles.
+    let e = -1;
+    let j = i + 1;
+    for (; j < n; j++) {
+      const c = v.charCodeAt(j);
+      if (c === 59 /* ; */) break;
+      if (c === 61 /* = */) {
+        if (e === -1) e = j;
+      } else if (c === 34 /* " */ || c === 44 /* , */ || c === 32 || c === 9) return undefined;
+    }
+    if (e === -1) e = j;
     const len = e - i - 1;
     if (len === 5 && port >= 0 && v.slice(i + 1, e).toLowerCase() === 'rport') {
       if (rport) return undefined;
