@@ -254,7 +254,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
         return;
       }
       dialog = matched;
-    } else if (dialogs.full && (req.method === 'INVITE' || req.method === 'SUBSCRIBE' || req.method === 'REFER')) {
+    } else if ((req.method === 'INVITE' || req.method === 'SUBSCRIBE' || req.method === 'REFER') && dialogs.full) {
       void txn.respond(txn.createResponse(503, 'Too Many Dialogs', { headers: { 'Retry-After': 10 } }));
       return;
     }

@@ -26,10 +26,11 @@ export class ShardedMap<V> {
     return this.shards[this.lastShard]!;
   }
 
+  /** Entries, kept as a count: a size read per request (the dialog table's `full`) must not walk 64 Maps. */
+  private count = 0;
+
   get size(): number {
-    let n = 0;
-    for (const m of this.shards) n += m.size;
-    return n;
+    return this.count;
   }
 
   has(key: string): boolean {
@@ -41,15 +42,21 @@ export class ShardedMap<V> {
   }
 
   set(key: string, value: V): void {
-    this.shardFor(key).set(key, value);
+    const m = this.shardFor(key);
+    const before = m.size;
+    m.set(key, value);
+    this.count += m.size - before;
   }
 
   delete(key: string): boolean {
-    return this.shardFor(key).delete(key);
+    if (!this.shardFor(key).delete(key)) return false;
+    this.count--;
+    return true;
   }
 
   clear(): void {
     for (const m of this.shards) m.clear();
+    this.count = 0;
   }
 
   /** Every value, shard by shard (not in insertion order). */
