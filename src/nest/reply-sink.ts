@@ -23,7 +23,14 @@ export class ReplySink {
     private readonly txn: ServerTransaction,
   ) {}
 
-  readonly respond = (packet: WritePacket): Promise<void> | undefined => {
+  private bound: ((packet: WritePacket) => Promise<void> | undefined) | undefined = undefined;
+
+  /** write() as a function of its own, for Nest's send()/handleRequest() (made on first use: the lean dispatch calls write()). */
+  get respond(): (packet: WritePacket) => Promise<void> | undefined {
+    return (this.bound ??= (packet) => this.write(packet));
+  }
+
+  write(packet: WritePacket): Promise<void> | undefined {
     const txn = this.txn;
     // A proxied request's answers are its branches' (the handler's result is not one).
     if (this.final || txn.finalSent || txn.aborted || txn.proxied) return undefined;
@@ -67,7 +74,7 @@ export class ReplySink {
       return txn.respond(500);
     }
     return undefined;
-  };
+  }
 }
 
 /**

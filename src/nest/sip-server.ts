@@ -254,7 +254,7 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
         return;
       }
       dialog = matched;
-    } else if (dialogs.full && (req.method === 'INVITE' || req.method === 'SUBSCRIBE' || req.method === 'REFER')) {
+    } else if ((req.method === 'INVITE' || req.method === 'SUBSCRIBE' || req.method === 'REFER') && dialogs.full) {
       void txn.respond(txn.createResponse(503, 'Too Many Dialogs', { headers: { 'Retry-After': 10 } }));
       return;
     }
@@ -297,11 +297,11 @@ export class SipServer extends Server<SipServerEvents, SipServerStatus> implemen
     try {
       result = await handler(req, ctx);
     } catch (err) {
-      reply.respond({ err })?.catch((e: unknown) => this.reportError(e));
+      reply.write({ err })?.catch((e: unknown) => this.reportError(e));
       return;
     }
     if (isObservable(result)) this.send(untilAborted(result, ctx.getTransaction()), reply.respond);
-    else reply.respond({ response: result, isDisposed: true })?.catch((e: unknown) => this.reportError(e));
+    else reply.write({ response: result, isDisposed: true })?.catch((e: unknown) => this.reportError(e));
   }
 
   /**

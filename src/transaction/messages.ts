@@ -90,12 +90,24 @@ export function stampVia(req: SipRequest, from: SipPeer): boolean {
   const received = via.received;
   const receivedOk = received === undefined ? !hasRport && via.host === from.addr : received === from.addr;
   if (receivedOk && (!hasRport || via.rport === from.port)) return false;
+  const parsed = req.via;
+  const h = req.headers;
+  const lines = h.linesOf('via');
+  if (lines.length === parsed.length) {
+    // One Via per line (the usual case): edit the top line's text, and keep a view whose params
+    // Map is built only if somebody asks (no params parse, Map or formatVia per request).
+    const text = stampedText(lines[0]!, from.addr, hasRport ? from.port : -1);
+    if (text !== undefined && h.replaceFirst('via', text)) {
+      const view = parsed.slice();
+      view[0] = new StampedVia(via, from.addr, hasRport ? from.port : via.rport);
+      h.primeView('via', view);
+      return true;
+    }
+  }
   const params = new Map(via.params);
   params.set('received', from.addr);
   if (hasRport) params.set('rport', String(from.port));
   const top: Via = { ...via, params, received: from.addr, rport: hasRport ? from.port : via.rport };
-  const parsed = req.via;
-  const h = req.headers;
   // One Via per line (the usual case): rewrite the top line in place; else split and set them all.
   if (h.lineCount('via') !== parsed.length || !h.replaceFirst('via', formatVia(top))) {
     const values = h.getAll('via');
@@ -107,6 +119,86 @@ export function stampVia(req: SipRequest, from: SipPeer): boolean {
   view[0] = top;
   h.primeView('via', view);
   return true;
+}
+
+/**
+ * The Via value `v` with `received=addr` (replaced, or appended) and, when `port` >= 0, the rport
+ * parameter given `port`; the other parameters stay as written. Undefined for what only the
+ * parsed path handles: quoted strings, a comma, white space among the parameters.
+ */
+function stampedText(v: string, addr: string, port: number): string | undefined {
+  const semi = v.indexOf(';');
+  if (semi === -1) return port >= 0 ? undefined : v + ';received=' + addr;
+  let out = v.slice(0, semi);
+  let received = false;
+  let rport = false;
+  const n = v.length;
+  for (let i = semi; i < n; ) {
+    // One pass over the parameter: its end (';'), its '=', and nothing only the parser handles.
+    let e = -1;
+    let j = i + 1;
+    for (; j < n; j++) {
+      const c = v.charCodeAt(j);
+      if (c === 59 /* ; */) break;
+      if (c === 61 /* = */) {
+        if (e === -1) e = j;
+      } else if (c === 34 /* " */ || c === 44 /* , */ || c === 32 || c === 9) return undefined;
+    }
+    if (e === -1) e = j;
+    const len = e - i - 1;
+    if (len === 5 && port >= 0 && v.slice(i + 1, e).toLowerCase() === 'rport') {
+      if (rport) return undefined;
+      rport = true;
+      out += ';rport=' + port;
+    } else if (len === 8 && v.slice(i + 1, e).toLowerCase() === 'received') {
+      if (received) return undefined;
+      received = true;
+      out += ';received=' + addr;
+    } else out += v.slice(i, j);
+    i = j;
+  }
+  if (port >= 0 && !rport) return undefined;
+  return received ? out : out + ';received=' + addr;
+}
+
+/** The top Via after stampVia: the parsed one's fields, and its params Map built on first use. */
+class StampedVia implements Via {
+  protocol: string;
+  transport: string;
+  host: string;
+  port: number | undefined;
+  sentBy: string;
+  branch: string | undefined;
+  received: string;
+  rport: number | null | undefined;
+  #params: Via['params'] | undefined = undefined;
+  readonly #base: Via;
+
+  constructor(base: Via, received: string, rport: number | null | undefined) {
+    this.protocol = base.protocol;
+    this.transport = base.transport;
+    this.host = base.host;
+    this.port = base.port;
+    this.sentBy = base.sentBy;
+    this.branch = base.branch;
+    this.received = received;
+    this.rport = rport;
+    this.#base = base;
+  }
+
+  get params(): Via['params'] {
+    if (this.#params === undefined) {
+      const p = new Map(this.#base.params);
+      p.set('received', this.received);
+      if (typeof this.rport === 'number' && this.#base.rport !== undefined) p.set('rport', String(this.rport));
+      this.#params = p;
+    }
+    return this.#params;
+  }
+
+  set params(value: Via['params']) {
+    this.#params = value;
+  }
 }
 
 /** True when the branch carries the RFC 3261 magic cookie. */

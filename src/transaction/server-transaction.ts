@@ -90,6 +90,8 @@ export abstract class ServerTransaction extends TinyEmitter<ServerTransactionEve
   private tag: string | undefined = undefined;
   /** @internal no final response yet (counted in stats.pending). */
   _pending = true;
+  /** @internal its key now maps to its Completed record (Timer J), no longer to it. */
+  _retained = false;
   /**
    * A proxy relays this request (RFC 3261 §16): the responses sent are the branches', so none of
    * a user agent's part applies (no dialog, Contact, Server header, 2xx retransmission, ACK wait,
@@ -158,7 +160,9 @@ export abstract class ServerTransaction extends TinyEmitter<ServerTransactionEve
 
   /** A response to this request (createResponse from the codec) with this transaction's To tag. */
   createResponse(status: number, reason?: string, opts?: TransactionResponseOptions): SipResponse {
-    return createResponse(this.request, status, reason, { ...opts, toTag: status > 100 ? this.toTag : undefined });
+    const toTag = status > 100 ? this.toTag : undefined;
+    // No spread of an absent opts (the common respond(200)).
+    return createResponse(this.request, status, reason, opts === undefined ? { toTag } : { ...opts, toTag });
   }
 
   /**
@@ -231,12 +235,10 @@ export abstract class ServerTransaction extends TinyEmitter<ServerTransactionEve
     } catch (err) {
       p = Promise.reject(err);
     }
-    const out = p.then(undefined, (err: unknown) => {
-      this.transportFailed(err);
-      throw err;
-    });
-    out.catch(noop);
-    return out;
+    // The caller gets the transport's own promise; this reaction, registered first, runs before
+    // the caller's and marks it handled (one derived promise per send, not two).
+    p.then(undefined, (err: unknown) => this.transportFailed(err));
+    return p;
   }
 
   protected retransmit(res: SipResponse): void {
@@ -366,7 +368,10 @@ export class NonInviteServerTransaction extends ServerTransaction {
     this.markFinal();
     this.setState('completed');
     // Completed only absorbs retransmissions (Timer J): the layer keeps the response's bytes for that.
-    if (this.t.J !== 0) this.core.retainCompleted(this.key, (this.wire = res.toBuffer()), this.from, this.t.J);
+    if (this.t.J !== 0) {
+      this.core.retainCompleted(this.key, (this.wire = res.toBuffer()), this.from, this.t.J);
+      this._retained = true;
+    }
     this.endNow = true;
   }
 

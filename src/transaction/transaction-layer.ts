@@ -413,7 +413,8 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
 
   serverTerminated(txn: ServerTransaction): void {
     this.metrics?.serverEnd?.(txn);
-    if (this.servers.get(txn.key) === txn) this.servers.delete(txn.key);
+    // A retained one's key already maps to its record: no lookup.
+    if (!txn._retained && this.servers.get(txn.key) === txn) this.servers.delete(txn.key);
     this.stats.serverActive--;
     if (txn.isInvite) {
       const k = (txn as InviteServerTransaction)._ackKey;

@@ -50,6 +50,30 @@ describe('transaction message helpers', () => {
     expect(wire(r2).topVia!.received).toBe('192.0.2.10');
   });
 
+  it('stampVia writes received/rport into the top line as the parsed path would, and falls back for what it does not read', () => {
+    const peer = { addr: '127.0.0.1', port: 5070, family: 4 as const, proto: 'udp' as const, socket: undefined };
+    const cases: [via: string, line: string][] = [
+      ['SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bK-1;rport', 'SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bK-1;rport=5070;received=127.0.0.1'],
+      ['SIP/2.0/UDP h.example:5070;branch=z9hG4bK-1;received=6.6.6.6;RPORT=9', 'SIP/2.0/UDP h.example:5070;branch=z9hG4bK-1;received=127.0.0.1;rport=5070'],
+      ['SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK-1', 'SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK-1;received=127.0.0.1'],
+      ['SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK-1;ttl=1;received;rport', 'SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK-1;ttl=1;received=127.0.0.1;rport=5070'],
+      // Parsed path: white space among the parameters, a quoted string.
+      ['SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK-1 ;rport', 'SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK-1;rport=5070;received=127.0.0.1'],
+      ['SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK-1;x="a;b";rport', 'SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK-1;x="a;b";rport=5070;received=127.0.0.1'],
+    ];
+    for (const [via, line] of cases) {
+      const r = parseMessage(`OPTIONS sip:a@b SIP/2.0\r\nVia: ${via}\r\nVia: SIP/2.0/TCP x;branch=z9hG4bK-2\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`) as SipRequest;
+      expect(stampVia(r, peer)).toBe(true);
+      expect(r.headers.getAll('via')).toEqual([line, 'SIP/2.0/TCP x;branch=z9hG4bK-2']);
+      // The parsed view says the same as the text parsed afresh.
+      const again = wire(r).topVia!;
+      expect(r.topVia!.received).toBe(again.received);
+      expect(r.topVia!.rport).toBe(again.rport);
+      expect([...r.topVia!.params]).toEqual([...again.params]);
+      expect(r.via.length).toBe(2);
+    }
+  });
+
   it('server keys: sent-by host is case-insensitive, ACK and CANCEL find the INVITE', () => {
     const a = req({ branch: 'z9hG4bK-k', sentBy: 'Client.Example.COM:5060' });
     const b = req({ branch: 'z9hG4bK-k', sentBy: 'client.example.com:5060', method: 'ACK' });

@@ -9,6 +9,7 @@ describe('ShardedMap (the server-transaction table)', () => {
     expect(m.size).toBe(1000);
     expect([m.get('k5'), m.get('k999'), m.get('nope')]).toEqual([55, 999, undefined]);
     expect([m.delete('k5'), m.delete('k5')]).toEqual([true, false]);
+    expect(m.size).toBe(999); // a count kept by set/delete: a failed delete or an overwrite changes nothing
     expect([...m.values()].sort((a, b) => a - b).slice(0, 3)).toEqual([0, 1, 2]);
     m.clear();
     expect(m.size).toBe(0);
