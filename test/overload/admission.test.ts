@@ -53,13 +53,13 @@ describe('admission gate (overload control)', () => {
     expect([gate.stats.overloaded, gate.stats.shed]).toEqual([1, 1]);
   });
 
-  it('UDP queue delay over maxQueueDelay: a share of new requests gets 503, cut while the wait stays over (halved far over it, at most once per 10 ms), raised under half of it by a twentieth per 20 ms; in-dialog requests pass', () => {
+  it('UDP queue delay over maxQueueDelay: a share of new requests gets 503, cut while the wait stays over (by a third, in proportion to the wait far over it, at most once per 10 ms), raised under half of it by a twentieth per 20 ms; in-dialog requests pass', () => {
     const clock = new ManualClock();
     const gate = new AdmissionGate({ maxQueueDelay: 5, perSource: false, refusalInterval: 0 }, clock);
     const admitted = (n: number) => Array.from({ length: n }, () => gate.check('192.0.2.1', fresh, 0)).filter((v) => v === ADMIT).length;
     gate.noteQueueDelay(4);
     expect(admitted(100)).toBe(100);
-    gate.noteQueueDelay(8); // over: two thirds admitted, evenly spread
+    gate.noteQueueDelay(6); // just over: two thirds admitted, evenly spread
     expect(gate.admitShare).toBeCloseTo(0.66);
     expect(admitted(100)).toBe(66);
     expect(gate.check('192.0.2.1', inDialog, 0)).toBe(ADMIT);
@@ -67,8 +67,11 @@ describe('admission gate (overload control)', () => {
     gate.noteQueueDelay(9); // measured again within 10 ms: no second cut yet
     expect(gate.admitShare).toBeCloseTo(0.66);
     clock.advance(5);
-    gate.noteQueueDelay(40); // far over (more than 4x): halved
-    expect(gate.admitShare).toBeCloseTo(0.33);
+    gate.noteQueueDelay(20); // far over: in proportion (5/20)
+    expect(gate.admitShare).toBeCloseTo(0.165);
+    clock.advance(10);
+    gate.noteQueueDelay(500); // never below a tenth in one cut
+    expect(gate.admitShare).toBeCloseTo(0.0165);
     for (let i = 0; i < 10; i++) {
       clock.advance(10);
       gate.noteQueueDelay(40); // stays over: cut again each time, never below 1 %
