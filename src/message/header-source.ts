@@ -1,4 +1,4 @@
-import { keyAt } from './header-names.js';
+import { compactOf, keyAt } from './header-names.js';
 
 /**
  * Header lines as parseMessage found them, still in the received text: SipHeaders answers reads
@@ -145,4 +145,31 @@ export function writeReceived(src: HeaderSource, out: Buffer, at: number, bodyLe
   }
   if (clLines === 0) at += out.write('Content-Length: ' + len + '\r\n', at, 'latin1');
   return at;
+}
+
+/**
+ * Append every `key` line of `src` to `target` as SipHeaders.load would have split it (name as
+ * written, value, the line as received unless it is exactly "name: value"; folded lines unfolded).
+ */
+export function copySourceLines(src: HeaderSource, key: string, target: { pushRaw(name: string, key: string, value: string, raw?: string): void }): void {
+  const { text, spans, folded } = src;
+  const compact = compactOf(key);
+  const count = spans.length / 3;
+  for (let line = 0; line < count; line++) {
+    if (!lineIs(src, line, key, compact)) continue;
+    const k = line * 3;
+    const start = spans[k]!;
+    const ne = spans[k + 1]!;
+    const end = spans[k + 2]!;
+    const name = text.slice(start, ne);
+    const f = folded === undefined ? undefined : folded.get(line);
+    if (f !== undefined) {
+      target.pushRaw(name, key, f, undefined);
+      continue;
+    }
+    const vs = valueStart(text, ne, end);
+    const ve = valueEnd(text, vs, end);
+    const normal = text.charCodeAt(ne) === 58 && text.charCodeAt(ne + 1) === 32 && vs === ne + 2 && ve === end;
+    target.pushRaw(name, key, text.slice(vs, ve), normal ? undefined : text.slice(start, end));
+  }
 }

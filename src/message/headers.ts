@@ -1,5 +1,5 @@
 import { canonicalName, compactOf, headerKey, LIST_HEADERS } from './header-names.js';
-import { findLine, receivedLength, sourceKeys, sourceValue, valueEnd, valueStart, writeReceived, type HeaderSource } from './header-source.js';
+import { copySourceLines, findLine, receivedLength, sourceKeys, sourceValue, valueEnd, valueStart, writeReceived, type HeaderSource } from './header-source.js';
 import { removeLines, serializeLines } from './header-lines.js';
 import { splitList } from './split-list.js';
 import { checkHeaderName, checkHeaderValue } from './header-safety.js';
@@ -304,10 +304,16 @@ export class SipHeaders implements Iterable<[string, string]> {
 
   /** Copy every line of `key` (spelling and value) onto another header set. */
   copyTo(target: SipHeaders, key: string): void {
-    this.load();
     target.load();
-    for (let i = 0; i < this.keys.length; i++) {
-      if (this.keys[i] === key) target.pushRaw(this.names[i]!, key, this.values[i]!, this.raws[i]);
+    const src = this.src;
+    if (src !== undefined) {
+      // Lines still in the received text: copied from it in place, without splitting every line
+      // of this header set into strings (createResponse copies five headers of each request).
+      copySourceLines(src, key, target);
+    } else {
+      for (let i = 0; i < this.keys.length; i++) {
+        if (this.keys[i] === key) target.pushRaw(this.names[i]!, key, this.values[i]!, this.raws[i]);
+      }
     }
     target.dropView(key);
   }

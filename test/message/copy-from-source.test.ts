@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { createResponse, parseMessage, type SipRequest } from '../../src/message/index.js';
+
+// createResponse copies Via, From, To, Call-ID and CSeq straight from the received lines; the
+// response must be what copying from split lines gave (compact names, odd spacing, folded lines,
+// several Via lines), and the request keeps its lines unsplit.
+const RAW =
+  'INVITE sip:bob@example.com SIP/2.0\r\n' +
+  'v: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n' +
+  'Via:SIP/2.0/TCP 192.0.2.2;branch=z9hG4bK2 ,\r\n SIP/2.0/UDP 192.0.2.3;branch=z9hG4bK3\r\n' +
+  'f: "A" <sip:alice@example.com>;tag=a1\r\n' +
+  'To :  <sip:bob@example.com>  \r\n' +
+  'i: c1@example.com\r\n' +
+  'CSeq: 1 INVITE\r\n' +
+  'Record-Route: <sip:p1.example.com;lr>\r\n' +
+  'Max-Forwards: 70\r\n' +
+  'Content-Length: 0\r\n\r\n';
+
+describe('createResponse copies the request lines in place', () => {
+  it('gives the same response as from split lines', () => {
+    const inPlace = parseMessage(RAW) as SipRequest;
+    const split = parseMessage(RAW) as SipRequest;
+    split.headers.set('X-Split', '1'); // forces the lines to be split first
+    const a = createResponse(inPlace, 200, undefined, { toTag: 't' }).toString();
+    const b = createResponse(split, 200, undefined, { toTag: 't' }).toString();
+    expect(a).toBe(b);
+    expect(a).toContain('v: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n');
+    expect(a).toContain('Via: SIP/2.0/TCP 192.0.2.2;branch=z9hG4bK2 , SIP/2.0/UDP 192.0.2.3;branch=z9hG4bK3\r\n');
+    expect(a).toContain('Record-Route: <sip:p1.example.com;lr>\r\n');
+    expect(createResponse(inPlace, 200).via.map((v) => v.branch)).toEqual(['z9hG4bK1', 'z9hG4bK2', 'z9hG4bK3']);
+    // The request's own lines stay unsplit (still read from the received text).
+    expect(inPlace.headers.source).toBeDefined();
+    expect(split.headers.source).toBeUndefined();
+  });
+});
