@@ -148,15 +148,18 @@ export function writeReceived(src: HeaderSource, out: Buffer, at: number, bodyLe
 }
 
 /**
- * Append every `key` line of `src` to `target` as SipHeaders.load would have split it (name as
- * written, value, the line as received unless it is exactly "name: value"; folded lines unfolded).
+ * Append every `key` line of `src` (every line when `key` is undefined) to `target` as a split
+ * line (name as written, value, the line as received unless it is exactly "name: value"; folded
+ * lines unfolded): what SipHeaders.load does to all of them and copyTo to one header's.
  */
-export function copySourceLines(src: HeaderSource, key: string, target: { pushRaw(name: string, key: string, value: string, raw?: string): void }): void {
+export function copySourceLines(src: HeaderSource, key: string | undefined, target: { pushRaw(name: string, key: string, value: string, raw?: string): void }): void {
   const { text, spans, folded } = src;
-  const compact = compactOf(key);
+  const keys = key === undefined ? sourceKeys(src) : undefined;
+  const compact = key === undefined ? 0 : compactOf(key);
   const count = spans.length / 3;
   for (let line = 0; line < count; line++) {
-    if (!lineIs(src, line, key, compact)) continue;
+    if (key !== undefined && !lineIs(src, line, key, compact)) continue;
+    const lineKey = key ?? keys![line]!;
     const k = line * 3;
     const start = spans[k]!;
     const ne = spans[k + 1]!;
@@ -164,12 +167,12 @@ export function copySourceLines(src: HeaderSource, key: string, target: { pushRa
     const name = text.slice(start, ne);
     const f = folded === undefined ? undefined : folded.get(line);
     if (f !== undefined) {
-      target.pushRaw(name, key, f, undefined);
+      target.pushRaw(name, lineKey, f, undefined); // folded lines are written unfolded
       continue;
     }
     const vs = valueStart(text, ne, end);
     const ve = valueEnd(text, vs, end);
     const normal = text.charCodeAt(ne) === 58 && text.charCodeAt(ne + 1) === 32 && vs === ne + 2 && ve === end;
-    target.pushRaw(name, key, text.slice(vs, ve), normal ? undefined : text.slice(start, end));
+    target.pushRaw(name, lineKey, text.slice(vs, ve), normal ? undefined : text.slice(start, end));
   }
 }

@@ -1,5 +1,5 @@
 import { canonicalName, compactOf, headerKey, LIST_HEADERS } from './header-names.js';
-import { copySourceLines, findLine, receivedLength, sourceKeys, sourceValue, valueEnd, valueStart, writeReceived, type HeaderSource } from './header-source.js';
+import { copySourceLines, findLine, receivedLength, sourceValue, writeReceived, type HeaderSource } from './header-source.js';
 import { removeLines, serializeLines } from './header-lines.js';
 import { splitList } from './split-list.js';
 import { checkHeaderName, checkHeaderValue } from './header-safety.js';
@@ -83,31 +83,13 @@ export class SipHeaders implements Iterable<[string, string]> {
     const src = this.src;
     if (src === undefined) return;
     this.src = undefined;
-    const { text, spans, folded } = src;
-    const names: string[] = (this.names = []);
-    this.keys = sourceKeys(src).slice();
-    const values: string[] = (this.values = []);
-    const raws: (string | undefined)[] = (this.raws = []);
-    for (let k = 0, i = 0; k < spans.length; k += 3, i++) {
-      const start = spans[k]!;
-      const ne = spans[k + 1]!;
-      const end = spans[k + 2]!;
-      const vs = valueStart(text, ne, end);
-      const ve = valueEnd(text, vs, end);
-      const name = text.slice(start, ne);
-      names.push(name);
-      const f = folded === undefined ? undefined : folded.get(i);
-      if (f !== undefined) {
-        values.push(f);
-        raws.push(undefined); // folded lines are written unfolded
-      } else {
-        values.push(text.slice(vs, ve));
-        // Keep the line as received unless it is exactly "name: value".
-        const normal = text.charCodeAt(ne) === 58 && text.charCodeAt(ne + 1) === 32 && vs === ne + 2 && ve === end;
-        raws.push(normal ? undefined : text.slice(start, end));
-      }
-    }
+    this.names = [];
+    this.keys = [];
+    this.values = [];
+    this.raws = [];
+    copySourceLines(src, undefined, this);
   }
+
 
   /** @internal The received lines while untouched (for SipMessage.toBuffer), else undefined. */
   get source(): HeaderSource | undefined {
