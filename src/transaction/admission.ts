@@ -203,10 +203,7 @@ export class AdmissionGate {
     const last = told.get(addr);
     const tat = last === undefined || last < now ? now : last;
     if (tat - now > every * (REFUSAL_BURST - 1)) return false;
-    if (last === undefined && told.size >= this.maxSources) {
-      const oldest = told.keys().next().value;
-      if (oldest !== undefined) told.delete(oldest);
-    }
+    if (last === undefined) makeRoom(told, this.maxSources);
     told.set(addr, tat + every);
     return true;
   }
@@ -249,11 +246,7 @@ export class AdmissionGate {
     const now = this.clock.now();
     let e = sources.get(addr);
     if (e === undefined) {
-      if (sources.size >= this.maxSources) {
-        // Forget the oldest source (insertion order): the table stays bounded whatever the spoofing.
-        const oldest = sources.keys().next().value;
-        if (oldest !== undefined) sources.delete(oldest);
-      }
+      makeRoom(sources, this.maxSources);
       e = new SourceEntry(now);
       sources.set(addr, e);
     }
@@ -279,4 +272,11 @@ export class AdmissionGate {
     this.stats.sourceRejected++;
     return REJECT;
   }
+}
+
+/** Forget the oldest entry (insertion order) of a full table: it stays bounded whatever the spoofing. */
+function makeRoom(table: Map<string, unknown>, max: number): void {
+  if (table.size < max) return;
+  const oldest = table.keys().next().value;
+  if (oldest !== undefined) table.delete(oldest);
 }
