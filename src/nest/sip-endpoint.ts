@@ -93,8 +93,8 @@ export class SipEndpoint implements TransactionTransport {
   private readonly poolOfSocket = new WeakMap<object, SocketPool>();
   /** Transactions holding a TCP/TLS connection open: the pool and the pool's id for them. */
   private readonly held = new Map<AnyTransaction, { pool: SocketPool; tid: string }>();
-  /** The same, by id, to find them when their connection dies (an INVITE and its CANCEL share one). */
-  private readonly heldTids = new Map<string, Set<AnyTransaction>>();
+  /** The client ones by id, to fail them when their connection dies (an INVITE and its CANCEL share one). */
+  private readonly heldTids = new Map<string, Set<ClientTransaction>>();
   /** Flows (TCP/TLS connections) kept open for registrations, by the pool's id of the REGISTER: told when they break. */
   private readonly flowWatchers = new Map<string, (err: Error) => void>();
   /** Responses no client transaction claimed (a SipClient sharing this endpoint re-ACKs 2xx from here). */
@@ -127,6 +127,9 @@ export class SipEndpoint implements TransactionTransport {
         const tid = pool.tidOf(txn.request);
         if (tid !== undefined && pool.hold(tid)) {
           this.held.set(txn, { pool, tid });
+          // Only client transactions fail when their connection dies (connectionLost): a server
+          // transaction's responses fall back to §18.2.2, so it needs no entry by id.
+          if (!(txn instanceof ClientTransaction)) return;
           const same = this.heldTids.get(tid);
           if (same === undefined) this.heldTids.set(tid, new Set([txn]));
           else same.add(txn);
@@ -136,8 +139,10 @@ export class SipEndpoint implements TransactionTransport {
         const h = this.held.get(txn);
         if (h === undefined) return;
         this.held.delete(txn);
-        const same = this.heldTids.get(h.tid);
-        if (same !== undefined && same.delete(txn) && same.size === 0) this.heldTids.delete(h.tid);
+        if (txn instanceof ClientTransaction) {
+          const same = this.heldTids.get(h.tid);
+          if (same !== undefined && same.delete(txn) && same.size === 0) this.heldTids.delete(h.tid);
+        }
         h.pool.release(h.tid);
       },
     });
@@ -200,7 +205,7 @@ export class SipEndpoint implements TransactionTransport {
       }
       const same = this.heldTids.get(tid);
       if (same === undefined) continue;
-      for (const txn of [...same]) if (txn instanceof ClientTransaction) this.layer.abandon(txn, err);
+      for (const txn of [...same]) this.layer.abandon(txn, err);
     }
   }
 
