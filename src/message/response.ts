@@ -61,16 +61,33 @@ function isAckCSeq(v: string): boolean {
   return before === 32 || before === 9;
 }
 
-/** Whether a From/To value carries a tag parameter (params start after '>', or at ';' in addr-spec form). */
-function hasTag(value: string): boolean {
+/**
+ * Whether a From/To value carries a tag parameter (params start after '>', or at ';' in addr-spec
+ * form): a scan of each parameter's name, trimmed, compared without case; no strings made.
+ */
+export function hasTag(value: string): boolean {
   const gt = value.lastIndexOf('>');
-  const start = gt === -1 ? value.indexOf(';') : gt + 1;
-  if (start === -1) return false;
-  for (const p of value.slice(start).split(';')) {
-    const eq = p.indexOf('=');
-    if ((eq === -1 ? p : p.slice(0, eq)).trim().toLowerCase() === 'tag') return true;
+  let i = gt === -1 ? value.indexOf(';') : gt + 1;
+  if (i === -1) return false;
+  const n = value.length;
+  while (i < n) {
+    // i is at the start of a parameter (or of the text before the first ';').
+    let s = i;
+    let e = value.indexOf(';', i);
+    if (e === -1) e = n;
+    const eq = value.indexOf('=', s);
+    let end = eq === -1 || eq > e ? e : eq;
+    while (s < end && isWsp(value.charCodeAt(s))) s++;
+    while (end > s && isWsp(value.charCodeAt(end - 1))) end--;
+    if (end - s === 3 && (value.charCodeAt(s) | 32) === 116 && (value.charCodeAt(s + 1) | 32) === 97 && (value.charCodeAt(s + 2) | 32) === 103) return true;
+    i = e + 1;
   }
   return false;
+}
+
+/** White space around a parameter name (CR and LF too: what String#trim took off a folded line). */
+function isWsp(c: number): boolean {
+  return c === 32 || c === 9 || c === 13 || c === 10;
 }
 
 /**
