@@ -10,7 +10,11 @@ export interface HeaderSource {
   text: string;
   /** Three offsets in `text` per line: start, name end, end (see valueStart / valueEnd). */
   spans: number[];
-  /** Values of folded lines by line index (continuations joined with one SP). */
+  /**
+   * Values of lines that are not their received text, by line index: folded lines (continuations
+   * joined with one SP) and values replaced in place (SipHeaders.replaceFirst). Such a line is
+   * written "Name: value", and the message is no longer copied whole.
+   */
   folded: Map<number, string> | undefined;
   /** The lines' keys (see keyAt), made on the first lookup by name. */
   keys: string[] | undefined;

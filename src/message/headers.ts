@@ -213,8 +213,18 @@ export class SipHeaders implements Iterable<[string, string]> {
    * transaction layer rewrites on every request. False (and nothing changed) when there is no such line.
    */
   replaceFirst(name: string, value: string): boolean {
-    this.load();
     const key = headerKey(name);
+    const src = this.src;
+    if (src !== undefined) {
+      // Lines still in the received text: the new value overrides that line's (as an unfolded
+      // folded line's does), so the other lines stay unsplit and createResponse still copies
+      // them in place. The line is then written "Name: value", as below.
+      const line = findLine(src, key, compactOf(key), 0);
+      if (line === -1) return false;
+      (src.folded ??= new Map()).set(line, checkHeaderValue(value));
+      this.dropView(key);
+      return true;
+    }
     const at = this.keys.indexOf(key);
     if (at === -1) return false;
     this.values[at] = checkHeaderValue(value);

@@ -33,3 +33,38 @@ describe('createResponse copies the request lines in place', () => {
     expect(split.headers.source).toBeUndefined();
   });
 });
+
+describe('replaceFirst on received lines', () => {
+  it('overrides the one line in place: same reads, same response, same bytes as on split lines', () => {
+    const inPlace = parseMessage(RAW) as SipRequest;
+    const split = parseMessage(RAW) as SipRequest;
+    split.headers.set('X-Split', '1');
+    split.headers.delete('X-Split');
+    const stamped = 'SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1;received=198.51.100.7';
+    expect(inPlace.headers.replaceFirst('via', stamped)).toBe(true);
+    expect(split.headers.replaceFirst('Via', stamped)).toBe(true);
+    // Still read from the received text (createResponse copies from it in place).
+    expect(inPlace.headers.source).toBeDefined();
+    expect(inPlace.headers.linesOf('via')).toEqual(split.headers.linesOf('via'));
+    expect(inPlace.headers.getAll('via')).toEqual(split.headers.getAll('via'));
+    expect(inPlace.topVia!.received).toBe('198.51.100.7');
+    expect(inPlace.via.map((v) => v.branch)).toEqual(['z9hG4bK1', 'z9hG4bK2', 'z9hG4bK3']);
+    const a = createResponse(inPlace, 200, undefined, { toTag: 't' }).toString();
+    expect(a).toBe(createResponse(split, 200, undefined, { toTag: 't' }).toString());
+    expect(a).toContain('v: ' + stamped + '\r\n');
+    // The request itself serialises as the split one does (the changed line as "Name: value").
+    expect(inPlace.toString()).toBe(split.toString());
+    // A later change splits the lines, the replaced value kept.
+    inPlace.headers.append('X-More', '1');
+    expect(inPlace.headers.source).toBeUndefined();
+    expect(inPlace.headers.linesOf('via')[0]).toBe(stamped);
+    expect(inPlace.headers.replaceFirst('x-none', 'v')).toBe(false);
+  });
+
+  it('is false, and changes nothing, for a header the message lacks', () => {
+    const m = parseMessage(RAW) as SipRequest;
+    expect(m.headers.replaceFirst('subject', 'x')).toBe(false);
+    expect(m.headers.source).toBeDefined();
+    expect(m.toString()).toBe(parseMessage(RAW).toString());
+  });
+});
