@@ -19,6 +19,9 @@ export class UdpTransport implements PoolTransport {
   private readonly sent = new SettleQueue();
   private readonly parseLimits: ParseLimits;
   private isClosed = false;
+  /** The last destination address checked and its family: most sends go to the peer of the one before. */
+  private lastAddr = '';
+  private lastFamily: Family | undefined = undefined;
 
   constructor(
     private readonly core: PoolCore,
@@ -79,7 +82,13 @@ export class UdpTransport implements PoolTransport {
     let addr = dst.addr;
     if (typeof addr !== 'string') return Promise.reject(new InvalidDestinationError('no destination address'));
     if (addr.charCodeAt(0) === 91 /* [ */) addr = addr.slice(1, -1);
-    const fam = familyOf(addr);
+    let fam: Family | undefined;
+    if (addr === this.lastAddr) fam = this.lastFamily;
+    else {
+      fam = familyOf(addr);
+      this.lastAddr = addr;
+      this.lastFamily = fam;
+    }
     if (fam === undefined) return this.sendToName(buf, addr, port);
     if (fam !== this.family) {
       // A v4 peer through a dual-stack v6 socket goes as an IPv4-mapped address.
