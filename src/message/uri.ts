@@ -83,7 +83,9 @@ export function parseSipUriAt(s: string, b: Uint8Array, o: number, from: number,
 }
 
 function sipIn(s: string, b: Uint8Array, o: number, start: number, n: number, scheme: string): SipUri {
-  const uri: SipUri = { scheme, host: '', params: new Map(), headers: new Map() };
+  // Every field present from the start: one object shape for every SIP URI, so that reads of
+  // uri.user / uri.port stay monomorphic (fields added as found give a shape per combination).
+  const uri: SipUri = { scheme, user: undefined, password: undefined, host: '', port: undefined, params: new Map(), headers: new Map() };
   let i = start;
   // userinfo ends at the first '@' (user-unreserved allows '?', ';', ':' before it: RFC 4475 intmeth).
   let at = s.indexOf('@', start);
