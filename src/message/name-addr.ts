@@ -251,8 +251,15 @@ class ParsedNameAddr implements NameAddr {
   get displayName(): string | undefined {
     const dnS = this.#dnS;
     if (dnS >= 0) {
-      const q = this.#src.slice(dnS, this.#dnE);
-      this.#displayName = this.#dnQuoted ? unquote(q) : q;
+      const src = this.#src;
+      const dnE = this.#dnE;
+      if (!this.#dnQuoted) this.#displayName = src.slice(dnS, dnE);
+      else {
+        // Without a quoted-pair the contents are the text between the quotes: one slice.
+        let i = dnS + 1;
+        while (i < dnE && src.charCodeAt(i) !== 92) i++;
+        this.#displayName = i >= dnE ? src.slice(dnS + 1, dnE - 1) : unquote(src.slice(dnS, dnE));
+      }
     }
     if (dnS !== -2) this.#dnS = -2;
     return this.#displayName;

@@ -2,7 +2,7 @@ import { bytesOf, parseUintB, TOKEN8, trimLws } from './chars.js';
 import { SipParseError, tooLarge } from './errors.js';
 import { lineValue, type HeaderSource } from './header-source.js';
 import { SipHeaders } from './headers.js';
-import { CONTENT_LENGTH, CONTENT_TYPE, knownName, nameId, RECORD_ROUTE, ROUTE } from './known-headers.js';
+import { CONTENT_LENGTH, CONTENT_TYPE, ID_COUNT, knownName, nameId, RECORD_ROUTE, ROUTE } from './known-headers.js';
 import { SipRequest, SipResponse } from './message.js';
 import { COUNT, FIRST, parseValueUint, primeViews } from './parsed-views.js';
 import { lineEndAt } from './line-end.js';
@@ -183,8 +183,10 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
   let k = 0; // next free slot in SPANS
   let folded: Map<number, string> | undefined;
   // First line and line count of each known header (see knownName), by id.
-  FIRST.fill(-1);
-  COUNT.fill(0);
+  for (let i = 0; i < ID_COUNT; i++) {
+    FIRST[i] = -1;
+    COUNT[i] = 0;
+  }
   const n = text.length;
   const source: HeaderSource = {
     text,
@@ -259,7 +261,7 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
         throw new SipParseError(anyColon === -1 || anyColon >= e ? 'Header line without a colon' : 'Malformed header name');
       }
       line++;
-      if (k + 3 > SPANS.length) SPANS.length *= 2;
+      if (k + 3 > SPANS.length) growSpans();
       SPANS[k++] = pos;
       SPANS[k++] = ne;
       SPANS[k++] = e;
@@ -351,6 +353,11 @@ function noteLines(source: HeaderSource): void {
 }
 
 /** Reused buffer for the line offsets of the message being parsed (copied out at the end). */
-const SPANS: number[] = new Array<number>(3 * 64).fill(0);
+// Packed (no holes, small integers): its slice is a plain copy.
+const SPANS: number[] = Array.from({ length: 3 * 64 }, () => 0);
+/** Twice the room, by push (setting `length` would leave holes). */
+function growSpans(): void {
+  for (let i = SPANS.length; i > 0; i--) SPANS.push(0);
+}
 const NO_SPANS: number[] = [];
 

@@ -1,6 +1,7 @@
 import { SipParseError } from './errors.js';
 import { HOST8, parseUintB, scratchBytesOf, unescapePercent } from './chars.js';
 import type { Params } from './params.js';
+import { uriWord } from './uri-words.js';
 
 /** A parsed URI. SIP/SIPS fill user..headers; TEL fills `user` (the number) and params; other schemes keep `opaque`. */
 export interface SipUri {
@@ -178,7 +179,7 @@ function uriParams(s: string, b: Uint8Array, o: number, i: number, n: number, in
       i++;
     }
     if (i === ns) return -1;
-    const name = odd ? unescapePercent(s.slice(ns, i)).toLowerCase() : s.slice(ns, i);
+    const name = odd ? unescapePercent(s.slice(ns, i)).toLowerCase() : (uriWord(b, o, ns, i) ?? s.slice(ns, i));
     if (i < n && b[o + i] === 61) {
       const vs = ++i;
       let pct = false;
@@ -190,8 +191,7 @@ function uriParams(s: string, b: Uint8Array, o: number, i: number, n: number, in
         i++;
       }
       if (i === vs) return -2;
-      const v = s.slice(vs, i);
-      into.set(name, pct ? unescapePercent(v) : v);
+      into.set(name, pct ? unescapePercent(s.slice(vs, i)) : (uriWord(b, o, vs, i) ?? s.slice(vs, i)));
     } else into.set(name, null);
   }
   return i;
