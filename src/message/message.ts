@@ -119,21 +119,24 @@ export abstract class SipMessage {
    * through `headers` (the view follows).
    */
   get routes(): NameAddr[] {
-    const v = this.headers.vRoute;
-    return v !== NONE ? (v as NameAddr[]) : this.headers.view('route', routeView);
+    const h = this.headers;
+    const v = h.vRoute;
+    return v !== NONE ? (v as NameAddr[]) : (h.vRoute = routeView(h));
   }
   /** Every Record-Route entry, top first (RFC 3261 §20.30), as `routes`. */
   get recordRoutes(): NameAddr[] {
-    const v = this.headers.vRecordRoute;
-    return v !== NONE ? (v as NameAddr[]) : this.headers.view('record-route', recordRouteView);
+    const h = this.headers;
+    const v = h.vRecordRoute;
+    return v !== NONE ? (v as NameAddr[]) : (h.vRecordRoute = recordRouteView(h));
   }
   /** Length of the body (what Content-Length says on the wire once serialised). */
   get contentLength(): number {
     return this.body.length;
   }
   get contentType(): string | undefined {
-    const v = this.headers.vContentType;
-    return v !== NONE ? (v as string | undefined) : this.headers.view('content-type', contentTypeView);
+    const h = this.headers;
+    const v = h.vContentType;
+    return v !== NONE ? (v as string | undefined) : (h.vContentType = contentTypeView(h));
   }
 
   setBody(body: Body, contentType?: string): this {
