@@ -21,6 +21,10 @@ export interface HeaderSource {
   /** Index of the first Content-Length line (-1 if none) and how many there are. */
   clLine: number;
   clLines: number;
+  /** First Route, Record-Route and Content-Type line (-1: none), for their views. */
+  routeAt: number;
+  rrAt: number;
+  ctAt: number;
   /** The received bytes and the offset of `text` in them, when `text` is ASCII (one char = one byte). */
   bytes: Buffer | undefined;
   byteStart: number;

@@ -38,6 +38,9 @@ export class SipHeaders implements Iterable<[string, string]> {
   /** @internal */ vCallId: unknown = NONE;
   /** @internal */ vMaxForwards: unknown = NONE;
   /** @internal */ vContact: unknown = NONE;
+  /** @internal */ vRoute: unknown = NONE;
+  /** @internal */ vRecordRoute: unknown = NONE;
+  /** @internal */ vContentType: unknown = NONE;
   private vOther: Map<string, unknown> | undefined;
 
   constructor(init?: HeadersInit) {
@@ -348,6 +351,9 @@ export class SipHeaders implements Iterable<[string, string]> {
       case 'call-id': return this.vCallId;
       case 'max-forwards': return this.vMaxForwards;
       case 'contact': return this.vContact;
+      case 'route': return this.vRoute;
+      case 'record-route': return this.vRecordRoute;
+      case 'content-type': return this.vContentType;
     }
     const m = this.vOther;
     return m !== undefined && m.has(key) ? m.get(key) : NONE;
@@ -363,6 +369,9 @@ export class SipHeaders implements Iterable<[string, string]> {
       case 'call-id': this.vCallId = value; return;
       case 'max-forwards': this.vMaxForwards = value; return;
       case 'contact': this.vContact = value; return;
+      case 'route': this.vRoute = value; return;
+      case 'record-route': this.vRecordRoute = value; return;
+      case 'content-type': this.vContentType = value; return;
     }
     (this.vOther ??= new Map()).set(key, value);
   }

@@ -1,5 +1,5 @@
-// Names of the headers parseMessage validates, recognised where they stand (any letter case,
-// compact forms included) without slicing.
+// Names of the headers parseMessage validates (and of a few it notes), recognised where they
+// stand (any letter case, compact forms included) without slicing.
 export const OTHER = 0;
 export const VIA = 1 as const;
 export const CSEQ = 2;
@@ -9,8 +9,15 @@ export const MAX_FORWARDS = 5;
 export const CALL_ID = 6;
 export const CONTACT = 7 as const;
 export const CONTENT_LENGTH = 8;
+// Not validated, but read by most handlers (the route set, the body's type): their lines are
+// noted too, so that their views go straight to them.
+export const ROUTE = 9;
+export const RECORD_ROUTE = 10;
+export const CONTENT_TYPE = 11;
+/** Ids are 0..15 (four bits of knownName's answer). */
+export const ID_COUNT = 16;
 
-/** Which validated header b[o+from..o+to) names (any case, compact forms included), or OTHER. */
+/** Which known header b[o+from..o+to) names (any case, compact forms included), or OTHER. */
 export function nameId(b: Uint8Array, o: number, from: number, to: number): number {
   // A stored name is followed by ':' or LWS, as knownName requires.
   const known = knownName(b, o + from);
@@ -55,7 +62,20 @@ export function knownName(b: Uint8Array, k: number): number {
         (b[k + 9]! | 32) === 114 && (b[k + 10]! | 32) === 100 && (b[k + 11]! | 32) === 115
         ? (12 << 4) | MAX_FORWARDS
         : 0;
-    case 99: // cseq, call-id, contact, content-length ('c' alone is Content-Type)
+    case 114: // route, record-route
+      if (NAME_END8[b[k + 5]!] === 1) {
+        return (b[k + 1]! | 32) === 111 && (b[k + 2]! | 32) === 117 && (b[k + 3]! | 32) === 116 && (b[k + 4]! | 32) === 101
+          ? (5 << 4) | ROUTE
+          : 0;
+      }
+      return NAME_END8[b[k + 12]!] === 1 &&
+        (b[k + 1]! | 32) === 101 && (b[k + 2]! | 32) === 99 && (b[k + 3]! | 32) === 111 && (b[k + 4]! | 32) === 114 &&
+        (b[k + 5]! | 32) === 100 && b[k + 6] === 45 && (b[k + 7]! | 32) === 114 && (b[k + 8]! | 32) === 111 &&
+        (b[k + 9]! | 32) === 117 && (b[k + 10]! | 32) === 116 && (b[k + 11]! | 32) === 101
+        ? (12 << 4) | RECORD_ROUTE
+        : 0;
+    case 99: // c (Content-Type), cseq, call-id, contact, content-length, content-type
+      if (NAME_END8[b[k + 1]!] === 1) return (1 << 4) | CONTENT_TYPE;
       if (NAME_END8[b[k + 4]!] === 1) {
         return (b[k + 1]! | 32) === 115 && (b[k + 2]! | 32) === 101 && (b[k + 3]! | 32) === 113 ? (4 << 4) | CSEQ : 0;
       }
@@ -68,6 +88,13 @@ export function knownName(b: Uint8Array, k: number): number {
         return (b[k + 1]! | 32) === 111 && (b[k + 2]! | 32) === 110 && (b[k + 3]! | 32) === 116 && (b[k + 4]! | 32) === 97 &&
           (b[k + 5]! | 32) === 99 && (b[k + 6]! | 32) === 116
           ? (7 << 4) | CONTACT
+          : 0;
+      }
+      if (NAME_END8[b[k + 12]!] === 1) {
+        return (b[k + 1]! | 32) === 111 && (b[k + 2]! | 32) === 110 && (b[k + 3]! | 32) === 116 && (b[k + 4]! | 32) === 101 &&
+          (b[k + 5]! | 32) === 110 && (b[k + 6]! | 32) === 116 && b[k + 7] === 45 && (b[k + 8]! | 32) === 116 &&
+          (b[k + 9]! | 32) === 121 && (b[k + 10]! | 32) === 112 && (b[k + 11]! | 32) === 101
+          ? (12 << 4) | CONTENT_TYPE
           : 0;
       }
       return NAME_END8[b[k + 14]!] === 1 &&

@@ -1,5 +1,5 @@
 import { SipParseError } from './errors.js';
-import type { HeaderSource } from './header-source.js';
+import { sourceValue, type HeaderSource } from './header-source.js';
 import { NONE, SipHeaders, type HeadersInit } from './headers.js';
 import { parseCSeq, type CSeq } from './cseq.js';
 import { parseContact, parseNameAddr, type Contact, type NameAddr } from './name-addr.js';
@@ -43,6 +43,11 @@ const routeView = (h: SipHeaders): NameAddr[] => {
 const recordRouteView = (h: SipHeaders): NameAddr[] => {
   const src = h.source;
   return src !== undefined ? nameAddrsOfSource(src, 'record-route', 'Record-Route') : h.valuesOf('record-route').map((v) => parseNameAddr(v, 'Record-Route'));
+};
+// Read where parseMessage found the line (Content-Type is not a list header: the whole value).
+const contentTypeView = (h: SipHeaders): string | undefined => {
+  const src = h.source;
+  return src !== undefined ? (src.ctAt < 0 ? undefined : sourceValue(src, src.ctAt)) : h.get('content-type');
 };
 const maxForwardsView = (h: SipHeaders): number | undefined => {
   const v = h.linesOf('max-forwards');
@@ -114,18 +119,24 @@ export abstract class SipMessage {
    * through `headers` (the view follows).
    */
   get routes(): NameAddr[] {
-    return this.headers.view('route', routeView);
+    const h = this.headers;
+    const v = h.vRoute;
+    return v !== NONE ? (v as NameAddr[]) : (h.vRoute = routeView(h));
   }
   /** Every Record-Route entry, top first (RFC 3261 §20.30), as `routes`. */
   get recordRoutes(): NameAddr[] {
-    return this.headers.view('record-route', recordRouteView);
+    const h = this.headers;
+    const v = h.vRecordRoute;
+    return v !== NONE ? (v as NameAddr[]) : (h.vRecordRoute = recordRouteView(h));
   }
   /** Length of the body (what Content-Length says on the wire once serialised). */
   get contentLength(): number {
     return this.body.length;
   }
   get contentType(): string | undefined {
-    return this.headers.get('content-type');
+    const h = this.headers;
+    const v = h.vContentType;
+    return v !== NONE ? (v as string | undefined) : (h.vContentType = contentTypeView(h));
   }
 
   setBody(body: Body, contentType?: string): this {

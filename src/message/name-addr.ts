@@ -189,8 +189,8 @@ export function contactElement(s: string, b: Uint8Array, o: number, from: number
     CAP.end = star;
     return new ParsedContact(-1, -1, false, 0, 1, undefined, '*', 0, 0, 'Contact', true, undefined, undefined);
   }
-  const na = nameAddrElement(s, b, o, 'Contact', from, to, list);
-  // CAP still holds what the element's parameter scan found.
+  const end = scanNameAddr(s, b, o, 'Contact', from, to, list);
+  // CAP holds what the element's parameter scan found.
   let expires: number | undefined;
   let q: number | undefined;
   // Present with a value: start >= 0 and end >= 0 (the ends are not reset between scans).
@@ -202,7 +202,7 @@ export function contactElement(s: string, b: Uint8Array, o: number, from: number
     const v = Number(s.slice(CAP.qS, CAP.qE));
     if (v >= 0 && v <= 1) q = v;
   }
-  return na.toContact(expires, q);
+  return new ParsedContact(NA.dnS, NA.dnE, NA.dnQuoted, NA.us, NA.ue, capValue(s, CAP.tagS, CAP.tagE), s, NA.ps, end, 'Contact', undefined, expires, q);
 }
 
 /**
@@ -251,8 +251,15 @@ class ParsedNameAddr implements NameAddr {
   get displayName(): string | undefined {
     const dnS = this.#dnS;
     if (dnS >= 0) {
-      const q = this.#src.slice(dnS, this.#dnE);
-      this.#displayName = this.#dnQuoted ? unquote(q) : q;
+      const src = this.#src;
+      const dnE = this.#dnE;
+      if (!this.#dnQuoted) this.#displayName = src.slice(dnS, dnE);
+      else {
+        // Without a quoted-pair the contents are the text between the quotes: one slice.
+        let i = dnS + 1;
+        while (i < dnE && src.charCodeAt(i) !== 92) i++;
+        this.#displayName = i >= dnE ? src.slice(dnS + 1, dnE - 1) : unquote(src.slice(dnS, dnE));
+      }
     }
     if (dnS !== -2) this.#dnS = -2;
     return this.#displayName;
@@ -297,9 +304,6 @@ class ParsedNameAddr implements NameAddr {
     return { displayName: this.displayName, uri: this.uri, params: this.params, tag: this.tag };
   }
 
-  toContact(expires: number | undefined, q: number | undefined): ParsedContact {
-    return new ParsedContact(this.#dnS, this.#dnE, this.#dnQuoted, this.#us, this.#ue, this.tag, this.#src, this.#from, this.#to, this.#what, undefined, expires, q);
-  }
 }
 
 class ParsedContact extends ParsedNameAddr implements Contact {

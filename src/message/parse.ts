@@ -2,9 +2,9 @@ import { bytesOf, parseUintB, TOKEN8, trimLws } from './chars.js';
 import { SipParseError, tooLarge } from './errors.js';
 import { lineValue, type HeaderSource } from './header-source.js';
 import { SipHeaders } from './headers.js';
-import { CALL_ID, CONTACT, CONTENT_LENGTH, CSEQ, FROM, knownName, MAX_FORWARDS, nameId, TO, VIA } from './known-headers.js';
+import { CONTENT_LENGTH, CONTENT_TYPE, ID_COUNT, knownName, nameId, RECORD_ROUTE, ROUTE } from './known-headers.js';
 import { SipRequest, SipResponse } from './message.js';
-import { AT, parseValueUint, primeViews } from './parsed-views.js';
+import { COUNT, FIRST, parseValueUint, primeViews } from './parsed-views.js';
 import { lineEndAt } from './line-end.js';
 import { isVersion20, requestUriEnd, spaceAt, URI_CHECK } from './start-line.js';
 
@@ -182,17 +182,11 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
   // noted by name, compared in place.
   let k = 0; // next free slot in SPANS
   let folded: Map<number, string> | undefined;
-  let viaAt = -1;
-  let viaLines = 0;
-  let cseqAt = -1;
-  let fromAt = -1;
-  let toAt = -1;
-  let mfAt = -1;
-  let callIdAt = -1;
-  let contactAt = -1;
-  let contactLines = 0;
-  let clAt = -1;
-  let clLines = 0;
+  // First line and line count of each known header (see knownName), by id.
+  for (let i = 0; i < ID_COUNT; i++) {
+    FIRST[i] = -1;
+    COUNT[i] = 0;
+  }
   const n = text.length;
   const source: HeaderSource = {
     text,
@@ -201,6 +195,9 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
     keys: undefined,
     clLine: -1,
     clLines: 0,
+    routeAt: -1,
+    rrAt: -1,
+    ctAt: -1,
     bytes,
     byteStart,
     wholeStart: -1,
@@ -264,43 +261,20 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
         throw new SipParseError(anyColon === -1 || anyColon >= e ? 'Header line without a colon' : 'Malformed header name');
       }
       line++;
-      if (k + 3 > SPANS.length) SPANS.length *= 2;
+      if (k + 3 > SPANS.length) growSpans();
       SPANS[k++] = pos;
       SPANS[k++] = ne;
       SPANS[k++] = e;
-      switch (known & 15) {
-        case VIA:
-          if (viaLines++ === 0) viaAt = line;
-          break;
-        case CSEQ:
-          if (cseqAt === -1) cseqAt = line;
-          break;
-        case FROM:
-          if (fromAt === -1) fromAt = line;
-          break;
-        case TO:
-          if (toAt === -1) toAt = line;
-          break;
-        case MAX_FORWARDS:
-          if (mfAt === -1) mfAt = line;
-          break;
-        case CALL_ID:
-          if (callIdAt === -1) callIdAt = line;
-          break;
-        case CONTACT:
-          if (contactLines++ === 0) contactAt = line;
-          break;
-        case CONTENT_LENGTH:
-          if (clLines++ === 0) clAt = line;
-          break;
-      }
+      const id = known & 15;
+      if (COUNT[id]++ === 0) FIRST[id] = line;
       pos = e + 2;
     }
     const spans = SPANS.slice(0, k);
     source.spans = spans;
     source.folded = folded;
-    source.clLine = clAt;
-    source.clLines = clLines;
+    noteLines(source);
+    const clAt = source.clLine;
+    const clLines = source.clLines;
     if (startErr !== undefined) throw startErr;
 
     // Framing.
@@ -346,15 +320,6 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
 
     // Eager validation of the headers every layer needs; the parsed values are kept as views.
     const headers = SipHeaders.fromSource(source);
-    AT.via = viaAt;
-    AT.viaLines = viaLines;
-    AT.cseq = cseqAt;
-    AT.from = fromAt;
-    AT.to = toAt;
-    AT.mf = mfAt;
-    AT.callId = callIdAt;
-    AT.contact = contactAt;
-    AT.contactLines = contactLines;
     primeViews(headers, text, b, o, spans, folded, method, isResponse);
 
     return isResponse
@@ -368,8 +333,7 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
       if (k > 0) {
         source.spans = SPANS.slice(0, k);
         source.folded = folded;
-        source.clLine = clAt;
-        source.clLines = clLines;
+        noteLines(source);
         err.headers = SipHeaders.fromSource(source);
       }
     }
@@ -379,7 +343,21 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
 
 const EMPTY = Buffer.alloc(0);
 
+/** The lines of the headers a HeaderSource's readers go to directly (see FIRST). */
+function noteLines(source: HeaderSource): void {
+  source.clLine = FIRST[CONTENT_LENGTH]!;
+  source.clLines = COUNT[CONTENT_LENGTH]!;
+  source.routeAt = FIRST[ROUTE]!;
+  source.rrAt = FIRST[RECORD_ROUTE]!;
+  source.ctAt = FIRST[CONTENT_TYPE]!;
+}
+
 /** Reused buffer for the line offsets of the message being parsed (copied out at the end). */
-const SPANS: number[] = new Array<number>(3 * 64).fill(0);
+// Packed (no holes, small integers): its slice is a plain copy.
+const SPANS: number[] = Array.from({ length: 3 * 64 }, () => 0);
+/** Twice the room, by push (setting `length` would leave holes). */
+function growSpans(): void {
+  for (let i = SPANS.length; i > 0; i--) SPANS.push(0);
+}
 const NO_SPANS: number[] = [];
 

@@ -2,7 +2,7 @@ import { bytesOf, parseUint, parseUintB } from './chars.js';
 import { cseqOf, parseCSeq, type CSeq } from './cseq.js';
 import { SipParseError } from './errors.js';
 import type { SipHeaders } from './headers.js';
-import { CONTACT, nameId, VIA } from './known-headers.js';
+import { CALL_ID, CONTACT, CSEQ, FROM, ID_COUNT, MAX_FORWARDS, nameId, TO, VIA } from './known-headers.js';
 import { contactElement, nameAddrElement, parseNameAddr, type Contact, type NameAddr } from './name-addr.js';
 import { CAP } from './params.js';
 import { viaElement, type Via } from './via.js';
@@ -13,13 +13,14 @@ import { viaElement, type Via } from './via.js';
 const KNOWN_METHODS = new Set(['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PRACK', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'INFO', 'REFER', 'MESSAGE', 'UPDATE']);
 
 /**
- * Where parseMessage found the first line of each header it validates (-1: none) and how many
- * lines the list headers have. Module state: parseMessage fills it and runs to completion.
+ * Where parseMessage found the first line of each known header (-1: none) and how many lines
+ * of it there are, by id (see knownName). Module state: parseMessage fills it and runs to completion.
  */
-export const AT = { via: -1, viaLines: 0, cseq: -1, from: -1, to: -1, mf: -1, callId: -1, contact: -1, contactLines: 0 };
+export const FIRST = new Int32Array(ID_COUNT);
+export const COUNT = new Int32Array(ID_COUNT);
 
 /**
- * Validate the headers every layer needs (lines in AT) and keep their parsed values as views
+ * Validate the headers every layer needs (lines in FIRST, COUNT) and keep their parsed values as views
  * (stored in their slots directly).
  * A function of its own (not part of parseMessage) so that the JIT inlines the element parsers
  * into it: parseMessage alone uses up the inlining budget.
@@ -34,16 +35,21 @@ export function primeViews(
   method: string,
   isResponse: boolean,
 ): void {
-  if (AT.viaLines > 0) {
-    headers.vVia = listOf(text, b, o, spans, folded, AT.via, AT.viaLines, VIA);
+  if (COUNT[VIA]! > 0) {
+    headers.vVia = listOf(text, b, o, spans, folded, FIRST[VIA]!, COUNT[VIA]!, VIA);
   }
-  if (AT.cseq !== -1) {
-    const f = folded?.get(AT.cseq);
+  const cseqAt = FIRST[CSEQ]!;
+  const fromAt = FIRST[FROM]!;
+  const toAt = FIRST[TO]!;
+  const mfAt = FIRST[MAX_FORWARDS]!;
+  const callIdAt = FIRST[CALL_ID]!;
+  if (cseqAt !== -1) {
+    const f = folded?.get(cseqAt);
     let cseq: CSeq;
     if (f !== undefined) cseq = parseCSeq(f);
     else {
-      const vs = vStart(b, o, spans[AT.cseq * 3 + 1]!, spans[AT.cseq * 3 + 2]!);
-      cseq = cseqOf(text, b, o, vs, vEnd(b, o, vs, spans[AT.cseq * 3 + 2]!), method);
+      const vs = vStart(b, o, spans[cseqAt * 3 + 1]!, spans[cseqAt * 3 + 2]!);
+      cseq = cseqOf(text, b, o, vs, vEnd(b, o, vs, spans[cseqAt * 3 + 2]!), method);
     }
     headers.vCSeq = cseq;
     if (!isResponse && cseq.method !== method) {
@@ -52,26 +58,26 @@ export function primeViews(
         : new SipParseError('CSeq method does not match the Request-Line', 501);
     }
   }
-  if (AT.from !== -1) headers.vFrom = nameAddrAt(text, b, o, spans, folded, AT.from, 'From');
-  if (AT.to !== -1) headers.vTo = nameAddrAt(text, b, o, spans, folded, AT.to, 'To');
-  if (AT.mf !== -1) {
-    const v = parseValueUint(text, b, o, spans, folded, AT.mf, 255);
+  if (fromAt !== -1) headers.vFrom = nameAddrAt(text, b, o, spans, folded, fromAt, 'From');
+  if (toAt !== -1) headers.vTo = nameAddrAt(text, b, o, spans, folded, toAt, 'To');
+  if (mfAt !== -1) {
+    const v = parseValueUint(text, b, o, spans, folded, mfAt, 255);
     if (v < 0) throw new SipParseError('Max-Forwards out of range');
     headers.vMaxForwards = v;
   } else headers.vMaxForwards = undefined; // what its view says of no line (responses have none)
-  if (AT.callId !== -1) {
-    const f = folded?.get(AT.callId);
+  if (callIdAt !== -1) {
+    const f = folded?.get(callIdAt);
     let v: string;
     if (f !== undefined) v = f;
     else {
-      const vs = vStart(b, o, spans[AT.callId * 3 + 1]!, spans[AT.callId * 3 + 2]!);
-      v = text.slice(vs, vEnd(b, o, vs, spans[AT.callId * 3 + 2]!));
+      const vs = vStart(b, o, spans[callIdAt * 3 + 1]!, spans[callIdAt * 3 + 2]!);
+      v = text.slice(vs, vEnd(b, o, vs, spans[callIdAt * 3 + 2]!));
     }
     headers.vCallId = v;
   }
   // Contact: reading it costs what checking it does, so the view is made here (handlers of the
   // requests that carry one, INVITE, REGISTER, SUBSCRIBE, their 2xx, read it).
-  headers.vContact = AT.contactLines > 0 ? listOf(text, b, o, spans, folded, AT.contact, AT.contactLines, CONTACT) : [];
+  headers.vContact = COUNT[CONTACT]! > 0 ? listOf(text, b, o, spans, folded, FIRST[CONTACT]!, COUNT[CONTACT]!, CONTACT) : [];
 }
 
 /** valueStart over bytes: past LWS, ':' and LWS after the name ending at `ne`. */

@@ -11,7 +11,7 @@ import { CAP } from './params.js';
  * toBuffer keeps copying received bytes.
  */
 export function contactsOfSource(src: HeaderSource): Contact[] {
-  return elementsOfSource(src, 'contact', 'Contact') as Contact[];
+  return elementsOfSource(src, 'contact', 'Contact', 0) as Contact[];
 }
 
 /**
@@ -19,11 +19,14 @@ export function contactsOfSource(src: HeaderSource): Contact[] {
  * text: every entry of every line in one pass over the bytes, as contactsOfSource (no value
  * strings sliced and encoded again per entry, as getAll + parseNameAddr would).
  */
-export function nameAddrsOfSource(src: HeaderSource, key: string, what: string): NameAddr[] {
-  return elementsOfSource(src, key, what);
+export function nameAddrsOfSource(src: HeaderSource, key: 'route' | 'record-route', what: string): NameAddr[] {
+  // parseMessage noted their first line (-1: none).
+  const at = key === 'route' ? src.routeAt : src.rrAt;
+  return at < 0 ? [] : elementsOfSource(src, key, what, at);
 }
 
-function elementsOfSource(src: HeaderSource, key: string, what: string): NameAddr[] {
+/** The elements of every `key` line from line `at` on (no earlier line is one). */
+function elementsOfSource(src: HeaderSource, key: string, what: string, at: number): NameAddr[] {
   const { text, spans, folded } = src;
   const compact = compactOf(key);
   const contact = key === 'contact';
@@ -32,7 +35,7 @@ function elementsOfSource(src: HeaderSource, key: string, what: string): NameAdd
   // or a byte copy of text that is not one byte per char (non-ASCII).
   let whole: Uint8Array | undefined = src.bytes;
   let o = src.byteStart;
-  for (let line = 0; line < lineCountOf(src); line++) {
+  for (let line = at; line < lineCountOf(src); line++) {
     if (!lineIs(src, line, key, compact)) continue;
     const f = folded === undefined ? undefined : folded.get(line);
     let s = text;

@@ -1,6 +1,7 @@
 import { SipParseError } from './errors.js';
 import { HOST8, parseUintB, scratchBytesOf, unescapePercent } from './chars.js';
 import type { Params } from './params.js';
+import { uriWord } from './uri-words.js';
 
 /** A parsed URI. SIP/SIPS fill user..headers; TEL fills `user` (the number) and params; other schemes keep `opaque`. */
 export interface SipUri {
@@ -83,7 +84,9 @@ export function parseSipUriAt(s: string, b: Uint8Array, o: number, from: number,
 }
 
 function sipIn(s: string, b: Uint8Array, o: number, start: number, n: number, scheme: string): SipUri {
-  const uri: SipUri = { scheme, host: '', params: new Map(), headers: new Map() };
+  // Every field present from the start: one object shape for every SIP URI, so that reads of
+  // uri.user / uri.port stay monomorphic (fields added as found give a shape per combination).
+  const uri: SipUri = { scheme, user: undefined, password: undefined, host: '', port: undefined, params: new Map(), headers: new Map() };
   let i = start;
   // userinfo ends at the first '@' (user-unreserved allows '?', ';', ':' before it: RFC 4475 intmeth).
   let at = s.indexOf('@', start);
@@ -176,7 +179,7 @@ function uriParams(s: string, b: Uint8Array, o: number, i: number, n: number, in
       i++;
     }
     if (i === ns) return -1;
-    const name = odd ? unescapePercent(s.slice(ns, i)).toLowerCase() : s.slice(ns, i);
+    const name = odd ? unescapePercent(s.slice(ns, i)).toLowerCase() : (uriWord(b, o, ns, i) ?? s.slice(ns, i));
     if (i < n && b[o + i] === 61) {
       const vs = ++i;
       let pct = false;
@@ -188,8 +191,7 @@ function uriParams(s: string, b: Uint8Array, o: number, i: number, n: number, in
         i++;
       }
       if (i === vs) return -2;
-      const v = s.slice(vs, i);
-      into.set(name, pct ? unescapePercent(v) : v);
+      into.set(name, pct ? unescapePercent(s.slice(vs, i)) : (uriWord(b, o, vs, i) ?? s.slice(vs, i)));
     } else into.set(name, null);
   }
   return i;
