@@ -8,7 +8,7 @@ import { ShardedMap } from './sharded-map.js';
 import { ackDialogKey, clientKey, isRfc3261Branch, serverKey, stampVia } from './messages.js';
 import { NonInviteServerTransaction, ServerTransaction, type ServerTransactionCore } from './server-transaction.js';
 import { InviteServerTransaction } from './invite-server-transaction.js';
-import { CompletedResponses } from './completed-responses.js';
+import { ServerTable } from './server-table.js';
 import { TimerQueue, type TimerEntry, type TimerTarget } from './timer-queue.js';
 import { resolveTimers, type TimerValues } from './timers.js';
 import type { SipDestination, SipPeer, TransactionTransport } from './types.js';
@@ -49,12 +49,10 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   onError: TransactionLayerHooks['onError'];
 
   /**
-   * Open server transactions by key, and (numbers: slots of `completed`) the non-INVITE UDP ones
-   * in Completed state: one lookup per request finds a retransmission of either.
+   * Open server transactions by key, and the non-INVITE UDP ones in Completed state reduced to
+   * what Timer J needs: one lookup per request finds a retransmission of either. @internal
    */
-  private readonly servers = new ShardedMap<ServerTransaction | number>();
-  /** Non-INVITE UDP transactions in Completed state, reduced to what Timer J needs. */
-  private readonly completed: CompletedResponses;
+  readonly servers: ServerTable;
   private readonly clients = new ShardedMap<ClientTransaction>();
   /** INVITE server transactions in Accepted state, by dialog + CSeq number, for the 2xx ACK. */
   private readonly accepted = new ShardedMap<InviteServerTransaction>();
@@ -76,7 +74,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     this.serverHeader = opts.serverHeader;
     this.validate = opts.validate !== false;
     this.maxCompleted = opts.maxCompleted ?? 200_000;
-    this.completed = new CompletedResponses(this.queue, this.maxCompleted, this.servers);
+    this.servers = new ServerTable(this.queue, this.maxCompleted);
     this.admission = opts.admission === undefined ? undefined : new AdmissionGate(opts.admission, this.clock);
     this.metrics = opts.metrics;
     this.onRequest = opts.onRequest;
@@ -101,7 +99,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   /** Client transactions alive. */
   /** Non-INVITE UDP transactions in Completed state (kept as compact records until Timer J). */
   get completedCount(): number {
-    return this.completed.size;
+    return this.servers.completedSize;
   }
 
   get clientCount(): number {
@@ -138,6 +136,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   private receiveRequest(req: SipRequest, from: SipPeer): void {
     const method = req.method;
     let key: string;
+    let h: number;
     let via;
     try {
       via = req.topVia;
@@ -147,6 +146,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
       // A transaction's responses need the To (its tag): without one, answer statelessly (RFC 4475 insuf).
       if (!req.headers.has('to')) throw new SipParseError('Missing To header');
       key = serverKey(req, via, method === 'ACK' ? 'INVITE' : method);
+      h = this.servers.hash(key);
     } catch (err) {
       this.stats.malformed++;
       if (method !== 'ACK') this.statelessError(req, from, err);
@@ -154,16 +154,16 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     }
 
     if (method === 'ACK') {
-      this.receiveAck(req, from, key);
+      this.receiveAck(req, from, key, h);
       return;
     }
-    const existing = this.servers.get(key);
+    const existing = this.servers.find(key, h);
     if (typeof existing === 'object') {
       existing._retransmission(req, from);
       return;
     }
     if (existing !== undefined) {
-      const done = this.completed.at(existing);
+      const done = this.servers.record(existing);
       this.stats.requestsAbsorbed++;
       this.stats.responsesRetransmitted++;
       this.sendStateless(done.wire, done.from).catch((err: unknown) => this.reportError(err));
@@ -181,12 +181,12 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     const invalid = this.validate ? validateRequest(req) : undefined;
 
     if (method === 'CANCEL' && invalid === undefined) {
-      this.receiveCancel(req, from, key, via);
+      this.receiveCancel(req, from, key, h, via);
       return;
     }
 
     const txn = method === 'INVITE' ? new InviteServerTransaction(req, from, key, this) : new NonInviteServerTransaction(req, from, key, this);
-    this.addServer(txn);
+    this.addServer(txn, h);
     if (invalid !== undefined) {
       this.stats.malformed++;
       void txn.respond(invalid.status, invalid.reason);
@@ -206,8 +206,8 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     }
   }
 
-  private receiveAck(ack: SipRequest, from: SipPeer, key: string): void {
-    const txn = this.servers.get(key);
+  private receiveAck(ack: SipRequest, from: SipPeer, key: string, h: number): void {
+    const txn = this.servers.find(key, h);
     if (typeof txn === 'object' && txn.isInvite) {
       (txn as InviteServerTransaction)._ack(ack, from);
       return;
@@ -230,12 +230,12 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   }
 
   /** RFC 3261 §9.2: 200 to a CANCEL that matches an INVITE (which gets 487 if still pending), else 481. */
-  private receiveCancel(cancel: SipRequest, from: SipPeer, key: string, via: NonNullable<SipRequest['topVia']>): void {
+  private receiveCancel(cancel: SipRequest, from: SipPeer, key: string, h: number, via: NonNullable<SipRequest['topVia']>): void {
     const inviteKey = serverKey(cancel, via, 'INVITE');
-    const found = this.servers.get(inviteKey);
+    const found = this.servers.find(inviteKey, this.servers.hash(inviteKey));
     const invite = typeof found === 'object' && found.isInvite ? (found as InviteServerTransaction) : undefined;
     const txn = new NonInviteServerTransaction(cancel, from, key, this);
-    this.addServer(txn);
+    this.addServer(txn, h);
     if (invite === undefined) {
       this.stats.cancelsUnmatched++;
       void txn.respond(481);
@@ -374,10 +374,9 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     if (this.closedFlag) return;
     this.closedFlag = true;
     const err = new SipTransactionError('ERR_SIP_LAYER_CLOSED', 'transaction layer closed');
-    for (const txn of [...this.servers.values()]) if (typeof txn === 'object') txn._shutdown(err);
+    for (const txn of this.servers.openTransactions()) txn._shutdown(err);
     for (const txn of [...this.clients.values()]) txn._shutdown(err);
     this.servers.clear();
-    this.completed.clear();
     this.clients.clear();
     this.accepted.clear();
     this.queue.close();
@@ -404,17 +403,17 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     if (this.drainWaiters !== undefined && this.stats.pending === 0) queueMicrotask(() => this.close());
   }
 
-  retainCompleted(key: string, wire: Buffer, from: SipPeer, ms: number): void {
-    const c = this.completed;
-    const before = c.evicted;
-    c.retain(key, wire, from, ms);
-    if (c.evicted !== before) this.stats.completedEvicted++;
+  retainCompleted(txn: ServerTransaction, wire: Buffer, ms: number): void {
+    const t = this.servers;
+    const before = t.evicted;
+    t.retain(txn, wire, ms);
+    if (t.evicted !== before) this.stats.completedEvicted++;
   }
 
   serverTerminated(txn: ServerTransaction): void {
     this.metrics?.serverEnd?.(txn);
-    // A retained one's key already maps to its record: no lookup.
-    if (!txn._retained && this.servers.get(txn.key) === txn) this.servers.delete(txn.key);
+    // A retained one's key already maps to its record.
+    if (!txn._retained) this.servers.remove(txn);
     this.stats.serverActive--;
     if (txn.isInvite) {
       const k = (txn as InviteServerTransaction)._ackKey;
@@ -452,9 +451,9 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     this.opened(txn.dst, txn);
   }
 
-  private addServer(txn: ServerTransaction): void {
+  private addServer(txn: ServerTransaction, h: number): void {
     this.metrics?.serverRequest(txn);
-    this.servers.set(txn.key, txn);
+    this.servers.add(txn, h);
     this.stats.serverCreated++;
     this.stats.serverActive++;
     this.stats.pending++;
