@@ -1,19 +1,16 @@
 import { SipParseError, validateRequest, type SipMessage, type SipRequest, type SipResponse } from '../message/index.js';
 import { ClientTransaction, InviteClientTransaction, NonInviteClientTransaction, type ClientTransactionCore, type ClientTransactionHandlers } from './client-transaction.js';
-import { systemClock, type Clock } from './clock.js';
-import { TransactionStats } from './core.js';
 import { SipTransactionError } from './errors.js';
-import { ADMIT, AdmissionGate, REJECT } from './admission.js';
+import { ADMIT, REJECT } from './admission.js';
 import { ShardedMap } from './sharded-map.js';
 import { ackDialogKey, clientKey, isRfc3261Branch, serverKey, stampVia } from './messages.js';
 import { NonInviteServerTransaction, ServerTransaction, type ServerTransactionCore } from './server-transaction.js';
 import { InviteServerTransaction } from './invite-server-transaction.js';
 import { ServerTable } from './server-table.js';
-import { TimerQueue, type TimerEntry, type TimerTarget } from './timer-queue.js';
-import { resolveTimers, type TimerValues } from './timers.js';
-import type { SipDestination, SipPeer, TransactionTransport } from './types.js';
-import type { TransactionMetrics } from './metrics-hooks.js';
-import type { AnyTransaction, TransactionLayerHooks, TransactionLayerOptions } from './layer-options.js';
+import type { TimerEntry, TimerTarget } from './timer-queue.js';
+import type { SipDestination, SipPeer } from './types.js';
+import type { TransactionLayerOptions } from './layer-options.js';
+import { LayerBase } from './layer-base.js';
 import { errorResponse, rejectResponse } from './stateless-replies.js';
 
 export type { AnyTransaction, TransactionLayerHooks, TransactionLayerOptions } from './layer-options.js';
@@ -27,27 +24,7 @@ export type { AnyTransaction, TransactionLayerHooks, TransactionLayerOptions } f
  * `request(req, dst, handlers)` to send a request, `sendStateless(msg, dst)` for what needs no
  * transaction (ACK for 2xx), `busy(socket)`, `stats`, `drain(ms)` and `close()`.
  */
-export class TransactionLayer implements ServerTransactionCore, ClientTransactionCore {
-  readonly transport: TransactionTransport;
-  readonly clock: Clock;
-  readonly queue: TimerQueue;
-  readonly stats = new TransactionStats();
-  readonly timers: { unreliable: TimerValues; reliable: TimerValues };
-  readonly serverHeader: string | undefined;
-  readonly maxCompleted: number;
-  /** The admission gate (overload control), when configured. */
-  readonly admission: AdmissionGate | undefined;
-  readonly metrics: TransactionMetrics | undefined;
-
-  onRequest: TransactionLayerHooks['onRequest'];
-  onAck: TransactionLayerHooks['onAck'];
-  onStray: TransactionLayerHooks['onStray'];
-  onUnacked: TransactionLayerHooks['onUnacked'];
-  onResponse: TransactionLayerHooks['onResponse'];
-  onOpen: TransactionLayerHooks['onOpen'];
-  onClose: TransactionLayerHooks['onClose'];
-  onError: TransactionLayerHooks['onError'];
-
+export class TransactionLayer extends LayerBase implements ServerTransactionCore, ClientTransactionCore {
   /**
    * Open server transactions by key, and the non-INVITE UDP ones in Completed state reduced to
    * what Timer J needs: one lookup per request finds a retransmission of either. @internal
@@ -56,8 +33,6 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   private readonly clients = new ShardedMap<ClientTransaction>();
   /** INVITE server transactions in Accepted state, by dialog + CSeq number, for the 2xx ACK. */
   private readonly accepted = new ShardedMap<InviteServerTransaction>();
-  /** Open reliable transactions per connection (the `socket` of `from`/`dst`). */
-  private readonly openBySocket = new Map<unknown, number>();
   private readonly stamp: boolean;
   private readonly validate: boolean;
   private closedFlag = false;
@@ -65,59 +40,24 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   private drainTimer: TimerEntry | undefined = undefined;
 
   constructor(opts: TransactionLayerOptions) {
-    this.transport = opts.transport;
-    this.clock = opts.clock ?? systemClock;
-    this.queue = new TimerQueue(this.clock);
-    this.queue.onError = (err) => this.reportError(err);
-    this.timers = resolveTimers(opts.timers);
+    super(opts);
     this.stamp = opts.stampVia !== false;
-    this.serverHeader = opts.serverHeader;
     this.validate = opts.validate !== false;
-    this.maxCompleted = opts.maxCompleted ?? 200_000;
     this.servers = new ServerTable(this.queue, this.maxCompleted);
-    this.admission = opts.admission === undefined ? undefined : new AdmissionGate(opts.admission, this.clock);
-    this.metrics = opts.metrics;
-    this.onRequest = opts.onRequest;
-    this.onAck = opts.onAck;
-    this.onStray = opts.onStray;
-    this.onUnacked = opts.onUnacked;
-    this.onResponse = opts.onResponse;
-    this.onOpen = opts.onOpen;
-    this.onClose = opts.onClose;
-    this.onError = opts.onError;
   }
 
   get closed(): boolean {
     return this.closedFlag;
   }
 
-  /** Server transactions alive. */
-  get serverCount(): number {
-    return this.stats.serverActive;
-  }
-
-  /** Client transactions alive. */
   /** Non-INVITE UDP transactions in Completed state (kept as compact records until Timer J). */
   get completedCount(): number {
     return this.servers.completedSize;
   }
 
+  /** Client transactions alive. */
   get clientCount(): number {
     return this.clients.size;
-  }
-
-  /** Number of open transactions (either side, reliable transports) on this connection. */
-  openOn(socket: unknown): number {
-    return this.openBySocket.get(socket) ?? 0;
-  }
-
-  /** True if a transaction is open on this connection: the pool must not expire it. */
-  busy(socket: unknown): boolean {
-    return this.openBySocket.has(socket);
-  }
-
-  timersFor(reliable: boolean): TimerValues {
-    return reliable ? this.timers.reliable : this.timers.unreliable;
   }
 
   // ---------------------------------------------------------------- inbound
@@ -324,14 +264,6 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     return true;
   }
 
-  sendStateless(msg: SipMessage | Buffer, dst: SipDestination): Promise<void> {
-    try {
-      return this.transport.send(msg, dst);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  }
-
   sendCancel(cancel: SipRequest, dst: SipDestination): ClientTransaction | undefined {
     if (this.closedFlag) return undefined;
     this.stats.cancelsSent++;
@@ -387,16 +319,6 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   }
 
   // ---------------------------------------------------------------- TransactionCore (internal)
-
-  reportError(err: unknown, txn?: AnyTransaction): void {
-    const h = this.onError;
-    if (h === undefined) return;
-    try {
-      h(err, txn);
-    } catch {
-      // an error handler that throws has nowhere left to report to
-    }
-  }
 
   settled(): void {
     this.stats.pending--;
@@ -460,38 +382,4 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     if (txn.reliable) this.opened(txn.from, txn);
   }
 
-  private opened(peer: SipDestination, txn: AnyTransaction): void {
-    const s = peer.socket;
-    if (s !== undefined && s !== null) this.openBySocket.set(s, (this.openBySocket.get(s) ?? 0) + 1);
-    this.call2(this.onOpen, peer, txn, txn);
-  }
-
-  private closedOn(peer: SipDestination, txn: AnyTransaction): void {
-    const s = peer.socket;
-    if (s !== undefined && s !== null) {
-      const n = (this.openBySocket.get(s) ?? 1) - 1;
-      if (n <= 0) this.openBySocket.delete(s);
-      else this.openBySocket.set(s, n);
-    }
-    this.call2(this.onClose, peer, txn, txn);
-  }
-
-  /** Call a hook; what it throws goes to onError (a hook must not break the layer). Fixed arity: no rest array per call. */
-  private call2<A, B>(h: ((a: A, b: B) => void) | undefined, a: A, b: B, txn: AnyTransaction | undefined): void {
-    if (h === undefined) return;
-    try {
-      h(a, b);
-    } catch (err) {
-      this.reportError(err, txn);
-    }
-  }
-
-  private call3<A, B, C>(h: ((a: A, b: B, c: C) => void) | undefined, a: A, b: B, c: C, txn: AnyTransaction | undefined): void {
-    if (h === undefined) return;
-    try {
-      h(a, b, c);
-    } catch (err) {
-      this.reportError(err, txn);
-    }
-  }
 }
