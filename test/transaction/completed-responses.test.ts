@@ -130,6 +130,28 @@ describe('ServerTable: Completed records (CompletedResponses)', () => {
     expect(get('z9hG4bK-e\u0001h\u0001OPTIONS')).toBeUndefined();
     expect(get('z9hG4bK-\u00e9\u0001h\u0001OPTION')).toBeUndefined();
   });
+
+  it('gives each record its own socket and proto back, and bounds the sockets it keeps (the ones of live records)', () => {
+    const { t, clock, retain, get } = table(100_000);
+    const sockets = Array.from({ length: 5000 }, (_, n) => ({ n }));
+    // 4,096 sockets at once are kept; with all of them live, a record from a 4,097th is not.
+    for (let n = 0; n < 4097; n++) retain(`a${n}`, wire, { ...peer, addr: `10.0.${n >> 8}.${n & 255}`, socket: sockets[n] }, 1000);
+    expect(t.completedSize).toBe(4096);
+    expect(get('a4096')).toBeUndefined();
+    expect(get('a17')!.from).toEqual({ addr: '10.0.0.17', port: 5060, family: 4, proto: 'udp', socket: sockets[17] });
+    clock.advance(500);
+    retain('b', wire, { ...peer, proto: 'ws', socket: sockets[17] }, 1000); // same socket, another proto: another kind, not kept either
+    expect(get('b')).toBeUndefined();
+    clock.advance(600); // the a records expire: their sockets are let go when room is needed
+    for (let n = 4097; n < 5000; n++) retain(`c${n}`, wire, { ...peer, socket: sockets[n] }, 1000);
+    retain('d', wire, { ...peer, addr: '2001:db8::1', family: 6, proto: 'ws', socket: sockets[17] }, 1000);
+    expect(t.completedSize).toBe(904);
+    expect(get('c4999')!.from.socket).toBe(sockets[4999]);
+    expect(get('c4097')!.from.socket).toBe(sockets[4097]);
+    expect(get('d')!.from).toEqual({ addr: '2001:db8::1', port: 5060, family: 6, proto: 'ws', socket: sockets[17] });
+    const kinds = (t as unknown as { records: { kinds: unknown[] } }).records.kinds;
+    expect(kinds.length).toBeLessThanOrEqual(4096);
+  });
 });
 
 describe('ServerTable: keys sharing one hash', () => {
