@@ -1,5 +1,6 @@
 import type { SipPeer } from './types.js';
 import type { TimerEntry, TimerQueue, TimerTarget } from './timer-queue.js';
+import { EMPTY, type HashIndex } from './hash-index.js';
 
 /** Records outlive J by up to this much (and at most J/16), so that the sweep takes them in batches. */
 const SWEEP_SLACK_MS = 200;
@@ -7,13 +8,8 @@ const SWEEP_SLACK_MS = 200;
 const CHUNK = 256 * 1024;
 /** Released chunks kept for reuse: a sweep frees a few at a time, and the next records need as many. */
 const SPARE_CHUNKS = 8;
-
-/** The layer's table of open server transactions and records (a Map or a ShardedMap). */
-export interface KeyMap {
-  get(key: string): unknown;
-  set(key: string, value: number): void;
-  delete(key: string): boolean;
-}
+/** Distinct (socket, proto) pairs the records point to: the listening UDP sockets, a handful in practice. */
+const MAX_KINDS = 4096;
 
 /** What a completed non-INVITE UDP server transaction leaves behind until Timer J fires. */
 export interface CompletedResponse {
@@ -25,27 +21,33 @@ export interface CompletedResponse {
 /**
  * The final responses of completed non-INVITE UDP server transactions, kept for Timer J (64*T1)
  * to answer retransmissions. At 3,000 requests/s that is ~100,000 records, which every major GC
- * would walk, so a record is no object at all: a slot in a ring of parallel arrays (due time,
- * address, port, socket, where its bytes are), its bytes copied into shared 256 KB chunks, and
- * the Map from key to slot holds small integers. `head`/`tail` count records (a slot is the count
- * modulo the ring's size). Every record lives the same J, so they expire in
- * the order they came: one sweep timer for all of them (at most 200 ms late), and a chunk is
- * dropped once the oldest live record is past it. Bounded: past `max` the oldest goes first (a
- * late retransmission of it would be taken as a new request).
+ * would walk, so a record is no object at all and holds no pointer: a slot in a ring of typed
+ * arrays (due time, port, family, socket and proto as a number in `kinds`, the hash of its key,
+ * where its bytes are), its response, key and source address copied as bytes into shared 256 KB
+ * chunks, and the layer's HashIndex maps the key's hash to the slot (no key string is kept:
+ * `matches` compares a key with the stored bytes; the address string is made again on a hit). `head`/`tail` count
+ * records (a slot is the count modulo the ring's size). Every record lives the same J, so they
+ * expire in the order they came: one sweep timer for all of them (at most 200 ms late), and a
+ * chunk is dropped once the oldest live record is past it. Bounded: past `max` the oldest goes
+ * first (a late retransmission of it would be taken as a new request).
  */
 export class CompletedResponses implements TimerTarget {
   private cap = 1024;
-  private keys: (string | undefined)[] = new Array<string | undefined>(1024);
-  private addrs: (string | undefined)[] = new Array<string | undefined>(1024);
-  private sockets: unknown[] = new Array<unknown>(1024);
-  private protos: (SipPeer['proto'] | undefined)[] = new Array<SipPeer['proto'] | undefined>(1024);
+  /** Where `kinds` has the record's socket and proto. */
+  private kindOf = new Uint16Array(1024);
   private ports = new Uint16Array(1024);
   private families = new Uint8Array(1024);
+  private hashes = new Int32Array(1024);
   private dues = new Float64Array(1024);
-  /** Sequence number of the chunk holding the bytes, offset in it, length. */
+  /** Sequence number of the chunk holding the bytes, offset in it, length of the response, of the key, of the address. */
   private chunkSeqs = new Float64Array(1024);
   private offsets = new Uint32Array(1024);
   private lengths = new Uint32Array(1024);
+  private keyLengths = new Uint32Array(1024);
+  private addrLengths = new Uint16Array(1024);
+  /** The (socket, proto) pairs of the records, and the last one used (most records share it). */
+  private kinds: { socket: unknown; proto: SipPeer['proto'] }[] = [];
+  private lastKind = -1;
   /** Sequence numbers: of the oldest record kept, of the next record. */
   private head = 0;
   private tail = 0;
@@ -58,63 +60,72 @@ export class CompletedResponses implements TimerTarget {
   private timer: TimerEntry | undefined = undefined;
   /** Records pushed out early by the bound. */
   evicted = 0;
-  /** Records kept (one whose key was retained again counts until its own J: rare, and bounded by the ring). */
+  /** Records kept. */
   get size(): number {
     return this.tail - this.head;
   }
 
   /**
-   * `map` is shared with the layer's open server transactions (one lookup per request finds
-   * either): a record is its key -> slot (a small integer, no allocation), and a transaction's
-   * entry turns into its record's when it completes.
+   * `index` is shared with the layer's open server transactions (one lookup per request finds
+   * either): a record is the entry (hash of its key, slot), a small integer.
    */
   constructor(
     private readonly queue: TimerQueue,
     private readonly max: number,
-    private readonly map: KeyMap,
+    private readonly index: HashIndex,
   ) {}
 
-  /** The live record of `key`, if any. */
-  get(key: string): CompletedResponse | undefined {
-    const i = this.map.get(key);
-    return typeof i === 'number' ? this.at(i) : undefined;
-  }
-
-  /** The record in slot `i` (a number found in the shared map). */
+  /** The record in slot `i` (a value found in the index). */
   at(i: number): CompletedResponse {
     const chunk = this.chunks[this.chunkSeqs[i]! - this.firstChunk]!;
     const off = this.offsets[i]!;
+    const end = off + this.lengths[i]!;
+    const a = end + this.keyLengths[i]!;
+    const kind = this.kinds[this.kindOf[i]!]!;
     return {
-      wire: chunk.subarray(off, off + this.lengths[i]!),
-      from: { addr: this.addrs[i]!, port: this.ports[i]!, family: this.families[i] as 4 | 6, proto: this.protos[i]!, socket: this.sockets[i] },
+      wire: chunk.subarray(off, end),
+      from: { addr: chunk.toString('utf8', a, a + this.addrLengths[i]!), port: this.ports[i]!, family: this.families[i] as 4 | 6, proto: kind.proto, socket: kind.socket },
     };
+  }
+
+  /** True when slot `i` is the record of `key` (its key's bytes are `key` in UTF-8). */
+  matches(i: number, key: string): boolean {
+    const chunk = this.chunks[this.chunkSeqs[i]! - this.firstChunk]!;
+    const off = this.offsets[i]! + this.lengths[i]!;
+    const n = this.keyLengths[i]!;
+    if (n === key.length) {
+      let k = 0;
+      for (; k < n; k++) {
+        const c = key.charCodeAt(k);
+        if (c > 127 || chunk[off + k] !== c) break;
+      }
+      if (k === n) return true;
+      if (key.charCodeAt(k) <= 127) return false; // an ASCII character differs
+    }
+    // Not all ASCII (rare): compare the UTF-8 bytes.
+    return Buffer.from(key, 'utf8').equals(chunk.subarray(off, off + n));
   }
 
   /** J/16 of the latest record: short timers (tests) get a short slack. */
   private slack = SWEEP_SLACK_MS;
 
-  retain(key: string, wire: Buffer, from: SipPeer, ms: number): void {
+  /** Keep `wire` for `key` (whose hash is `h`) for `ms`, and index it. */
+  retain(key: string, h: number, wire: Buffer, from: SipPeer, ms: number): void {
     this.slack = ms >>> 4;
     while (this.size >= this.max && this.head < this.tail) {
       if (this.dropFront()) this.evicted++;
     }
+    const kind = this.kind(from);
+    if (kind < 0) return; // thousands of sockets with live records: this one is not kept
     if (this.tail - this.head === this.cap) this.grow();
-    const seq = this.tail++;
-    const i = seq & (this.cap - 1);
-    // A flat copy of the key: built from slices of the request's text, it would keep that whole
-    // text alive for J. Number() flattens a string in place (V8 reads only flat strings).
-    Number(key);
-    this.keys[i] = key;
-    // Most records come from a few sources: share the previous record's string when it is equal.
-    const prev = this.addrs[(seq - 1) & (this.cap - 1)];
-    this.addrs[i] = prev === from.addr ? prev : from.addr;
+    const i = this.tail++ & (this.cap - 1);
+    this.kindOf[i] = kind;
     this.ports[i] = from.port;
     this.families[i] = from.family;
-    this.protos[i] = from.proto;
-    this.sockets[i] = from.socket;
+    this.hashes[i] = h;
     this.dues[i] = this.queue.clock.now() + ms;
-    this.store(i, wire);
-    this.map.set(key, i); // a key seen again: its older slot no longer matches and is skipped
+    this.store(i, wire, key, from.addr);
+    this.index.insert(h, i);
     if (this.timer === undefined) this.timer = this.queue.schedule(ms, this);
   }
 
@@ -134,10 +145,11 @@ export class CompletedResponses implements TimerTarget {
     this.releaseChunks();
   }
 
-  /** Drop every record (the layer clears the shared map). */
+  /** Drop every record (the layer clears the shared index). */
   clear(): void {
-    for (let s = this.head; s < this.tail; s++) this.forget(s & (this.cap - 1));
     this.head = this.tail = 0;
+    this.kinds = [];
+    this.lastKind = -1;
     this.chunks = [];
     this.spare = [];
     this.firstChunk = 0;
@@ -146,46 +158,74 @@ export class CompletedResponses implements TimerTarget {
     this.timer = undefined;
   }
 
-  /** Copy the response's bytes into the current chunk (a new one when it is full). */
-  private store(i: number, wire: Buffer): void {
+  /** The number of (from.socket, from.proto) in `kinds`; -1 when it is full of live ones. */
+  private kind(from: SipPeer): number {
+    const kinds = this.kinds;
+    const last = this.lastKind;
+    if (last >= 0 && kinds[last]!.socket === from.socket && kinds[last]!.proto === from.proto) return last;
+    let k = 0;
+    while (k < kinds.length && (kinds[k]!.socket !== from.socket || kinds[k]!.proto !== from.proto)) k++;
+    if (k === kinds.length) {
+      if (k >= MAX_KINDS && (k = this.compactKinds()) >= MAX_KINDS) return -1;
+      this.kinds.push({ socket: from.socket, proto: from.proto }); // compactKinds made a new list
+    }
+    return (this.lastKind = k);
+  }
+
+  /** Keep only the kinds live records use (renumbered); returns how many that is. */
+  private compactKinds(): number {
+    const renum = new Int32Array(this.kinds.length).fill(-1);
+    const kept: { socket: unknown; proto: SipPeer['proto'] }[] = [];
+    for (let s = this.head; s < this.tail; s++) {
+      const i = s & (this.cap - 1);
+      const k = this.kindOf[i]!;
+      if (renum[k]! < 0) renum[k] = kept.push(this.kinds[k]!) - 1;
+      this.kindOf[i] = renum[k]!;
+    }
+    this.kinds = kept;
+    this.lastKind = -1;
+    return kept.length;
+  }
+
+  /** Copy the response's bytes, then the key's and the address's, into the current chunk (a new one when it is full). */
+  private store(i: number, wire: Buffer, key: string, addr: string): void {
     const n = wire.length;
-    if (n > CHUNK >>> 3) {
+    // Room for key and address in UTF-8 at their longest (3 bytes per UTF-16 unit); ASCII in practice.
+    const room = n + 3 * (key.length + addr.length);
+    let chunk: Buffer;
+    let off = 0;
+    const big = room > CHUNK >>> 3;
+    if (big) {
       // Big: a chunk of its own (a copy, so the caller's buffer is not kept).
-      this.chunks.push(Buffer.from(wire));
-      this.chunkSeqs[i] = this.firstChunk + this.chunks.length - 1;
-      this.offsets[i] = 0;
-      this.used = CHUNK; // the next small one starts a fresh shared chunk after it
+      chunk = Buffer.allocUnsafeSlow(room);
+      this.chunks.push(chunk);
     } else {
-      if (this.used + n > CHUNK) {
+      if (this.used + room > CHUNK) {
         // A released chunk again when there is one: its pages are already mapped (a fresh 256 KB
         // allocation is a fresh mmap, and the first write to each page a page fault).
         this.chunks.push(this.spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK));
         this.used = 0;
       }
-      // TypedArray#set: a V8 builtin (Buffer#copy goes through argument checks and a C++ binding).
-      this.chunks[this.chunks.length - 1]!.set(wire, this.used);
-      this.chunkSeqs[i] = this.firstChunk + this.chunks.length - 1;
-      this.offsets[i] = this.used;
-      this.used += n;
+      chunk = this.chunks[this.chunks.length - 1]!;
+      off = this.used;
     }
+    // TypedArray#set: a V8 builtin (Buffer#copy goes through argument checks and a C++ binding).
+    chunk.set(wire, off);
+    const k = writeText(chunk, off + n, key);
+    const a = writeText(chunk, off + n + k, addr);
+    // After a big one, the next small one starts a fresh shared chunk.
+    this.used = big ? CHUNK : off + n + k + a;
+    this.offsets[i] = off;
+    this.chunkSeqs[i] = this.firstChunk + this.chunks.length - 1;
     this.lengths[i] = n;
+    this.keyLengths[i] = k;
+    this.addrLengths[i] = a;
   }
 
-  /** Take the oldest record; true when it was still the live record of its key. */
+  /** Take the oldest record; true when it was still indexed. */
   private dropFront(): boolean {
     const i = this.head++ & (this.cap - 1);
-    const key = this.keys[i]!;
-    this.forget(i);
-    if (this.map.get(key) !== i) return false;
-    this.map.delete(key);
-    return true;
-  }
-
-  private forget(i: number): void {
-    this.keys[i] = undefined;
-    this.addrs[i] = undefined;
-    this.sockets[i] = undefined;
-    this.protos[i] = undefined;
+    return this.index.remove(this.hashes[i]!, i);
   }
 
   /** Drop the chunks no kept record points into any more (the current one stays while kept records use it). */
@@ -207,29 +247,40 @@ export class CompletedResponses implements TimerTarget {
     const old = this.cap;
     const cap = old * 2;
     const mask = old - 1;
-    const n = this.tail - this.head;
+    const head = this.head;
+    const n = this.tail - head;
     const move = <T extends { [k: number]: unknown; length: number }>(src: T, dst: T): T => {
-      for (let k = 0; k < n; k++) dst[(this.head + k) & (cap - 1)] = src[(this.head + k) & mask];
+      for (let k = 0; k < n; k++) dst[(head + k) & (cap - 1)] = src[(head + k) & mask];
       return dst;
     };
-    this.keys = move(this.keys, new Array<string | undefined>(cap));
-    this.addrs = move(this.addrs, new Array<string | undefined>(cap));
-    this.sockets = move(this.sockets, new Array<unknown>(cap));
-    this.protos = move(this.protos, new Array<SipPeer['proto'] | undefined>(cap));
+    this.kindOf = move(this.kindOf, new Uint16Array(cap));
     this.ports = move(this.ports, new Uint16Array(cap));
     this.families = move(this.families, new Uint8Array(cap));
+    this.hashes = move(this.hashes, new Int32Array(cap));
     this.dues = move(this.dues, new Float64Array(cap));
     this.chunkSeqs = move(this.chunkSeqs, new Float64Array(cap));
     this.offsets = move(this.offsets, new Uint32Array(cap));
     this.lengths = move(this.lengths, new Uint32Array(cap));
+    this.keyLengths = move(this.keyLengths, new Uint32Array(cap));
+    this.addrLengths = move(this.addrLengths, new Uint16Array(cap));
     this.cap = cap;
-    // The live records moved to other slots: point the Map at them.
-    for (let k = 0; k < n; k++) {
-      const from = (this.head + k) & mask;
-      const to = (this.head + k) & (cap - 1);
-      if (from === to) continue;
-      const key = this.keys[to]!;
-      if (this.map.get(key) === from) this.map.set(key, to);
+    // The records moved to other slots: renumber their index entries in one pass (a record's old
+    // slot s held the sequence number head + ((s - head) mod old), its new slot is that mod cap).
+    const vals = this.index.vals;
+    for (let p = 0; p < vals.length; p++) {
+      const v = vals[p]!;
+      if (v >= 0 && v !== EMPTY) vals[p] = (head + ((v - head) & mask)) & (cap - 1);
     }
   }
+}
+
+/** Write `key` at `off` in UTF-8 (a loop for ASCII, which keys and addresses are in practice); returns its length in bytes. */
+function writeText(chunk: Buffer, off: number, key: string): number {
+  const n = key.length;
+  for (let k = 0; k < n; k++) {
+    const c = key.charCodeAt(k);
+    if (c > 127) return chunk.write(key, off, 'utf8');
+    chunk[off + k] = c;
+  }
+  return n;
 }

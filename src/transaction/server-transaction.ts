@@ -31,7 +31,7 @@ export interface ServerTransactionCore extends TransactionCore {
    * transaction object go (at thousands of requests per second, 64*T1 of whole transactions is
    * gigabytes).
    */
-  retainCompleted(key: string, wire: Buffer, from: SipPeer, ms: number): void;
+  retainCompleted(txn: ServerTransaction, wire: Buffer, ms: number): void;
   /** Server header for every response sent (see TransactionLayerOptions.serverHeader). */
   readonly serverHeader: string | undefined;
   registerAccepted(txn: ServerTransaction, ackKey: string): void;
@@ -92,6 +92,10 @@ export abstract class ServerTransaction extends TinyEmitter<ServerTransactionEve
   _pending = true;
   /** @internal its key now maps to its Completed record (Timer J), no longer to it. */
   _retained = false;
+  /** @internal hash of `key` in the layer's table, and its number there (-1: not in it). */
+  _hash = 0;
+  /** @internal */
+  _index = -1;
   /**
    * A proxy relays this request (RFC 3261 §16): the responses sent are the branches', so none of
    * a user agent's part applies (no dialog, Contact, Server header, 2xx retransmission, ACK wait,
@@ -369,7 +373,7 @@ export class NonInviteServerTransaction extends ServerTransaction {
     this.setState('completed');
     // Completed only absorbs retransmissions (Timer J): the layer keeps the response's bytes for that.
     if (this.t.J !== 0) {
-      this.core.retainCompleted(this.key, (this.wire = res.toBuffer()), this.from, this.t.J);
+      this.core.retainCompleted(this, (this.wire = res.toBuffer()), this.t.J);
       this._retained = true;
     }
     this.endNow = true;

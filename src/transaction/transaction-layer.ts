@@ -1,19 +1,16 @@
 import { SipParseError, validateRequest, type SipMessage, type SipRequest, type SipResponse } from '../message/index.js';
 import { ClientTransaction, InviteClientTransaction, NonInviteClientTransaction, type ClientTransactionCore, type ClientTransactionHandlers } from './client-transaction.js';
-import { systemClock, type Clock } from './clock.js';
-import { TransactionStats } from './core.js';
 import { SipTransactionError } from './errors.js';
-import { ADMIT, AdmissionGate, REJECT } from './admission.js';
+import { ADMIT, REJECT } from './admission.js';
 import { ShardedMap } from './sharded-map.js';
 import { ackDialogKey, clientKey, isRfc3261Branch, serverKey, stampVia } from './messages.js';
 import { NonInviteServerTransaction, ServerTransaction, type ServerTransactionCore } from './server-transaction.js';
 import { InviteServerTransaction } from './invite-server-transaction.js';
-import { CompletedResponses } from './completed-responses.js';
-import { TimerQueue, type TimerEntry, type TimerTarget } from './timer-queue.js';
-import { resolveTimers, type TimerValues } from './timers.js';
-import type { SipDestination, SipPeer, TransactionTransport } from './types.js';
-import type { TransactionMetrics } from './metrics-hooks.js';
-import type { AnyTransaction, TransactionLayerHooks, TransactionLayerOptions } from './layer-options.js';
+import { ServerTable } from './server-table.js';
+import type { TimerEntry, TimerTarget } from './timer-queue.js';
+import type { SipDestination, SipPeer } from './types.js';
+import type { TransactionLayerOptions } from './layer-options.js';
+import { LayerBase } from './layer-base.js';
 import { errorResponse, rejectResponse } from './stateless-replies.js';
 
 export type { AnyTransaction, TransactionLayerHooks, TransactionLayerOptions } from './layer-options.js';
@@ -27,39 +24,15 @@ export type { AnyTransaction, TransactionLayerHooks, TransactionLayerOptions } f
  * `request(req, dst, handlers)` to send a request, `sendStateless(msg, dst)` for what needs no
  * transaction (ACK for 2xx), `busy(socket)`, `stats`, `drain(ms)` and `close()`.
  */
-export class TransactionLayer implements ServerTransactionCore, ClientTransactionCore {
-  readonly transport: TransactionTransport;
-  readonly clock: Clock;
-  readonly queue: TimerQueue;
-  readonly stats = new TransactionStats();
-  readonly timers: { unreliable: TimerValues; reliable: TimerValues };
-  readonly serverHeader: string | undefined;
-  readonly maxCompleted: number;
-  /** The admission gate (overload control), when configured. */
-  readonly admission: AdmissionGate | undefined;
-  readonly metrics: TransactionMetrics | undefined;
-
-  onRequest: TransactionLayerHooks['onRequest'];
-  onAck: TransactionLayerHooks['onAck'];
-  onStray: TransactionLayerHooks['onStray'];
-  onUnacked: TransactionLayerHooks['onUnacked'];
-  onResponse: TransactionLayerHooks['onResponse'];
-  onOpen: TransactionLayerHooks['onOpen'];
-  onClose: TransactionLayerHooks['onClose'];
-  onError: TransactionLayerHooks['onError'];
-
+export class TransactionLayer extends LayerBase implements ServerTransactionCore, ClientTransactionCore {
   /**
-   * Open server transactions by key, and (numbers: slots of `completed`) the non-INVITE UDP ones
-   * in Completed state: one lookup per request finds a retransmission of either.
+   * Open server transactions by key, and the non-INVITE UDP ones in Completed state reduced to
+   * what Timer J needs: one lookup per request finds a retransmission of either. @internal
    */
-  private readonly servers = new ShardedMap<ServerTransaction | number>();
-  /** Non-INVITE UDP transactions in Completed state, reduced to what Timer J needs. */
-  private readonly completed: CompletedResponses;
+  readonly servers: ServerTable;
   private readonly clients = new ShardedMap<ClientTransaction>();
   /** INVITE server transactions in Accepted state, by dialog + CSeq number, for the 2xx ACK. */
   private readonly accepted = new ShardedMap<InviteServerTransaction>();
-  /** Open reliable transactions per connection (the `socket` of `from`/`dst`). */
-  private readonly openBySocket = new Map<unknown, number>();
   private readonly stamp: boolean;
   private readonly validate: boolean;
   private closedFlag = false;
@@ -67,59 +40,24 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   private drainTimer: TimerEntry | undefined = undefined;
 
   constructor(opts: TransactionLayerOptions) {
-    this.transport = opts.transport;
-    this.clock = opts.clock ?? systemClock;
-    this.queue = new TimerQueue(this.clock);
-    this.queue.onError = (err) => this.reportError(err);
-    this.timers = resolveTimers(opts.timers);
+    super(opts);
     this.stamp = opts.stampVia !== false;
-    this.serverHeader = opts.serverHeader;
     this.validate = opts.validate !== false;
-    this.maxCompleted = opts.maxCompleted ?? 200_000;
-    this.completed = new CompletedResponses(this.queue, this.maxCompleted, this.servers);
-    this.admission = opts.admission === undefined ? undefined : new AdmissionGate(opts.admission, this.clock);
-    this.metrics = opts.metrics;
-    this.onRequest = opts.onRequest;
-    this.onAck = opts.onAck;
-    this.onStray = opts.onStray;
-    this.onUnacked = opts.onUnacked;
-    this.onResponse = opts.onResponse;
-    this.onOpen = opts.onOpen;
-    this.onClose = opts.onClose;
-    this.onError = opts.onError;
+    this.servers = new ServerTable(this.queue, this.maxCompleted);
   }
 
   get closed(): boolean {
     return this.closedFlag;
   }
 
-  /** Server transactions alive. */
-  get serverCount(): number {
-    return this.stats.serverActive;
+  /** Non-INVITE UDP transactions in Completed state (kept as compact records until Timer J). */
+  get completedCount(): number {
+    return this.servers.completedSize;
   }
 
   /** Client transactions alive. */
-  /** Non-INVITE UDP transactions in Completed state (kept as compact records until Timer J). */
-  get completedCount(): number {
-    return this.completed.size;
-  }
-
   get clientCount(): number {
     return this.clients.size;
-  }
-
-  /** Number of open transactions (either side, reliable transports) on this connection. */
-  openOn(socket: unknown): number {
-    return this.openBySocket.get(socket) ?? 0;
-  }
-
-  /** True if a transaction is open on this connection: the pool must not expire it. */
-  busy(socket: unknown): boolean {
-    return this.openBySocket.has(socket);
-  }
-
-  timersFor(reliable: boolean): TimerValues {
-    return reliable ? this.timers.reliable : this.timers.unreliable;
   }
 
   // ---------------------------------------------------------------- inbound
@@ -138,6 +76,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   private receiveRequest(req: SipRequest, from: SipPeer): void {
     const method = req.method;
     let key: string;
+    let h: number;
     let via;
     try {
       via = req.topVia;
@@ -147,6 +86,7 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
       // A transaction's responses need the To (its tag): without one, answer statelessly (RFC 4475 insuf).
       if (!req.headers.has('to')) throw new SipParseError('Missing To header');
       key = serverKey(req, via, method === 'ACK' ? 'INVITE' : method);
+      h = this.servers.hash(key);
     } catch (err) {
       this.stats.malformed++;
       if (method !== 'ACK') this.statelessError(req, from, err);
@@ -154,16 +94,16 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     }
 
     if (method === 'ACK') {
-      this.receiveAck(req, from, key);
+      this.receiveAck(req, from, key, h);
       return;
     }
-    const existing = this.servers.get(key);
+    const existing = this.servers.find(key, h);
     if (typeof existing === 'object') {
       existing._retransmission(req, from);
       return;
     }
     if (existing !== undefined) {
-      const done = this.completed.at(existing);
+      const done = this.servers.record(existing);
       this.stats.requestsAbsorbed++;
       this.stats.responsesRetransmitted++;
       this.sendStateless(done.wire, done.from).catch((err: unknown) => this.reportError(err));
@@ -181,12 +121,12 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     const invalid = this.validate ? validateRequest(req) : undefined;
 
     if (method === 'CANCEL' && invalid === undefined) {
-      this.receiveCancel(req, from, key, via);
+      this.receiveCancel(req, from, key, h, via);
       return;
     }
 
     const txn = method === 'INVITE' ? new InviteServerTransaction(req, from, key, this) : new NonInviteServerTransaction(req, from, key, this);
-    this.addServer(txn);
+    this.addServer(txn, h);
     if (invalid !== undefined) {
       this.stats.malformed++;
       void txn.respond(invalid.status, invalid.reason);
@@ -206,8 +146,8 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     }
   }
 
-  private receiveAck(ack: SipRequest, from: SipPeer, key: string): void {
-    const txn = this.servers.get(key);
+  private receiveAck(ack: SipRequest, from: SipPeer, key: string, h: number): void {
+    const txn = this.servers.find(key, h);
     if (typeof txn === 'object' && txn.isInvite) {
       (txn as InviteServerTransaction)._ack(ack, from);
       return;
@@ -230,12 +170,12 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
   }
 
   /** RFC 3261 §9.2: 200 to a CANCEL that matches an INVITE (which gets 487 if still pending), else 481. */
-  private receiveCancel(cancel: SipRequest, from: SipPeer, key: string, via: NonNullable<SipRequest['topVia']>): void {
+  private receiveCancel(cancel: SipRequest, from: SipPeer, key: string, h: number, via: NonNullable<SipRequest['topVia']>): void {
     const inviteKey = serverKey(cancel, via, 'INVITE');
-    const found = this.servers.get(inviteKey);
+    const found = this.servers.find(inviteKey, this.servers.hash(inviteKey));
     const invite = typeof found === 'object' && found.isInvite ? (found as InviteServerTransaction) : undefined;
     const txn = new NonInviteServerTransaction(cancel, from, key, this);
-    this.addServer(txn);
+    this.addServer(txn, h);
     if (invite === undefined) {
       this.stats.cancelsUnmatched++;
       void txn.respond(481);
@@ -324,14 +264,6 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     return true;
   }
 
-  sendStateless(msg: SipMessage | Buffer, dst: SipDestination): Promise<void> {
-    try {
-      return this.transport.send(msg, dst);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  }
-
   sendCancel(cancel: SipRequest, dst: SipDestination): ClientTransaction | undefined {
     if (this.closedFlag) return undefined;
     this.stats.cancelsSent++;
@@ -374,10 +306,9 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     if (this.closedFlag) return;
     this.closedFlag = true;
     const err = new SipTransactionError('ERR_SIP_LAYER_CLOSED', 'transaction layer closed');
-    for (const txn of [...this.servers.values()]) if (typeof txn === 'object') txn._shutdown(err);
+    for (const txn of this.servers.openTransactions()) txn._shutdown(err);
     for (const txn of [...this.clients.values()]) txn._shutdown(err);
     this.servers.clear();
-    this.completed.clear();
     this.clients.clear();
     this.accepted.clear();
     this.queue.close();
@@ -389,32 +320,22 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
 
   // ---------------------------------------------------------------- TransactionCore (internal)
 
-  reportError(err: unknown, txn?: AnyTransaction): void {
-    const h = this.onError;
-    if (h === undefined) return;
-    try {
-      h(err, txn);
-    } catch {
-      // an error handler that throws has nowhere left to report to
-    }
-  }
-
   settled(): void {
     this.stats.pending--;
     if (this.drainWaiters !== undefined && this.stats.pending === 0) queueMicrotask(() => this.close());
   }
 
-  retainCompleted(key: string, wire: Buffer, from: SipPeer, ms: number): void {
-    const c = this.completed;
-    const before = c.evicted;
-    c.retain(key, wire, from, ms);
-    if (c.evicted !== before) this.stats.completedEvicted++;
+  retainCompleted(txn: ServerTransaction, wire: Buffer, ms: number): void {
+    const t = this.servers;
+    const before = t.evicted;
+    t.retain(txn, wire, ms);
+    if (t.evicted !== before) this.stats.completedEvicted++;
   }
 
   serverTerminated(txn: ServerTransaction): void {
     this.metrics?.serverEnd?.(txn);
-    // A retained one's key already maps to its record: no lookup.
-    if (!txn._retained && this.servers.get(txn.key) === txn) this.servers.delete(txn.key);
+    // A retained one's key already maps to its record.
+    if (!txn._retained) this.servers.remove(txn);
     this.stats.serverActive--;
     if (txn.isInvite) {
       const k = (txn as InviteServerTransaction)._ackKey;
@@ -452,47 +373,13 @@ export class TransactionLayer implements ServerTransactionCore, ClientTransactio
     this.opened(txn.dst, txn);
   }
 
-  private addServer(txn: ServerTransaction): void {
+  private addServer(txn: ServerTransaction, h: number): void {
     this.metrics?.serverRequest(txn);
-    this.servers.set(txn.key, txn);
+    this.servers.add(txn, h);
     this.stats.serverCreated++;
     this.stats.serverActive++;
     this.stats.pending++;
     if (txn.reliable) this.opened(txn.from, txn);
   }
 
-  private opened(peer: SipDestination, txn: AnyTransaction): void {
-    const s = peer.socket;
-    if (s !== undefined && s !== null) this.openBySocket.set(s, (this.openBySocket.get(s) ?? 0) + 1);
-    this.call2(this.onOpen, peer, txn, txn);
-  }
-
-  private closedOn(peer: SipDestination, txn: AnyTransaction): void {
-    const s = peer.socket;
-    if (s !== undefined && s !== null) {
-      const n = (this.openBySocket.get(s) ?? 1) - 1;
-      if (n <= 0) this.openBySocket.delete(s);
-      else this.openBySocket.set(s, n);
-    }
-    this.call2(this.onClose, peer, txn, txn);
-  }
-
-  /** Call a hook; what it throws goes to onError (a hook must not break the layer). Fixed arity: no rest array per call. */
-  private call2<A, B>(h: ((a: A, b: B) => void) | undefined, a: A, b: B, txn: AnyTransaction | undefined): void {
-    if (h === undefined) return;
-    try {
-      h(a, b);
-    } catch (err) {
-      this.reportError(err, txn);
-    }
-  }
-
-  private call3<A, B, C>(h: ((a: A, b: B, c: C) => void) | undefined, a: A, b: B, c: C, txn: AnyTransaction | undefined): void {
-    if (h === undefined) return;
-    try {
-      h(a, b, c);
-    } catch (err) {
-      this.reportError(err, txn);
-    }
-  }
 }
