@@ -93,6 +93,7 @@ export class CompletedResponses implements TimerTarget {
     const chunk = this.chunks[this.chunkSeqs[i]! - this.firstChunk]!;
     const off = this.offsets[i]! + this.lengths[i]!;
     const n = this.keyLengths[i]!;
+    if (n < key.length) return false; // UTF-8 takes at least a byte per UTF-16 unit
     if (n === key.length) {
       let k = 0;
       for (; k < n; k++) {
