@@ -93,7 +93,6 @@ export class SipHeaders implements Iterable<[string, string]> {
     copySourceLines(src, undefined, this);
   }
 
-
   /** @internal The received lines while untouched (for SipMessage.toBuffer), else undefined. */
   get source(): HeaderSource | undefined {
     return this.src;
@@ -210,18 +209,13 @@ export class SipHeaders implements Iterable<[string, string]> {
     return this;
   }
 
-  /**
-   * Replace the value of the first line of `name` in place (its position and spelling kept), for a
-   * line that holds one value (not `Via: a, b`): cheaper than set() for the top Via a proxy or the
-   * transaction layer rewrites on every request. False (and nothing changed) when there is no such line.
-   */
+  /** The first line of `name` gets `value` in place (position, spelling kept; one value, not `Via: a, b`): cheaper than set(). False if there is none. */
   replaceFirst(name: string, value: string): boolean {
     const key = headerKey(name);
     const src = this.src;
     if (src !== undefined) {
-      // Lines still in the received text: the new value overrides that line's (as an unfolded
-      // folded line's does), so the other lines stay unsplit and createResponse still copies
-      // them in place. The line is then written "Name: value", as below.
+      // Received lines: the value overrides that line's (as a folded line's does), the rest stay
+      // unsplit for createResponse's in-place copy; the line is written "Name: value", as below.
       const line = findLine(src, key, compactOf(key), 0);
       if (line === -1) return false;
       (src.folded ??= new Map()).set(line, checkHeaderValue(value));
@@ -388,8 +382,7 @@ export class SipHeaders implements Iterable<[string, string]> {
 
   /** toBuffer's fast path (see receivedLength in header-source.ts): -1 once the lines were changed. */
   receivedLength(bodyLength: number): number {
-    const src = this.src;
-    return src === undefined ? -1 : receivedLength(src, bodyLength);
+    return this.src === undefined ? -1 : receivedLength(this.src, bodyLength);
   }
 
   /** Write what receivedLength measured at `at` in `out`; returns the offset after it. */
