@@ -1,6 +1,6 @@
 import type { SipPeer } from './types.js';
 import type { TimerEntry, TimerQueue, TimerTarget } from './timer-queue.js';
-import { EMPTY, type HashIndex } from './hash-index.js';
+import type { HashIndex } from './hash-index.js';
 
 /** Records outlive J by up to this much (and at most J/16), so that the sweep takes them in batches. */
 const SWEEP_SLACK_MS = 200;
@@ -267,11 +267,8 @@ export class CompletedResponses implements TimerTarget {
     this.cap = cap;
     // The records moved to other slots: renumber their index entries in one pass (a record's old
     // slot s held the sequence number head + ((s - head) mod old), its new slot is that mod cap).
-    const vals = this.index.vals;
-    for (let p = 0; p < vals.length; p++) {
-      const v = vals[p]!;
-      if (v >= 0 && v !== EMPTY) vals[p] = (head + ((v - head) & mask)) & (cap - 1);
-    }
+    // (Negative values are the open transactions', which stay as they are.)
+    this.index.renumber((v) => (v < 0 ? v : (head + ((v - head) & mask)) & (cap - 1)));
   }
 }
 

@@ -35,16 +35,28 @@ export class HashIndex {
     this.size++;
   }
 
-  /** The position of (h, v), or -1. */
-  private position(h: number, v: number): number {
+  /**
+   * The first position from `p` on (start at `h & mask`, go on at the one after a hit) whose entry
+   * has hash `h`, or -1 once the run of entries ends: how every lookup walks the candidates of a hash.
+   */
+  next(h: number, p: number): number {
     const mask = this.mask;
     const hashes = this.hashes;
     const vals = this.vals;
-    for (let p = h & mask; ; p = (p + 1) & mask) {
-      const x = vals[p]!;
-      if (x === EMPTY) return -1;
-      if (x === v && hashes[p] === h) return p;
-    }
+    for (; vals[p] !== EMPTY; p = (p + 1) & mask) if (hashes[p] === h) return p;
+    return -1;
+  }
+
+  /** The position of (h, v), or -1. */
+  private position(h: number, v: number): number {
+    for (let p = this.next(h, h & this.mask); p !== -1; p = this.next(h, (p + 1) & this.mask)) if (this.vals[p] === v) return p;
+    return -1;
+  }
+
+  /** Renumber every value with `f` (values are unique, so entries stay where they are). */
+  renumber(f: (v: number) => number): void {
+    const vals = this.vals;
+    for (let p = 0; p < vals.length; p++) if (vals[p] !== EMPTY) vals[p] = f(vals[p]!);
   }
 
   /** Remove (h, v); false when it is not there. */

@@ -1,5 +1,5 @@
 import { CompletedResponses, type CompletedResponse } from './completed-responses.js';
-import { EMPTY, HashIndex, keyHash } from './hash-index.js';
+import { HashIndex, keyHash } from './hash-index.js';
 import type { ServerTransaction } from './server-transaction.js';
 import type { TimerQueue } from './timer-queue.js';
 
@@ -45,18 +45,14 @@ export class ServerTable {
   /** The open transaction of `key` (hash `h`), or its record's slot, or undefined. */
   find(key: string, h: number): ServerTransaction | number | undefined {
     const ix = this.index;
-    const mask = ix.mask;
-    const hashes = ix.hashes;
-    const vals = ix.vals;
-    for (let p = h & mask; ; p = (p + 1) & mask) {
-      const v = vals[p]!;
-      if (v === EMPTY) return undefined;
-      if (hashes[p] !== h) continue;
+    for (let p = ix.next(h, h & ix.mask); p !== -1; p = ix.next(h, (p + 1) & ix.mask)) {
+      const v = ix.vals[p]!;
       if (v < 0) {
         const txn = this.open[~v]!;
         if (txn.key === key) return txn;
       } else if (this.records.matches(v, key)) return v;
     }
+    return undefined;
   }
 
   /** The record in slot `i` (a number `find` returned). */
