@@ -37,7 +37,12 @@
 //   BENCH_TN_CONCURRENCY=1000   sipp -l for tcpn (= connections open at once)
 //   BENCH_TN_PER_CONN=10        OPTIONS per connection in tcpn
 //   BENCH_TN_REQUESTS=50000     requests per measured run in tcpn (calls = this / PER_CONN)
-//   BENCH_WARMUP=5000           requests sent to every fresh server before measuring (0 = none)
+//   BENCH_WARMUP=40000          requests sent to every fresh server before measuring (0 = none): V8 has
+//                               compiled the hot path by then (before, its compiler threads add ~10 us/req)
+//   BENCH_OPEN_WARMUP_S=34      the open-loop part's warm-up, seconds at BENCH_OPEN_RATE: past Timer J (64*T1 = 32 s),
+//                               so a UDP server's completed transactions are at their steady number and it
+//                               reuses their memory (while that table grows, fresh pages cost ~2-4 us/req here);
+//                               each open-loop cell is one server, measured BENCH_RUNS times in a row
 //   BENCH_RUNS=3                measured runs per server and scenario (median reported)
 //   BENCH_SERVERS=nest,bare,sip which servers
 //   BENCH_SCENARIOS=udp,tcp1,tcpn which scenarios
@@ -91,7 +96,8 @@ const CFG = {
   tnConcurrency: num('BENCH_TN_CONCURRENCY', 1000),
   tnPerConn: Math.max(1, num('BENCH_TN_PER_CONN', 10)),
   tnRequests: num('BENCH_TN_REQUESTS', 50000),
-  warmup: num('BENCH_WARMUP', 5000),
+  warmup: num('BENCH_WARMUP', 40000),
+  openWarmupS: num('BENCH_OPEN_WARMUP_S', 34),
   runs: Math.max(1, num('BENCH_RUNS', 3)),
   servers: env('BENCH_SERVERS', 'nest,bare,sip').split(',').map((s) => s.trim()).filter(Boolean),
   scenarios: env('BENCH_SCENARIOS', 'udp,tcp1,tcpn').split(',').map((s) => s.trim()).filter(Boolean),
@@ -382,6 +388,38 @@ const median = (xs) => {
 };
 
 async function measure(serverName, scName, { profileFile, rate = 0 } = {}) {
+  const s = await openServer(serverName, scName, profileFile);
+  try {
+    await s.warm(CFG.warmup, rate);
+    return await s.window(rate);
+  } finally {
+    await s.close();
+  }
+}
+
+/**
+ * The open-loop part: one server per cell, warmed up at the open rate for BENCH_OPEN_WARMUP_S (by
+ * default past Timer J, so that a UDP server's table of completed transactions is at its steady
+ * size and its memory is reused, as under any steady load), then BENCH_RUNS windows in a row.
+ */
+async function measureOpen(serverName, scName, onWindow) {
+  const s = await openServer(serverName, scName);
+  try {
+    await s.warm(Math.round(CFG.openWarmupS * CFG.openRate), CFG.openRate);
+    const runs = [];
+    for (let k = 0; k < CFG.runs; k++) {
+      const r = await s.window(CFG.openRate);
+      onWindow(r, k);
+      runs.push(r);
+    }
+    return runs;
+  } finally {
+    await s.close();
+  }
+}
+
+/** A fresh server for `serverName` on a free port, with `warm` (requests sent, not measured), `window` (one measured run) and `close`. */
+async function openServer(serverName, scName, profileFile) {
   const sc = SCENARIOS[scName];
   const dir = mkdtempSync(join(os.tmpdir(), `bench-${serverName}-${scName}-`));
   let port;
@@ -394,53 +432,67 @@ async function measure(serverName, scName, { profileFile, rate = 0 } = {}) {
       break;
     } catch (err) {
       await srv.stop();
-      if (attempt >= 3) throw err; // e.g. EADDRINUSE: the port was taken between the check and the bind
+      if (attempt >= 3) {
+        rmSync(dir, { recursive: true, force: true });
+        throw err; // e.g. EADDRINUSE: the port was taken between the check and the bind
+      }
     }
   }
-  try {
-    const requests = sc.sipp === 'tn' ? CFG.tnRequests : CFG.requests;
-    if (CFG.warmup > 0) {
+  let windows = 0;
+  return {
+    async warm(requests, rate) {
+      if (requests <= 0) return;
       const wdir = mkdtempSync(join(dir, 'warmup-'));
-      const w = await runSipp(sc, port, CFG.warmup, wdir, rate).done;
+      const w = await runSipp(sc, port, requests, wdir, rate).done;
       if (w.successful === 0) throw new Error(`${serverName}/${scName}: warm-up answered nothing (sipp exit ${w.code}): ${w.stderr.slice(0, 500)}`);
+      rmSync(wdir, { recursive: true, force: true });
       await sleep(200);
-    }
-    await srv.call('mark', 'marked');
-    const sipp = runSipp(sc, port, requests, dir, rate);
-    let stopProbe;
-    if (CFG.probeMs > 0) stopProbe = await startProbe(sc.proto, port, CFG.probeMs);
-    const s = await sipp.done;
-    const probe = stopProbe ? await stopProbe() : { rtt: [], sent: 0, lost: 0 };
-    const rep = await srv.call('report', 'report');
-    const sippRequests = s.successful * s.perCall;
-    const answered = sippRequests + probe.rtt.length;
-    const rttSorted = probe.rtt.sort((a, b) => a - b);
-    const sippRtt = s.rtt.sort((a, b) => a - b);
-    return {
-      requests: answered,
-      rps: answered / (s.wallMs / 1000),
-      cpuUsPerReq: (rep.cpuUserUs + rep.cpuSystemUs) / answered,
-      cpuUser: rep.cpuUserUs,
-      cpuSystem: rep.cpuSystemUs,
-      p50: pct(rttSorted, 50),
-      p99: pct(rttSorted, 99),
-      sippP50: pct(sippRtt, 50),
-      sippP99: pct(sippRtt, 99),
-      rssMiB: rep.peakRss / 2 ** 20,
-      gcUsPerReq: (rep.gcMs * 1000) / answered,
-      gcCount: rep.gcCount,
-      conns: rep.peakConns,
-      failed: s.failed + (s.calls - s.successful - s.failed > 0 ? s.calls - s.successful - s.failed : 0),
-      retrans: s.retrans,
-      probeLost: probe.lost,
-      sippExit: s.code,
-      wallMs: s.wallMs,
-      extra: rep.extra,
-    };
-  } finally {
-    await srv.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
+    },
+    window: (rate) => {
+      const wdir = mkdtempSync(join(dir, `run-${++windows}-`));
+      return measureWindow(srv, sc, port, wdir, rate);
+    },
+    async close() {
+      await srv.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function measureWindow(srv, sc, port, dir, rate) {
+  const requests = sc.sipp === 'tn' ? CFG.tnRequests : CFG.requests;
+  await srv.call('mark', 'marked');
+  const sipp = runSipp(sc, port, requests, dir, rate);
+  let stopProbe;
+  if (CFG.probeMs > 0) stopProbe = await startProbe(sc.proto, port, CFG.probeMs);
+  const s = await sipp.done;
+  const probe = stopProbe ? await stopProbe() : { rtt: [], sent: 0, lost: 0 };
+  const rep = await srv.call('report', 'report');
+  const sippRequests = s.successful * s.perCall;
+  const answered = sippRequests + probe.rtt.length;
+  const rttSorted = probe.rtt.sort((a, b) => a - b);
+  const sippRtt = s.rtt.sort((a, b) => a - b);
+  return {
+    requests: answered,
+    rps: answered / (s.wallMs / 1000),
+    cpuUsPerReq: (rep.cpuUserUs + rep.cpuSystemUs) / answered,
+    cpuUser: rep.cpuUserUs,
+    cpuSystem: rep.cpuSystemUs,
+    p50: pct(rttSorted, 50),
+    p99: pct(rttSorted, 99),
+    sippP50: pct(sippRtt, 50),
+    sippP99: pct(sippRtt, 99),
+    rssMiB: rep.peakRss / 2 ** 20,
+    gcUsPerReq: (rep.gcMs * 1000) / answered,
+    gcCount: rep.gcCount,
+    conns: rep.peakConns,
+    failed: s.failed + (s.calls - s.successful - s.failed > 0 ? s.calls - s.successful - s.failed : 0),
+    retrans: s.retrans,
+    probeLost: probe.lost,
+    sippExit: s.code,
+    wallMs: s.wallMs,
+    extra: rep.extra,
+  };
 }
 
 // --- report ------------------------------------------------------------------------------------
@@ -559,7 +611,7 @@ function config() {
     `${CFG.runs} measured run(s) per cell (median), each on a fresh server warmed up with ${CFG.warmup} requests; ` +
     `udp/tcp1: ${CFG.requests} requests, sipp -l ${CFG.concurrency}; ` +
     `tcpn: ${CFG.tnRequests} requests, ${CFG.tnPerConn} per connection, sipp -l ${CFG.tnConcurrency}; ` +
-    `probe every ${CFG.probeMs} ms; UDP SO_RCVBUF ${CFG.rcvbuf || 'default'}`
+    `probe every ${CFG.probeMs} ms; UDP SO_RCVBUF ${CFG.rcvbuf || 'default'}; open loop: ${CFG.openWarmupS} s warm-up at ${CFG.openRate}/s, then ${CFG.runs} windows on the same server`
   );
 }
 
@@ -584,6 +636,8 @@ ${asMarkdown(t.rows)}
 ${asMarkdown(t.ratios)}
 
 Open loop at ${f0(CFG.openRate)} requests/s: every server gets the same load, so CPU per request compares directly.
+Each server is warmed up at that rate for ${CFG.openWarmupS} s first (past Timer J, 32 s: a UDP server's table of completed
+transactions has its steady size), then measured ${CFG.runs} time(s) in a row (median).
 (a1) and (a2) are the layers under (a) on their own: our socket pool and codec answering 200 by \`createResponse\`, then
 the same with RFC 3261 server transactions; (a) adds SipServer's dispatch and the Nest pipeline.
 
@@ -668,12 +722,9 @@ async function optionsPart(info) {
     for (const scName of CFG.openScenarios) {
       open[scName] = {};
       for (const sv of CFG.openServers) {
-        const runs = [];
-        for (let k = 0; k < CFG.runs; k++) {
-          const r = await measure(sv, scName, { rate: CFG.openRate });
-          runs.push(r);
-          log(`open ${scName.padEnd(5)} ${sv.padEnd(5)} run ${k + 1}: ${f0(r.rps)} req/s, ${f1(r.cpuUsPerReq)} us/req (user ${f0(r.cpuUser / 1000)} ms, sys ${f0(r.cpuSystem / 1000)} ms), rss ${f1(r.rssMiB)} MiB, GC ${f1(r.gcUsPerReq)} us/req, failed ${r.failed}`);
-        }
+        const runs = await measureOpen(sv, scName, (r, k) =>
+          log(`open ${scName.padEnd(5)} ${sv.padEnd(5)} run ${k + 1}: ${f0(r.rps)} req/s, ${f1(r.cpuUsPerReq)} us/req (user ${f0(r.cpuUser / 1000)} ms, sys ${f0(r.cpuSystem / 1000)} ms), rss ${f1(r.rssMiB)} MiB, GC ${f1(r.gcUsPerReq)} us/req, failed ${r.failed}`),
+        );
         open[scName][sv] = aggregate(runs);
       }
     }
