@@ -4,6 +4,7 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { normalizeAddr, toFamily } from './address.js';
+import { CheckedLookup } from './checked-lookup.js';
 import { InvalidOptionsError } from './errors.js';
 import type { PoolLimits } from './limits.js';
 import type { PoolCore } from './pool-core.js';
@@ -33,7 +34,7 @@ export async function bindMaster(
 ): Promise<BuildTransport> {
   const proto = opts.proto;
   if (proto === 'udp') {
-    const socket = await bindUdp(opts, host, family);
+    const { socket, checked } = await bindUdp(opts, host, family);
     try {
       if (limits.UDP_RCVBUF > 0) socket.setRecvBufferSize(limits.UDP_RCVBUF);
       if (limits.UDP_SNDBUF > 0) socket.setSendBufferSize(limits.UDP_SNDBUF);
@@ -44,7 +45,7 @@ export async function bindMaster(
     const connected = opts.connected === true;
     if (connected) await connectUdp(socket, restriction!);
     const local = localOf(socket.address(), proto);
-    return (core) => ({ transport: new UdpTransport(core, socket, local.family, connected), local: () => local });
+    return (core) => ({ transport: new UdpTransport(core, socket, local.family, connected, checked), local: () => local });
   }
   if (proto === 'ws' || proto === 'wss') return bindWs(opts, host, family, limits);
   const policy = proto === 'tls' ? new TlsPolicy(opts.tls ?? {}) : undefined;
@@ -109,13 +110,17 @@ function localOf(a: net.AddressInfo, proto: LocalAddress['proto']): LocalAddress
   return { addr: normalizeAddr(a.address), port: a.port, family: toFamily(a.family, a.address), proto };
 }
 
-function bindUdp(opts: SocketPoolOptions, host: string | undefined, family: Family): Promise<dgram.Socket> {
+/** The master UDP socket, and the lookup that answers its sends at once (not on a socket given to us). */
+function bindUdp(opts: SocketPoolOptions, host: string | undefined, family: Family): Promise<{ socket: dgram.Socket; checked: CheckedLookup | undefined }> {
   const given = opts.socket as dgram.Socket | undefined;
   if (given !== undefined && !(given instanceof dgram.Socket)) throw new InvalidOptionsError('socket must be a dgram.Socket for udp');
-  const socket = given ?? dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ...(opts.reusePort === true ? { reusePort: true } : {}) } as dgram.SocketOptions);
+  const checked = given === undefined ? new CheckedLookup() : undefined;
+  const socket =
+    given ??
+    dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: checked!.lookup, ...(opts.reusePort === true ? { reusePort: true } : {}) } as dgram.SocketOptions);
   try {
     socket.address();
-    return Promise.resolve(socket); // already bound
+    return Promise.resolve({ socket, checked }); // already bound
   } catch {
     // not bound yet
   }
@@ -127,7 +132,7 @@ function bindUdp(opts: SocketPoolOptions, host: string | undefined, family: Fami
     socket.once('error', onError);
     socket.bind({ port: opts.port, address: host ?? (family === 6 ? '::' : '0.0.0.0'), exclusive: true }, () => {
       socket.off('error', onError);
-      resolve(socket);
+      resolve({ socket, checked });
     });
   });
 }

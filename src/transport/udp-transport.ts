@@ -1,6 +1,7 @@
 import type { RemoteInfo, Socket as DgramSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { parseMessage, responseForParseError, SipParseError, type ParseLimits, type SipMessage } from '../message/index.js';
+import type { CheckedLookup } from './checked-lookup.js';
 import { familyOf, isPort, MAPPED, normalizeAddr } from './address.js';
 import { InvalidDestinationError, PoolClosedError, SendFailedError } from './errors.js';
 import type { PoolCore } from './pool-core.js';
@@ -30,6 +31,8 @@ export class UdpTransport implements PoolTransport {
     private readonly family: Family,
     /** The master socket is connected: sends carry no address. */
     private readonly connected: boolean,
+    /** The socket's lookup, told which address is already checked (none for a socket given to the pool). */
+    private readonly checked?: CheckedLookup,
   ) {
     this.parseLimits = { maxHeader: core.limits.MAX_SIP_HEADER, maxBody: core.limits.MAX_SIP_BODY };
     socket.on('message', this.onMessage);
@@ -96,6 +99,7 @@ export class UdpTransport implements PoolTransport {
       else return Promise.reject(new InvalidDestinationError(`IPv6 destination ${addr} on an IPv4 socket`));
     }
     const p = sent.enqueue();
+    if (this.checked !== undefined) this.checked.checked = addr;
     try {
       this.socket.send(buf, port, addr, this.onSent);
     } catch (err) {

@@ -4,6 +4,7 @@ import { describe, expect, it, test } from 'vitest';
 import { parseMessage, SipRequest, SipResponse } from '../../src/message/index.js';
 import { familyOf, isIPv4, normalizeAddr } from '../../src/transport/address.js';
 import { DEFAULT_LIMITS, InvalidOptionsError, resolveLimits, responseTarget, transactionKey } from '../../src/transport/index.js';
+import { CheckedLookup } from '../../src/transport/checked-lookup.js';
 import { SettleQueue } from '../../src/transport/settle-queue.js';
 import { TidRegistry, type TidOwner } from '../../src/transport/tid-registry.js';
 import { request } from './helpers.js';
@@ -195,5 +196,24 @@ describe('addresses are what Node says they are (issue 17, defect 6)', () => {
 
   it('familyOf: IPv6 only when Node takes it as one', () => {
     expect([familyOf('::1'), familyOf('fe80::1'), familyOf('::zz'), familyOf('1.2.3.04'), familyOf('example.com')]).toEqual([6, 6, undefined, undefined, undefined]);
+  });
+});
+
+describe('CheckedLookup (the UDP master socket lookup)', () => {
+  it('answers the address the transport checked at once, and sends anything else to dns.lookup', async () => {
+    const l = new CheckedLookup();
+    l.checked = '127.0.0.1';
+    let sync: unknown[] | undefined;
+    l.lookup('127.0.0.1', 4, (...a) => (sync = a));
+    expect(sync).toEqual([null, '127.0.0.1', 4]);
+    // Not the checked one: the default route, asynchronous, and a name is resolved.
+    let early = true;
+    const viaDns = await new Promise<unknown[]>((resolve) => {
+      l.lookup('localhost', 4, (...a) => resolve(a));
+      early = false;
+    });
+    expect(early).toBe(false);
+    expect(viaDns[0]).toBeNull();
+    expect(viaDns[1]).toBe('127.0.0.1');
   });
 });
