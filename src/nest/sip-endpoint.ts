@@ -5,7 +5,6 @@ import type { SipMessage, SipResponse } from '../message/index.js';
 import {
   ClientTransaction,
   TransactionLayer,
-  type AnyTransaction,
   type ServerTransaction,
   type SipDestination,
   type SipPeer,
@@ -91,8 +90,8 @@ export class SipEndpoint implements TransactionTransport {
   private readonly advertised = new Map<SocketPool, { host: string; port?: number }>();
   /** Which pool a connection (or UDP socket) belongs to, learnt as messages arrive. */
   private readonly poolOfSocket = new WeakMap<object, SocketPool>();
-  /** Transactions holding a TCP/TLS connection open: the pool and the pool's id for them. */
-  private readonly held = new Map<AnyTransaction, { pool: SocketPool; tid: string }>();
+  /** Client transactions holding a TCP/TLS connection open: the pool and the pool's id for them (server ones hold by flow). */
+  private readonly held = new Map<ClientTransaction, { pool: SocketPool; tid: string }>();
   /** The client ones by id, to fail them when their connection dies (an INVITE and its CANCEL share one). */
   private readonly heldTids = new Map<string, Set<ClientTransaction>>();
   /** Flows (TCP/TLS connections) kept open for registrations, by the pool's id of the REGISTER: told when they break. */
@@ -124,25 +123,31 @@ export class SipEndpoint implements TransactionTransport {
       onOpen: (peer, txn) => {
         const pool = this.poolFor(peer);
         if (pool === undefined) return;
+        if (!(txn instanceof ClientTransaction)) {
+          // A server transaction holds the connection its request came on, by flow: only client
+          // transactions fail when their connection dies (connectionLost, by id); a server
+          // transaction's responses fall back to §18.2.2. No id, no table entry per request.
+          if (peer.flow !== undefined) pool.holdFlow(peer.flow);
+          return;
+        }
         const tid = pool.tidOf(txn.request);
         if (tid !== undefined && pool.hold(tid)) {
           this.held.set(txn, { pool, tid });
-          // Only client transactions fail when their connection dies (connectionLost): a server
-          // transaction's responses fall back to §18.2.2, so it needs no entry by id.
-          if (!(txn instanceof ClientTransaction)) return;
           const same = this.heldTids.get(tid);
           if (same === undefined) this.heldTids.set(tid, new Set([txn]));
           else same.add(txn);
         }
       },
-      onClose: (_peer, txn) => {
+      onClose: (peer, txn) => {
+        if (!(txn instanceof ClientTransaction)) {
+          if (peer.flow !== undefined) this.poolFor(peer)?.releaseFlow(peer.flow);
+          return;
+        }
         const h = this.held.get(txn);
         if (h === undefined) return;
         this.held.delete(txn);
-        if (txn instanceof ClientTransaction) {
-          const same = this.heldTids.get(h.tid);
-          if (same !== undefined && same.delete(txn) && same.size === 0) this.heldTids.delete(h.tid);
-        }
+        const same = this.heldTids.get(h.tid);
+        if (same !== undefined && same.delete(txn) && same.size === 0) this.heldTids.delete(h.tid);
         h.pool.release(h.tid);
       },
     });

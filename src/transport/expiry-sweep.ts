@@ -51,3 +51,38 @@ function expire(c: PoolConnection, stats: PoolStats): void {
   stats.connectionsExpired++;
   c.fail(new ConnectionExpiredError(`connection to ${c.describe()} expired`));
 }
+
+/** A transport's one sweep timer (unref'd): armed for the earliest time asked for. */
+export class SweepTimer {
+  private timer: NodeJS.Timeout | undefined = undefined;
+  private at = Infinity;
+
+  constructor(private readonly run: () => void) {}
+
+  get armed(): boolean {
+    return this.timer !== undefined;
+  }
+
+  /** Run at `at` (performance.now() time), unless already armed for no later. */
+  schedule(at: number): void {
+    if (this.timer !== undefined) {
+      if (this.at <= at) return;
+      clearTimeout(this.timer);
+    }
+    this.at = at;
+    this.timer = setTimeout(this.fire, Math.max(1, at - now()));
+    this.timer.unref();
+  }
+
+  cancel(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.at = Infinity;
+  }
+
+  private readonly fire = (): void => {
+    this.timer = undefined;
+    this.at = Infinity;
+    this.run();
+  };
+}

@@ -17,6 +17,9 @@ export interface PoolTransport {
   /** Keep the connection carrying transaction `tid` (see SocketPool.hold); false when there is none. */
   hold(tid: string): boolean;
   release(tid: string): void;
+  /** Keep the open connection `flow` (see SocketPool.holdFlow); false when it is gone, or for datagrams. */
+  holdFlow(flow: string): boolean;
+  releaseFlow(flow: string): void;
   /** Release every socket and timer; resolves when they are closed. */
   close(): Promise<void>;
 }

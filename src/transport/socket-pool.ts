@@ -185,6 +185,21 @@ export class SocketPool extends EventEmitter<SocketPoolEvents> implements PoolCo
   }
 
   /**
+   * hold() for the connection `flow` (a received message's From.flow) rather than a transaction id:
+   * what a server transaction holds, the connection its request came on. No id is filed, so
+   * nothing is found by id either (connectionLost reports held ids only). Every holdFlow() that
+   * returned true needs one releaseFlow().
+   */
+  holdFlow(flow: string): boolean {
+    return this.transport.holdFlow(flow);
+  }
+
+  /** Undo one holdFlow(flow); nothing when that connection is closed. */
+  releaseFlow(flow: string): void {
+    this.transport.releaseFlow(flow);
+  }
+
+  /**
    * The id the pool files a transaction under: top Via branch + sent-by for RFC 3261 branches, else
    * Call-ID + CSeq number. Undefined when the message lacks Via, Call-ID or CSeq.
    */

@@ -6,7 +6,7 @@ import { now, type ConnectionOwner, type Dialer, type InboundStage, type PoolCon
 import { ConnectionClosedError, InvalidDestinationError, PoolClosedError, TlsError, TooManyConnectionsError, type SipTransportError } from './errors.js';
 import { expireAfterMs, type PoolLimits } from './limits.js';
 import type { PoolStats } from './stats.js';
-import { sweepConnections } from './expiry-sweep.js';
+import { sweepConnections, SweepTimer } from './expiry-sweep.js';
 import type { PoolCore } from './pool-core.js';
 import { responseTarget } from './response-target.js';
 import { TidRegistry } from './tid-registry.js';
@@ -50,8 +50,7 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
   private readonly ownsServer: boolean;
   /** Inbound connections per source address (MAX_CONNECTIONS_PER_SOURCE). */
   private readonly perSource: SourceConnections;
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt = Infinity;
+  private readonly timer: SweepTimer;
   private readonly sweepEvery: number;
   /** The pool is closing: take nothing new. */
   closing = false;
@@ -74,6 +73,11 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
     this.registry = new TidRegistry(l.MAX_TIDLIST);
     this.parseLimits = { maxHeader: l.MAX_SIP_HEADER, maxBody: l.MAX_SIP_BODY };
     this.sweepEvery = Math.min(2000, Math.max(10, (l.MIN_EXPIRE * 1000) / 8));
+    // The pool's one timer: see sweepConnections.
+    this.timer = new SweepTimer(() => {
+      const next = sweepConnections(this.conns, this.limits, this.stats, CLOSE_GRACE_MS, now() + this.sweepEvery);
+      if (this.conns.size > 0) this.schedule(next);
+    });
     this.localFamily = local.family;
     this.bindAddr = isWildcard(local.addr) ? undefined : local.addr;
     this.perSource = new SourceConnections(l.MAX_CONNECTIONS_PER_SOURCE, core.stats);
@@ -95,12 +99,15 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
     const forced = this.core.restriction;
     if (forced !== undefined) dst = forced;
     let conn: PoolConnection | undefined;
-    const tid = msg !== undefined ? transactionKey(msg) : undefined;
     const flow = dst?.flow;
     if (msg !== undefined && msg.isResponse()) {
-      // The connection the request came in on, if it is still there (RFC 3261 §18.2.2).
-      if (tid !== undefined) conn = this.registry.lookup(tid);
-      if (conn === undefined && flow !== undefined) conn = this.flowConn(flow);
+      // The connection the request came in on, if it is still there (RFC 3261 §18.2.2): the one
+      // the response names (a server transaction's `from`), else the one filed under its id.
+      if (flow !== undefined) conn = this.flowConn(flow);
+      if (conn === undefined) {
+        const tid = transactionKey(msg);
+        if (tid !== undefined) conn = this.registry.lookup(tid);
+      }
       if (conn === undefined && dst !== undefined) conn = this.reusable(dst);
       if (conn === undefined && (this.proto === 'ws' || this.proto === 'wss')) {
         // A WebSocket client cannot be connected to (RFC 7118 §5: its Via host is made up).
@@ -127,7 +134,10 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
       conn = c;
     }
     // An outgoing request's id marks its connection too, so that hold(request) can find it.
-    if (tid !== undefined && msg!.isRequest()) this.registry.add(tid, conn);
+    if (msg !== undefined && msg.isRequest()) {
+      const tid = transactionKey(msg);
+      if (tid !== undefined) this.registry.add(tid, conn);
+    }
     return conn.write(buf);
   }
 
@@ -182,7 +192,7 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
     this.conns.add(conn);
     this.flows.set(conn.flow, conn);
     this.stats.connectionsOpen = this.conns.size;
-    if (this.timer === undefined) this.schedule(now() + this.sweepEvery);
+    if (!this.timer.armed) this.schedule(now() + this.sweepEvery);
   }
 
   /** Outgoing connection established (called by the connection). */
@@ -256,7 +266,7 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
       if (conn.failure instanceof TlsError) this.stats.tlsFailures++;
     }
     if (this.conns.size === 0) {
-      this.unschedule();
+      this.timer.cancel();
       this.checkDrained();
     }
     if (held.length > 0) this.core.lost(held, conn.failure ?? new ConnectionClosedError(`connection to ${conn.describe()} closed`));
@@ -328,36 +338,15 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
   // --- expiry ---
 
   private schedule(at: number): void {
-    if (this.closing) return;
-    if (this.timer !== undefined) {
-      if (this.timerAt <= at) return;
-      clearTimeout(this.timer);
-    }
-    this.timerAt = at;
-    this.timer = setTimeout(this.sweep, Math.max(1, at - now()));
-    this.timer.unref();
+    if (!this.closing) this.timer.schedule(at);
   }
-
-  private unschedule(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerAt = Infinity;
-  }
-
-  /** The pool's one timer: see sweepConnections. */
-  private readonly sweep = (): void => {
-    this.timer = undefined;
-    this.timerAt = Infinity;
-    const next = sweepConnections(this.conns, this.limits, this.stats, CLOSE_GRACE_MS, now() + this.sweepEvery);
-    if (this.conns.size > 0) this.schedule(next);
-  };
 
   // --- shutdown ---
 
   /** Close the listener and every connection; resolves when all sockets are closed. */
   close(): Promise<void> {
     this.closing = true;
-    this.unschedule();
+    this.timer.cancel();
     const err = new PoolClosedError('socket pool closed');
     const serverClosed = new Promise<void>((resolve) => {
       if (!this.ownsServer || !this.server.listening) resolve();
@@ -387,13 +376,25 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
     }
   }
 
-  /** Hold / release (see SocketPool.hold). */
+  /** Hold / release by id (SocketPool.hold) or by connection (holdFlow: a connection is in `flows` from open to close only, so a release finds it exactly when its hold did, or it is closed). */
   hold(tid: string): boolean {
     return this.registry.hold(tid);
   }
   release(tid: string): void {
-    const idle = this.registry.release(tid);
-    // The peer already half-closed and the last transaction on it ended: nothing more to say.
-    if (idle !== undefined && idle.peerEnded && !idle.owed) idle.finish();
+    idled(this.registry.release(tid));
   }
+  holdFlow(flow: string): boolean {
+    const c = this.flows.get(flow);
+    if (c !== undefined) c.busy++;
+    return c !== undefined;
+  }
+  releaseFlow(flow: string): void {
+    const c = this.flows.get(flow);
+    if (c !== undefined && c.busy > 0 && --c.busy === 0) idled(c);
+  }
+}
+
+/** The last transaction on `c` ended: when the peer already half-closed, nothing more to say. */
+function idled(c: PoolConnection | undefined): void {
+  if (c !== undefined && c.peerEnded && !c.owed) c.finish();
 }

@@ -59,6 +59,12 @@ export class UdpTransport implements PoolTransport {
 
   release(): void {}
 
+  holdFlow(): boolean {
+    return false;
+  }
+
+  releaseFlow(): void {}
+
   send(msg: SipMessage | undefined, buf: Buffer, dst: Peer | undefined): Promise<void> {
     // A response without destination goes where its Via says (received / rport / sent-by).
     if (dst === undefined && msg !== undefined && msg.isResponse()) dst = responseTarget(msg, 'udp');

@@ -92,6 +92,37 @@ describe('idle expiry (issue 3 #7)', () => {
     expect(pool.hold(received!)).toBe(false); // the connection is gone
   });
 
+  test('holdFlow() keeps the connection a request came on (server transactions); releaseFlow() lets it expire', async () => {
+    const pool = await createPool({ proto: 'tcp', host: HOST, port: 0, limits: { MIN_EXPIRE: 0.15, MAX_EXPIRE: 0.15 } });
+    let received: SipRequest | undefined;
+    let flow: string | undefined;
+    pool.attach((m, from) => {
+      if (m.isRequest()) {
+        received = m;
+        flow = from.flow;
+      }
+    });
+    const peer = await StreamPeer.connect(pool.local.port, HOST);
+    peer.send(request({ method: 'OPTIONS' }));
+    await waitUntil(() => received !== undefined);
+    expect(pool.holdFlow(flow!)).toBe(true);
+    expect(pool.holdFlow(flow!)).toBe(true); // two transactions on it
+    await sleep(500);
+    expect(peer.ended).toBe(false);
+    // The response names the connection: it goes there.
+    await pool.sendto(createResponse(received!, 200), { addr: HOST, port: 1, flow });
+    expect((await peer.message(1)).isResponse()).toBe(true);
+    pool.releaseFlow(flow!);
+    await sleep(400);
+    expect(peer.ended).toBe(false); // still held once
+    pool.releaseFlow(flow!);
+    await peer.waitEnded(2000);
+    await waitUntil(() => pool.connections === 0, 2000);
+    expect(pool.holdFlow(flow!)).toBe(false); // the connection is gone
+    pool.releaseFlow(flow!); // harmless
+    expect(pool.holdFlow('no-such-flow')).toBe(false);
+  });
+
   test('hold() on an outgoing request keeps its connection (client transactions)', async () => {
     const limits = { MIN_EXPIRE: 0.15, MAX_EXPIRE: 0.15 };
     const server = await createPool({ proto: 'tcp', host: HOST, port: 0 });
