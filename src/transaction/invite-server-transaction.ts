@@ -1,7 +1,7 @@
 import type { SipRequest, SipResponse } from '../message/index.js';
 import { SipCancelledError } from './errors.js';
 import { ackDialogKey } from './messages.js';
-import { K_APP, K_END, K_RETX, K_TRYING, K_WAIT, ServerTransaction, type ServerTransactionCore } from './server-transaction.js';
+import { K_END, K_RETX, K_TRYING, K_WAIT, ServerTransaction, type ServerTransactionCore } from './server-transaction.js';
 import type { TimerEntry } from './timer-queue.js';
 import type { SipPeer } from './types.js';
 
@@ -46,8 +46,7 @@ export class InviteServerTransaction extends ServerTransaction {
     }
     this.lastResponse = res;
     if (status < 200) return;
-    q.cancel(this.appTimer);
-    this.appTimer = undefined;
+    this.stopAppTimer();
     this.markFinal();
     const t = this.t;
     if (status < 300 && this.proxied) {
@@ -78,10 +77,6 @@ export class InviteServerTransaction extends ServerTransaction {
       case K_TRYING:
         this.tryingTimer = undefined;
         this.sendTrying();
-        return;
-      case K_APP:
-        this.appTimer = undefined;
-        this.appTimeout(408);
         return;
       case K_RETX: {
         this.retxTimer = undefined;

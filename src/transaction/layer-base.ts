@@ -4,6 +4,7 @@ import { systemClock, type Clock } from './clock.js';
 import { TransactionStats } from './core.js';
 import type { AnyTransaction, TransactionLayerHooks, TransactionLayerOptions } from './layer-options.js';
 import type { TransactionMetrics } from './metrics-hooks.js';
+import { DeadlineList } from './deadline-list.js';
 import { TimerQueue } from './timer-queue.js';
 import { resolveTimers, type TimerValues } from './timers.js';
 import type { SipDestination, TransactionTransport } from './types.js';
@@ -25,6 +26,8 @@ export abstract class LayerBase {
   /** The admission gate (overload control), when configured. */
   readonly admission: AdmissionGate | undefined;
   readonly metrics: TransactionMetrics | undefined;
+  /** Server transactions waiting for the application: non-INVITE (serverNonInviteTimeout), INVITE (serverInviteTimeout). */
+  private readonly appDeadline: readonly [DeadlineList, DeadlineList];
 
   onRequest: TransactionLayerHooks['onRequest'];
   onAck: TransactionLayerHooks['onAck'];
@@ -44,6 +47,8 @@ export abstract class LayerBase {
     this.queue = new TimerQueue(this.clock);
     this.queue.onError = (err) => this.reportError(err);
     this.timers = resolveTimers(opts.timers);
+    const t = this.timers.unreliable; // the application timeouts are the same for every transport
+    this.appDeadline = [new DeadlineList(this.queue, t.serverNonInviteTimeout), new DeadlineList(this.queue, t.serverInviteTimeout)];
     this.serverHeader = opts.serverHeader;
     this.maxCompleted = opts.maxCompleted ?? 200_000;
     this.admission = opts.admission === undefined ? undefined : new AdmissionGate(opts.admission, this.clock);
@@ -71,6 +76,16 @@ export abstract class LayerBase {
   /** True if a transaction is open on this connection: the pool must not expire it. */
   busy(socket: unknown): boolean {
     return this.openBySocket.has(socket);
+  }
+
+  /** Timers in `queue` that are the layer's own (the deadline lists'), not any transaction's. */
+  get ownTimers(): number {
+    return (this.appDeadline[0].armed ? 1 : 0) + (this.appDeadline[1].armed ? 1 : 0);
+  }
+
+  /** Where a server transaction waits for its application's answer. */
+  appDeadlines(invite: boolean): DeadlineList {
+    return this.appDeadline[invite ? 1 : 0];
   }
 
   timersFor(reliable: boolean): TimerValues {

@@ -2,6 +2,7 @@ import { createResponse, generateTag, type ResponseOptions, type SipRequest, typ
 import type { TransactionCore } from './core.js';
 import { TinyEmitter } from './emitter.js';
 import { SipServerTimeoutError, SipTransactionError } from './errors.js';
+import type { Deadlined, DeadlineList } from './deadline-list.js';
 import type { TimerEntry, TimerTarget } from './timer-queue.js';
 import type { TimerValues } from './timers.js';
 import type { ServerTransactionState, SipPeer } from './types.js';
@@ -32,6 +33,8 @@ export interface ServerTransactionCore extends TransactionCore {
    * gigabytes).
    */
   retainCompleted(txn: ServerTransaction, wire: Buffer, ms: number): void;
+  /** Where the transaction waits for the application's answer (serverInviteTimeout / serverNonInviteTimeout). */
+  appDeadlines(invite: boolean): DeadlineList;
   /** Server header for every response sent (see TransactionLayerOptions.serverHeader). */
   readonly serverHeader: string | undefined;
   registerAccepted(txn: ServerTransaction, ackKey: string): void;
@@ -52,8 +55,6 @@ function handledReject(err: unknown): Promise<never> {
 /** @internal */
 export const K_TRYING = 1; // auto 100 Trying
 /** @internal */
-export const K_APP = 2; // application did not answer
-/** @internal */
 export const K_RETX = 3; // G, or 2xx retransmission
 /** @internal */
 export const K_WAIT = 4; // H, or L
@@ -68,7 +69,7 @@ export type TransactionResponseOptions = Omit<ResponseOptions, 'toTag'>;
  * the application through `onRequest`. The application answers with `respond()`; everything else
  * (retransmissions, 100 Trying, ACK absorption, timers, CANCEL) happens here.
  */
-export abstract class ServerTransaction extends TinyEmitter<ServerTransactionEvents> implements TimerTarget {
+export abstract class ServerTransaction extends TinyEmitter<ServerTransactionEvents> implements TimerTarget, Deadlined {
   abstract readonly isInvite: boolean;
   state: ServerTransactionState;
   /** The last response sent (what a retransmitted request gets). */
@@ -79,7 +80,11 @@ export abstract class ServerTransaction extends TinyEmitter<ServerTransactionEve
   readonly reliable: boolean;
 
   protected readonly t: TimerValues;
-  protected appTimer: TimerEntry | undefined = undefined;
+  /** @internal its place among the transactions waiting for the application (DeadlineList). */
+  dlPrev: Deadlined | undefined = undefined;
+  dlNext: Deadlined | undefined = undefined;
+  dlDue = 0;
+  dlList: DeadlineList | undefined = undefined;
   protected retxTimer: TimerEntry | undefined = undefined;
   protected waitTimer: TimerEntry | undefined = undefined;
   protected endNow = false;
@@ -226,10 +231,17 @@ export abstract class ServerTransaction extends TinyEmitter<ServerTransactionEve
 
   /** @internal start timers (the layer calls it right after creating the transaction). */
   _start(appTimeout: boolean): void {
-    if (appTimeout) {
-      const ms = this.isInvite ? this.t.serverInviteTimeout : this.t.serverNonInviteTimeout;
-      this.appTimer = this.core.queue.schedule(ms, this, K_APP);
-    }
+    if (appTimeout) this.core.appDeadlines(this.isInvite).add(this);
+  }
+
+  /** @internal the application did not answer in time: 408 to an INVITE, 500 to anything else. */
+  onDeadline(): void {
+    this.appTimeout(this.isInvite ? 408 : 500);
+  }
+
+  /** The application answered (or need not): no more waiting for it. */
+  protected stopAppTimer(): void {
+    this.dlList?.remove(this);
   }
 
   protected transmit(res: SipResponse | Buffer): Promise<void> {
@@ -289,10 +301,10 @@ export abstract class ServerTransaction extends TinyEmitter<ServerTransactionEve
 
   protected cancelTimers(): void {
     const q = this.core.queue;
-    q.cancel(this.appTimer);
+    this.stopAppTimer();
     q.cancel(this.retxTimer);
     q.cancel(this.waitTimer);
-    this.appTimer = this.retxTimer = this.waitTimer = undefined;
+    this.retxTimer = this.waitTimer = undefined;
   }
 
   /**
@@ -303,8 +315,7 @@ export abstract class ServerTransaction extends TinyEmitter<ServerTransactionEve
     if (this.proxied) return;
     if (!this._pending || this.state === 'terminated') throw new SipTransactionError('ERR_SIP_TXN_STATE', `${this.method} transaction already answered: it cannot be proxied`);
     this.proxied = true;
-    this.core.queue.cancel(this.appTimer);
-    this.appTimer = undefined;
+    this.stopAppTimer();
   }
 
   /**
@@ -366,9 +377,7 @@ export class NonInviteServerTransaction extends ServerTransaction {
       if (this.state === 'trying') this.setState('proceeding');
       return;
     }
-    const q = this.core.queue;
-    q.cancel(this.appTimer);
-    this.appTimer = undefined;
+    this.stopAppTimer();
     this.markFinal();
     this.setState('completed');
     // Completed only absorbs retransmissions (Timer J): the layer keeps the response's bytes for that.
@@ -379,11 +388,8 @@ export class NonInviteServerTransaction extends ServerTransaction {
     this.endNow = true;
   }
 
-  onTimer(kind: number): void {
-    if (kind === K_APP) {
-      this.appTimer = undefined;
-      this.appTimeout(500);
-    }
+  onTimer(): void {
+    // No timer of its own: Timer J is the layer's record, the application timeout its DeadlineList.
   }
 
   _retransmission(_req: SipRequest, _from: SipPeer): void {
