@@ -28,9 +28,9 @@ export interface StreamKind {
 }
 
 /**
- * The connection-oriented side of a pool (TCP, TLS, WebSocket): the listener, the connections
- * (inbound and outgoing) and the one sweep timer that expires idle connections and times out
- * connects. How connections are made is the StreamKind's; the rules here hold for all of them.
+ * The connection-oriented side of a pool (TCP, TLS, WebSocket): the listener, the connections (in
+ * and out), the one sweep timer that expires idle ones and times out connects. How connections
+ * are made is the StreamKind's; the rules here hold for all of them.
  */
 export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
   readonly proto: StreamProto;
