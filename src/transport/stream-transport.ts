@@ -335,8 +335,7 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
     this.core.report(err);
   };
 
-  // --- expiry ---
-
+  /** Expiry: sweep at `at` (or sooner, as already set). */
   private schedule(at: number): void {
     if (!this.closing) this.timer.schedule(at);
   }
