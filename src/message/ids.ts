@@ -18,9 +18,27 @@ function randomHex(bytes: number): string {
   return s;
 }
 
+/**
+ * Tags (one per response to a new request) come from pooled random bytes already turned into hex:
+ * a 12-character slice is a copy in JS (V8 copies slices that short), not a call into C++ per tag.
+ */
+const HEX_POOL_BYTES = 2048;
+let hexPool = randomBytes(HEX_POOL_BYTES).toString('hex');
+let hexOffset = 0;
+
+function randomTag(): string {
+  if (hexOffset + 12 > hexPool.length) {
+    hexPool = randomBytes(HEX_POOL_BYTES).toString('hex');
+    hexOffset = 0;
+  }
+  const s = hexPool.slice(hexOffset, hexOffset + 12);
+  hexOffset += 12;
+  return s;
+}
+
 /** RFC 3261 magic cookie. */
 export const BRANCH_COOKIE = 'z9hG4bK';
 
 export const generateBranch = (): string => BRANCH_COOKIE + randomHex(10);
-export const generateTag = (): string => randomHex(6);
+export const generateTag = (): string => randomTag();
 export const generateCallId = (host?: string): string => (host ? randomHex(12) + '@' + host : randomHex(16));
