@@ -1,7 +1,8 @@
 export { TransactionLayer, type TransactionLayerOptions, type TransactionLayerHooks, type AnyTransaction } from './transaction-layer.js';
 export { ServerTransaction, NonInviteServerTransaction, type ServerTransactionEvents, type TransactionResponseOptions } from './server-transaction.js';
 export { InviteServerTransaction } from './invite-server-transaction.js';
-export { ClientTransaction, InviteClientTransaction, NonInviteClientTransaction, type ClientTransactionHandlers } from './client-transaction.js';
+export { ClientTransaction, NonInviteClientTransaction, type ClientTransactionHandlers } from './client-transaction.js';
+export { InviteClientTransaction } from './invite-client-transaction.js';
 export { TransactionStats } from './core.js';
 export { SipTimeoutError, SipTransactionError, SipCancelledError, SipServerTimeoutError, type SipTransactionErrorCode } from './errors.js';
 export { TimerQueue, TimerEntry, type TimerTarget } from './timer-queue.js';

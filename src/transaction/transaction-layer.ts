@@ -1,5 +1,6 @@
 import { SipParseError, validateRequest, type SipMessage, type SipRequest, type SipResponse } from '../message/index.js';
-import { ClientTransaction, InviteClientTransaction, NonInviteClientTransaction, type ClientTransactionCore, type ClientTransactionHandlers } from './client-transaction.js';
+import { ClientTransaction, NonInviteClientTransaction, type ClientTransactionCore, type ClientTransactionHandlers } from './client-transaction.js';
+import { InviteClientTransaction } from './invite-client-transaction.js';
 import { SipTransactionError } from './errors.js';
 import { ADMIT, REJECT } from './admission.js';
 import { ShardedMap } from './sharded-map.js';

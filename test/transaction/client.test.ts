@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { generateBranch, SipRequest, type SipResponse } from '../../src/message/index.js';
-import type { ClientTransaction, ClientTransactionHandlers, InviteClientTransaction } from '../../src/transaction/client-transaction.js';
+import type { ClientTransaction, ClientTransactionHandlers } from '../../src/transaction/client-transaction.js';
+import type { InviteClientTransaction } from '../../src/transaction/invite-client-transaction.js';
 import { SipTimeoutError, SipTransactionError } from '../../src/transaction/errors.js';
 import { flushMicrotasks } from '../../src/transaction/clock.js';
 import { gaps, harness, isMethod, req, resp, tcpDst, udpDst, udpPeer } from './helpers.js';
