@@ -152,8 +152,6 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
     return this.acks.ack(undefined, a, (b as SipAckOptions | undefined) ?? {});
   }
 
-  // --- ClientProxy ---------------------------------------------------------------------------
-
   /**
    * `send(method, request)`: an Observable of the responses (each provisional, then the final
    * one). Cold: each subscription sends the request once. Same contract as ClientProxy.send (the
@@ -176,8 +174,6 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
     this.start(p, String(packet.pattern), packet.data as SipClientRequest | SipRequest);
     return () => p.unsubscribe();
   }
-
-  // --- dialogs -------------------------------------------------------------------------------
 
   /**
    * The dialog a response to this client's INVITE created (a 1xx with a To tag: early; a 2xx:
@@ -323,8 +319,6 @@ export class SipClient extends ClientProxy<SipClientEvents> implements DialogSen
     }
     return undefined as T;
   }
-
-  // --- internals -----------------------------------------------------------------------------
 
   /**
    * Build, address and send the request of `p`. Synchronous when the client is connected, the
