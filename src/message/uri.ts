@@ -19,7 +19,28 @@ export interface SipUri {
 
 const bad = (why: string): SipParseError => new SipParseError(`Malformed URI: ${why}`);
 
+/**
+ * The URI string a parsed name-addr handed out last (see name-addr.ts) and where it lies in bytes
+ * that stay as they are (a parsed message's received bytes, which its lazy views read too): parseUri
+ * of that string (a route's URI, read right after the route) reads them in place instead of copying
+ * the string to bytes again. Equal strings parse alike, so an equal string may take this path too.
+ */
+const LINK = { s: '', src: '', b: undefined as Uint8Array | undefined, o: 0, from: 0 };
+
+/** Note that `s` is src[from..from + s.length), b[o + i] standing for src[i] (see parseSipUriAt). */
+export function linkUri(s: string, src: string, b: Uint8Array, o: number, from: number): void {
+  LINK.s = s;
+  LINK.src = src;
+  LINK.b = b;
+  LINK.o = o;
+  LINK.from = from;
+}
+
 export function parseUri(s: string): SipUri {
+  if (s === LINK.s && LINK.b !== undefined) {
+    const u = parseSipUriAt(LINK.src, LINK.b, LINK.o, LINK.from, LINK.from + s.length);
+    if (u !== undefined) return u;
+  }
   // sip: and sips: (any case) without slicing the scheme.
   const c0 = s.charCodeAt(0) | 32;
   if (c0 === 115 && (s.charCodeAt(1) | 32) === 105 && (s.charCodeAt(2) | 32) === 112) {
