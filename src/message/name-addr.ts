@@ -1,6 +1,6 @@
 import { SipParseError } from './errors.js';
 import { scratchBytesOf, isWs, parseUintB, stableBytes, TOKEN8 } from './chars.js';
-import { CAP, capValue, formatParams, parseParams, quotedEndB, scanParams, unquote, type Params } from './params.js';
+import { CAP, capValue, formatParams, parseParams, parseParamsB, quotedEndB, scanParams, unquote, type Params } from './params.js';
 import { linkUri, parseUri, type SipUri } from './uri.js';
 
 /**
@@ -294,7 +294,9 @@ class ParsedNameAddr implements NameAddr {
   get params(): Params {
     if (this.#params === undefined) {
       this.#params = new Map();
-      parseParams(this.#src, this.#from, this.#params, this.#what, -1, this.#to);
+      const b = this.#b;
+      if (b !== undefined) parseParamsB(this.#src, b, this.#o, this.#from, this.#params, this.#what, this.#to);
+      else parseParams(this.#src, this.#from, this.#params, this.#what, -1, this.#to);
     }
     return this.#params;
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseMessage, parseNameAddr, parseUri, SipParseError, SipRequest } from '../../src/message/index.js';
+import { parseContact, parseMessage, parseNameAddr, parseUri, SipParseError, SipRequest } from '../../src/message/index.js';
 
 const head = (lines: string[]): string =>
   [
@@ -85,5 +85,21 @@ describe('routes and recordRoutes (the route set views)', () => {
     parseNameAddr('<sip:zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz@b.example.com>'); // overwrites the scratch bytes
     expect(parseUri(uri).host).toBe('a.example.com');
     expect(parseUri(uri).user).toBe('alice');
+  });
+
+  it('params of an entry read in place are those of the same value parsed as a string', () => {
+    const values = [
+      '<sip:a@x.example.com;lr>;EXPIRES=60;q=0.5;+sip.instance="<urn:uuid:1>";reg-id=1',
+      '<sip:b@y.example.com> ; x = "q\\"uoted;,>" ; FLAG ; Mixed-Case=VaLue',
+      '"Bob" <sip:c@z.example.com>;a=[2001:db8::1];b=%41;c',
+      'sip:d@w.example.com;tag=xyz;lr',
+      '<sip:e@v.example.com>;n=\u00e9t\u00e9;m=1', // not ASCII: the text is not the received bytes
+    ];
+    for (const v of values) {
+      const m = parseMessage(head([`Contact: ${v}`, `Route: ${v}`]));
+      const expected = [...parseContact(v).params];
+      expect([...m.contacts[0]!.params]).toEqual(expected);
+      expect([...m.routes[0]!.params]).toEqual(expected);
+    }
   });
 });
