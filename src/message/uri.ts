@@ -76,6 +76,11 @@ const CTL8 = new Uint8Array(256);
 for (let c = 0; c <= 32; c++) CTL8[c] = 1;
 CTL8[127] = 1;
 
+/** Userinfo bytes: controls and whitespace 1, ':' 2, '%' 4 (see sipIn). */
+const USER8 = CTL8.slice();
+USER8[58] = 2;
+USER8[37] = 4;
+
 /**
  * A SIP URI is refused for whitespace or a control character before anything else; the loops
  * below notice one where they stand, and every error is reported through here, so the verdict is
@@ -113,16 +118,23 @@ function sipIn(s: string, b: Uint8Array, o: number, start: number, n: number, sc
   let at = s.indexOf('@', start);
   if (at >= n) at = -1;
   if (at !== -1) {
-    let k = start;
-    while (k + 3 < at && (CTL8[b[o + k]!]! | CTL8[b[o + k + 1]!]! | CTL8[b[o + k + 2]!]! | CTL8[b[o + k + 3]!]!) === 0) k += 4;
-    while (k < at && CTL8[b[o + k]!] === 0) k++;
-    if (k < at) failSip(b, o, start, n, '');
-    const pw = s.indexOf(':', start);
+    // One pass: controls (refused), and whether a ':' (password) or '%' (escapes) is there at all.
+    let seen = 0;
+    let k = o + start;
+    const ke = o + at;
+    while (k + 3 < ke) {
+      seen |= USER8[b[k]!]! | USER8[b[k + 1]!]! | USER8[b[k + 2]!]! | USER8[b[k + 3]!]!;
+      k += 4;
+    }
+    while (k < ke) seen |= USER8[b[k++]!]!;
+    if ((seen & 1) !== 0) failSip(b, o, start, n, '');
+    const pw = (seen & 2) !== 0 ? s.indexOf(':', start) : -1;
+    const pct = (seen & 4) !== 0;
     if (pw !== -1 && pw < at) {
-      uri.user = unescapePercent(s.slice(start, pw));
-      uri.password = unescapePercent(s.slice(pw + 1, at));
+      uri.user = pct ? unescapePercent(s.slice(start, pw)) : s.slice(start, pw);
+      uri.password = pct ? unescapePercent(s.slice(pw + 1, at)) : s.slice(pw + 1, at);
     } else {
-      uri.user = unescapePercent(s.slice(start, at));
+      uri.user = pct ? unescapePercent(s.slice(start, at)) : s.slice(start, at);
     }
     i = at + 1;
   }
