@@ -68,6 +68,9 @@ export function scratchBytesOf(s: string): Uint8Array {
   return b;
 }
 
+/** `b` unless it is scratchBytesOf's buffer (which the next call overwrites). */
+export const stableBytes = (b: Uint8Array): Uint8Array | undefined => (b === SCRATCH ? undefined : b);
+
 /** parseUint over bytes b[o + from .. o + to) (see bytesOf). */
 export function parseUintB(b: Uint8Array, o: number, max: number, from: number, to: number): number {
   if (from >= to) return -1;

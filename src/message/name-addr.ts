@@ -1,7 +1,7 @@
 import { SipParseError } from './errors.js';
-import { scratchBytesOf, isWs, parseUintB, TOKEN8 } from './chars.js';
-import { CAP, capValue, formatParams, parseParams, quotedEndB, scanParams, unquote, type Params } from './params.js';
-import { parseUri, type SipUri } from './uri.js';
+import { scratchBytesOf, isWs, parseUintB, stableBytes, TOKEN8 } from './chars.js';
+import { CAP, capValue, formatParams, parseParams, parseParamsB, quotedEndB, scanParams, unquote, type Params } from './params.js';
+import { linkUri, parseUri, type SipUri } from './uri.js';
 
 /**
  * From, To, Contact, Route, Record-Route...: `[display-name] <uri>;params` or `uri;params`.
@@ -153,7 +153,7 @@ function scanNameAddr(s: string, b: Uint8Array, o: number, what: string, from: n
  */
 export function nameAddrElement(s: string, b: Uint8Array, o: number, what: string, from: number, to: number, list: boolean): ParsedNameAddr {
   const end = scanNameAddr(s, b, o, what, from, to, list);
-  return new ParsedNameAddr(NA.dnS, NA.dnE, NA.dnQuoted, NA.us, NA.ue, capValue(s, CAP.tagS, CAP.tagE), s, NA.ps, end, what);
+  return new ParsedNameAddr(NA.dnS, NA.dnE, NA.dnQuoted, NA.us, NA.ue, capValue(s, CAP.tagS, CAP.tagE), s, stableBytes(b), o, NA.ps, end, what);
 }
 
 /** One Contact value (name-addr, addr-spec or '*'), s[from..to) (default: all of s). */
@@ -187,7 +187,7 @@ export function contactElement(s: string, b: Uint8Array, o: number, from: number
   const star = starEnd(b, o, from, to, list);
   if (star !== -1) {
     CAP.end = star;
-    return new ParsedContact(-1, -1, false, 0, 1, undefined, '*', 0, 0, 'Contact', true, undefined, undefined);
+    return new ParsedContact(-1, -1, false, 0, 1, undefined, '*', undefined, 0, 0, 0, 'Contact', true, undefined, undefined);
   }
   const end = scanNameAddr(s, b, o, 'Contact', from, to, list);
   // CAP holds what the element's parameter scan found.
@@ -202,7 +202,7 @@ export function contactElement(s: string, b: Uint8Array, o: number, from: number
     const v = Number(s.slice(CAP.qS, CAP.qE));
     if (v >= 0 && v <= 1) q = v;
   }
-  return new ParsedContact(NA.dnS, NA.dnE, NA.dnQuoted, NA.us, NA.ue, capValue(s, CAP.tagS, CAP.tagE), s, NA.ps, end, 'Contact', undefined, expires, q);
+  return new ParsedContact(NA.dnS, NA.dnE, NA.dnQuoted, NA.us, NA.ue, capValue(s, CAP.tagS, CAP.tagE), s, stableBytes(b), o, NA.ps, end, 'Contact', undefined, expires, q);
 }
 
 /**
@@ -221,6 +221,9 @@ class ParsedNameAddr implements NameAddr {
   readonly #us: number;
   readonly #ue: number;
   readonly #src: string;
+  /** Bytes that stand for #src (b[#o + i] is src[i]) and stay as they are; undefined: none (see linkUri). */
+  readonly #b: Uint8Array | undefined;
+  readonly #o: number;
   readonly #from: number;
   readonly #to: number;
   readonly #what: string;
@@ -233,6 +236,8 @@ class ParsedNameAddr implements NameAddr {
     ue: number,
     public tag: string | undefined,
     src: string,
+    b: Uint8Array | undefined,
+    o: number,
     from: number,
     to: number,
     what: string,
@@ -243,6 +248,8 @@ class ParsedNameAddr implements NameAddr {
     this.#us = us;
     this.#ue = ue;
     this.#src = src;
+    this.#b = b;
+    this.#o = o;
     this.#from = from;
     this.#to = to;
     this.#what = what;
@@ -271,7 +278,13 @@ class ParsedNameAddr implements NameAddr {
   }
 
   get uri(): string {
-    return (this.#uri ??= this.#src.slice(this.#us, this.#ue));
+    let u = this.#uri;
+    if (u === undefined) {
+      u = this.#uri = this.#src.slice(this.#us, this.#ue);
+      // parseUri(na.uri), the usual next step, then reads these bytes (see linkUri).
+      if (this.#b !== undefined) linkUri(u, this.#src, this.#b, this.#o, this.#us);
+    }
+    return u;
   }
 
   set uri(value: string) {
@@ -281,7 +294,9 @@ class ParsedNameAddr implements NameAddr {
   get params(): Params {
     if (this.#params === undefined) {
       this.#params = new Map();
-      parseParams(this.#src, this.#from, this.#params, this.#what, -1, this.#to);
+      const b = this.#b;
+      if (b !== undefined) parseParamsB(this.#src, b, this.#o, this.#from, this.#params, this.#what, this.#to);
+      else parseParams(this.#src, this.#from, this.#params, this.#what, -1, this.#to);
     }
     return this.#params;
   }
@@ -319,6 +334,8 @@ class ParsedContact extends ParsedNameAddr implements Contact {
     ue: number,
     tag: string | undefined,
     src: string,
+    b: Uint8Array | undefined,
+    o: number,
     from: number,
     to: number,
     what: string,
@@ -326,7 +343,7 @@ class ParsedContact extends ParsedNameAddr implements Contact {
     public expires: number | undefined,
     public q: number | undefined,
   ) {
-    super(dnS, dnE, dnQuoted, us, ue, tag, src, from, to, what);
+    super(dnS, dnE, dnQuoted, us, ue, tag, src, b, o, from, to, what);
   }
 }
 

@@ -59,6 +59,53 @@ export function parseParams(s: string, i: number, into: Params, what: string, st
 }
 
 /**
+ * parseParams over bytes (b[o + i] stands for s[i], see bytesOf), for a view whose parameters
+ * were checked by scanParams already: the same Map, with runs of token and value bytes taken
+ * four a step and quoted values by quotedEndB.
+ */
+export function parseParamsB(s: string, b: Uint8Array, o: number, i: number, into: Params, what: string, end: number): number {
+  const n = o + end;
+  let j = o + i;
+  let c = 0;
+  for (;;) {
+    while (j < n && ((c = b[j]!) === 32 || c === 9)) j++;
+    if (j >= n) return j - o;
+    if (c !== 59 /* ; */) throw new SipParseError(`Malformed ${what} parameters`);
+    j++;
+    while (j < n && ((c = b[j]!) === 32 || c === 9)) j++;
+    const k = j;
+    let upper = false;
+    while (j + 3 < n && (TOKEN8[b[j]!]! & TOKEN8[b[j + 1]!]! & TOKEN8[b[j + 2]!]! & TOKEN8[b[j + 3]!]!) === 1) {
+      upper ||= isUpper(b[j]!) || isUpper(b[j + 1]!) || isUpper(b[j + 2]!) || isUpper(b[j + 3]!);
+      j += 4;
+    }
+    while (j < n && TOKEN8[(c = b[j]!)] === 1) {
+      if (isUpper(c)) upper = true;
+      j++;
+    }
+    if (j === k) throw new SipParseError(`Empty ${what} parameter`);
+    const name = upper ? s.slice(k - o, j - o).toLowerCase() : s.slice(k - o, j - o);
+    while (j < n && ((c = b[j]!) === 32 || c === 9)) j++;
+    if (j < n && c === 61 /* = */) {
+      j++;
+      while (j < n && ((c = b[j]!) === 32 || c === 9)) j++;
+      const v = j;
+      if (j < n && c === 34) {
+        j = quotedEndB(b, 0, j, n);
+        if (j < 0) throw new SipParseError(`Unterminated quoted ${what} parameter`);
+      } else {
+        while (j + 3 < n && (VALUE_END8[b[j]!]! | VALUE_END8[b[j + 1]!]! | VALUE_END8[b[j + 2]!]! | VALUE_END8[b[j + 3]!]!) === 0) j += 4;
+        while (j < n && VALUE_END8[b[j]!] === 0) j++;
+        if (j === v) throw new SipParseError(`Empty ${what} parameter value`);
+      }
+      into.set(name, s.slice(v - o, j - o));
+    } else into.set(name, null);
+  }
+}
+
+const isUpper = (c: number): boolean => c >= 65 && c <= 90;
+
+/**
  * Offsets of the parameters a view exposes, filled by scanParams (reused: read them before the
  * next scan). A name's value is [start, end) in the scanned string; start -1 = absent, end -1 =
  * present without a value.

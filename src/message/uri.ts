@@ -19,7 +19,28 @@ export interface SipUri {
 
 const bad = (why: string): SipParseError => new SipParseError(`Malformed URI: ${why}`);
 
+/**
+ * The URI string a parsed name-addr handed out last (see name-addr.ts) and where it lies in bytes
+ * that stay as they are (a parsed message's received bytes, which its lazy views read too): parseUri
+ * of that string (a route's URI, read right after the route) reads them in place instead of copying
+ * the string to bytes again. Equal strings parse alike, so an equal string may take this path too.
+ */
+const LINK = { s: '', src: '', b: undefined as Uint8Array | undefined, o: 0, from: 0 };
+
+/** Note that `s` is src[from..from + s.length), b[o + i] standing for src[i] (see parseSipUriAt). */
+export function linkUri(s: string, src: string, b: Uint8Array, o: number, from: number): void {
+  LINK.s = s;
+  LINK.src = src;
+  LINK.b = b;
+  LINK.o = o;
+  LINK.from = from;
+}
+
 export function parseUri(s: string): SipUri {
+  if (s === LINK.s && LINK.b !== undefined) {
+    const u = parseSipUriAt(LINK.src, LINK.b, LINK.o, LINK.from, LINK.from + s.length);
+    if (u !== undefined) return u;
+  }
   // sip: and sips: (any case) without slicing the scheme.
   const c0 = s.charCodeAt(0) | 32;
   if (c0 === 115 && (s.charCodeAt(1) | 32) === 105 && (s.charCodeAt(2) | 32) === 112) {
@@ -54,6 +75,11 @@ const HOST_RUN = HOST8.map((k, c) => (k === 1 && c !== 58 ? 1 : 0));
 const CTL8 = new Uint8Array(256);
 for (let c = 0; c <= 32; c++) CTL8[c] = 1;
 CTL8[127] = 1;
+
+/** Userinfo bytes: controls and whitespace 1, ':' 2, '%' 4 (see sipIn). */
+const USER8 = CTL8.slice();
+USER8[58] = 2;
+USER8[37] = 4;
 
 /**
  * A SIP URI is refused for whitespace or a control character before anything else; the loops
@@ -92,16 +118,23 @@ function sipIn(s: string, b: Uint8Array, o: number, start: number, n: number, sc
   let at = s.indexOf('@', start);
   if (at >= n) at = -1;
   if (at !== -1) {
-    let k = start;
-    while (k + 3 < at && (CTL8[b[o + k]!]! | CTL8[b[o + k + 1]!]! | CTL8[b[o + k + 2]!]! | CTL8[b[o + k + 3]!]!) === 0) k += 4;
-    while (k < at && CTL8[b[o + k]!] === 0) k++;
-    if (k < at) failSip(b, o, start, n, '');
-    const pw = s.indexOf(':', start);
+    // One pass: controls (refused), and whether a ':' (password) or '%' (escapes) is there at all.
+    let seen = 0;
+    let k = o + start;
+    const ke = o + at;
+    while (k + 3 < ke) {
+      seen |= USER8[b[k]!]! | USER8[b[k + 1]!]! | USER8[b[k + 2]!]! | USER8[b[k + 3]!]!;
+      k += 4;
+    }
+    while (k < ke) seen |= USER8[b[k++]!]!;
+    if ((seen & 1) !== 0) failSip(b, o, start, n, '');
+    const pw = (seen & 2) !== 0 ? s.indexOf(':', start) : -1;
+    const pct = (seen & 4) !== 0;
     if (pw !== -1 && pw < at) {
-      uri.user = unescapePercent(s.slice(start, pw));
-      uri.password = unescapePercent(s.slice(pw + 1, at));
+      uri.user = pct ? unescapePercent(s.slice(start, pw)) : s.slice(start, pw);
+      uri.password = pct ? unescapePercent(s.slice(pw + 1, at)) : s.slice(pw + 1, at);
     } else {
-      uri.user = unescapePercent(s.slice(start, at));
+      uri.user = pct ? unescapePercent(s.slice(start, at)) : s.slice(start, at);
     }
     i = at + 1;
   }

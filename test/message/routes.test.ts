@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseMessage, parseNameAddr, parseUri, SipParseError, SipRequest } from '../../src/message/index.js';
+import { parseContact, parseMessage, parseNameAddr, parseUri, SipParseError, SipRequest } from '../../src/message/index.js';
 
 const head = (lines: string[]): string =>
   [
@@ -51,5 +51,55 @@ describe('routes and recordRoutes (the route set views)', () => {
   it('a malformed entry is a SipParseError when read (a request with one still parses)', () => {
     const m = parseMessage(head(['Route: <sip:p1.example.com;lr', 'Max-Forwards: 70']));
     expect(() => m.routes).toThrow(SipParseError);
+  });
+
+  it('parseUri of a route URI just read (parsed in place in the received bytes) is parseUri of the same string', () => {
+    const m = parseMessage(head(['Route: <sip:u%41@p1.example.com:5070;LR;x=%41?h=1>, <sip:p2.example.com;lr>', 'Record-Route: <tel:+1-555;ext=1>']));
+    const uri = m.routes[0]!.uri;
+    const fresh = parseUri(' '.slice(1) + uri); // an equal string made elsewhere
+    expect(parseUri(uri)).toEqual({
+      scheme: 'sip',
+      user: 'uA',
+      password: undefined,
+      host: 'p1.example.com',
+      port: 5070,
+      params: new Map([
+        ['lr', null],
+        ['x', 'A'],
+      ]),
+      headers: new Map([['h', '1']]),
+    });
+    expect(fresh).toEqual(parseUri(uri));
+    // Another string after the link: its own parse.
+    expect(parseUri('sip:other.example.com').host).toBe('other.example.com');
+    expect(parseUri(m.routes[1]!.uri).host).toBe('p2.example.com');
+    expect(parseUri(m.recordRoutes[0]!.uri)).toMatchObject({ scheme: 'tel', user: '+1-555', params: new Map([['ext', '1']]) });
+    // A bad URI fails as it does from a string.
+    const bad = parseMessage(head(['Route: <sip:a@;lr>']));
+    expect(() => parseUri(bad.routes[0]!.uri)).toThrow('Malformed URI: empty host');
+  });
+
+  it('a URI read from a parsed string (scratch bytes, reused by the next parse) is parsed from the string', () => {
+    const na = parseNameAddr('<sip:alice@a.example.com;lr>');
+    const uri = na.uri;
+    parseNameAddr('<sip:zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz@b.example.com>'); // overwrites the scratch bytes
+    expect(parseUri(uri).host).toBe('a.example.com');
+    expect(parseUri(uri).user).toBe('alice');
+  });
+
+  it('params of an entry read in place are those of the same value parsed as a string', () => {
+    const values = [
+      '<sip:a@x.example.com;lr>;EXPIRES=60;q=0.5;+sip.instance="<urn:uuid:1>";reg-id=1',
+      '<sip:b@y.example.com> ; x = "q\\"uoted;,>" ; FLAG ; Mixed-Case=VaLue',
+      '"Bob" <sip:c@z.example.com>;a=[2001:db8::1];b=%41;c',
+      'sip:d@w.example.com;tag=xyz;lr',
+      '<sip:e@v.example.com>;n=\u00e9t\u00e9;m=1', // not ASCII: the text is not the received bytes
+    ];
+    for (const v of values) {
+      const m = parseMessage(head([`Contact: ${v}`, `Route: ${v}`]));
+      const expected = [...parseContact(v).params];
+      expect([...m.contacts[0]!.params]).toEqual(expected);
+      expect([...m.routes[0]!.params]).toEqual(expected);
+    }
   });
 });
