@@ -113,8 +113,13 @@ export class CompletedResponses implements TimerTarget {
   /** Keep `wire` for `key` (whose hash is `h`) for `ms`, and index it. */
   retain(key: string, h: number, wire: Buffer, from: SipPeer, ms: number): void {
     this.slack = ms >>> 4;
-    while (this.size >= this.max && this.head < this.tail) {
-      if (this.dropFront()) this.evicted++;
+    if (this.size >= this.max) {
+      while (this.size >= this.max && this.head < this.tail) {
+        if (this.dropFront()) this.evicted++;
+      }
+      // The chunks of evicted records go now, not at the next sweep (up to J later): the bound
+      // holds for their bytes too, and a released chunk is reused (no fresh pages).
+      this.releaseChunks();
     }
     const kind = this.kind(from);
     if (kind < 0) return; // thousands of sockets with live records: this one is not kept

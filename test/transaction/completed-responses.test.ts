@@ -100,6 +100,19 @@ describe('ServerTable: Completed records (CompletedResponses)', () => {
     expect(records.chunks.length).toBe(0);
   });
 
+  it('the bound holds for the bytes too: the chunks of evicted records are released (and reused) at once, not at the next sweep', () => {
+    const { t, retain, get } = table(1000);
+    const records = (t as unknown as { records: { chunks: Buffer[]; spare: Buffer[] } }).records;
+    const w = Buffer.alloc(1000, 0x41); // ~1 KB records: 1,000 of them fill about four 256 KB chunks
+    for (let i = 0; i < 50_000; i++) retain(`k${i}`, w, peer, 32_000); // no time passes: no sweep
+    expect(t.completedSize).toBe(1000);
+    expect(records.chunks.length).toBeLessThanOrEqual(6);
+    expect(records.chunks.length + records.spare.length).toBeLessThanOrEqual(14);
+    expect(get('k48999')).toBeUndefined();
+    expect(get('k49000')!.wire).toEqual(w);
+    expect(get('k49999')!.wire).toEqual(w);
+  });
+
   it('eviction by the bound works across a grown ring', () => {
     const { t, retain, get } = table(3000);
     for (let i = 0; i < 10_000; i++) retain(`k${i}`, wire, peer, 32_000);
