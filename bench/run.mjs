@@ -39,6 +39,11 @@
 //   BENCH_TN_REQUESTS=50000     requests per measured run in tcpn (calls = this / PER_CONN)
 //   BENCH_WARMUP=40000          requests sent to every fresh server before measuring (0 = none): V8 has
 //                               compiled the hot path by then (before, its compiler threads add ~10 us/req)
+//   BENCH_WARMUP_UDP=250000     the same for the closed-loop udp scenario: past the 200,000 completed
+//                               transactions a UDP server keeps at most (maxCompleted; at full load it
+//                               reaches them within seconds, long before Timer J), so the window sees the
+//                               steady state, where their memory is reused, not the table filling with
+//                               fresh pages (~4-5 us/req more here)
 //   BENCH_OPEN_WARMUP_S=34      the open-loop part's warm-up, seconds at BENCH_OPEN_RATE: past Timer J (64*T1 = 32 s),
 //                               so a UDP server's completed transactions are at their steady number and it
 //                               reuses their memory (while that table grows, fresh pages cost ~2-4 us/req here);
@@ -47,6 +52,11 @@
 //   BENCH_SERVERS=nest,bare,sip which servers
 //   BENCH_SCENARIOS=udp,tcp1,tcpn which scenarios
 //   BENCH_PROBE_MS=2            probe period in ms (0 = no probe)
+//   BENCH_PIN=1                 the options part runs each server on CPU 1 (every thread) and sipp, the
+//                               probe and this process on CPU 0 (taskset; 0 = let the scheduler place
+//                               them): unpinned, a saturated server's CPU per request and req/s flip
+//                               between two modes from run to run (up to 2x apart, for every server)
+//                               as the scheduler moves the three processes over the two cores
 //   BENCH_UDP_RCVBUF=4194304    SO_RCVBUF set on every server's UDP socket (0 = Node's default) and sipp -buff_size
 //   BENCH_PROFILE=0             1: instead of measuring (the proxy part: see BENCH_PROXY_PROFILE), run (a) (or BENCH_SERVERS when set) once per scenario with
 //                               the V8 CPU profiler (the profile `node --cpu-prof` writes, 100 us sampling) on
@@ -97,11 +107,13 @@ const CFG = {
   tnPerConn: Math.max(1, num('BENCH_TN_PER_CONN', 10)),
   tnRequests: num('BENCH_TN_REQUESTS', 50000),
   warmup: num('BENCH_WARMUP', 40000),
+  warmupUdp: num('BENCH_WARMUP_UDP', 250000),
   openWarmupS: num('BENCH_OPEN_WARMUP_S', 34),
   runs: Math.max(1, num('BENCH_RUNS', 3)),
   servers: env('BENCH_SERVERS', 'nest,bare,sip').split(',').map((s) => s.trim()).filter(Boolean),
   scenarios: env('BENCH_SCENARIOS', 'udp,tcp1,tcpn').split(',').map((s) => s.trim()).filter(Boolean),
   probeMs: num('BENCH_PROBE_MS', 2),
+  pin: env('BENCH_PIN', '1') === '1' && os.cpus().length >= 2 && hasTaskset(),
   rcvbuf: num('BENCH_UDP_RCVBUF', 4194304),
   profile: env('BENCH_PROFILE', '0') === '1',
   noResults: env('BENCH_NO_RESULTS', '0') === '1',
@@ -225,7 +237,31 @@ function startServer(name, proto, port, profileFile) {
   const env = { ...process.env, BENCH_PROTO: proto, BENCH_PORT: String(port), BENCH_HOST: '127.0.0.1', BENCH_UDP_RCVBUF: String(CFG.rcvbuf), ...SERVERS[name].env };
   delete env.BENCH_CPU_PROFILE;
   if (profileFile) env.BENCH_CPU_PROFILE = profileFile;
-  return forkServer(app, env, name, ROOT);
+  const srv = forkServer(app, env, name, ROOT);
+  if (pinned) pin(srv.child.pid, '1', true);
+  return srv;
+}
+
+// --- CPU pinning (BENCH_PIN) ------------------------------------------------------------------
+
+function hasTaskset() {
+  return spawnSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' }).status === 0;
+}
+/** Set the CPU affinity of `pid` (`all`: every thread of it). */
+function pin(pid, cpus, all = false) {
+  execFileSync('taskset', [...(all ? ['-a'] : []), '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+}
+let pinned = false;
+/** The options part: this process (and so sipp, which it spawns) on CPU 0, servers on CPU 1. */
+function pinOn() {
+  if (!CFG.pin) return;
+  pin(process.pid, '0', true);
+  pinned = true;
+}
+function pinOff() {
+  if (!pinned) return;
+  pin(process.pid, `0-${os.cpus().length - 1}`, true);
+  pinned = false;
 }
 
 // --- sipp --------------------------------------------------------------------------------------
@@ -390,7 +426,7 @@ const median = (xs) => {
 async function measure(serverName, scName, { profileFile, rate = 0 } = {}) {
   const s = await openServer(serverName, scName, profileFile);
   try {
-    await s.warm(CFG.warmup, rate);
+    await s.warm(SCENARIOS[scName].proto === 'udp' ? CFG.warmupUdp : CFG.warmup, rate);
     return await s.window(rate);
   } finally {
     await s.close();
@@ -608,10 +644,10 @@ function asMarkdown(rows) {
 
 function config() {
   return (
-    `${CFG.runs} measured run(s) per cell (median), each on a fresh server warmed up with ${CFG.warmup} requests; ` +
+    `${CFG.runs} measured run(s) per cell (median), each on a fresh server warmed up with ${CFG.warmupUdp} (udp) or ${CFG.warmup} (tcp) requests; ` +
     `udp/tcp1: ${CFG.requests} requests, sipp -l ${CFG.concurrency}; ` +
     `tcpn: ${CFG.tnRequests} requests, ${CFG.tnPerConn} per connection, sipp -l ${CFG.tnConcurrency}; ` +
-    `probe every ${CFG.probeMs} ms; UDP SO_RCVBUF ${CFG.rcvbuf || 'default'}; open loop: ${CFG.openWarmupS} s warm-up at ${CFG.openRate}/s, then ${CFG.runs} windows on the same server`
+    `probe every ${CFG.probeMs} ms; UDP SO_RCVBUF ${CFG.rcvbuf || 'default'}; ${CFG.pin ? 'servers on CPU 1, sipp and the probe on CPU 0' : 'not pinned'}; open loop: ${CFG.openWarmupS} s warm-up at ${CFG.openRate}/s, then ${CFG.runs} windows on the same server`
   );
 }
 
@@ -698,6 +734,15 @@ async function main() {
 }
 
 async function optionsPart(info) {
+  pinOn();
+  try {
+    await optionsRuns(info);
+  } finally {
+    pinOff();
+  }
+}
+
+async function optionsRuns(info) {
   log(config());
   const started = Date.now();
   const results = {};
