@@ -52,11 +52,14 @@
 //   BENCH_SERVERS=nest,bare,sip which servers
 //   BENCH_SCENARIOS=udp,tcp1,tcpn which scenarios
 //   BENCH_PROBE_MS=2            probe period in ms (0 = no probe)
-//   BENCH_PIN=1                 the options part runs each server on CPU 1 (every thread) and sipp, the
+//   BENCH_PIN=1                 the closed loop runs each server on CPU 1 (every thread) and sipp, the
 //                               probe and this process on CPU 0 (taskset; 0 = let the scheduler place
 //                               them): unpinned, a saturated server's CPU per request and req/s flip
 //                               between two modes from run to run (up to 2x apart, for every server)
-//                               as the scheduler moves the three processes over the two cores
+//                               as the scheduler moves the three processes over the two cores. The open
+//                               loop is not pinned: there a pinned (a) costs about twice as much per
+//                               request (UDP 37 -> 68 us, TCP 24 -> 36 us) and bare Node about the same,
+//                               as a server idle between requests wakes on a cold CPU for each one
 //   BENCH_UDP_RCVBUF=4194304    SO_RCVBUF set on every server's UDP socket (0 = Node's default) and sipp -buff_size
 //   BENCH_PROFILE=0             1: instead of measuring (the proxy part: see BENCH_PROXY_PROFILE), run (a) (or BENCH_SERVERS when set) once per scenario with
 //                               the V8 CPU profiler (the profile `node --cpu-prof` writes, 100 us sampling) on
@@ -647,7 +650,7 @@ function config() {
     `${CFG.runs} measured run(s) per cell (median), each on a fresh server warmed up with ${CFG.warmupUdp} (udp) or ${CFG.warmup} (tcp) requests; ` +
     `udp/tcp1: ${CFG.requests} requests, sipp -l ${CFG.concurrency}; ` +
     `tcpn: ${CFG.tnRequests} requests, ${CFG.tnPerConn} per connection, sipp -l ${CFG.tnConcurrency}; ` +
-    `probe every ${CFG.probeMs} ms; UDP SO_RCVBUF ${CFG.rcvbuf || 'default'}; ${CFG.pin ? 'servers on CPU 1, sipp and the probe on CPU 0' : 'not pinned'}; open loop: ${CFG.openWarmupS} s warm-up at ${CFG.openRate}/s, then ${CFG.runs} windows on the same server`
+    `probe every ${CFG.probeMs} ms; UDP SO_RCVBUF ${CFG.rcvbuf || 'default'}; ${CFG.pin ? 'closed loop: servers on CPU 1, sipp and the probe on CPU 0' : 'not pinned'}; open loop: ${CFG.openWarmupS} s warm-up at ${CFG.openRate}/s, then ${CFG.runs} windows on the same server`
   );
 }
 
@@ -733,19 +736,7 @@ async function main() {
   if (CFG.parts.includes('codec')) await runCodec({ noResults: CFG.noResults });
 }
 
-async function optionsPart(info) {
-  pinOn();
-  try {
-    await optionsRuns(info);
-  } finally {
-    pinOff();
-  }
-}
-
-async function optionsRuns(info) {
-  log(config());
-  const started = Date.now();
-  const results = {};
+async function closedLoop(results) {
   for (const scName of CFG.scenarios) {
     results[scName] = {};
     for (const sv of CFG.servers) {
@@ -761,6 +752,19 @@ async function optionsRuns(info) {
       }
       results[scName][sv] = aggregate(runs);
     }
+  }
+}
+
+
+async function optionsPart(info) {
+  log(config());
+  const started = Date.now();
+  const results = {};
+  pinOn(); // the closed loop only (see BENCH_PIN)
+  try {
+    await closedLoop(results);
+  } finally {
+    pinOff();
   }
   const open = {};
   if (CFG.openRate > 0) {
