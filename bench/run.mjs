@@ -255,7 +255,7 @@ function pin(pid, cpus, all = false) {
   execFileSync('taskset', [...(all ? ['-a'] : []), '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
 }
 let pinned = false;
-/** The options part: this process (and so sipp, which it spawns) on CPU 0, servers on CPU 1. */
+/** The closed loop: this process (and so sipp and the probe) on CPU 0, the servers on CPU 1. */
 function pinOn() {
   if (!CFG.pin) return;
   pin(process.pid, '0', true);
