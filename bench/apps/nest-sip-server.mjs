@@ -8,6 +8,7 @@ import { NestFactory } from '@nestjs/core';
 import { MessagePattern } from '@nestjs/microservices';
 import { SipServer } from '../../dist/index.js';
 import { readFileSync } from 'node:fs';
+import v8 from 'node:v8';
 import { host, port, proto, serve, tuneUdp } from './harness.mjs';
 
 function rssSplit() {
@@ -18,6 +19,13 @@ function rssSplit() {
   } catch {
     return undefined;
   }
+}
+
+/** Resident bytes of V8's young generation (new space: two semi-spaces, which V8 grows to 2 x 16 MiB). */
+function youngGen() {
+  let n = 0;
+  for (const s of v8.getHeapSpaceStatistics()) if (s.space_name === 'new_space' || s.space_name === 'new_large_object_space') n += s.physical_space_size;
+  return n;
 }
 
 class OptionsController {
@@ -65,6 +73,7 @@ serve({
     memory: process.memoryUsage(),
     // RSS split: private memory (heap, buffers, stacks) and file-backed pages (the node binary's code, shared).
     rssSplit: rssSplit(),
+    youngGen: youngGen(),
   }),
   close: () => app.close(),
 });

@@ -72,7 +72,7 @@ export interface TransactionLayerOptions extends TransactionLayerHooks {
   /** A Server header added to every response this layer sends that has none (RFC 3261 §20.35). */
   serverHeader?: string;
   /**
-   * Most non-INVITE UDP transactions kept in Completed state (for Timer J, about 300 bytes each);
+   * Most non-INVITE UDP transactions kept in Completed state (for Timer J, about 410 bytes each);
    * past it the oldest goes first. Default 200,000.
    */
   maxCompleted?: number;
