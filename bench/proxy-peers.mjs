@@ -244,8 +244,9 @@ export function startKamailio(proto, port, uasPort) {
   const cfgFile = join(dir, 'kamailio.cfg');
   writeFileSync(cfgFile, kamailioProxyConfig(proto, port, uasPort));
   // Foreground (-DD), own process group (detached) so that all its processes are found and stopped
-  // together; -m: shared memory (MiB) for the closed loop's transactions held 5 s by the wait timer.
-  const child = spawn(KAMAILIO, ['-f', cfgFile, '-DD', '-E', '-m', '256', '-M', '16', '-w', dir, '-Y', dir], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  // together; -m: shared memory (MiB) for the closed loop's transactions held 5 s by the wait timer
+  // (with 256 it ran out there: calls failed with `500 No error (2/SL)`, Kamailio's E_OUT_OF_MEM).
+  const child = spawn(KAMAILIO, ['-f', cfgFile, '-DD', '-E', '-m', '1024', '-M', '16', '-w', dir, '-Y', dir], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
   const exited = new Promise((resolve) => child.once('exit', (code, sig) => resolve(code ?? sig)));
