@@ -52,14 +52,15 @@
 //   BENCH_SERVERS=nest,bare,sip which servers
 //   BENCH_SCENARIOS=udp,tcp1,tcpn which scenarios
 //   BENCH_PROBE_MS=2            probe period in ms (0 = no probe)
-//   BENCH_PIN=1                 the closed loop runs each server on CPU 1 (every thread) and sipp, the
-//                               probe and this process on CPU 0 (taskset; 0 = let the scheduler place
-//                               them): unpinned, a saturated server's CPU per request and req/s flip
-//                               between two modes from run to run (up to 2x apart, for every server)
-//                               as the scheduler moves the three processes over the two cores. The open
-//                               loop is not pinned: there a pinned (a) costs about twice as much per
-//                               request (UDP 37 -> 68 us, TCP 24 -> 36 us) and bare Node about the same,
-//                               as a server idle between requests wakes on a cold CPU for each one
+//   BENCH_PIN=1                 sipp, the probe and this process run on CPU 0 (taskset; 0 = let the
+//                               scheduler place everything); in the closed loop each server (every
+//                               thread) runs on CPU 1, in the open loop on any CPU. Unpinned, the
+//                               scheduler often wakes sipp on the server's core (the server's send wakes
+//                               it there): the server is preempted 400-900 times a second and its CPU per
+//                               request flips between two modes up to 2x apart, from run to run and
+//                               window to window, for every server. The open loop leaves the server
+//                               free: pinned to one core with its V8 threads, (a) cost about twice as
+//                               much per request (UDP 37 -> 68 us) and bare Node about the same
 //   BENCH_UDP_RCVBUF=4194304    SO_RCVBUF set on every server's UDP socket (0 = Node's default) and sipp -buff_size
 //   BENCH_PROFILE=0             1: instead of measuring (the proxy part: see BENCH_PROXY_PROFILE), run (a) (or BENCH_SERVERS when set) once per scenario with
 //                               the V8 CPU profiler (the profile `node --cpu-prof` writes, 100 us sampling) on
@@ -241,7 +242,7 @@ function startServer(name, proto, port, profileFile) {
   delete env.BENCH_CPU_PROFILE;
   if (profileFile) env.BENCH_CPU_PROFILE = profileFile;
   const srv = forkServer(app, env, name, ROOT);
-  if (pinned) pin(srv.child.pid, '1', true);
+  if (pinned) pin(srv.child.pid, serverCpus, true);
   return srv;
 }
 
@@ -255,10 +256,16 @@ function pin(pid, cpus, all = false) {
   execFileSync('taskset', [...(all ? ['-a'] : []), '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
 }
 let pinned = false;
-/** The closed loop: this process (and so sipp and the probe) on CPU 0, the servers on CPU 1. */
-function pinOn() {
+/** Where startServer puts each server (every thread of it) while pinned. */
+let serverCpus = '1';
+/**
+ * This process (and so sipp and the probe) on CPU 0; the servers on `servers`: CPU 1 in the closed
+ * loop, every CPU in the open loop (where sipp alone is kept off the server's core).
+ */
+function pinOn(servers) {
   if (!CFG.pin) return;
   pin(process.pid, '0', true);
+  serverCpus = servers;
   pinned = true;
 }
 function pinOff() {
@@ -650,7 +657,7 @@ function config() {
     `${CFG.runs} measured run(s) per cell (median), each on a fresh server warmed up with ${CFG.warmupUdp} (udp) or ${CFG.warmup} (tcp) requests; ` +
     `udp/tcp1: ${CFG.requests} requests, sipp -l ${CFG.concurrency}; ` +
     `tcpn: ${CFG.tnRequests} requests, ${CFG.tnPerConn} per connection, sipp -l ${CFG.tnConcurrency}; ` +
-    `probe every ${CFG.probeMs} ms; UDP SO_RCVBUF ${CFG.rcvbuf || 'default'}; ${CFG.pin ? 'closed loop: servers on CPU 1, sipp and the probe on CPU 0' : 'not pinned'}; open loop: ${CFG.openWarmupS} s warm-up at ${CFG.openRate}/s, then ${CFG.runs} windows on the same server`
+    `probe every ${CFG.probeMs} ms; UDP SO_RCVBUF ${CFG.rcvbuf || 'default'}; ${CFG.pin ? 'sipp and the probe on CPU 0, servers on CPU 1 (closed loop) or any CPU (open loop)' : 'not pinned'}; open loop: ${CFG.openWarmupS} s warm-up at ${CFG.openRate}/s, then ${CFG.runs} windows on the same server`
   );
 }
 
@@ -760,7 +767,7 @@ async function optionsPart(info) {
   log(config());
   const started = Date.now();
   const results = {};
-  pinOn(); // the closed loop only (see BENCH_PIN)
+  pinOn('1'); // see BENCH_PIN
   try {
     await closedLoop(results);
   } finally {
@@ -768,14 +775,19 @@ async function optionsPart(info) {
   }
   const open = {};
   if (CFG.openRate > 0) {
-    for (const scName of CFG.openScenarios) {
-      open[scName] = {};
-      for (const sv of CFG.openServers) {
-        const runs = await measureOpen(sv, scName, (r, k) =>
-          log(`open ${scName.padEnd(5)} ${sv.padEnd(5)} run ${k + 1}: ${f0(r.rps)} req/s, ${f1(r.cpuUsPerReq)} us/req (user ${f0(r.cpuUser / 1000)} ms, sys ${f0(r.cpuSystem / 1000)} ms), rss ${f1(r.rssMiB)} MiB, GC ${f1(r.gcUsPerReq)} us/req, failed ${r.failed}`),
-        );
-        open[scName][sv] = aggregate(runs);
+    pinOn(`0-${os.cpus().length - 1}`);
+    try {
+      for (const scName of CFG.openScenarios) {
+        open[scName] = {};
+        for (const sv of CFG.openServers) {
+          const runs = await measureOpen(sv, scName, (r, k) =>
+            log(`open ${scName.padEnd(5)} ${sv.padEnd(5)} run ${k + 1}: ${f0(r.rps)} req/s, ${f1(r.cpuUsPerReq)} us/req (user ${f0(r.cpuUser / 1000)} ms, sys ${f0(r.cpuSystem / 1000)} ms), rss ${f1(r.rssMiB)} MiB, GC ${f1(r.gcUsPerReq)} us/req, failed ${r.failed}`),
+          );
+          open[scName][sv] = aggregate(runs);
+        }
       }
+    } finally {
+      pinOff();
     }
   }
   const t = table(results, info, open);
