@@ -56,11 +56,12 @@
 //                               scheduler place everything); in the closed loop each server (every
 //                               thread) runs on CPU 1, in the open loop on any CPU. Unpinned, the
 //                               scheduler often wakes sipp on the server's core (the server's send wakes
-//                               it there): the server is preempted 400-900 times a second and its CPU per
-//                               request flips between two modes up to 2x apart, from run to run and
-//                               window to window, for every server. The open loop leaves the server
-//                               free: pinned to one core with its V8 threads, (a) cost about twice as
-//                               much per request (UDP 37 -> 68 us) and bare Node about the same
+//                               it there): the server is preempted 400-900 times a second (60-350
+//                               with sipp pinned) and its CPU per request is noisier. Even so, a busy
+//                               server's CPU per request still flips between two modes up to 2x apart,
+//                               from run to run and window to window (README, Benchmarks). The open loop
+//                               leaves the server free: pinned to one core with its V8 threads, (a) cost
+//                               about twice as much per request (UDP 37 -> 68 us), bare Node the same
 //   BENCH_UDP_RCVBUF=4194304    SO_RCVBUF set on every server's UDP socket (0 = Node's default) and sipp -buff_size
 //   BENCH_PROFILE=0             1: instead of measuring (the proxy part: see BENCH_PROXY_PROFILE), run (a) (or BENCH_SERVERS when set) once per scenario with
 //                               the V8 CPU profiler (the profile `node --cpu-prof` writes, 100 us sampling) on
