@@ -172,11 +172,11 @@ function targetLine(cfg, results, big, aloneMiB) {
   const small = results[0];
   const limitMiB = (cfg.rssTargetMB * 1e6) / 2 ** 20;
   const perTxn = ((big.rssMiB - small.rssMiB) * 2 ** 20) / (big.live - small.live);
-  const records = big.rssMiB - big.idleRssMiB - (big.youngMiB - (big.idleYoungMiB ?? 0));
+  const records = big.rssMiB - big.idleRssMiB - (big.youngMiB - big.idleYoungMiB);
   return (
     `Target: 100,000 live transactions in at most ${cfg.rssTargetMB} MB (${f1(limitMiB)} MiB) RSS: ${f0(big.live)} live in ${f1(big.rssMiB)} MiB -> ${big.rssMiB <= limitMiB ? 'met' : 'MISSED'}. ` +
     `What it is made of: the same server before its first request holds ${f1(big.idleRssMiB)} MiB (Node, Nest and this package loaded; ` +
-    `a Node process that has loaded nothing: ${f1(aloneMiB)} MiB); under load V8's young generation grows from ${f1(big.idleYoungMiB ?? NaN)} to ${f1(big.youngMiB)} MiB ` +
+    `a Node process that has loaded nothing: ${f1(aloneMiB)} MiB); under load V8's young generation grows from ${f1(big.idleYoungMiB)} to ${f1(big.youngMiB)} MiB ` +
     `(V8's own sizing; \`node --max-semi-space-size\` caps it); the rest, ${f1(records)} MiB, is the live transactions and what serves them: ` +
     `about ${f0(perTxn)} bytes per further live transaction between the first case and this one (a Completed record keeps the response as sent, ` +
     `its key and the source address). CPU per request at the most live vs the fewest: ${(big.cpuUsPerReq / small.cpuUsPerReq).toFixed(2)}x.`

@@ -763,7 +763,6 @@ async function closedLoop(results) {
   }
 }
 
-
 async function optionsPart(info) {
   log(config());
   const started = Date.now();
