@@ -20,7 +20,8 @@
 //   CPU us/req   server process CPU (user+system) in the window / requests
 //   GC us/req    main-thread GC pauses in the window / requests (perf_hooks 'gc' entries)
 //   p50/p99      response time seen by a light probe client (this process: one OPTIONS every
-//                BENCH_PROBE_MS ms, same transport, timed with hrtime) while sipp runs; sipp's own
+//                BENCH_PROBE_MS ms, same transport, timed with hrtime) while sipp runs (in the open
+//                loop, in a window of its own after the CPU windows, which run without it); sipp's own
 //                response times (rtd, -trace_rtt) are printed too, but sipp's clock ticks every 4 ms
 //                here (CLOCK_MONOTONIC_COARSE), so they only show the closed-loop queueing (~ -l / rate)
 //   RSS          peak resident set of the server process during the window
@@ -455,11 +456,16 @@ async function measureOpen(serverName, scName, onWindow) {
     await s.warm(Math.round(CFG.openWarmupS * CFG.openRate), CFG.openRate);
     const runs = [];
     for (let k = 0; k < CFG.runs; k++) {
-      const r = await s.window(CFG.openRate);
+      const r = await s.window(CFG.openRate, false);
       onWindow(r, k);
       runs.push(r);
     }
-    return runs;
+    // Latency from a window of its own: the probe's second socket costs the server more than its
+    // 500 requests/s (more wake-ups; (a) ~15% more CPU per request, and more slow windows), so the
+    // CPU windows above run without it.
+    const latency = CFG.probeMs > 0 ? await s.window(CFG.openRate, true) : undefined;
+    if (latency) onWindow(latency, 'latency');
+    return { runs, latency };
   } finally {
     await s.close();
   }
@@ -495,9 +501,9 @@ async function openServer(serverName, scName, profileFile) {
       rmSync(wdir, { recursive: true, force: true });
       await sleep(200);
     },
-    window: (rate) => {
+    window: (rate, probe = true) => {
       const wdir = mkdtempSync(join(dir, `run-${++windows}-`));
-      return measureWindow(srv, sc, port, wdir, rate);
+      return measureWindow(srv, sc, port, wdir, rate, probe);
     },
     async close() {
       await srv.stop();
@@ -506,12 +512,12 @@ async function openServer(serverName, scName, profileFile) {
   };
 }
 
-async function measureWindow(srv, sc, port, dir, rate) {
+async function measureWindow(srv, sc, port, dir, rate, probeOn) {
   const requests = sc.sipp === 'tn' ? CFG.tnRequests : CFG.requests;
   await srv.call('mark', 'marked');
   const sipp = runSipp(sc, port, requests, dir, rate);
   let stopProbe;
-  if (CFG.probeMs > 0) stopProbe = await startProbe(sc.proto, port, CFG.probeMs);
+  if (probeOn && CFG.probeMs > 0) stopProbe = await startProbe(sc.proto, port, CFG.probeMs);
   const s = await sipp.done;
   const probe = stopProbe ? await stopProbe() : { rtt: [], sent: 0, lost: 0 };
   const rep = await srv.call('report', 'report');
@@ -617,7 +623,7 @@ function table(results, info, open) {
       targets.push(`${label} CPU/req at ${f0(CFG.openRate)}/s, (a) <= 2 x (b) (goal 1.5 x): ${f2(r)} x -> ${mark(r <= 2)}`);
     }
   }
-  const openRows = [['scenario', 'server', 'CPU us/req', 'x (b)', 'over the layer below', 'GC us/req', 'p50', 'p99', 'peak RSS MiB', 'fail/retr']];
+  const openRows = [['scenario', 'server', 'CPU us/req', 'x (b)', 'over the layer below', 'GC us/req', 'p50', 'p99', 'CPU us/req, probe on', 'peak RSS MiB', 'fail/retr']];
   for (const scName of CFG.openScenarios) {
     const b = open?.[scName]?.bare;
     let below;
@@ -634,6 +640,7 @@ function table(results, info, open) {
         f1(r.gcUsPerReq),
         us(r.p50),
         us(r.p99),
+        f1(r.latencyCpuUsPerReq),
         f1(r.rssMiB),
         `${r.failed} / ${r.retrans}`,
       ]);
@@ -658,7 +665,7 @@ function config() {
     `${CFG.runs} measured run(s) per cell (median), each on a fresh server warmed up with ${CFG.warmupUdp} (udp) or ${CFG.warmup} (tcp) requests; ` +
     `udp/tcp1: ${CFG.requests} requests, sipp -l ${CFG.concurrency}; ` +
     `tcpn: ${CFG.tnRequests} requests, ${CFG.tnPerConn} per connection, sipp -l ${CFG.tnConcurrency}; ` +
-    `probe every ${CFG.probeMs} ms; UDP SO_RCVBUF ${CFG.rcvbuf || 'default'}; ${CFG.pin ? 'sipp and the probe on CPU 0, servers on CPU 1 (closed loop) or any CPU (open loop)' : 'not pinned'}; open loop: ${CFG.openWarmupS} s warm-up at ${CFG.openRate}/s, then ${CFG.runs} windows on the same server`
+    `probe every ${CFG.probeMs} ms; UDP SO_RCVBUF ${CFG.rcvbuf || 'default'}; ${CFG.pin ? 'sipp and the probe on CPU 0, servers on CPU 1 (closed loop) or any CPU (open loop)' : 'not pinned'}; open loop: ${CFG.openWarmupS} s warm-up at ${CFG.openRate}/s, then ${CFG.runs} windows on the same server without the probe and one with it (latency)`
   );
 }
 
@@ -684,7 +691,9 @@ ${asMarkdown(t.ratios)}
 
 Open loop at ${f0(CFG.openRate)} requests/s: every server gets the same load, so CPU per request compares directly.
 Each server is warmed up at that rate for ${CFG.openWarmupS} s first (past Timer J, 32 s: a UDP server's table of completed
-transactions has its steady size), then measured ${CFG.runs} time(s) in a row (median).
+transactions has its steady size), then measured ${CFG.runs} time(s) in a row (median) without the probe, then once more with
+the probe for p50/p99 (its CPU per request is the "probe on" column: the probe's second socket adds wake-ups that cost
+more than its own requests, so it stays out of the CPU windows).
 (a1) and (a2) are the layers under (a) on their own: our socket pool and codec answering 200 by \`createResponse\`, then
 the same with RFC 3261 server transactions; (a) adds SipServer's dispatch and the Nest pipeline.
 
@@ -780,10 +789,18 @@ async function optionsPart(info) {
       for (const scName of CFG.openScenarios) {
         open[scName] = {};
         for (const sv of CFG.openServers) {
-          const runs = await measureOpen(sv, scName, (r, k) =>
-            log(`open ${scName.padEnd(5)} ${sv.padEnd(5)} run ${k + 1}: ${f0(r.rps)} req/s, ${f1(r.cpuUsPerReq)} us/req (user ${f0(r.cpuUser / 1000)} ms, sys ${f0(r.cpuSystem / 1000)} ms), rss ${f1(r.rssMiB)} MiB, GC ${f1(r.gcUsPerReq)} us/req, failed ${r.failed}`),
+          const { runs, latency } = await measureOpen(sv, scName, (r, k) =>
+            log(
+              `open ${scName.padEnd(5)} ${sv.padEnd(5)} ${k === 'latency' ? 'latency window (probe on)' : `run ${k + 1}`}: ${f0(r.rps)} req/s, ${f1(r.cpuUsPerReq)} us/req (user ${f0(r.cpuUser / 1000)} ms, sys ${f0(r.cpuSystem / 1000)} ms), ` +
+                `${k === 'latency' ? `p50 ${us(r.p50)}, p99 ${us(r.p99)}, ` : ''}rss ${f1(r.rssMiB)} MiB, GC ${f1(r.gcUsPerReq)} us/req, failed ${r.failed}`,
+            ),
           );
-          open[scName][sv] = aggregate(runs);
+          const agg = aggregate(runs);
+          agg.p50 = latency ? latency.p50 : NaN;
+          agg.p99 = latency ? latency.p99 : NaN;
+          agg.latencyCpuUsPerReq = latency ? latency.cpuUsPerReq : NaN;
+          if (latency) agg.failed += latency.failed;
+          open[scName][sv] = agg;
         }
       }
     } finally {
