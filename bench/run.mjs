@@ -27,7 +27,8 @@
 //   RSS          peak resident set of the server process during the window
 //   conns        most TCP connections the server held at once (sampled every 100 ms)
 //   fail/retr    sipp's failed calls and retransmissions (totals over all runs)
-// Each figure is the median over BENCH_RUNS runs. Ratios: (a)/(b) and (a)/(c).
+// Each figure is the median over BENCH_RUNS runs, taken in rounds in the closed loop (see closedLoop);
+// in the open loop (a) is measured right after (b). Ratios: (a)/(b) and (a)/(c).
 //
 // Environment (all optional):
 //   BENCH_REQUESTS=50000        requests per measured run, udp and tcp1
@@ -662,7 +663,7 @@ function asMarkdown(rows) {
 
 function config() {
   return (
-    `${CFG.runs} measured run(s) per cell (median), each on a fresh server warmed up with ${CFG.warmupUdp} (udp) or ${CFG.warmup} (tcp) requests; ` +
+    `${CFG.runs} measured run(s) per cell (median), taken in rounds (run k of every server, then run k + 1), each on a fresh server warmed up with ${CFG.warmupUdp} (udp) or ${CFG.warmup} (tcp) requests; ` +
     `udp/tcp1: ${CFG.requests} requests, sipp -l ${CFG.concurrency}; ` +
     `tcpn: ${CFG.tnRequests} requests, ${CFG.tnPerConn} per connection, sipp -l ${CFG.tnConcurrency}; ` +
     `probe every ${CFG.probeMs} ms; UDP SO_RCVBUF ${CFG.rcvbuf || 'default'}; ${CFG.pin ? 'sipp and the probe on CPU 0, servers on CPU 1 (closed loop) or any CPU (open loop)' : 'not pinned'}; open loop: ${CFG.openWarmupS} s warm-up at ${CFG.openRate}/s, then ${CFG.runs} windows on the same server without the probe and one with it (latency)`
@@ -753,23 +754,35 @@ async function main() {
   if (CFG.parts.includes('codec')) await runCodec({ noResults: CFG.noResults });
 }
 
+/**
+ * In rounds: run k of every server, then run k + 1 of every server. This machine has slow periods
+ * that last minutes (README, Benchmarks); run back to back, one server's runs could all fall in one
+ * and the next server's all outside it, and their ratio would say more about the machine than about
+ * them. Interleaved, each round's servers share the conditions.
+ */
 async function closedLoop(results) {
   for (const scName of CFG.scenarios) {
     results[scName] = {};
-    for (const sv of CFG.servers) {
-      const runs = [];
-      for (let k = 0; k < CFG.runs; k++) {
+    const runsOf = new Map(CFG.servers.map((sv) => [sv, []]));
+    for (let k = 0; k < CFG.runs; k++) {
+      for (const sv of CFG.servers) {
         const r = await measure(sv, scName);
-        runs.push(r);
+        runsOf.get(sv).push(r);
         log(
           `${scName.padEnd(5)} ${sv.padEnd(5)} run ${k + 1}: ${f0(r.rps)} req/s, ${f1(r.cpuUsPerReq)} us/req ` +
             `(user ${f0(r.cpuUser / 1000)} ms, sys ${f0(r.cpuSystem / 1000)} ms), p50 ${us(r.p50)}, p99 ${us(r.p99)}, ` +
             `rss ${f1(r.rssMiB)} MiB, GC ${f1(r.gcUsPerReq)} us/req (${r.gcCount} pauses), conns ${r.conns}, failed ${r.failed}, retrans ${r.retrans}, sipp exit ${r.sippExit}`,
         );
       }
-      results[scName][sv] = aggregate(runs);
     }
+    for (const sv of CFG.servers) results[scName][sv] = aggregate(runsOf.get(sv));
   }
+}
+
+/** The open loop's order of measurement: (a) right after (b), so that the ratio of the targets compares cells minutes apart at most; the table keeps BENCH_OPEN_SERVERS' order. */
+function openOrder(servers) {
+  const first = ['bare', 'nest'].filter((sv) => servers.includes(sv));
+  return [...first, ...servers.filter((sv) => !first.includes(sv))];
 }
 
 async function optionsPart(info) {
@@ -788,7 +801,7 @@ async function optionsPart(info) {
     try {
       for (const scName of CFG.openScenarios) {
         open[scName] = {};
-        for (const sv of CFG.openServers) {
+        for (const sv of openOrder(CFG.openServers)) {
           const { runs, latency } = await measureOpen(sv, scName, (r, k) =>
             log(
               `open ${scName.padEnd(5)} ${sv.padEnd(5)} ${k === 'latency' ? 'latency window (probe on)' : `run ${k + 1}`}: ${f0(r.rps)} req/s, ${f1(r.cpuUsPerReq)} us/req (user ${f0(r.cpuUser / 1000)} ms, sys ${f0(r.cpuSystem / 1000)} ms), ` +
