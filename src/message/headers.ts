@@ -1,5 +1,5 @@
 import { canonicalName, compactOf, headerKey, LIST_HEADERS } from './header-names.js';
-import { copySourceLines, findLine, receivedLength, sourceValue, writeReceived, type HeaderSource } from './header-source.js';
+import { copySourceLines, findLine, receivedLength, sourceKeys, sourceValue, writeReceived, type HeaderSource } from './header-source.js';
 import { removeLines, serializeLines } from './header-lines.js';
 import { splitList } from './split-list.js';
 import { checkHeaderName, checkHeaderValue } from './header-safety.js';
@@ -101,6 +101,11 @@ export class SipHeaders implements Iterable<[string, string]> {
   /** Number of header lines. */
   get size(): number {
     return this.src !== undefined ? this.src.spans.length / 3 : this.keys.length;
+  }
+
+  /** @internal Every line's key in order (shared strings for the usual names; not to be changed): one pass answers several questions. */
+  lineKeys(): readonly string[] {
+    return this.src !== undefined ? sourceKeys(this.src) : this.keys;
   }
 
   /** Fast append used by the parser: key already normalised; `raw` = the line as received if not "name: value". */
@@ -390,8 +395,6 @@ export class SipHeaders implements Iterable<[string, string]> {
     return writeReceived(this.src!, out, at, bodyLength);
   }
 
-  toJSON(): [string, string][] {
-    return [...this];
-  }
+  toJSON(): [string, string][] { return [...this]; }
 }
 
