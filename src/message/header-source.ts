@@ -21,6 +21,12 @@ export interface HeaderSource {
   /** Index of the first Content-Length line (-1 if none) and how many there are. */
   clLine: number;
   clLines: number;
+  /**
+   * How many lines each header parseMessage knows by id has (see knownName: Via, From, To, Call-ID,
+   * CSeq, Max-Forwards, Content-Length...), two bits per id (0, 1, 2, 3 or more) at bit 2 * id:
+   * validateRequest's answer without a lookup (names never change while the lines are here).
+   */
+  counts: number;
   /** First Route, Record-Route and Content-Type line (-1: none), for their views. */
   routeAt: number;
   rrAt: number;

@@ -195,6 +195,7 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
     keys: undefined,
     clLine: -1,
     clLines: 0,
+    counts: 0,
     routeAt: -1,
     rrAt: -1,
     ctAt: -1,
@@ -347,6 +348,9 @@ const EMPTY = Buffer.alloc(0);
 function noteLines(source: HeaderSource): void {
   source.clLine = FIRST[CONTENT_LENGTH]!;
   source.clLines = COUNT[CONTENT_LENGTH]!;
+  let counts = 0;
+  for (let id = 1; id < ID_COUNT; id++) counts |= Math.min(COUNT[id]!, 3) << (2 * id);
+  source.counts = counts;
   source.routeAt = FIRST[ROUTE]!;
   source.rrAt = FIRST[RECORD_ROUTE]!;
   source.ctAt = FIRST[CONTENT_TYPE]!;

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { parseMessage, validateRequest, type SipRequest } from '../../src/message/index.js';
 
 const BASE: [string, string][] = [
@@ -11,9 +11,17 @@ const BASE: [string, string][] = [
   ['Content-Length', '0'],
 ];
 
+// Both ways validateRequest counts: the parser's counts (lines as received), and a pass over the
+// keys once a change split the lines (CHANGED=1 in the name of the run below).
+let changed = false;
 function request(lines: [string, string][]): SipRequest {
   const text = `OPTIONS sip:b@example.com SIP/2.0\r\n${lines.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`;
-  return parseMessage(Buffer.from(text)) as SipRequest;
+  const m = parseMessage(Buffer.from(text)) as SipRequest;
+  if (changed) {
+    m.headers.set('X-Changed', '1');
+    expect(m.headers.source).toBeUndefined();
+  } else expect(m.headers.source).toBeDefined();
+  return m;
 }
 const without = (name: string) => BASE.filter(([n]) => n !== name);
 const twice = (name: string, value?: string) => {
@@ -23,7 +31,11 @@ const twice = (name: string, value?: string) => {
   return out;
 };
 
-describe('validateRequest (RFC 3261 §8.2)', () => {
+describe.each([['lines as received', false], ['lines changed', true]])('validateRequest (RFC 3261 §8.2), %s', (_, change) => {
+  beforeEach(() => {
+    changed = change;
+  });
+
   it('passes a complete request, received or changed', () => {
     const m = request(BASE);
     expect(validateRequest(m)).toBeUndefined();
@@ -56,7 +68,14 @@ describe('validateRequest (RFC 3261 §8.2)', () => {
     expect(validateRequest(request(twice('Content-Length', '5')))?.reason).toBe('Conflicting Content-Length values');
   });
 
-  it('refuses an empty Call-ID', () => {
+  it('refuses an empty Call-ID, also one emptied after parsing', () => {
     expect(validateRequest(request(BASE.map(([n, v]) => [n, n === 'Call-ID' ? '' : v])))?.reason).toBe('Empty Call-ID');
+    const m = request(BASE);
+    m.headers.replaceFirst('Call-ID', '');
+    expect(validateRequest(m)?.reason).toBe('Empty Call-ID');
+  });
+
+  it('counts three or more lines of a header as more than one', () => {
+    expect(validateRequest(request([...BASE, ['To', '<sip:c@x>'], ['t', '<sip:d@x>'], ['TO', '<sip:e@x>']]))?.reason).toBe('Multiple To values');
   });
 });
