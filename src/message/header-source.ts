@@ -1,4 +1,5 @@
 import { compactOf, keyAt } from './header-names.js';
+import { idOfKey, OTHER } from './known-headers.js';
 
 /**
  * Header lines as parseMessage found them, still in the received text: SipHeaders answers reads
@@ -46,6 +47,9 @@ export interface HeaderSource {
   startB: string;
   status: number;
 }
+
+/** Lines of the known header `id` in a HeaderSource's `counts`: 0, 1, 2, or 3 for three or more. */
+export const linesIn = (counts: number, id: number): number => (counts >>> (2 * id)) & 3;
 
 /** Start of the value of a header line whose name ends at `ne`: past LWS, ':' and LWS. */
 export function valueStart(text: string, ne: number, end: number): number {
@@ -171,8 +175,13 @@ export function copySourceLines(src: HeaderSource, key: string | undefined, targ
   const keys = key === undefined ? sourceKeys(src) : undefined;
   const compact = key === undefined ? 0 : compactOf(key);
   const count = spans.length / 3;
-  for (let line = 0; line < count; line++) {
+  // A header the parser counted (fewer than three lines): the scan ends at its last line.
+  const id = key === undefined ? OTHER : idOfKey(key);
+  let left = id === OTHER ? -1 : linesIn(src.counts, id);
+  if (left === 3) left = -1;
+  for (let line = 0; line < count && left !== 0; line++) {
     if (key !== undefined && !lineIs(src, line, key, compact)) continue;
+    left--;
     const lineKey = key ?? keys![line]!;
     const k = line * 3;
     const start = spans[k]!;

@@ -397,4 +397,3 @@ export class SipHeaders implements Iterable<[string, string]> {
 
   toJSON(): [string, string][] { return [...this]; }
 }
-

@@ -107,3 +107,21 @@ export function knownName(b: Uint8Array, k: number): number {
   }
   return 0;
 }
+
+/** The id of a header key (headerKey's lower-case long form), OTHER for the rest. */
+export function idOfKey(key: string): number {
+  switch (key) {
+    case 'via': return VIA;
+    case 'cseq': return CSEQ;
+    case 'from': return FROM;
+    case 'to': return TO;
+    case 'max-forwards': return MAX_FORWARDS;
+    case 'call-id': return CALL_ID;
+    case 'contact': return CONTACT;
+    case 'content-length': return CONTENT_LENGTH;
+    case 'route': return ROUTE;
+    case 'record-route': return RECORD_ROUTE;
+    case 'content-type': return CONTENT_TYPE;
+  }
+  return OTHER;
+}

@@ -42,9 +42,9 @@ export function createResponse(req: SipRequest, status: number, reason?: string,
 function copyHeaders(from: SipHeaders, to: SipHeaders, status: number, toTag: string | undefined): void {
   for (const key of COPIED) {
     if (key === 'to' && status > 100) {
-      const lines = from.linesOf('to');
-      if (lines.length > 0 && !hasTag(lines[0]!)) {
-        to.pushRaw('To', 'to', lines[0]! + ';tag=' + (toTag ?? generateTag()));
+      const first = from.get('to'); // To is no list: its first line whole
+      if (first !== undefined && !hasTag(first)) {
+        to.pushRaw('To', 'to', first + ';tag=' + (toTag ?? generateTag()));
         continue;
       }
     }

@@ -1,9 +1,9 @@
 import { SipParseError } from './errors.js';
+import { linesIn } from './header-source.js';
 import { CALL_ID, CONTENT_LENGTH, CSEQ, FROM, MAX_FORWARDS, TO, VIA } from './known-headers.js';
 import type { SipRequest } from './message.js';
 
-/** Lines of header `id` in a `counts` word (see HeaderSource.counts): 0, 1, 2, or 3 for three or more. */
-const countIn = (counts: number, id: number): number => (counts >>> (2 * id)) & 3;
+const countIn = linesIn;
 
 /**
  * Checks a parsed request against what RFC 3261 §8.2 requires before a UAS may process it:

@@ -32,6 +32,24 @@ describe('createResponse copies the request lines in place', () => {
     expect(inPlace.headers.source).toBeDefined();
     expect(split.headers.source).toBeUndefined();
   });
+
+  it('finds every line of a header wherever it stands, also past the parser\'s count of three', () => {
+    // The scan for a header stops after as many lines as the parser counted (three meaning "three
+    // or more"): Vias split by other lines, four Record-Routes, a Via after the CSeq.
+    const raw =
+      'INVITE sip:bob@example.com SIP/2.0\r\n' +
+      'Record-Route: <sip:p1.example.com;lr>\r\nVIA: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\nRecord-Route: <sip:p2.example.com;lr>\r\n' +
+      'From: <sip:alice@example.com>;tag=a1\r\nRecord-Route: <sip:p3.example.com;lr>\r\nTo: <sip:bob@example.com>\r\n' +
+      'Call-ID: c2\r\nCSeq: 1 INVITE\r\nv: SIP/2.0/UDP 192.0.2.2;branch=z9hG4bK2\r\nrecord-route: <sip:p4.example.com;lr>\r\n' +
+      'Content-Length: 0\r\n\r\n';
+    const inPlace = parseMessage(raw) as SipRequest;
+    const split = parseMessage(raw) as SipRequest;
+    split.headers.set('X-Split', '1');
+    const a = createResponse(inPlace, 180, undefined, { toTag: 't' });
+    expect(a.toString()).toBe(createResponse(split, 180, undefined, { toTag: 't' }).toString());
+    expect(a.via.map((v) => v.branch)).toEqual(['z9hG4bK1', 'z9hG4bK2']);
+    expect(a.headers.getAll('record-route')).toHaveLength(4);
+  });
 });
 
 describe('replaceFirst on received lines', () => {
