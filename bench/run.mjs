@@ -70,11 +70,12 @@
 //                               for the measured window only, and print where the time goes (self time by area
 //                               and function, bench/cpuprofile-top.mjs); profiles in bench/profiles/<server>-<scenario>.cpuprofile
 //   BENCH_NO_RESULTS=0          1: do not write bench/RESULTS.md
-//   BENCH_PARTS=options,live,proxy,scale,codec  which parts: `options` (all of the above), `live` (memory and CPU per request
+//   BENCH_PARTS=options,live,proxy,scale,codec,layers  which parts: `options` (all of the above), `live` (memory and CPU per request
 //                               with 1k, 10k and 100k live transactions, bench/live-transactions.mjs), `proxy`, whole
 //                               calls through our stateful proxy beside Kamailio (bench/proxy-calls.mjs), `scale`,
-//                               1, 2 and 4 example instances behind the deploy kit's Kamailio (bench/scale-part.mjs), and
-//                               `codec`, the codec corpus beside the `sip` package (bench/codec-part.mjs); each
+//                               1, 2 and 4 example instances behind the deploy kit's Kamailio (bench/scale-part.mjs),
+//                               `codec`, the codec corpus beside the `sip` package (bench/codec-part.mjs), and `layers`,
+//                               each layer of (a) in-process without sockets (bench/layers-part.mjs); each
 //                               of the other parts writes its own section of bench/RESULTS.md (BENCH_LIVE_* /
 //                               BENCH_PROXY_* / BENCH_SCALE_* settings are described in their files, the codec's in bench/codec.bench.ts)
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -90,6 +91,7 @@ import { liveConfig, runLiveTransactions } from './live-transactions.mjs';
 import { proxyConfig, runProxyCalls } from './proxy-calls.mjs';
 import { runScaleOut } from './scale-part.mjs';
 import { runCodec } from './codec-part.mjs';
+import { runLayers } from './layers-part.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH);
@@ -124,9 +126,9 @@ const CFG = {
   rcvbuf: num('BENCH_UDP_RCVBUF', 4194304),
   profile: env('BENCH_PROFILE', '0') === '1',
   noResults: env('BENCH_NO_RESULTS', '0') === '1',
-  parts: env('BENCH_PARTS', 'options,live,proxy,scale,codec').split(',').map((s) => s.trim()).filter(Boolean),
+  parts: env('BENCH_PARTS', 'options,live,proxy,scale,codec,layers').split(',').map((s) => s.trim()).filter(Boolean),
 };
-const PARTS = ['options', 'live', 'proxy', 'scale', 'codec'];
+const PARTS = ['options', 'live', 'proxy', 'scale', 'codec', 'layers'];
 for (const p of CFG.parts) if (!PARTS.includes(p)) throw new Error(`BENCH_PARTS: unknown part ${p} (${PARTS.join(', ')})`);
 
 const SERVERS = {
@@ -752,6 +754,7 @@ async function main() {
   if (CFG.parts.includes('proxy')) await runProxyCalls(proxyConfig());
   if (CFG.parts.includes('scale')) await runScaleOut();
   if (CFG.parts.includes('codec')) await runCodec({ noResults: CFG.noResults });
+  if (CFG.parts.includes('layers')) await runLayers({ noResults: CFG.noResults });
 }
 
 /**
