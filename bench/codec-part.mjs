@@ -17,7 +17,7 @@ export const CODEC_END = '<!-- codec: end -->';
 function gitInfo() {
   try {
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src/message', 'bench'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src/message', 'bench', ':!bench/RESULTS.md'], { cwd: ROOT, encoding: 'utf8' }).trim();
     return dirty ? `${head} + uncommitted changes (${dirty.split('\n').length} files)` : head;
   } catch {
     return '?';

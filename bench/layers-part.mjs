@@ -29,7 +29,7 @@ const STEPS = [
 function gitInfo() {
   try {
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bench'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bench', ':!bench/RESULTS.md'], { cwd: ROOT, encoding: 'utf8' }).trim();
     return dirty ? `${head} + uncommitted changes (${dirty.split('\n').length} files)` : head;
   } catch {
     return '?';
