@@ -113,9 +113,9 @@ to a send that goes nowhere (\`bench/layers-child.mjs\`). Each layer is a fresh 
 simulated traffic at 8,000/s (272,000 requests: V8 has compiled the path and a UDP layer's Timer J table is at its
 bound of 200,000 records, evicting the oldest as under that load) and then timed over ${n.toLocaleString('en-US')} requests; median of
 ${rounds} round(s), each round every layer once. "added" is the difference from the row above (the metrics row: from metrics
-off). The same layers cost about twice as much in the open loop over sockets (the table above): there the kernel's
-receive and send, sipp on the other core and the machine's other work share the caches with them, and the
-figure is the process's CPU time, not its wall time per request.
+off). Together the same layers cost about twice as much in the open loop over sockets (the table above), the
+transaction layer most of all: there the kernel's receive and send, sipp on the other core and the machine's other
+work share the caches with them, and the figure is the process's CPU time, not its wall time per request.
 
 ${table}
 ${LAYERS_END}`;
