@@ -1,9 +1,7 @@
 import { SipParseError } from './errors.js';
 import { linesIn } from './header-source.js';
-import { CALL_ID, CONTENT_LENGTH, CSEQ, FROM, MAX_FORWARDS, TO, VIA } from './known-headers.js';
+import { CALL_ID, CONTENT_LENGTH, CSEQ, FROM, idOfKey, MAX_FORWARDS, OTHER, TO, VIA } from './known-headers.js';
 import type { SipRequest } from './message.js';
-
-const countIn = linesIn;
 
 /**
  * Checks a parsed request against what RFC 3261 §8.2 requires before a UAS may process it:
@@ -16,17 +14,17 @@ const countIn = linesIn;
 export function validateRequest(req: SipRequest): SipParseError | undefined {
   const h = req.headers;
   const counts = h.source?.counts ?? countLines(h.lineKeys());
-  if (countIn(counts, VIA) === 0) return new SipParseError('Missing Via header');
-  if (countIn(counts, FROM) === 0) return new SipParseError('Missing From header');
-  if (countIn(counts, TO) === 0) return new SipParseError('Missing To header');
-  if (countIn(counts, CALL_ID) === 0) return new SipParseError('Missing Call-ID header');
-  if (countIn(counts, CSEQ) === 0) return new SipParseError('Missing CSeq header');
-  if (countIn(counts, FROM) > 1) return new SipParseError('Multiple From values');
-  if (countIn(counts, TO) > 1) return new SipParseError('Multiple To values');
-  if (countIn(counts, CALL_ID) > 1) return new SipParseError('Multiple Call-ID values');
-  if (countIn(counts, CSEQ) > 1) return new SipParseError('Multiple CSeq values');
-  if (countIn(counts, MAX_FORWARDS) > 1) return new SipParseError('Multiple Max-Forwards values');
-  if (countIn(counts, CONTENT_LENGTH) > 1) {
+  if (linesIn(counts, VIA) === 0) return new SipParseError('Missing Via header');
+  if (linesIn(counts, FROM) === 0) return new SipParseError('Missing From header');
+  if (linesIn(counts, TO) === 0) return new SipParseError('Missing To header');
+  if (linesIn(counts, CALL_ID) === 0) return new SipParseError('Missing Call-ID header');
+  if (linesIn(counts, CSEQ) === 0) return new SipParseError('Missing CSeq header');
+  if (linesIn(counts, FROM) > 1) return new SipParseError('Multiple From values');
+  if (linesIn(counts, TO) > 1) return new SipParseError('Multiple To values');
+  if (linesIn(counts, CALL_ID) > 1) return new SipParseError('Multiple Call-ID values');
+  if (linesIn(counts, CSEQ) > 1) return new SipParseError('Multiple CSeq values');
+  if (linesIn(counts, MAX_FORWARDS) > 1) return new SipParseError('Multiple Max-Forwards values');
+  if (linesIn(counts, CONTENT_LENGTH) > 1) {
     const cl = h.linesOf('content-length');
     for (let i = 1; i < cl.length; i++) if (cl[i] !== cl[0]) return new SipParseError('Conflicting Content-Length values');
   }
@@ -36,22 +34,12 @@ export function validateRequest(req: SipRequest): SipParseError | undefined {
   return undefined;
 }
 
-/** The counts word of lines whose keys are `keys` (changed headers: no parser's counts). */
+/** The counts word (see HeaderSource.counts) of lines whose keys are `keys`: changed headers have no parser's counts. */
 function countLines(keys: readonly string[]): number {
   let counts = 0;
   for (let i = 0; i < keys.length; i++) {
-    let id: number;
-    switch (keys[i]) {
-      case 'via': id = VIA; break;
-      case 'from': id = FROM; break;
-      case 'to': id = TO; break;
-      case 'call-id': id = CALL_ID; break;
-      case 'cseq': id = CSEQ; break;
-      case 'max-forwards': id = MAX_FORWARDS; break;
-      case 'content-length': id = CONTENT_LENGTH; break;
-      default: continue;
-    }
-    if (countIn(counts, id) < 3) counts += 1 << (2 * id);
+    const id = idOfKey(keys[i]!);
+    if (id !== OTHER && linesIn(counts, id) < 3) counts += 1 << (2 * id);
   }
   return counts;
 }
