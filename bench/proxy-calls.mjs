@@ -44,7 +44,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { summarizeProfile } from './cpuprofile-top.mjs';
 import { freePort, KAMAILIO, kamailioProcessCount, runUac, startKamailio, startNest, startUas } from './proxy-peers.mjs';
-import { writeResultsSection } from './results-section.mjs';
+import { codeVersion, writeResultsSection } from './results-section.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH);
@@ -252,13 +252,7 @@ function info() {
   try {
     kamailio = execFileSync(KAMAILIO, ['-v'], { encoding: 'utf8' }).match(/kamailio [\d.]+/)?.[0] ?? '?';
   } catch {}
-  let git = '?';
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    git = dirty ? `${head} + uncommitted changes in src/` : head;
-  } catch {}
-  return { sipp, kamailio, git, date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), load: os.loadavg().map((x) => x.toFixed(2)).join(' ') };
+  return { sipp, kamailio, git: codeVersion(['src']), date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), load: os.loadavg().map((x) => x.toFixed(2)).join(' ') };
 }
 
 // --- main ---------------------------------------------------------------------------------------

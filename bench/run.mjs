@@ -92,6 +92,7 @@ import { proxyConfig, runProxyCalls } from './proxy-calls.mjs';
 import { runScaleOut } from './scale-part.mjs';
 import { runCodec } from './codec-part.mjs';
 import { runLayers } from './layers-part.mjs';
+import { codeVersion } from './results-section.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH);
@@ -193,14 +194,8 @@ function machine() {
   try {
     nofile = execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim();
   } catch {}
-  let git = '?';
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    git = dirty ? `${head} + uncommitted changes in src/ (${dirty.split('\n').length} files)` : head;
-  } catch {}
   return {
-    git,
+    git: codeVersion(['src']),
     cpu: cpus[0]?.model ?? '?',
     cores: cpus.length,
     mem: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,

@@ -20,7 +20,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeResultsSection } from './results-section.mjs';
+import { codeVersion, writeResultsSection } from './results-section.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH);
@@ -127,13 +127,7 @@ function versions() {
       return '?';
     }
   };
-  let git = '?';
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'example', 'deploy'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    git = dirty ? `${head} + uncommitted changes` : head;
-  } catch {}
-  return { git, kamailio: v('kamailio', ['-v'], /kamailio [\d.]+/), sipp: v('sipp', ['-v'], /SIPp v[\d.]+/), redis: v('redis-server', ['--version'], /v=[\d.]+/).replace('v=', '') };
+  return { git: codeVersion(['src', 'example', 'deploy']), kamailio: v('kamailio', ['-v'], /kamailio [\d.]+/), sipp: v('sipp', ['-v'], /SIPp v[\d.]+/), redis: v('redis-server', ['--version'], /v=[\d.]+/).replace('v=', '') };
 }
 
 function writeSection(res, reg, started) {
