@@ -1,5 +1,5 @@
 import { compactOf, keyAt } from './header-names.js';
-import { idOfKey, OTHER } from './known-headers.js';
+import { CONTENT_LENGTH, idOfKey, OTHER } from './known-headers.js';
 
 /**
  * Header lines as parseMessage found them, still in the received text: SipHeaders answers reads
@@ -19,9 +19,8 @@ export interface HeaderSource {
   folded: Map<number, string> | undefined;
   /** The lines' keys (see keyAt), made on the first lookup by name. */
   keys: string[] | undefined;
-  /** Index of the first Content-Length line (-1 if none) and how many there are. */
+  /** Index of the first Content-Length line (-1 if none); how many there are is in `counts`. */
   clLine: number;
-  clLines: number;
   /**
    * How many lines each header parseMessage knows by id has (see knownName: Via, From, To, Call-ID,
    * CSeq, Max-Forwards, Content-Length...), two bits per id (0, 1, 2, 3 or more) at bit 2 * id:
@@ -132,12 +131,13 @@ export function sourceKeys(src: HeaderSource): string[] {
  * (every line with its CRLF), or -1 when the lines must be serialised.
  */
 export function receivedLength(src: HeaderSource, bodyLength: number): number {
-  if (src.bytes === undefined || src.folded !== undefined || src.clLines > 1) return -1;
+  const clLines = linesIn(src.counts, CONTENT_LENGTH);
+  if (src.bytes === undefined || src.folded !== undefined || clLines > 1) return -1;
   const { spans } = src;
   if (spans.length === 0) return 'Content-Length: '.length + String(bodyLength).length + 2;
   let n = spans[spans.length - 1]! - spans[0]! + 2;
   const len = String(bodyLength);
-  if (src.clLines === 0) n += 'Content-Length: '.length + len.length + 2;
+  if (clLines === 0) n += 'Content-Length: '.length + len.length + 2;
   else {
     const k = src.clLine * 3;
     if (lineValue(src.text, spans, src.clLine) !== len) n += spans[k + 1]! - spans[k]! + 2 + len.length - (spans[k + 2]! - spans[k]!);
@@ -147,7 +147,8 @@ export function receivedLength(src: HeaderSource, bodyLength: number): number {
 
 /** Write what receivedLength measured at `at` in `out`; returns the offset after it. */
 export function writeReceived(src: HeaderSource, out: Buffer, at: number, bodyLength: number): number {
-  const { spans, text, bytes, byteStart, clLines, clLine } = src;
+  const { spans, text, bytes, byteStart, clLine } = src;
+  const clLines = linesIn(src.counts, CONTENT_LENGTH);
   const len = String(bodyLength);
   if (spans.length > 0) {
     const from = byteStart + spans[0]!;

@@ -1,5 +1,6 @@
 import { SipParseError } from './errors.js';
-import { sourceValue, type HeaderSource } from './header-source.js';
+import { linesIn, sourceValue, type HeaderSource } from './header-source.js';
+import { CONTENT_LENGTH } from './known-headers.js';
 import { NONE, SipHeaders, type HeadersInit } from './headers.js';
 import { parseCSeq, type CSeq } from './cseq.js';
 import { parseContact, parseNameAddr, type Contact, type NameAddr } from './name-addr.js';
@@ -188,7 +189,7 @@ export abstract class SipMessage {
    */
   private receivedWhole(): Buffer | undefined {
     const src = this.headers.source;
-    if (src === undefined || src.wholeStart < 0 || src.bytes === undefined || src.folded !== undefined || src.clLines !== 1) return undefined;
+    if (src === undefined || src.wholeStart < 0 || src.bytes === undefined || src.folded !== undefined || linesIn(src.counts, CONTENT_LENGTH) !== 1) return undefined;
     const bytes = src.bytes;
     const body = this.body;
     if (body.length > 0 && (body.buffer !== bytes.buffer || body.byteOffset !== bytes.byteOffset + src.bodyStart)) return undefined;

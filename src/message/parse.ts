@@ -194,7 +194,6 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
     folded: undefined,
     keys: undefined,
     clLine: -1,
-    clLines: 0,
     counts: 0,
     routeAt: -1,
     rrAt: -1,
@@ -275,7 +274,7 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
     source.folded = folded;
     noteLines(source);
     const clAt = source.clLine;
-    const clLines = source.clLines;
+    const clLines = COUNT[CONTENT_LENGTH]!;
     if (startErr !== undefined) throw startErr;
 
     // Framing.
@@ -347,7 +346,6 @@ const EMPTY = Buffer.alloc(0);
 /** The lines of the headers a HeaderSource's readers go to directly (see FIRST). */
 function noteLines(source: HeaderSource): void {
   source.clLine = FIRST[CONTENT_LENGTH]!;
-  source.clLines = COUNT[CONTENT_LENGTH]!;
   let counts = 0;
   for (let id = 1; id < ID_COUNT; id++) counts |= Math.min(COUNT[id]!, 3) << (2 * id);
   source.counts = counts;
