@@ -90,6 +90,12 @@ export class SipEndpoint implements TransactionTransport {
   private readonly advertised = new Map<SocketPool, { host: string; port?: number }>();
   /** Which pool a connection (or UDP socket) belongs to, learnt as messages arrive. */
   private readonly poolOfSocket = new WeakMap<object, SocketPool>();
+  /**
+   * The last socket looked up there and its pool: a request's messages name one socket four times
+   * (receipt, transaction open, response, close), and a WeakMap lookup is a hash probe each time.
+   */
+  private lastSocket: unknown = undefined;
+  private lastPool: SocketPool | undefined = undefined;
   /** Client transactions holding a TCP/TLS connection open: the pool and the pool's id for them (server ones hold by flow). */
   private readonly held = new Map<ClientTransaction, { pool: SocketPool; tid: string }>();
   /** The client ones by id, to fail them when their connection dies (an INVITE and its CANCEL share one). */
@@ -240,7 +246,12 @@ export class SipEndpoint implements TransactionTransport {
     const map = this.poolOfSocket;
     const hep = this.opts.hep;
     return (msg, from) => {
-      if (from.proto !== 'udp' && !map.has(from.socket)) map.set(from.socket, pool);
+      const s = from.socket;
+      if (s !== this.lastSocket) {
+        if (from.proto !== 'udp' && !map.has(s)) map.set(s, pool);
+        this.lastSocket = s;
+        this.lastPool = map.get(s);
+      }
       if (hep !== undefined) this.mirror(hep, pool, msg, from, true);
       layer.receive(msg, from as SipPeer);
     };
@@ -248,9 +259,15 @@ export class SipEndpoint implements TransactionTransport {
 
   /** The pool to send to `dst` with: the one its connection belongs to, else the first of that transport and family. */
   poolFor(dst: SipDestination): SocketPool | undefined {
-    if (dst.socket !== undefined && typeof dst.socket === 'object' && dst.socket !== null) {
-      const p = this.poolOfSocket.get(dst.socket);
-      if (p !== undefined) return p;
+    const s = dst.socket;
+    if (s !== undefined && typeof s === 'object' && s !== null) {
+      if (s === this.lastSocket && this.lastPool !== undefined) return this.lastPool;
+      const p = this.poolOfSocket.get(s);
+      if (p !== undefined) {
+        this.lastSocket = s;
+        this.lastPool = p;
+        return p;
+      }
     }
     const family = dst.family ?? (isIP(dst.addr) === 6 ? 6 : 4);
     let fallback: SocketPool | undefined;

@@ -38,9 +38,6 @@ export abstract class LayerBase {
   onClose: TransactionLayerHooks['onClose'];
   onError: TransactionLayerHooks['onError'];
 
-  /** Open reliable transactions per connection (the `socket` of `from`/`dst`). */
-  private readonly openBySocket = new Map<unknown, number>();
-
   constructor(opts: TransactionLayerOptions) {
     this.transport = opts.transport;
     this.clock = opts.clock ?? systemClock;
@@ -68,14 +65,16 @@ export abstract class LayerBase {
     return this.stats.serverActive;
   }
 
-  /** Number of open transactions (either side, reliable transports) on this connection. */
-  openOn(socket: unknown): number {
-    return this.openBySocket.get(socket) ?? 0;
-  }
+  /**
+   * Number of open transactions (either side, reliable transports) on this connection: a walk of
+   * the open transactions (a diagnostic; the per-request path keeps no count per connection, the
+   * pool holds its connections through onOpen/onClose).
+   */
+  abstract openOn(socket: unknown): number;
 
-  /** True if a transaction is open on this connection: the pool must not expire it. */
+  /** True if a transaction is open on this connection: the pool must not expire it (a walk, as openOn). */
   busy(socket: unknown): boolean {
-    return this.openBySocket.has(socket);
+    return this.openOn(socket) > 0;
   }
 
   /** Timers in `queue` that are the layer's own (the deadline lists'), not any transaction's. */
@@ -112,18 +111,10 @@ export abstract class LayerBase {
   }
 
   protected opened(peer: SipDestination, txn: AnyTransaction): void {
-    const s = peer.socket;
-    if (s !== undefined && s !== null) this.openBySocket.set(s, (this.openBySocket.get(s) ?? 0) + 1);
     this.call2(this.onOpen, peer, txn, txn);
   }
 
   protected closedOn(peer: SipDestination, txn: AnyTransaction): void {
-    const s = peer.socket;
-    if (s !== undefined && s !== null) {
-      const n = (this.openBySocket.get(s) ?? 1) - 1;
-      if (n <= 0) this.openBySocket.delete(s);
-      else this.openBySocket.set(s, n);
-    }
     this.call2(this.onClose, peer, txn, txn);
   }
 

@@ -61,6 +61,13 @@ export class TransactionLayer extends LayerBase implements ServerTransactionCore
     return this.clients.size;
   }
 
+  openOn(socket: unknown): number {
+    let n = 0;
+    for (const t of this.servers.openTransactions()) if (t.reliable && t.state !== 'terminated' && t.from.socket === socket) n++;
+    for (const t of this.clients.values()) if (t._opened && t.state !== 'terminated' && t.dst.socket === socket) n++;
+    return n;
+  }
+
   // ---------------------------------------------------------------- inbound
 
   /** Hand every parsed message from the transport here. Never throws. */

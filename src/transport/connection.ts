@@ -39,8 +39,9 @@ export class Connection implements FrameSink, PoolConnection {
   stallBytes = -1;
   stallSince = 0;
   closingSince = 0;
-  tidRing: string[] | undefined = undefined;
+  tidRing: Int32Array | undefined = undefined;
   tidNext = 0;
+  tidCount = 0;
   busy = 0;
   /** A request came in after our last write: the peer may still be owed an answer. */
   owed = false;

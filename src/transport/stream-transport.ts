@@ -10,7 +10,6 @@ import { sweepConnections, SweepTimer } from './expiry-sweep.js';
 import type { PoolCore } from './pool-core.js';
 import { responseTarget } from './response-target.js';
 import { TidRegistry } from './tid-registry.js';
-import { transactionKey } from './transaction-key.js';
 import type { Family, From, Peer, StreamProto } from './types.js';
 import { SourceConnections } from './source-connections.js';
 import type { TlsInboundOwner } from './tls-inbound.js';
@@ -44,6 +43,8 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
   private readonly byPeer = new Map<string, PoolConnection>();
   /** Connection by id (From.flow), for sends that name one (Peer.flow). */
   private readonly flows = new Map<string, PoolConnection>();
+  /** The connection `flows` gave last (a request's hold, response and release name the same flow): set only from `flows`, cleared when it leaves it. */
+  private lastFlow: PoolConnection | undefined = undefined;
   /** Takes the inbound connections (a listener's, TLS handshakes, WebSocket upgrades). */
   private readonly inbound: InboundStage;
   private readonly dialer: Dialer;
@@ -105,8 +106,7 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
       // the response names (a server transaction's `from`), else the one filed under its id.
       if (flow !== undefined) conn = this.flowConn(flow);
       if (conn === undefined) {
-        const tid = transactionKey(msg);
-        if (tid !== undefined) conn = this.registry.lookup(tid);
+        conn = this.registry.lookupMessage(msg);
       }
       if (conn === undefined && dst !== undefined) conn = this.reusable(dst);
       if (conn === undefined && (this.proto === 'ws' || this.proto === 'wss')) {
@@ -134,10 +134,7 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
       conn = c;
     }
     // An outgoing request's id marks its connection too, so that hold(request) can find it.
-    if (msg !== undefined && msg.isRequest()) {
-      const tid = transactionKey(msg);
-      if (tid !== undefined) this.registry.add(tid, conn);
-    }
+    if (msg !== undefined && msg.isRequest()) this.registry.addMessage(msg, conn);
     return conn.write(buf);
   }
 
@@ -149,8 +146,17 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
 
   /** The open connection with id `flow`. */
   private flowConn(flow: string): PoolConnection | undefined {
-    const c = this.flows.get(flow);
+    const c = this.inFlows(flow);
     return c !== undefined && c.usable ? c : undefined;
+  }
+
+  /** flows.get(flow), the last one remembered. */
+  private inFlows(flow: string): PoolConnection | undefined {
+    const last = this.lastFlow;
+    if (last !== undefined && last.flow === flow) return last;
+    const c = this.flows.get(flow);
+    if (c !== undefined) this.lastFlow = c;
+    return c;
   }
   peerOf(flow: string): From | undefined {
     return this.flowConn(flow)?.from;
@@ -213,8 +219,7 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
   /** A complete message from `conn`. */
   receive(msg: SipMessage, conn: PoolConnection): void {
     if (msg.isRequest()) {
-      const tid = transactionKey(msg);
-      if (tid === undefined) {
+      if (!this.registry.addMessage(msg, conn)) {
         // No Via / Call-ID / CSeq: nothing can be routed back; answer 400 if possible and close.
         const err = validateRequest(msg);
         if (err !== undefined) {
@@ -224,7 +229,6 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
         conn.rejectInput(err);
         return;
       }
-      this.registry.add(tid, conn);
     }
     this.core.deliver(msg, conn.from!);
   }
@@ -256,6 +260,7 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
   closed(conn: PoolConnection): void {
     this.unlink(conn);
     this.flows.delete(conn.flow);
+    if (this.lastFlow === conn) this.lastFlow = undefined;
     const held = this.registry.heldBy(conn);
     this.registry.removeOwner(conn);
     this.conns.delete(conn);
@@ -364,6 +369,7 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
       this.inbound.detach();
       this.registry.clear();
       this.flows.clear();
+      this.lastFlow = undefined;
     });
   }
 
@@ -383,12 +389,12 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
     idled(this.registry.release(tid));
   }
   holdFlow(flow: string): boolean {
-    const c = this.flows.get(flow);
+    const c = this.inFlows(flow);
     if (c !== undefined) c.busy++;
     return c !== undefined;
   }
   releaseFlow(flow: string): void {
-    const c = this.flows.get(flow);
+    const c = this.inFlows(flow);
     if (c !== undefined && c.busy > 0 && --c.busy === 0) idled(c);
   }
 }

@@ -10,19 +10,44 @@ import { BRANCH_COOKIE, type SipMessage, type Via } from '../message/index.js';
  * validated and cached the views a received message has).
  */
 export function transactionKey(msg: SipMessage): string | undefined {
+  const p = scratch;
+  if (!transactionIdParts(msg, p)) return undefined;
+  const key = p.first + ' ' + p.second;
+  p.first = p.second = '';
+  return key;
+}
+
+/** An id in two parts: transactionKey is `first + ' ' + second`. */
+export interface IdParts {
+  first: string;
+  second: string;
+}
+const scratch: IdParts = { first: '', second: '' };
+
+/**
+ * transactionKey's two parts, written into `out` (no string made: TidRegistry hashes them as
+ * they are): branch and sent-by, or Call-ID and '#' + CSeq number. False when there is no id.
+ */
+export function transactionIdParts(msg: SipMessage, out: IdParts): boolean {
   const via = topViaOf(msg);
-  if (via === undefined) return undefined;
+  if (via === undefined) return false;
   const branch = via.branch;
-  if (branch !== undefined && branch.startsWith(BRANCH_COOKIE)) return branch + ' ' + via.sentBy;
+  if (branch !== undefined && branch.startsWith(BRANCH_COOKIE)) {
+    out.first = branch;
+    out.second = via.sentBy;
+    return true;
+  }
   const callId = msg.headers.get('call-id');
-  if (callId === undefined || callId.length === 0) return undefined;
+  if (callId === undefined || callId.length === 0) return false;
   let seq: number;
   try {
     seq = msg.cseq.seq;
   } catch {
-    return undefined;
+    return false;
   }
-  return callId + ' #' + seq;
+  out.first = callId;
+  out.second = '#' + seq;
+  return true;
 }
 
 /** The top Via, or undefined when there is none or it cannot be parsed (never throws). */

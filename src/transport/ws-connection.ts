@@ -40,8 +40,9 @@ export class WsConnection implements FrameSink, PoolConnection {
   stallBytes = -1;
   stallSince = 0;
   closingSince = 0;
-  tidRing: string[] | undefined = undefined;
+  tidRing: Int32Array | undefined = undefined;
   tidNext = 0;
+  tidCount = 0;
   busy = 0;
   owed = false;
 

@@ -10,8 +10,9 @@ import { TidRegistry, type TidOwner } from '../../src/transport/tid-registry.js'
 import { request } from './helpers.js';
 
 class Owner implements TidOwner {
-  tidRing: string[] | undefined;
+  tidRing: Int32Array | undefined;
   tidNext = 0;
+  tidCount = 0;
   busy = 0;
   usable = true;
 }
@@ -40,7 +41,7 @@ describe('TidRegistry', () => {
     expect(r.lookup('1')).toBeUndefined();
     expect(['2', '3', '4'].map((t) => r.lookup(t))).toEqual([a, a, a]);
     expect(r.size).toBe(3);
-    expect(a.tidRing).toHaveLength(3);
+    expect(a.tidCount).toBe(3);
   });
 
   test('never removes an id another connection owns', () => {
@@ -81,6 +82,78 @@ describe('TidRegistry', () => {
     r.release('x'); // extra release is harmless
     expect(a.busy).toBe(0);
     expect(r.held).toBe(0);
+  });
+});
+
+/** The registry's rules over a Map of id strings (what TidRegistry was): the model its table must agree with. */
+class ModelRegistry {
+  readonly owners = new Map<string, Owner>();
+  readonly rings = new Map<Owner, string[]>();
+  constructor(private readonly max: number) {}
+  add(tid: string, owner: Owner): void {
+    if (this.max === 0 || this.owners.get(tid) === owner) return;
+    this.owners.set(tid, owner);
+    const ring = this.rings.get(owner) ?? [];
+    this.rings.set(owner, ring);
+    ring.push(tid);
+    if (ring.length > this.max) {
+      const old = ring.shift()!;
+      if (old !== tid && this.owners.get(old) === owner) this.owners.delete(old);
+    }
+  }
+  lookup(tid: string): Owner | undefined {
+    const c = this.owners.get(tid);
+    return c !== undefined && c.usable ? c : undefined;
+  }
+  removeOwner(owner: Owner): void {
+    for (const t of this.rings.get(owner) ?? []) if (this.owners.get(t) === owner) this.owners.delete(t);
+    this.rings.delete(owner);
+  }
+}
+
+describe('TidRegistry agrees with a Map of id strings', () => {
+  test('random adds, moves, lookups and closes (the table grows, shifts entries back on removal)', () => {
+    const op = fc.oneof(
+      fc.record({ k: fc.constant('add' as const), tid: fc.integer({ min: 0, max: 120 }), owner: fc.integer({ min: 0, max: 5 }) }),
+      fc.record({ k: fc.constant('remove' as const), tid: fc.constant(0), owner: fc.integer({ min: 0, max: 5 }) }),
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 40 }), fc.array(op, { maxLength: 400 }), (max, ops) => {
+        const real = new TidRegistry<Owner>(max);
+        const model = new ModelRegistry(max);
+        const owners = Array.from({ length: 6 }, () => new Owner());
+        const id = (n: number) => `z9hG4bK-${n} host.example:${5060 + (n % 3)}`;
+        for (const o of ops) {
+          if (o.k === 'add') {
+            real.add(id(o.tid), owners[o.owner]!);
+            model.add(id(o.tid), owners[o.owner]!);
+          } else {
+            real.removeOwner(owners[o.owner]!);
+            model.removeOwner(owners[o.owner]!);
+          }
+        }
+        for (let n = 0; n <= 120; n++) expect(real.lookup(id(n))).toBe(model.lookup(id(n)));
+        expect(real.size).toBe(model.owners.size);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test('a request is filed and found by its id without the id string: the same entry as transactionKey names', () => {
+    const r = new TidRegistry<Owner>(5);
+    const a = new Owner();
+    const b = new Owner();
+    const req = parseMessage(request({ method: 'INVITE', branch: 'z9hG4bKabc', sentBy: 'h.example:5070' })) as SipRequest;
+    expect(r.addMessage(req, a)).toBe(true);
+    expect(r.lookup(transactionKey(req)!)).toBe(a);
+    r.add('z9hG4bKabc h.example:5070', b);
+    expect(r.lookupMessage(req)).toBe(b);
+    expect(r.size).toBe(1);
+    // RFC 2543: Call-ID and CSeq number.
+    const old = parseMessage(request({ method: 'OPTIONS', branch: 'x1', sentBy: 'h.example' })) as SipRequest;
+    expect(r.addMessage(old, a)).toBe(true);
+    expect(r.lookup(transactionKey(old)!)).toBe(a);
+    expect(transactionKey(old)).toMatch(/ #\d+$/);
   });
 });
 
