@@ -17,6 +17,7 @@ import {
 import { LagMeter } from './lag-meter.js';
 import { callIdOfWire, type HepMirror } from '../observe/index.js';
 import { QueueProbe } from './queue-probe.js';
+import { SocketPools } from './socket-pools.js';
 import { SocketPool, type From, type LocalAddress, type PoolLimitsInit, type PoolTlsOptions, type PoolWsOptions, type TransportName } from '../transport/index.js';
 
 /** A leg's port when none is given: SIP's, and for WebSocket the URL scheme's. */
@@ -89,13 +90,7 @@ export class SipEndpoint implements TransactionTransport {
   /** Legs with an advertised address. */
   private readonly advertised = new Map<SocketPool, { host: string; port?: number }>();
   /** Which pool a connection (or UDP socket) belongs to, learnt as messages arrive. */
-  private readonly poolOfSocket = new WeakMap<object, SocketPool>();
-  /**
-   * The last socket looked up there and its pool: a request's messages name one socket four times
-   * (receipt, transaction open, response, close), and a WeakMap lookup is a hash probe each time.
-   */
-  private lastSocket: unknown = undefined;
-  private lastPool: SocketPool | undefined = undefined;
+  private readonly poolOfSocket = new SocketPools();
   /** Client transactions holding a TCP/TLS connection open: the pool and the pool's id for them (server ones hold by flow). */
   private readonly held = new Map<ClientTransaction, { pool: SocketPool; tid: string }>();
   /** The client ones by id, to fail them when their connection dies (an INVITE and its CANCEL share one). */
@@ -177,7 +172,7 @@ export class SipEndpoint implements TransactionTransport {
     });
     this.pools.push(pool);
     if (leg.advertise !== undefined) this.advertised.set(pool, leg.advertise);
-    this.poolOfSocket.set(pool.master, pool);
+    this.poolOfSocket.learn(pool.master, pool);
     pool.on('error', (err) => this.layer.onError?.(err));
     pool.on('connectionLost', (tids, err) => this.connectionLost(tids, err));
     pool.attach(this.receiverFor(pool));
@@ -243,15 +238,10 @@ export class SipEndpoint implements TransactionTransport {
   /** One handler per pool (not per message): remembers the pool of each connection, then hands over. */
   private receiverFor(pool: SocketPool): (msg: SipMessage, from: From) => void {
     const layer = this.layer;
-    const map = this.poolOfSocket;
+    const pools = this.poolOfSocket;
     const hep = this.opts.hep;
     return (msg, from) => {
-      const s = from.socket;
-      if (s !== this.lastSocket) {
-        if (from.proto !== 'udp' && !map.has(s)) map.set(s, pool);
-        this.lastSocket = s;
-        this.lastPool = map.get(s);
-      }
+      pools.learn(from.socket, pool);
       if (hep !== undefined) this.mirror(hep, pool, msg, from, true);
       layer.receive(msg, from as SipPeer);
     };
@@ -259,16 +249,8 @@ export class SipEndpoint implements TransactionTransport {
 
   /** The pool to send to `dst` with: the one its connection belongs to, else the first of that transport and family. */
   poolFor(dst: SipDestination): SocketPool | undefined {
-    const s = dst.socket;
-    if (s !== undefined && typeof s === 'object' && s !== null) {
-      if (s === this.lastSocket && this.lastPool !== undefined) return this.lastPool;
-      const p = this.poolOfSocket.get(s);
-      if (p !== undefined) {
-        this.lastSocket = s;
-        this.lastPool = p;
-        return p;
-      }
-    }
+    const known = this.poolOfSocket.get(dst.socket);
+    if (known !== undefined) return known;
     const family = dst.family ?? (isIP(dst.addr) === 6 ? 6 : 4);
     let fallback: SocketPool | undefined;
     for (const p of this.pools) {

@@ -9,6 +9,7 @@ import type { PoolStats } from './stats.js';
 import { sweepConnections, SweepTimer } from './expiry-sweep.js';
 import type { PoolCore } from './pool-core.js';
 import { responseTarget } from './response-target.js';
+import { FlowTable } from './flow-table.js';
 import { TidRegistry } from './tid-registry.js';
 import type { Family, From, Peer, StreamProto } from './types.js';
 import { SourceConnections } from './source-connections.js';
@@ -42,9 +43,7 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
   /** Connection per peer address (addr|port): the one new sends to that peer reuse. */
   private readonly byPeer = new Map<string, PoolConnection>();
   /** Connection by id (From.flow), for sends that name one (Peer.flow). */
-  private readonly flows = new Map<string, PoolConnection>();
-  /** The connection `flows` gave last (a request's hold, response and release name the same flow): set only from `flows`, cleared when it leaves it. */
-  private lastFlow: PoolConnection | undefined = undefined;
+  private readonly flows = new FlowTable<PoolConnection>();
   /** Takes the inbound connections (a listener's, TLS handshakes, WebSocket upgrades). */
   private readonly inbound: InboundStage;
   private readonly dialer: Dialer;
@@ -146,17 +145,8 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
 
   /** The open connection with id `flow`. */
   private flowConn(flow: string): PoolConnection | undefined {
-    const c = this.inFlows(flow);
-    return c !== undefined && c.usable ? c : undefined;
-  }
-
-  /** flows.get(flow), the last one remembered. */
-  private inFlows(flow: string): PoolConnection | undefined {
-    const last = this.lastFlow;
-    if (last !== undefined && last.flow === flow) return last;
     const c = this.flows.get(flow);
-    if (c !== undefined) this.lastFlow = c;
-    return c;
+    return c !== undefined && c.usable ? c : undefined;
   }
   peerOf(flow: string): From | undefined {
     return this.flowConn(flow)?.from;
@@ -196,7 +186,7 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
 
   private add(conn: PoolConnection): void {
     this.conns.add(conn);
-    this.flows.set(conn.flow, conn);
+    this.flows.add(conn);
     this.stats.connectionsOpen = this.conns.size;
     if (!this.timer.armed) this.schedule(now() + this.sweepEvery);
   }
@@ -259,8 +249,7 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
   /** The socket of `conn` closed (called once per connection). */
   closed(conn: PoolConnection): void {
     this.unlink(conn);
-    this.flows.delete(conn.flow);
-    if (this.lastFlow === conn) this.lastFlow = undefined;
+    this.flows.remove(conn);
     const held = this.registry.heldBy(conn);
     this.registry.removeOwner(conn);
     this.conns.delete(conn);
@@ -369,7 +358,6 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
       this.inbound.detach();
       this.registry.clear();
       this.flows.clear();
-      this.lastFlow = undefined;
     });
   }
 
@@ -389,12 +377,12 @@ export class StreamTransport implements ConnectionOwner, TlsInboundOwner {
     idled(this.registry.release(tid));
   }
   holdFlow(flow: string): boolean {
-    const c = this.inFlows(flow);
+    const c = this.flows.get(flow);
     if (c !== undefined) c.busy++;
     return c !== undefined;
   }
   releaseFlow(flow: string): void {
-    const c = this.inFlows(flow);
+    const c = this.flows.get(flow);
     if (c !== undefined && c.busy > 0 && --c.busy === 0) idled(c);
   }
 }
