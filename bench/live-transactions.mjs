@@ -36,10 +36,16 @@ export function liveConfig() {
   };
 }
 
-function startServer(port, t1) {
+/** The servers measured: (a), and at the largest T1 only, (a2) (the same layers without Nest). */
+const APPS = {
+  a: { file: 'nest-sip-server.mjs', label: '(a) nest SipServer' },
+  a2: { file: 'pool-transactions.mjs', label: '(a2) pool + transactions, no Nest' },
+};
+
+function startServer(port, t1, app) {
   const env = { ...process.env, BENCH_PROTO: 'udp', BENCH_PORT: String(port), BENCH_HOST: '127.0.0.1', BENCH_T1: String(t1), BENCH_UDP_RCVBUF: '4194304' };
   delete env.BENCH_CPU_PROFILE;
-  return forkServer(join(BENCH, 'apps', 'nest-sip-server.mjs'), env, 'live bench server', ROOT);
+  return forkServer(join(BENCH, 'apps', APPS[app].file), env, 'live bench server', ROOT);
 }
 
 function startSipp(port, rate, dir) {
@@ -73,10 +79,10 @@ function sippCounts(dir) {
   return { failed: col('FailedCall(C)'), retrans: col('Retransmissions(C)') };
 }
 
-async function measureCase(cfg, t1) {
+async function measureCase(cfg, t1, app = 'a') {
   const port = await freePort();
   const dir = mkdtempSync(join(os.tmpdir(), 'bench-live-'));
-  const srv = startServer(port, t1);
+  const srv = startServer(port, t1, app);
   await srv.ready;
   // The process before its first request (Node, Nest and this package loaded, nothing received): the
   // floor under every figure below.
@@ -93,6 +99,7 @@ async function measureCase(cfg, t1) {
     const requests = rep.extra.transactions.serverCreated - m.extra.transactions.serverCreated;
     const mem = rep.extra.memory;
     return {
+      app,
       t1,
       jS: jMs / 1000,
       live: rep.extra.live,
@@ -121,15 +128,15 @@ const f1 = (x) => x.toFixed(1);
 
 function rows(results) {
   const base = results[0];
-  const head = ['T1 ms', 'Timer J', 'live transactions', 'CPU us/req', 'x 1st case', 'GC us/req', 'RSS MiB', 'of it private', 'of it file-backed', 'peak RSS MiB', 'heap MiB', 'young gen MiB', 'RSS idle MiB', 'failed'];
+  const head = ['server', 'T1 ms', 'Timer J', 'live transactions', 'CPU us/req', 'x 1st case', 'GC us/req', 'RSS MiB', 'of it private', 'of it file-backed', 'peak RSS MiB', 'heap MiB', 'young gen MiB', 'RSS idle MiB', 'failed'];
   return [
     head,
-    ...results.map((r) => [String(r.t1), `${r.jS} s`, f0(r.live), f1(r.cpuUsPerReq), (r.cpuUsPerReq / base.cpuUsPerReq).toFixed(2), f1(r.gcUsPerReq), f1(r.rssMiB), f1(r.anonMiB), f1(r.fileMiB), f1(r.peakRssMiB), f1(r.heapMiB), f1(r.youngMiB), f1(r.idleRssMiB), String(r.failed)]),
+    ...results.map((r) => [APPS[r.app].label, String(r.t1), `${r.jS} s`, f0(r.live), f1(r.cpuUsPerReq), (r.cpuUsPerReq / base.cpuUsPerReq).toFixed(2), f1(r.gcUsPerReq), f1(r.rssMiB), f1(r.anonMiB), f1(r.fileMiB), f1(r.peakRssMiB), f1(r.heapMiB), f1(r.youngMiB), f1(r.idleRssMiB), String(r.failed)]),
   ];
 }
 
 function asMarkdown(t) {
-  return [`| ${t[0].join(' | ')} |`, `|${t[0].map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`, ...t.slice(1).map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  return [`| ${t[0].join(' | ')} |`, `|${t[0].map((_, i) => (i < 3 ? '---' : '---:')).join('|')}|`, ...t.slice(1).map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
 export const SECTION_START = '<!-- live-transactions: start (bench/live-transactions.mjs writes this section) -->';
@@ -157,18 +164,25 @@ ${SECTION_END}`;
   writeResultsSection(section, SECTION_START, SECTION_END);
 }
 
-/** RSS of a Node process that has loaded nothing (the same binary as the servers), in MiB. */
-function nodeAloneRss() {
+/**
+ * RSS (and of it file-backed pages) of a Node process (the same binary as the servers) that has
+ * imported `modules` and nothing else, in MiB.
+ */
+function nodeRss(modules = []) {
+  const code = `${modules.map((m) => `await import(${JSON.stringify(m)});`).join(' ')} setTimeout(async () => { const s = (await import('node:fs')).readFileSync('/proc/self/status', 'utf8'); ` +
+    `console.log(process.memoryUsage.rss(), Number(/RssFile:\\s+(\\d+)/.exec(s)[1]) * 1024); }, 1000);`;
   try {
-    const out = execFileSync(process.execPath, ['-e', 'setTimeout(() => console.log(process.memoryUsage.rss()), 500)'], { encoding: 'utf8' });
-    return Number(out.trim()) / 2 ** 20;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', cwd: ROOT });
+    const [rss, file] = out.trim().split(' ').map(Number);
+    return { rss: rss / 2 ** 20, file: file / 2 ** 20 };
   } catch {
-    return NaN;
+    return { rss: NaN, file: NaN };
   }
 }
 
 /** The verdict, and what the RSS of the largest case is made of. */
-function targetLine(cfg, results, big, aloneMiB) {
+function targetLine(cfg, results, big, alone, bare, nest) {
+  const aloneMiB = alone.rss;
   const small = results[0];
   const limitMiB = (cfg.rssTargetMB * 1e6) / 2 ** 20;
   const perTxn = ((big.rssMiB - small.rssMiB) * 2 ** 20) / (big.live - small.live);
@@ -179,7 +193,16 @@ function targetLine(cfg, results, big, aloneMiB) {
     `a Node process that has loaded nothing: ${f1(aloneMiB)} MiB); under load V8's young generation grows from ${f1(big.idleYoungMiB)} to ${f1(big.youngMiB)} MiB ` +
     `(V8's own sizing; \`node --max-semi-space-size\` caps it); the rest, ${f1(records)} MiB, is the live transactions and what serves them: ` +
     `about ${f0(perTxn)} bytes per further live transaction between the first case and this one (a Completed record keeps the response as sent, ` +
-    `its key and the source address). CPU per request at the most live vs the fewest: ${(big.cpuUsPerReq / small.cpuUsPerReq).toFixed(2)}x.`
+    `its key and the source address). CPU per request at the most live vs the fewest: ${(big.cpuUsPerReq / small.cpuUsPerReq).toFixed(2)}x.` +
+    (bare === undefined
+      ? ''
+      : `\n\nThe same layers without Nest, ${APPS.a2.label}: ${f0(bare.live)} live in ${f1(bare.rssMiB)} MiB -> ${bare.rssMiB <= limitMiB ? 'within' : 'over'} the bound ` +
+        `(idle before its first request: ${f1(bare.idleRssMiB)} MiB). ` +
+        (bare.rssMiB <= limitMiB && big.rssMiB > limitMiB
+          ? `So the transactions fit in it; what puts (a) over it is the floor a Nest application starts from: ${f1(big.idleRssMiB)} MiB idle, ` +
+            `${f1(big.idleRssMiB - bare.idleRssMiB)} MiB more than the same process without Nest (a Node process that has only imported \`@nestjs/core\` and ` +
+            `\`@nestjs/microservices\`: ${f1(nest.rss)} MiB, of it ${f1(nest.file)} MiB of the node binary's code pages, against ${f1(alone.file)} MiB for one that imported nothing).`
+          : ''))
   );
 }
 
@@ -190,9 +213,15 @@ export async function runLiveTransactions(cfg = liveConfig(), { write = true } =
     log(`T1 ${t1} ms: ${f0(r.live)} live, ${f1(r.cpuUsPerReq)} us/req, GC ${f1(r.gcUsPerReq)} us/req, RSS ${f1(r.rssMiB)} MiB (peak ${f1(r.peakRssMiB)}), heap ${f1(r.heapMiB)} MiB, failed ${r.failed}`);
     results.push(r);
   }
+  // The largest case once more without Nest: what the transactions cost apart from Nest's floor.
+  const biggest = Math.max(...cfg.t1s);
+  const bare = await measureCase(cfg, biggest, 'a2');
+  log(`${APPS.a2.label}, T1 ${biggest} ms: ${f0(bare.live)} live, RSS ${f1(bare.rssMiB)} MiB (idle ${f1(bare.idleRssMiB)}), failed ${bare.failed}`);
+  results.push(bare);
   console.log(`\n${rows(results).map((r) => r.join('\t')).join('\n')}\n`);
-  const big = results.find((r) => r.live >= 90000);
-  const target = big ? targetLine(cfg, results, big, nodeAloneRss()) : 'Target: not measured (no case reached 100,000 live transactions).';
+  const big = results.find((r) => r.app === 'a' && r.live >= 90000);
+  const bareBig = bare.live >= 90000 ? bare : undefined;
+  const target = big ? targetLine(cfg, results, big, nodeRss(), bareBig, nodeRss(['@nestjs/core', '@nestjs/microservices'])) : 'Target: not measured (no case reached 100,000 live transactions).';
   console.log(target);
   if (write && !process.env.BENCH_NO_RESULTS) {
     writeSection(cfg, results, target);

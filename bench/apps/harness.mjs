@@ -12,7 +12,8 @@
 //
 // Environment: BENCH_PROTO=udp|tcp (default udp), BENCH_PORT (default 5060), BENCH_HOST (127.0.0.1),
 // BENCH_SAMPLE_MS (RSS / connection sampling period, default 100), BENCH_UDP_RCVBUF (SO_RCVBUF, 0 = default).
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import v8 from 'node:v8';
 import { Session } from 'node:inspector';
 import { PerformanceObserver } from 'node:perf_hooks';
 import process from 'node:process';
@@ -141,4 +142,22 @@ export function serve(o) {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   }
+}
+
+/** RSS split: private memory (heap, buffers, stacks) and file-backed pages (the node binary's code, shared). */
+export function rssSplit() {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const kb = (name) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN) * 1024;
+    return { anon: kb('RssAnon'), file: kb('RssFile') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resident bytes of V8's young generation (new space: two semi-spaces, which V8 grows to 2 x 16 MiB). */
+export function youngGen() {
+  let n = 0;
+  for (const s of v8.getHeapSpaceStatistics()) if (s.space_name === 'new_space' || s.space_name === 'new_large_object_space') n += s.physical_space_size;
+  return n;
 }

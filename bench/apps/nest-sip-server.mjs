@@ -7,26 +7,7 @@ import { Controller, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MessagePattern } from '@nestjs/microservices';
 import { SipServer } from '../../dist/index.js';
-import { readFileSync } from 'node:fs';
-import v8 from 'node:v8';
-import { host, port, proto, serve, tuneUdp } from './harness.mjs';
-
-function rssSplit() {
-  try {
-    const status = readFileSync('/proc/self/status', 'utf8');
-    const kb = (name) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN) * 1024;
-    return { anon: kb('RssAnon'), file: kb('RssFile') };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Resident bytes of V8's young generation (new space: two semi-spaces, which V8 grows to 2 x 16 MiB). */
-function youngGen() {
-  let n = 0;
-  for (const s of v8.getHeapSpaceStatistics()) if (s.space_name === 'new_space' || s.space_name === 'new_large_object_space') n += s.physical_space_size;
-  return n;
-}
+import { host, port, proto, rssSplit, serve, tuneUdp, youngGen } from './harness.mjs';
 
 class OptionsController {
   options() {

@@ -1,7 +1,10 @@
 // Layer breakdown, step 1: our socket pool and codec only (dist/). Each request is parsed by the
 // pool, answered 200 by createResponse (Via/From/To/Call-ID/CSeq copied, To tagged), serialised
 // and sent: no transactions, no Nest. What (a) costs above this is the layers on top.
-import { createResponse, SocketPool } from '../../dist/index.js';
+// The layers' own modules, not the package's index (which loads Nest for SipServer): this process
+// holds what these layers need and nothing of Nest.
+import { createResponse } from '../../dist/message/index.js';
+import { SocketPool } from '../../dist/transport/index.js';
 import { host, port, proto, serve, tuneUdp } from './harness.mjs';
 
 const pool = await SocketPool.create({ proto, host, port });
