@@ -84,6 +84,31 @@ export function parseUintB(b: Uint8Array, o: number, max: number, from: number, 
   return v;
 }
 
+/** 10^0..10^15, exact doubles. */
+const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+
+/**
+ * Number() of b[o + from .. o + to) when it is plain decimal digits with at most one '.' (at least
+ * one digit, at most 15): the digits as an integer divided by a power of ten, both exact, so the
+ * one rounding gives what Number() gives. -1 for any other text (the caller falls back to Number()).
+ */
+export function decimalB(b: Uint8Array, o: number, from: number, to: number): number {
+  let m = 0;
+  let digits = 0;
+  let dot = -1;
+  for (let i = o + from; i < o + to; i++) {
+    const c = b[i]!;
+    if (c === 46 && dot === -1) dot = digits;
+    else {
+      const d = c - 48;
+      if (!(d >= 0 && d <= 9) || ++digits > 15) return -1;
+      m = m * 10 + d;
+    }
+  }
+  if (digits === 0) return -1;
+  return dot === -1 ? m : m / POW10[digits - dot]!;
+}
+
 export function isToken(s: string, from = 0, to = s.length): boolean {
   if (from >= to) return false;
   for (let i = from; i < to; i++) {

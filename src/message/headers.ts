@@ -43,6 +43,7 @@ export class SipHeaders implements Iterable<[string, string]> {
   /** @internal */ vContentType: unknown = NONE;
   private vOther: Map<string, unknown> | undefined;
 
+  // Kept small (the rest is in fill), so that the JIT inlines it into the parser's fromSource.
   constructor(init?: HeadersInit) {
     const src = pendingSource;
     if (src !== undefined) {
@@ -58,7 +59,11 @@ export class SipHeaders implements Iterable<[string, string]> {
     this.keys = [];
     this.values = [];
     this.raws = [];
-    if (init === undefined) return;
+    if (init !== undefined) this.fill(init);
+  }
+
+  /** The lines of `init`, appended. */
+  private fill(init: HeadersInit): void {
     if (init instanceof SipHeaders) {
       init.load();
       this.names = init.names.slice();
@@ -254,9 +259,7 @@ export class SipHeaders implements Iterable<[string, string]> {
   }
 
   /** How many lines of `name` there are (a line may hold several comma-separated values). */
-  lineCount(name: string): number {
-    return this.countOf(headerKey(name));
-  }
+  lineCount(name: string): number { return this.countOf(headerKey(name)); }
 
   /** Add a line after the existing ones. */
   append(name: string, value: string | number): this {
@@ -312,9 +315,7 @@ export class SipHeaders implements Iterable<[string, string]> {
     target.dropView(key);
   }
 
-  clone(): SipHeaders {
-    return new SipHeaders(this);
-  }
+  clone(): SipHeaders { return new SipHeaders(this); }
 
   /** [name, value] per line, in wire order. */
   *[Symbol.iterator](): IterableIterator<[string, string]> {
@@ -328,9 +329,7 @@ export class SipHeaders implements Iterable<[string, string]> {
     for (let i = 0; i < this.keys.length; i++) yield [this.names[i]!, this.values[i]!];
   }
 
-  entries(): IterableIterator<[string, string]> {
-    return this[Symbol.iterator]();
-  }
+  entries(): IterableIterator<[string, string]> { return this[Symbol.iterator](); }
 
   /** Cached structured view of a header (see message views). */
   view<T>(key: string, parse: (h: SipHeaders) => T): T {

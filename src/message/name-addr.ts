@@ -1,5 +1,5 @@
 import { SipParseError } from './errors.js';
-import { scratchBytesOf, isWs, parseUintB, stableBytes, TOKEN8 } from './chars.js';
+import { decimalB, scratchBytesOf, isWs, parseUintB, stableBytes, TOKEN8 } from './chars.js';
 import { CAP, capValue, formatParams, parseParams, parseParamsB, quotedEndB, scanParams, unquote, type Params } from './params.js';
 import { linkUri, parseUri, type SipUri } from './uri.js';
 
@@ -199,7 +199,8 @@ export function contactElement(s: string, b: Uint8Array, o: number, from: number
     if (v >= 0) expires = v;
   }
   if (CAP.qS >= 0 && CAP.qE >= 0) {
-    const v = Number(s.slice(CAP.qS, CAP.qE));
+    let v = decimalB(b, o, CAP.qS, CAP.qE);
+    if (v < 0) v = Number(s.slice(CAP.qS, CAP.qE));
     if (v >= 0 && v <= 1) q = v;
   }
   return new ParsedContact(NA.dnS, NA.dnE, NA.dnQuoted, NA.us, NA.ue, capValue(s, CAP.tagS, CAP.tagE), s, stableBytes(b), o, NA.ps, end, 'Contact', undefined, expires, q);

@@ -1,5 +1,6 @@
 import { SipParseError } from './errors.js';
 import { isToken, TOKEN, TOKEN8 } from './chars.js';
+import { paramWord } from './uri-words.js';
 
 export type Params = Map<string, string | null>;
 
@@ -84,7 +85,7 @@ export function parseParamsB(s: string, b: Uint8Array, o: number, i: number, int
       j++;
     }
     if (j === k) throw new SipParseError(`Empty ${what} parameter`);
-    const name = upper ? s.slice(k - o, j - o).toLowerCase() : s.slice(k - o, j - o);
+    const name = upper ? s.slice(k - o, j - o).toLowerCase() : (paramWord(b, k, j) ?? s.slice(k - o, j - o));
     while (j < n && ((c = b[j]!) === 32 || c === 9)) j++;
     if (j < n && c === 61 /* = */) {
       j++;
