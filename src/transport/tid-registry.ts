@@ -151,9 +151,12 @@ export class TidRegistry<C extends TidOwner> {
     p.first = p.second = '';
   }
 
-  /** Hash a tid string: its parts are what comes before and after the first space (as transactionKey joins them). */
+  /**
+   * Hash a tid string: its parts are what comes before and after the last space (as transactionKey
+   * joins them; the second part, a sent-by or '#' + CSeq number, has none).
+   */
   private hashTid(tid: string): void {
-    const sp = tid.indexOf(' ');
+    const sp = tid.lastIndexOf(' ');
     if (sp < 0) this.hashId(tid, '');
     else this.hashId(tid.slice(0, sp), tid.slice(sp + 1));
   }

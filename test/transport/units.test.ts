@@ -154,6 +154,11 @@ describe('TidRegistry agrees with a Map of id strings', () => {
     expect(r.addMessage(old, a)).toBe(true);
     expect(r.lookup(transactionKey(old)!)).toBe(a);
     expect(transactionKey(old)).toMatch(/ #\d+$/);
+    // A Call-ID with a space in it (lenient peers): the id string still names the same entry.
+    const spaced = parseMessage(request({ method: 'OPTIONS', branch: 'x2', sentBy: 'h.example' }).replace(/Call-ID: [^\r]*/, 'Call-ID: two words@h')) as SipRequest;
+    expect(r.addMessage(spaced, b)).toBe(true);
+    expect(transactionKey(spaced)).toMatch(/^two words@h #/);
+    expect(r.lookup(transactionKey(spaced)!)).toBe(b);
   });
 });
 
