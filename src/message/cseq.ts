@@ -11,6 +11,12 @@ export function parseCSeq(s: string, from = 0, to = s.length): CSeq {
   return cseqOf(s, scratchBytesOf(s), 0, from, to);
 }
 
+/** Whether b[at..] starts with `word` (ASCII), compared in place (no call into the runtime, as startsWith is). */
+function sameAt(b: Uint8Array, at: number, word: string): boolean {
+  for (let i = 0; i < word.length; i++) if (b[at + i] !== word.charCodeAt(i)) return false;
+  return true;
+}
+
 /**
  * parseCSeq reading bytes (b[o + i] stands for s[i], see bytesOf). When the method is `expect`
  * (the request's own), that string is reused instead of a new slice.
@@ -36,7 +42,7 @@ export function cseqOf(s: string, b: Uint8Array, o: number, from: number, to: nu
   while (me > ms && (b[o + me - 1] === 32 || b[o + me - 1] === 9)) me--;
   if (me === ms) throw new SipParseError('Malformed CSeq method');
   // The request's own method is a token already (checked on the Request-Line).
-  if (expect !== undefined && me - ms === expect.length && s.startsWith(expect, ms)) return { seq, method: expect };
+  if (expect !== undefined && me - ms === expect.length && sameAt(b, o + ms, expect)) return { seq, method: expect };
   for (let k = o + ms; k < o + me; k++) if (TOKEN8[b[k]!] === 0) throw new SipParseError('Malformed CSeq method');
   return { seq, method: s.slice(ms, me) };
 }

@@ -16,6 +16,8 @@ export const RECORD_ROUTE = 10;
 export const CONTENT_TYPE = 11;
 /** Ids are 0..15 (four bits of knownName's answer). */
 export const ID_COUNT = 16;
+/** Ids in use (0..CONTENT_TYPE): what the parser's per-id tables are reset and read over. */
+export const ID_USED = CONTENT_TYPE + 1;
 
 /** Which known header b[o+from..o+to) names (any case, compact forms included), or OTHER. */
 export function nameId(b: Uint8Array, o: number, from: number, to: number): number {

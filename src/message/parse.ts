@@ -2,7 +2,7 @@ import { bytesOf, parseUintB, TOKEN8, trimLws } from './chars.js';
 import { SipParseError, tooLarge } from './errors.js';
 import { lineValue, type HeaderSource } from './header-source.js';
 import { SipHeaders } from './headers.js';
-import { CONTENT_LENGTH, CONTENT_TYPE, ID_COUNT, knownName, nameId, RECORD_ROUTE, ROUTE } from './known-headers.js';
+import { CONTENT_LENGTH, CONTENT_TYPE, ID_USED, knownName, nameId, RECORD_ROUTE, ROUTE } from './known-headers.js';
 import { SipRequest, SipResponse } from './message.js';
 import { COUNT, FIRST, parseValueUint, primeViews } from './parsed-views.js';
 import { lineEndAt } from './line-end.js';
@@ -183,7 +183,7 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
   let k = 0; // next free slot in SPANS
   let folded: Map<number, string> | undefined;
   // First line and line count of each known header (see knownName), by id.
-  for (let i = 0; i < ID_COUNT; i++) {
+  for (let i = 0; i < ID_USED; i++) {
     FIRST[i] = -1;
     COUNT[i] = 0;
   }
@@ -347,7 +347,7 @@ const EMPTY = Buffer.alloc(0);
 function noteLines(source: HeaderSource): void {
   source.clLine = FIRST[CONTENT_LENGTH]!;
   let counts = 0;
-  for (let id = 1; id < ID_COUNT; id++) counts |= Math.min(COUNT[id]!, 3) << (2 * id);
+  for (let id = 1; id < ID_USED; id++) counts |= Math.min(COUNT[id]!, 3) << (2 * id);
   source.counts = counts;
   source.routeAt = FIRST[ROUTE]!;
   source.rrAt = FIRST[RECORD_ROUTE]!;

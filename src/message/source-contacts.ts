@@ -1,6 +1,7 @@
 import { bytesOf } from './chars.js';
 import { compactOf } from './header-names.js';
-import { lineCountOf, lineIs, valueEnd, valueStart, type HeaderSource } from './header-source.js';
+import { lineCountOf, lineIs, linesIn, valueEnd, valueStart, type HeaderSource } from './header-source.js';
+import { idOfKey } from './known-headers.js';
 import { contactElement, nameAddrElement, type Contact, type NameAddr } from './name-addr.js';
 import { CAP } from './params.js';
 
@@ -30,13 +31,18 @@ function elementsOfSource(src: HeaderSource, key: string, what: string, at: numb
   const { text, spans, folded } = src;
   const compact = compactOf(key);
   const contact = key === 'contact';
-  const out: NameAddr[] = [];
+  // Starts as [first] (a [] grows to 17 slots on its first push).
+  let out: NameAddr[] | undefined;
+  // A header the parser counted (fewer than three lines): the scan ends at its last line.
+  let left = linesIn(src.counts, idOfKey(key));
+  if (left === 3) left = -1;
   // What the element parser reads (b[o + i] stands for text[i], see bytesOf): the received bytes,
   // or a byte copy of text that is not one byte per char (non-ASCII).
   let whole: Uint8Array | undefined = src.bytes;
   let o = src.byteStart;
-  for (let line = at; line < lineCountOf(src); line++) {
+  for (let line = at; line < lineCountOf(src) && left !== 0; line++) {
     if (!lineIs(src, line, key, compact)) continue;
+    left--;
     const f = folded === undefined ? undefined : folded.get(line);
     let s = text;
     let b: Uint8Array;
@@ -61,11 +67,13 @@ function elementsOfSource(src: HeaderSource, key: string, what: string, at: numb
       to = valueEnd(text, i, spans[k + 2]!);
     }
     for (;;) {
-      out.push(contact ? contactElement(s, b, bo, i, to, true) : nameAddrElement(s, b, bo, what, i, to, true));
+      const v = contact ? contactElement(s, b, bo, i, to, true) : nameAddrElement(s, b, bo, what, i, to, true);
+      if (out === undefined) out = [v];
+      else out.push(v);
       i = CAP.end;
       if (i >= to) break;
       i++; // the ',' before the next value
     }
   }
-  return out;
+  return out ?? [];
 }

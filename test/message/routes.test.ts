@@ -36,6 +36,16 @@ describe('routes and recordRoutes (the route set views)', () => {
     expect(m.toString()).toContain('Route: <sip:p1.example.com;lr>, "Proxy 2"');
   });
 
+  it('one, two, three and more Route lines among other lines: every one is read (the scan stops after the last one counted)', () => {
+    for (let n = 1; n <= 5; n++) {
+      const lines: string[] = [];
+      for (let i = 0; i < n; i++) lines.push(`${i % 2 ? 'route' : 'Route'}: <sip:p${i}.example.com;lr>`, `X-After-${i}: x`);
+      const m = parseMessage(head(lines));
+      expect(m.routes.map((r) => parseUri(r.uri).host)).toEqual(lines.filter((_, i) => i % 2 === 0).map((_, i) => `p${i}.example.com`));
+      expect(m.recordRoutes).toEqual([]);
+    }
+  });
+
   it('follows the headers when the route set changes, and works on a message built in code', () => {
     const m = parseMessage(head(['Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>']));
     expect(m.routes).toHaveLength(2);
