@@ -37,11 +37,13 @@ export interface HeaderSource {
   /**
    * For copying the whole received message (see SipMessage.toBuffer): where its start line
    * begins in `text` (-1: the message cannot be copied whole, e.g. its start line is not written
-   * exactly as SipMessage.startLine() writes it), where its body begins in `bytes`, and the start
+   * exactly as SipMessage.startLine() writes it), where its body begins in `bytes` and that body, and the start
    * line as parsed (method and URI, or reason and status).
    */
   wholeStart: number;
   bodyStart: number;
+  /** The body as parsed (a view of `bytes` at bodyStart): still the message's body when it is this object. */
+  body: Buffer | undefined;
   startA: string;
   startB: string;
   status: number;

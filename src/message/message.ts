@@ -192,7 +192,8 @@ export abstract class SipMessage {
     if (src === undefined || src.wholeStart < 0 || src.bytes === undefined || src.folded !== undefined || linesIn(src.counts, CONTENT_LENGTH) !== 1) return undefined;
     const bytes = src.bytes;
     const body = this.body;
-    if (body.length > 0 && (body.buffer !== bytes.buffer || body.byteOffset !== bytes.byteOffset + src.bodyStart)) return undefined;
+    // The parsed body object itself (its .buffer and .byteOffset would be two calls into the runtime).
+    if (body.length > 0 && body !== src.body) return undefined;
     if (!this.startUnchanged(src)) return undefined;
     // The Content-Length value must be the body length as written ("0068" is rewritten).
     const k = src.clLine * 3;
@@ -209,6 +210,8 @@ export abstract class SipMessage {
     if (ve - vs !== len.length || !text.startsWith(len, vs)) return undefined;
     const from = src.byteStart + src.wholeStart;
     const to = src.bodyStart + body.length;
+    // The usual datagram is the message and nothing else: copied whole (no range to check).
+    if (from === 0 && to === bytes.length) return Buffer.from(bytes);
     const out = Buffer.allocUnsafe(to - from);
     bytes.copy(out, 0, from, to);
     return out;

@@ -202,6 +202,7 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
     byteStart,
     wholeStart: -1,
     bodyStart: 0,
+    body: undefined,
     startA: '',
     startB: '',
     status: 0,
@@ -312,6 +313,7 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
       if (canonical) {
         source.wholeStart = hs;
         source.bodyStart = bodyStart;
+        source.body = body;
         source.startA = isResponse ? reason : method;
         source.startB = uri;
         source.status = status;

@@ -79,6 +79,39 @@ describe('toBuffer: untouched messages round trip byte for byte', () => {
   });
 });
 
+describe('toBuffer: the received copy only while the body is the parsed one', () => {
+  it('a body replaced by a view of the same bytes (shorter, same), a copy, or changed in place is written as it is now', () => {
+    const data = Buffer.from(INVITE);
+    const bodyAt = data.indexOf('\r\n\r\n') + 4;
+    const variants: [string, (m: ReturnType<typeof parseMessage>) => void, Buffer][] = [
+      ['untouched', () => {}, data],
+      ['same view', (m) => (m.body = data.subarray(bodyAt)), data],
+      ['shorter view', (m) => (m.body = data.subarray(bodyAt, data.length - 3)), data.subarray(bodyAt, data.length - 3)],
+      ['a copy', (m) => (m.body = Buffer.from(data.subarray(bodyAt))), data],
+      ['changed in place', (m) => (m.body[0] = 0x77), data],
+    ];
+    for (const [name, change, expectedBody] of variants) {
+      const input = Buffer.from(data);
+      const m = parseMessage(input);
+      change(m);
+      const out = m.toBuffer();
+      const back = parseMessage(out);
+      expect(back.body.equals(m.body), name).toBe(true);
+      expect(contentLengthOf(out), name).toBe(m.body.length);
+      if (name === 'changed in place') expect(back.body[0], name).toBe(0x77);
+      else expect(back.body.equals(name === 'shorter view' ? expectedBody : data.subarray(bodyAt)), name).toBe(true);
+      // A copy of the input, never the input itself.
+      expect(out === input || out.buffer === input.buffer && out.byteOffset === input.byteOffset, name).toBe(false);
+    }
+  });
+
+  it('a datagram with octets after the body (Content-Length shorter) and leading CRLFs: only the message is written', () => {
+    const data = Buffer.concat([Buffer.from('\r\n\r\n'), Buffer.from(INVITE), Buffer.from('trailing junk')]);
+    const out = parseMessage(data).toBuffer();
+    expect(out.equals(Buffer.from(INVITE))).toBe(true);
+  });
+});
+
 describe('toBuffer: Content-Length always matches the body', () => {
   it('after the body is replaced (longer, shorter, empty, UTF-8 string, Uint8Array)', () => {
     const m = parseMessage(INVITE);
