@@ -11,6 +11,11 @@ import { reasonPhrase } from './status.js';
 import { contactsOfSource, nameAddrsOfSource } from './source-contacts.js';
 
 const EMPTY = Buffer.alloc(0);
+/**
+ * Buffer.isBuffer, taken once: Node's global `Buffer` is read through a global-load inline cache
+ * even in optimised code (seen on every parsed message's construction).
+ */
+const isBuffer = Buffer.isBuffer;
 
 const missing = (name: string): SipParseError => new SipParseError(`Missing ${name} header`);
 
@@ -61,7 +66,7 @@ const maxForwardsView = (h: SipHeaders): number | undefined => {
 export type Body = Buffer | string | Uint8Array;
 
 const toBody = (b: Body | undefined): Buffer =>
-  b === undefined ? EMPTY : Buffer.isBuffer(b) ? b : typeof b === 'string' ? Buffer.from(b, 'utf8') : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  b === undefined ? EMPTY : isBuffer(b) ? b : typeof b === 'string' ? Buffer.from(b, 'utf8') : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
 /** What both requests and responses have: headers, body, and lazily parsed views of the common headers. */
 export abstract class SipMessage {

@@ -19,6 +19,8 @@ export const DEFAULT_MAX_HEADER = 16384;
 export const DEFAULT_MAX_BODY = 65536;
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
+/** Buffer.isBuffer, taken once (see message.ts). */
+const isBuffer = Buffer.isBuffer;
 
 /**
  * buf.toString('utf8', from, to) without its argument checks and encoding lookup (about 3% of a
@@ -43,7 +45,7 @@ const MAX_CONTENT_LENGTH = 0x7fffffff;
  */
 export function parseMessage(data: Buffer | Uint8Array | string, limits?: ParseLimits): SipRequest | SipResponse {
   const buf =
-    typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    typeof data === 'string' ? Buffer.from(data, 'utf8') : isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   try {
     return parseBuffer(buf, limits);
   } catch (err) {
