@@ -26,6 +26,13 @@ export function nameId(b: Uint8Array, o: number, from: number, to: number): numb
   return known >> 4 === to - from ? known & 15 : OTHER;
 }
 
+/**
+ * First letters (either case) of the names knownName recognises: a line starting with any other
+ * byte (Allow, Supported, User-Agent, Expires...) is not one of them, without the call.
+ */
+export const KNOWN_FIRST8 = new Uint8Array(256);
+for (const ch of 'vftilmrc') KNOWN_FIRST8[ch.charCodeAt(0)] = KNOWN_FIRST8[ch.toUpperCase().charCodeAt(0)] = 1;
+
 /** A name ends at ':' or LWS (the other bytes that may follow a token start no header line). */
 const NAME_END8 = new Uint8Array(256);
 NAME_END8[58] = NAME_END8[32] = NAME_END8[9] = 1;

@@ -2,7 +2,7 @@ import { bytesOf, parseUintB, TOKEN8, trimLws } from './chars.js';
 import { SipParseError, tooLarge } from './errors.js';
 import { lineValue, type HeaderSource } from './header-source.js';
 import { SipHeaders } from './headers.js';
-import { CONTENT_LENGTH, CONTENT_TYPE, ID_USED, knownName, nameId, RECORD_ROUTE, ROUTE } from './known-headers.js';
+import { CONTENT_LENGTH, CONTENT_TYPE, ID_USED, KNOWN_FIRST8, knownName, nameId, RECORD_ROUTE, ROUTE } from './known-headers.js';
 import { SipRequest, SipResponse } from './message.js';
 import { COUNT, FIRST, parseValueUint, primeViews } from './parsed-views.js';
 import { lineEndAt } from './line-end.js';
@@ -247,7 +247,7 @@ function parseBuffer(buf: Buffer, limits: ParseLimits | undefined): SipRequest |
       }
       // name, LWS, ':', LWS, value, LWS. The names parseMessage validates are recognised in place
       // (their letters are compared anyway); any other name is read as a token.
-      const known = knownName(b, o + pos);
+      const known = KNOWN_FIRST8[c!] === 1 ? knownName(b, o + pos) : 0;
       let ne = pos + (known >> 4);
       if (known === 0) {
         let j = pos + o;
