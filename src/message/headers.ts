@@ -10,8 +10,6 @@ export type HeadersInit = SipHeaders | Record<string, string | number | readonly
 export const NONE: unique symbol = Symbol('none');
 /** Placeholder arrays of a SipHeaders whose lines are still in its source (never written to). */
 const NO_LINES: (string | undefined)[] = Object.freeze([]) as unknown as (string | undefined)[];
-/** Handed from fromSource to the constructor (keeps one constructor, so one object shape). */
-let pendingSource: HeaderSource | undefined;
 
 /**
  * Ordered, case-insensitive SIP header fields. Each header line is kept as written (name spelling
@@ -44,11 +42,11 @@ export class SipHeaders implements Iterable<[string, string]> {
   private vOther: Map<string, unknown> | undefined;
 
   // Kept small (the rest is in fill), so that the JIT inlines it into the parser's fromSource.
-  constructor(init?: HeadersInit) {
-    const src = pendingSource;
+  // `src` is fromSource's (one constructor keeps one object shape; an argument, not a module
+  // variable, which every parse would store a new object into: a write barrier).
+  constructor(init?: HeadersInit, /** @internal */ src?: HeaderSource) {
     if (src !== undefined) {
       // fromSource: the arrays are made by load().
-      pendingSource = undefined;
       this.src = src;
       this.names = this.keys = this.values = NO_LINES as string[];
       this.raws = NO_LINES;
@@ -82,8 +80,7 @@ export class SipHeaders implements Iterable<[string, string]> {
 
   /** Header set over lines still in the received text (parseMessage). */
   static fromSource(src: HeaderSource): SipHeaders {
-    pendingSource = src;
-    return new SipHeaders();
+    return new SipHeaders(undefined, src);
   }
 
   /** Split pending source lines into names/keys/values/raws (every public method calls this first). */
