@@ -160,7 +160,10 @@ function listOf(
     const to = f !== undefined ? f.length : vEnd(b, o, i, spans[k + 2]!);
     for (;;) {
       const v = id === VIA ? viaElement(s, sb, so, i, to, true) : contactElement(s, sb, so, i, to, true);
+      // Literals of the exact length up to three (Via lines through two proxies): a push grows the array to 17 slots.
       if (out === undefined) out = [v];
+      else if (out.length === 1) out = [out[0]!, v];
+      else if (out.length === 2) out = [out[0]!, out[1]!, v];
       else out.push(v);
       i = CAP.end;
       if (i >= to) break;

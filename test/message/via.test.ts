@@ -124,6 +124,23 @@ describe('Via in messages', () => {
   });
 });
 
+describe('Via lists of every length', () => {
+  it('one to six Via values, one per line or several on a line, top first', () => {
+    for (let n = 1; n <= 6; n++) {
+      const branches = Array.from({ length: n }, (_, i) => `z9hG4bK${i}`);
+      const perLine = branches.map((b, i) => `Via: SIP/2.0/UDP h${i}.example.com:${5060 + i};branch=${b}`);
+      const joined = [`Via: ${branches.map((b, i) => `SIP/2.0/UDP h${i}.example.com:${5060 + i};branch=${b}`).join(', ')}`];
+      for (const vias of [perLine, joined]) {
+        const m = parseMessage(['OPTIONS sip:b@h SIP/2.0', ...vias, 'From: <sip:a@h>;tag=1', 'To: <sip:b@h>', 'Call-ID: c', 'CSeq: 1 OPTIONS', 'Content-Length: 0', '', ''].join('\r\n'));
+        expect(m.via.map((v) => v.branch)).toEqual(branches);
+        expect(m.via.map((v) => v.port)).toEqual(branches.map((_, i) => 5060 + i));
+        m.via.push(parseVia('SIP/2.0/TCP x;branch=z9hG4bKx')); // a plain array
+        expect(m.via.length).toBe(n + 1);
+      }
+    }
+  });
+});
+
 describe('formatVia / generateBranch', () => {
   it('formats what parseVia reads, round trip', () => {
     for (const s of [
