@@ -187,7 +187,7 @@ export function contactElement(s: string, b: Uint8Array, o: number, from: number
   const star = starEnd(b, o, from, to, list);
   if (star !== -1) {
     CAP.end = star;
-    return new ParsedContact(-1, -1, false, 0, 1, undefined, '*', undefined, 0, 0, 0, 'Contact', true, undefined, undefined);
+    return contactOf(-1, -1, false, 0, 1, undefined, '*', undefined, 0, 0, 0, true, undefined, undefined);
   }
   const end = scanNameAddr(s, b, o, 'Contact', from, to, list);
   // CAP holds what the element's parameter scan found.
@@ -203,7 +203,7 @@ export function contactElement(s: string, b: Uint8Array, o: number, from: number
     if (v < 0) v = Number(s.slice(CAP.qS, CAP.qE));
     if (v >= 0 && v <= 1) q = v;
   }
-  return new ParsedContact(NA.dnS, NA.dnE, NA.dnQuoted, NA.us, NA.ue, capValue(s, CAP.tagS, CAP.tagE), s, stableBytes(b), o, NA.ps, end, 'Contact', undefined, expires, q);
+  return contactOf(NA.dnS, NA.dnE, NA.dnQuoted, NA.us, NA.ue, capValue(s, CAP.tagS, CAP.tagE), s, stableBytes(b), o, NA.ps, end, undefined, expires, q);
 }
 
 /**
@@ -322,30 +322,44 @@ class ParsedNameAddr implements NameAddr {
 
 }
 
+/**
+ * A Contact read by parseContact. It has no constructor of its own (its fields are set right after
+ * the base class's, see contactOf): a subclass constructor's super() call is not inlined by the JIT,
+ * a default one is skipped.
+ */
 class ParsedContact extends ParsedNameAddr implements Contact {
+  declare star: boolean | undefined;
+  declare expires: number | undefined;
+  declare q: number | undefined;
+
   override [INSPECT](): Contact {
     return { ...super[INSPECT](), star: this.star, expires: this.expires, q: this.q };
   }
+}
 
-  constructor(
-    dnS: number,
-    dnE: number,
-    dnQuoted: boolean,
-    us: number,
-    ue: number,
-    tag: string | undefined,
-    src: string,
-    b: Uint8Array | undefined,
-    o: number,
-    from: number,
-    to: number,
-    what: string,
-    public star: boolean | undefined,
-    public expires: number | undefined,
-    public q: number | undefined,
-  ) {
-    super(dnS, dnE, dnQuoted, us, ue, tag, src, b, o, from, to, what);
-  }
+/** A ParsedContact (the name-addr's parts as for ParsedNameAddr), with its Contact fields. */
+function contactOf(
+  dnS: number,
+  dnE: number,
+  dnQuoted: boolean,
+  us: number,
+  ue: number,
+  tag: string | undefined,
+  src: string,
+  b: Uint8Array | undefined,
+  o: number,
+  from: number,
+  to: number,
+  star: boolean | undefined,
+  expires: number | undefined,
+  q: number | undefined,
+): ParsedContact {
+  const c = new ParsedContact(dnS, dnE, dnQuoted, us, ue, tag, src, b, o, from, to, 'Contact');
+  // Always all three, in this order: one object shape for every Contact.
+  c.star = star;
+  c.expires = expires;
+  c.q = q;
+  return c;
 }
 
 /** The parsed URI of a name-addr. */
