@@ -1,3 +1,5 @@
+import { fmix } from '../transport/hash-mix.js';
+
 /** An empty position of the index (no value is ever this). */
 export const EMPTY = 0x7fffffff;
 /** Fewest positions: a layer with little traffic keeps 2 x 4 KB. */
@@ -120,7 +122,5 @@ export class HashIndex {
 export function keyHash(key: string, seed: number): number {
   let h = seed ^ key.length;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return h ^ (h >>> 16);
+  return fmix(h);
 }

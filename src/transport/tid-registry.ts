@@ -1,4 +1,5 @@
 import type { SipMessage } from '../message/index.js';
+import { fmix } from './hash-mix.js';
 import { transactionIdParts, type IdParts } from './transaction-key.js';
 
 /** What the registry keeps on each connection: a ring of its recent ids and a busy count. */
@@ -271,11 +272,4 @@ export class TidRegistry<C extends TidOwner> {
       if (o !== undefined) this.insert(oldA[k]!, oldB[k]!, o);
     }
   }
-}
-
-/** murmur3's finaliser: every bit of the result depends on every bit of `h`. */
-function fmix(h: number): number {
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return h ^ (h >>> 16);
 }
