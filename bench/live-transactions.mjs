@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './proxy-peers.mjs';
 import { forkServer } from './server-child.mjs';
-import { writeResultsSection } from './results-section.mjs';
+import { codeVersion, writeResultsSection } from './results-section.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(BENCH, '..');
@@ -143,10 +143,7 @@ export const SECTION_START = '<!-- live-transactions: start (bench/live-transact
 export const SECTION_END = '<!-- live-transactions: end -->';
 
 function writeSection(cfg, results, target) {
-  let git = '?';
-  try {
-    git = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-  } catch {}
+  const git = codeVersion(['src', 'bench']);
   const section = `${SECTION_START}
 ## Live transactions: memory and CPU per request at 1k, 10k and 100k
 
