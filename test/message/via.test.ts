@@ -189,5 +189,9 @@ describe('parsed views as plain data', () => {
     expect(JSON.parse(JSON.stringify(m.contacts[0]))).toEqual({ uri: 'sip:alice@192.0.2.1', params: { expires: '60', q: '0.5' }, expires: 60, q: 0.5 });
     expect(inspect(m.from)).toContain("uri: 'sip:alice@example.com'");
     expect(inspect(m.via[0])).toContain("'x' => '1'");
+    // A Contact shows its own fields, a From (the same class) does not.
+    expect(inspect(m.contacts[0])).toContain('q: 0.5');
+    expect(inspect(m.from)).not.toContain('expires');
+    expect(Object.keys(m.from)).toEqual(['tag']);
   });
 });
