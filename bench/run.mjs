@@ -28,7 +28,7 @@
 //   conns        most TCP connections the server held at once (sampled every 100 ms)
 //   fail/retr    sipp's failed calls and retransmissions (totals over all runs)
 // Each figure is the median over BENCH_RUNS runs, taken in rounds in the closed loop (see closedLoop);
-// in the open loop (a) is measured right after (b). Ratios: (a)/(b) and (a)/(c).
+// in the open loop (b) and (a) are measured in turns, window by window (BENCH_OPEN_PAIRS). Ratios: (a)/(b) and (a)/(c).
 //
 // Environment (all optional):
 //   BENCH_REQUESTS=50000        requests per measured run, udp and tcp1
@@ -49,7 +49,14 @@
 //   BENCH_OPEN_WARMUP_S=34      the open-loop part's warm-up, seconds at BENCH_OPEN_RATE: past Timer J (64*T1 = 32 s),
 //                               so a UDP server's completed transactions are at their steady number and it
 //                               reuses their memory (while that table grows, fresh pages cost ~2-4 us/req here);
-//                               each open-loop cell is one server, measured BENCH_RUNS times in a row
+//                               each open-loop cell is one server, measured BENCH_RUNS times in a row,
+//                               but for (a) and (b), measured in turns (see BENCH_OPEN_PAIRS)
+//   BENCH_OPEN_PAIRS=5          the open loop's (b) and (a) are alive at once and measured in turns, window
+//                               by window ((b), (a), (b), (a)...), this many windows each: their ratio, the
+//                               median of the per-pair ratios, compares windows seconds apart, so a slow
+//                               period of the machine (a minute or more) falls on both of a pair
+//   BENCH_OPEN_REWARM_S=2       seconds at the open rate sent to a server before each of its paired windows
+//                               (it sat idle through the other's window)
 //   BENCH_RUNS=3                measured runs per server and scenario (median reported)
 //   BENCH_SERVERS=nest,bare,sip which servers
 //   BENCH_SCENARIOS=udp,tcp1,tcpn which scenarios
@@ -119,6 +126,8 @@ const CFG = {
   warmup: num('BENCH_WARMUP', 40000),
   warmupUdp: num('BENCH_WARMUP_UDP', 250000),
   openWarmupS: num('BENCH_OPEN_WARMUP_S', 34),
+  openPairs: Math.max(1, num('BENCH_OPEN_PAIRS', 5)),
+  openRewarmS: num('BENCH_OPEN_REWARM_S', 2),
   runs: Math.max(1, num('BENCH_RUNS', 3)),
   servers: env('BENCH_SERVERS', 'nest,bare,sip').split(',').map((s) => s.trim()).filter(Boolean),
   scenarios: env('BENCH_SCENARIOS', 'udp,tcp1,tcpn').split(',').map((s) => s.trim()).filter(Boolean),
@@ -469,6 +478,39 @@ async function measureOpen(serverName, scName, onWindow) {
   }
 }
 
+/**
+ * (b) and (a) in the open loop, in turns: both warmed up (as measureOpen), then BENCH_OPEN_PAIRS
+ * windows each, alternating, each after a short re-warm (the server sat idle through the other's
+ * window), then one latency window each. The ratio is the median of the per-pair ratios.
+ */
+async function measureOpenPaired(names, scName, onWindow) {
+  const servers = [];
+  try {
+    for (const name of names) servers.push(await openServer(name, scName));
+    for (const s of servers) await s.warm(Math.round(CFG.openWarmupS * CFG.openRate), CFG.openRate);
+    const runs = names.map(() => []);
+    for (let k = 0; k < CFG.openPairs; k++) {
+      for (let j = 0; j < servers.length; j++) {
+        await servers[j].warm(Math.round(CFG.openRewarmS * CFG.openRate), CFG.openRate);
+        const r = await servers[j].window(CFG.openRate, false);
+        onWindow(names[j], r, k);
+        runs[j].push(r);
+      }
+    }
+    const latency = [];
+    for (let j = 0; j < servers.length; j++) {
+      const l = CFG.probeMs > 0 ? await servers[j].window(CFG.openRate, true) : undefined;
+      if (l) onWindow(names[j], l, 'latency');
+      latency.push(l);
+    }
+    // Per pair: the second server's CPU per request over the first's in the same round.
+    const pairRatios = runs[1].map((r, k) => r.cpuUsPerReq / runs[0][k].cpuUsPerReq);
+    return { runs, latency, pairRatios };
+  } finally {
+    for (const s of servers) await s.close();
+  }
+}
+
 /** A fresh server for `serverName` on a free port, with `warm` (requests sent, not measured), `window` (one measured run) and `close`. */
 async function openServer(serverName, scName, profileFile) {
   const sc = SCENARIOS[scName];
@@ -617,8 +659,10 @@ function table(results, info, open) {
     const oa = open?.[scName]?.nest;
     const ob = open?.[scName]?.bare;
     if (oa && ob) {
-      const r = oa.cpuUsPerReq / ob.cpuUsPerReq;
-      targets.push(`${label} CPU/req at ${f0(CFG.openRate)}/s, (a) <= 2 x (b) (goal 1.5 x): ${f2(r)} x -> ${mark(r <= 2)}`);
+      const paired = oa.pairRatio !== undefined;
+      const r = paired ? oa.pairRatio : oa.cpuUsPerReq / ob.cpuUsPerReq;
+      const how = paired ? ` (median of ${oa.pairRatios.length} pairs of windows in turns: ${oa.pairRatios.map(f2).join(', ')})` : '';
+      targets.push(`${label} CPU/req at ${f0(CFG.openRate)}/s, (a) <= 2 x (b) (goal 1.5 x): ${f2(r)} x${how} -> ${mark(r <= 2)}`);
     }
   }
   const openRows = [['scenario', 'server', 'CPU us/req', 'x (b)', 'over the layer below', 'GC us/req', 'p50', 'p99', 'CPU us/req, probe on', 'peak RSS MiB', 'fail/retr']];
@@ -633,7 +677,7 @@ function table(results, info, open) {
         SCENARIOS[scName].label,
         SERVERS[sv].label,
         f1(r.cpuUsPerReq),
-        b ? f2(r.cpuUsPerReq / b.cpuUsPerReq) : '-',
+        r.pairRatio !== undefined ? f2(r.pairRatio) : b ? f2(r.cpuUsPerReq / b.cpuUsPerReq) : '-',
         layered && below !== undefined ? `+${f1(r.cpuUsPerReq - below)}` : '-',
         f1(r.gcUsPerReq),
         us(r.p50),
@@ -663,7 +707,7 @@ function config() {
     `${CFG.runs} measured run(s) per cell (median), taken in rounds (run k of every server, then run k + 1), each on a fresh server warmed up with ${CFG.warmupUdp} (udp) or ${CFG.warmup} (tcp) requests; ` +
     `udp/tcp1: ${CFG.requests} requests, sipp -l ${CFG.concurrency}; ` +
     `tcpn: ${CFG.tnRequests} requests, ${CFG.tnPerConn} per connection, sipp -l ${CFG.tnConcurrency}; ` +
-    `probe every ${CFG.probeMs} ms; UDP SO_RCVBUF ${CFG.rcvbuf || 'default'}; ${CFG.pin ? 'sipp and the probe on CPU 0, servers on CPU 1 (closed loop) or any CPU (open loop)' : 'not pinned'}; open loop: ${CFG.openWarmupS} s warm-up at ${CFG.openRate}/s, then ${CFG.runs} windows on the same server without the probe and one with it (latency)`
+    `probe every ${CFG.probeMs} ms; UDP SO_RCVBUF ${CFG.rcvbuf || 'default'}; ${CFG.pin ? 'sipp and the probe on CPU 0, servers on CPU 1 (closed loop) or any CPU (open loop)' : 'not pinned'}; open loop: ${CFG.openWarmupS} s warm-up at ${CFG.openRate}/s, then ${CFG.runs} windows on the same server without the probe and one with it (latency); (b) and (a) alive at once and measured in turns, ${CFG.openPairs} windows each, each after ${CFG.openRewarmS} s at the rate`
   );
 }
 
@@ -691,7 +735,10 @@ Open loop at ${f0(CFG.openRate)} requests/s: every server gets the same load, so
 Each server is warmed up at that rate for ${CFG.openWarmupS} s first (past Timer J, 32 s: a UDP server's table of completed
 transactions has its steady size), then measured ${CFG.runs} time(s) in a row (median) without the probe, then once more with
 the probe for p50/p99 (its CPU per request is the "probe on" column: the probe's second socket adds wake-ups that cost
-more than its own requests, so it stays out of the CPU windows).
+more than its own requests, so it stays out of the CPU windows). (b) and (a), whose ratio the targets are, are alive at
+once and measured in turns instead, window by window ((b), (a), (b), (a)..., ${CFG.openPairs} windows each, each after ${CFG.openRewarmS} s
+at the rate, as the server sat idle through the other's window): their "x (b)" is the median of the per-pair ratios,
+each pair seconds apart, so that one of the machine's slow periods (a minute or more) falls on both servers of a pair.
 (a1) and (a2) are the layers under (a) on their own: our socket pool and codec answering 200 by \`createResponse\`, then
 the same with RFC 3261 server transactions; (a) adds SipServer's dispatch and the Nest pipeline.
 
@@ -777,11 +824,8 @@ async function closedLoop(results) {
   }
 }
 
-/** The open loop's order of measurement: (a) right after (b), so that the ratio of the targets compares cells minutes apart at most; the table keeps BENCH_OPEN_SERVERS' order. */
-function openOrder(servers) {
-  const first = ['bare', 'nest'].filter((sv) => servers.includes(sv));
-  return [...first, ...servers.filter((sv) => !first.includes(sv))];
-}
+/** The open loop's servers measured in turns, window by window (measureOpenPaired): (b), then (a). */
+const PAIRED = ['bare', 'nest'];
 
 async function optionsPart(info) {
   log(config());
@@ -799,19 +843,32 @@ async function optionsPart(info) {
     try {
       for (const scName of CFG.openScenarios) {
         open[scName] = {};
-        for (const sv of openOrder(CFG.openServers)) {
-          const { runs, latency } = await measureOpen(sv, scName, (r, k) =>
-            log(
-              `open ${scName.padEnd(5)} ${sv.padEnd(5)} ${k === 'latency' ? 'latency window (probe on)' : `run ${k + 1}`}: ${f0(r.rps)} req/s, ${f1(r.cpuUsPerReq)} us/req (user ${f0(r.cpuUser / 1000)} ms, sys ${f0(r.cpuSystem / 1000)} ms), ` +
-                `${k === 'latency' ? `p50 ${us(r.p50)}, p99 ${us(r.p99)}, ` : ''}rss ${f1(r.rssMiB)} MiB, GC ${f1(r.gcUsPerReq)} us/req, failed ${r.failed}`,
-            ),
+        const logWindow = (sv, r, k) =>
+          log(
+            `open ${scName.padEnd(5)} ${sv.padEnd(5)} ${k === 'latency' ? 'latency window (probe on)' : `run ${k + 1}`}: ${f0(r.rps)} req/s, ${f1(r.cpuUsPerReq)} us/req (user ${f0(r.cpuUser / 1000)} ms, sys ${f0(r.cpuSystem / 1000)} ms), ` +
+              `${k === 'latency' ? `p50 ${us(r.p50)}, p99 ${us(r.p99)}, ` : ''}rss ${f1(r.rssMiB)} MiB, GC ${f1(r.gcUsPerReq)} us/req, failed ${r.failed}`,
           );
+        const cell = (runs, latency) => {
           const agg = aggregate(runs);
           agg.p50 = latency ? latency.p50 : NaN;
           agg.p99 = latency ? latency.p99 : NaN;
           agg.latencyCpuUsPerReq = latency ? latency.cpuUsPerReq : NaN;
           if (latency) agg.failed += latency.failed;
-          open[scName][sv] = agg;
+          return agg;
+        };
+        // (b) and (a), whose ratio the targets are, in turns; every other server on its own.
+        const paired = PAIRED.every((sv) => CFG.openServers.includes(sv));
+        if (paired) {
+          const { runs, latency, pairRatios } = await measureOpenPaired(PAIRED, scName, logWindow);
+          PAIRED.forEach((sv, j) => (open[scName][sv] = cell(runs[j], latency[j])));
+          open[scName].nest.pairRatio = median(pairRatios);
+          open[scName].nest.pairRatios = pairRatios;
+          log(`open ${scName.padEnd(5)} (a)/(b) per pair: ${pairRatios.map(f2).join(', ')} -> median ${f2(median(pairRatios))}`);
+        }
+        for (const sv of CFG.openServers) {
+          if (paired && PAIRED.includes(sv)) continue;
+          const { runs, latency } = await measureOpen(sv, scName, (r, k) => logWindow(sv, r, k));
+          open[scName][sv] = cell(runs, latency);
         }
       }
     } finally {
