@@ -71,6 +71,12 @@ export function scratchBytesOf(s: string): Uint8Array {
 /** `b` unless it is scratchBytesOf's buffer (which the next call overwrites). */
 export const stableBytes = (b: Uint8Array): Uint8Array | undefined => (b === SCRATCH ? undefined : b);
 
+/** Whether b[at..] starts with `word` (ASCII), compared in place (no call into the runtime, as startsWith is). */
+export function bytesStartWith(b: Uint8Array, at: number, word: string): boolean {
+  for (let i = 0; i < word.length; i++) if (b[at + i] !== word.charCodeAt(i)) return false;
+  return true;
+}
+
 /** parseUint over bytes b[o + from .. o + to) (see bytesOf). */
 export function parseUintB(b: Uint8Array, o: number, max: number, from: number, to: number): number {
   if (from >= to) return -1;

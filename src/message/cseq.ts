@@ -1,5 +1,5 @@
 import { SipParseError } from './errors.js';
-import { scratchBytesOf, TOKEN8 } from './chars.js';
+import { bytesStartWith, scratchBytesOf, TOKEN8 } from './chars.js';
 
 export interface CSeq {
   seq: number;
@@ -9,12 +9,6 @@ export interface CSeq {
 /** `CSeq: 1*DIGIT LWS Method`, number at most 2^32-1 (RFC 3261 §8.1.1.5; never wrapped). */
 export function parseCSeq(s: string, from = 0, to = s.length): CSeq {
   return cseqOf(s, scratchBytesOf(s), 0, from, to);
-}
-
-/** Whether b[at..] starts with `word` (ASCII), compared in place (no call into the runtime, as startsWith is). */
-function sameAt(b: Uint8Array, at: number, word: string): boolean {
-  for (let i = 0; i < word.length; i++) if (b[at + i] !== word.charCodeAt(i)) return false;
-  return true;
 }
 
 /**
@@ -42,7 +36,7 @@ export function cseqOf(s: string, b: Uint8Array, o: number, from: number, to: nu
   while (me > ms && (b[o + me - 1] === 32 || b[o + me - 1] === 9)) me--;
   if (me === ms) throw new SipParseError('Malformed CSeq method');
   // The request's own method is a token already (checked on the Request-Line).
-  if (expect !== undefined && me - ms === expect.length && sameAt(b, o + ms, expect)) return { seq, method: expect };
+  if (expect !== undefined && me - ms === expect.length && bytesStartWith(b, o + ms, expect)) return { seq, method: expect };
   for (let k = o + ms; k < o + me; k++) if (TOKEN8[b[k]!] === 0) throw new SipParseError('Malformed CSeq method');
   return { seq, method: s.slice(ms, me) };
 }

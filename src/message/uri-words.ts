@@ -1,3 +1,5 @@
+import { bytesStartWith } from './chars.js';
+
 // The parameter names and values most messages carry (`;lr`, `;transport=udp`, `;tag=`, `;expires=`...),
 // recognised in place over bytes (b[o + i] stands for s[i], see bytesOf) so that one shared string
 // is used instead of a slice per parameter (a shared string also has its hash already, which a
@@ -33,9 +35,7 @@ function wordAt(table: (string | undefined)[], b: Uint8Array, from: number, to: 
   const n = to - from;
   if (n <= 0) return undefined;
   const w = table[slot(n, b[from]!, b[to - 1]!)];
-  if (w === undefined || w.length !== n) return undefined;
-  for (let i = 0; i < n; i++) if (b[from + i] !== w.charCodeAt(i)) return undefined;
-  return w;
+  return w !== undefined && w.length === n && bytesStartWith(b, from, w) ? w : undefined;
 }
 
 /** The shared URI word equal to s[from..to), or undefined. */
