@@ -453,59 +453,37 @@ async function measure(serverName, scName, { profileFile, rate = 0 } = {}) {
 }
 
 /**
- * The open-loop part: one server per cell, warmed up at the open rate for BENCH_OPEN_WARMUP_S (by
- * default past Timer J, so that a UDP server's table of completed transactions is at its steady
- * size and its memory is reused, as under any steady load), then BENCH_RUNS windows in a row.
+ * The open-loop part: the servers `names` alive at once, each warmed up at the open rate for
+ * BENCH_OPEN_WARMUP_S (by default past Timer J, so that a UDP server's table of completed
+ * transactions is at its steady size and its memory is reused, as under any steady load), then
+ * `windows` windows each, in turns (server 1, server 2, server 1...), each after `rewarmS` seconds
+ * at the rate when there are several (a server sat idle through the others' windows), then one
+ * latency window each. One server: its windows in a row.
  */
-async function measureOpen(serverName, scName, onWindow) {
-  const s = await openServer(serverName, scName);
-  try {
-    await s.warm(Math.round(CFG.openWarmupS * CFG.openRate), CFG.openRate);
-    const runs = [];
-    for (let k = 0; k < CFG.runs; k++) {
-      const r = await s.window(CFG.openRate, false);
-      onWindow(r, k);
-      runs.push(r);
-    }
-    // Latency from a window of its own: the probe's second socket costs the server more than its
-    // 500 requests/s (more wake-ups; (a) ~15% more CPU per request, and more slow windows), so the
-    // CPU windows above run without it.
-    const latency = CFG.probeMs > 0 ? await s.window(CFG.openRate, true) : undefined;
-    if (latency) onWindow(latency, 'latency');
-    return { runs, latency };
-  } finally {
-    await s.close();
-  }
-}
-
-/**
- * (b) and (a) in the open loop, in turns: both warmed up (as measureOpen), then BENCH_OPEN_PAIRS
- * windows each, alternating, each after a short re-warm (the server sat idle through the other's
- * window), then one latency window each. The ratio is the median of the per-pair ratios.
- */
-async function measureOpenPaired(names, scName, onWindow) {
+async function measureOpen(names, scName, windows, rewarmS, onWindow) {
   const servers = [];
   try {
     for (const name of names) servers.push(await openServer(name, scName));
     for (const s of servers) await s.warm(Math.round(CFG.openWarmupS * CFG.openRate), CFG.openRate);
     const runs = names.map(() => []);
-    for (let k = 0; k < CFG.openPairs; k++) {
+    for (let k = 0; k < windows; k++) {
       for (let j = 0; j < servers.length; j++) {
-        await servers[j].warm(Math.round(CFG.openRewarmS * CFG.openRate), CFG.openRate);
+        if (servers.length > 1) await servers[j].warm(Math.round(rewarmS * CFG.openRate), CFG.openRate);
         const r = await servers[j].window(CFG.openRate, false);
         onWindow(names[j], r, k);
         runs[j].push(r);
       }
     }
+    // Latency from a window of its own: the probe's second socket costs the server more than its
+    // 500 requests/s (more wake-ups; (a) ~15% more CPU per request, and more slow windows), so the
+    // CPU windows above run without it.
     const latency = [];
     for (let j = 0; j < servers.length; j++) {
       const l = CFG.probeMs > 0 ? await servers[j].window(CFG.openRate, true) : undefined;
       if (l) onWindow(names[j], l, 'latency');
       latency.push(l);
     }
-    // Per pair: the second server's CPU per request over the first's in the same round.
-    const pairRatios = runs[1].map((r, k) => r.cpuUsPerReq / runs[0][k].cpuUsPerReq);
-    return { runs, latency, pairRatios };
+    return { runs, latency };
   } finally {
     for (const s of servers) await s.close();
   }
@@ -824,7 +802,7 @@ async function closedLoop(results) {
   }
 }
 
-/** The open loop's servers measured in turns, window by window (measureOpenPaired): (b), then (a). */
+/** The open loop's servers measured in turns, window by window (see measureOpen): (b), then (a). */
 const PAIRED = ['bare', 'nest'];
 
 async function optionsPart(info) {
@@ -859,16 +837,18 @@ async function optionsPart(info) {
         // (b) and (a), whose ratio the targets are, in turns; every other server on its own.
         const paired = PAIRED.every((sv) => CFG.openServers.includes(sv));
         if (paired) {
-          const { runs, latency, pairRatios } = await measureOpenPaired(PAIRED, scName, logWindow);
+          const { runs, latency } = await measureOpen(PAIRED, scName, CFG.openPairs, CFG.openRewarmS, logWindow);
           PAIRED.forEach((sv, j) => (open[scName][sv] = cell(runs[j], latency[j])));
+          // Per pair: (a)'s CPU per request over (b)'s in the same round.
+          const pairRatios = runs[1].map((r, k) => r.cpuUsPerReq / runs[0][k].cpuUsPerReq);
           open[scName].nest.pairRatio = median(pairRatios);
           open[scName].nest.pairRatios = pairRatios;
           log(`open ${scName.padEnd(5)} (a)/(b) per pair: ${pairRatios.map(f2).join(', ')} -> median ${f2(median(pairRatios))}`);
         }
         for (const sv of CFG.openServers) {
           if (paired && PAIRED.includes(sv)) continue;
-          const { runs, latency } = await measureOpen(sv, scName, (r, k) => logWindow(sv, r, k));
-          open[scName][sv] = cell(runs, latency);
+          const { runs, latency } = await measureOpen([sv], scName, CFG.runs, 0, logWindow);
+          open[scName][sv] = cell(runs[0], latency[0]);
         }
       }
     } finally {
